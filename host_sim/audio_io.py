@@ -1,0 +1,41 @@
+"""Reading a model's input channels from a WAV (or a dataset) and writing its output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from host_sim.spec import ModelSpec
+from tools.dataset import dataset_paths, load_dataset
+
+
+def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, int]:
+    """(frames, spec.inputs) float32 and the sample rate.
+
+    A dataset (WAV with a JSON sidecar) provides the model's inputs by channel name, in the
+    order the model takes them; a plain WAV must hold exactly the model's inputs, in order.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".json" or dataset_paths(path)[1].exists():
+        dataset = load_dataset(path, required_channels=spec.input_names)
+        return dataset.select(spec.input_names), dataset.sample_rate
+    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    if samples.shape[1] != spec.inputs:
+        raise ValueError(
+            f"{path.name} has {samples.shape[1]} channel(s); the model takes {spec.inputs}: "
+            f"{', '.join(spec.input_names)} (in that order)"
+        )
+    if not np.all(np.isfinite(samples)):
+        raise ValueError(f"{path.name} contains NaN or inf samples")
+    return samples, int(rate)
+
+
+def write_output(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.asarray(samples, dtype=np.float32), sample_rate, subtype="FLOAT")
+    return path

@@ -1,0 +1,108 @@
+"""Cached-activation inference with CMSIS-DSP, as the firmware runs it.
+
+Each layer keeps the last ``(kernel - 1) * dilation`` frames of its input. A block of B new
+frames is appended to that history, and for every tap k the B rows starting at ``k * dilation``
+form one (B x in) matrix multiplied by the tap's (in x out) weights with ``arm_mat_mult_f32``;
+the products are summed onto the bias with ``arm_add_f32`` and rectified with ``arm_clip_f32``.
+Only the newest B output columns are ever computed, so the cost per sample is independent of the
+receptive field. Histories start at zero, which is what Keras' causal zero padding assumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import cmsisdsp as dsp
+import numpy as np
+
+from host_sim.spec import ConvLayer, ModelSpec
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+DAISY_BLOCK_SIZE = 48  # frames per audio callback on the Daisy at its default setting
+
+
+def _mat_mult(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    status, product = dsp.arm_mat_mult_f32(a, b)
+    if status != 0:  # ARM_MATH_SUCCESS; anything else is a shape bug in this module
+        raise RuntimeError(f"arm_mat_mult_f32 failed with status {status}")
+    return product
+
+
+class CachedConvLayer:
+    """One causal convolution with its rolling input history."""
+
+    def __init__(self, layer: ConvLayer) -> None:
+        self.layer = layer
+        self.taps = [np.ascontiguousarray(layer.weights[k], dtype=np.float32) for k in
+                     range(layer.kernel)]
+        self.bias = np.ascontiguousarray(layer.bias, dtype=np.float32)
+        self.history_frames = (layer.kernel - 1) * layer.dilation
+        self.reset()
+
+    def reset(self) -> None:
+        self.history = np.zeros((self.history_frames, self.layer.in_channels), np.float32)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(B, in_channels) -> (B, out_channels), advancing the history by B frames."""
+        frames = block.shape[0]
+        window = np.concatenate([self.history, block]) if self.history_frames else block
+        out_channels = self.layer.out_channels
+        accumulator = np.tile(self.bias, frames)
+        for k, tap in enumerate(self.taps):
+            start = k * self.layer.dilation
+            rows = np.ascontiguousarray(window[start : start + frames])
+            accumulator = dsp.arm_add_f32(accumulator, _mat_mult(rows, tap).reshape(-1))
+        if self.layer.relu:
+            accumulator = dsp.arm_clip_f32(accumulator, 0.0, FLOAT32_MAX)
+        if self.history_frames:
+            self.history = window[-self.history_frames :].copy()
+        return accumulator.reshape(frames, out_channels)
+
+
+class Simulator:
+    """Streams audio through a model block by block; state persists between calls."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        spec.validate()
+        self.spec = spec
+        self.layers = [CachedConvLayer(layer) for layer in spec.layers]
+
+    def reset(self) -> None:
+        """Back to silence, as after power-up."""
+        for layer in self.layers:
+            layer.reset()
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(frames, inputs) float32 -> (frames, outputs) float32, for any number of frames."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.spec.inputs:
+            raise ValueError(
+                f"expected (frames, {self.spec.inputs}) input, got shape {block.shape}"
+            )
+        if block.shape[0] == 0:
+            return np.zeros((0, self.spec.outputs), np.float32)
+        x = np.ascontiguousarray(block)
+        for layer in self.layers:
+            x = layer.process(x)
+        return x
+
+    def render(self, inputs: np.ndarray, block_size: int = DAISY_BLOCK_SIZE,
+               progress: bool = False) -> np.ndarray:
+        """Run a whole (frames, inputs) signal from the current state in blocks."""
+        if block_size < 1:
+            raise ValueError(f"block size must be at least 1, got {block_size}")
+        inputs = np.asarray(inputs, dtype=np.float32)
+        output = np.empty((inputs.shape[0], self.spec.outputs), np.float32)
+        for start, stop in _blocks(inputs.shape[0], block_size, progress):
+            output[start:stop] = self.process(inputs[start:stop])
+        return output
+
+
+def _blocks(frames: int, block_size: int, progress: bool) -> Iterator[tuple[int, int]]:
+    starts = range(0, frames, block_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="simulating", unit="block", leave=False)
+    for start in starts:
+        yield start, min(frames, start + block_size)

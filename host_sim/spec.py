@@ -1,0 +1,157 @@
+"""What the inference engine runs: a stack of causal convolutions with their weights.
+
+Keras models and ``model_defn.h`` headers both load into a ``ModelSpec``; the exporter writes
+one and the simulator runs one, so the checks here are the single list of what the engine (and
+the firmware built from the same header) can execute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from training.model import MAX_BLOCKS, MAX_FILTERS, MAX_KERNEL_SIZE, Architecture
+
+
+class UnsupportedModelError(ValueError):
+    """The model uses something the inference engine cannot run; the message says what."""
+
+
+@dataclass
+class ConvLayer:
+    """``out[t] = act(bias + sum_k in[t - (kernel-1-k)*dilation] @ weights[k])``."""
+
+    name: str
+    weights: np.ndarray  # (kernel, in_channels, out_channels) float32
+    bias: np.ndarray  # (out_channels,) float32
+    dilation: int
+    relu: bool
+
+    @property
+    def kernel(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weights.shape[2])
+
+
+@dataclass
+class ModelSpec:
+    layers: list[ConvLayer]
+    name: str = "daisynet_wavenet"
+    sample_rate: int | None = None
+    input_names: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.input_names:
+            self.input_names = [f"input_{i + 1}" for i in range(self.inputs)]
+        if not self.output_names:
+            self.output_names = [f"output_{i + 1}" for i in range(self.outputs)]
+
+    @property
+    def inputs(self) -> int:
+        return self.layers[0].in_channels
+
+    @property
+    def outputs(self) -> int:
+        return self.layers[-1].out_channels
+
+    def architecture(self) -> Architecture:
+        return Architecture(
+            inputs=self.inputs,
+            filters=tuple(layer.out_channels for layer in self.layers[:-1:2]),
+            kernel_size=self.layers[0].kernel,
+            outputs=self.outputs,
+        )
+
+    def weights_sha256(self) -> str:
+        """Hash of every weight then bias, float32 little-endian, in layer order."""
+        digest = hashlib.sha256()
+        for layer in self.layers:
+            digest.update(np.ascontiguousarray(layer.weights, dtype="<f4").tobytes())
+            digest.update(np.ascontiguousarray(layer.bias, dtype="<f4").tobytes())
+        return digest.hexdigest()
+
+    def validate(self) -> None:
+        """Raise UnsupportedModelError unless this is a wavenet the engine can run.
+
+        Required: [dilated conv (relu), 1x1 conv (relu)] * n_blocks, then a linear 1x1 head;
+        every block's kernel K equal, block i dilated by K**i; channels chain; weights finite.
+        """
+        layers = self.layers
+        if len(layers) < 3 or len(layers) % 2 == 0:
+            raise UnsupportedModelError(
+                f"expected (dilated conv, 1x1 conv) blocks plus a 1x1 head, got {len(layers)} "
+                "conv layers"
+            )
+        blocks = (len(layers) - 1) // 2
+        if blocks > MAX_BLOCKS:
+            raise UnsupportedModelError(f"{blocks} blocks; the engine supports up to {MAX_BLOCKS}")
+        kernel = layers[0].kernel
+        if not 2 <= kernel <= MAX_KERNEL_SIZE:
+            raise UnsupportedModelError(
+                f"layer {layers[0].name!r}: kernel size {kernel}; supported 2..{MAX_KERNEL_SIZE}"
+            )
+        channels = layers[0].in_channels
+        for index, layer in enumerate(layers):
+            role = "head" if index == len(layers) - 1 else ("dilated" if index % 2 == 0 else "mix")
+            where = f"layer {index} ({layer.name!r})"
+            if layer.weights.ndim != 3 or layer.bias.shape != (layer.out_channels,):
+                raise UnsupportedModelError(f"{where}: weights/bias shapes do not match")
+            if layer.in_channels != channels:
+                raise UnsupportedModelError(
+                    f"{where}: takes {layer.in_channels} channels but receives {channels}"
+                )
+            channels = layer.out_channels
+            if role == "dilated":
+                expected_dilation = kernel ** (index // 2)
+                if layer.kernel != kernel:
+                    raise UnsupportedModelError(
+                        f"{where}: kernel size {layer.kernel}, but block 0 uses {kernel}; "
+                        "all blocks must share one kernel size"
+                    )
+                if layer.dilation != expected_dilation:
+                    raise UnsupportedModelError(
+                        f"{where}: dilation {layer.dilation}; block {index // 2} must be dilated "
+                        f"by kernel**block = {expected_dilation}"
+                    )
+            elif layer.kernel != 1 or layer.dilation != 1:
+                raise UnsupportedModelError(
+                    f"{where}: the {role} layer must be a 1x1 convolution, got kernel "
+                    f"{layer.kernel} dilation {layer.dilation}"
+                )
+            if role == "head" and layer.relu:
+                raise UnsupportedModelError(f"{where}: the regression head must be linear")
+            if role != "head" and not layer.relu:
+                raise UnsupportedModelError(f"{where}: block layers must use relu")
+            block_filters = layers[index - 1].out_channels
+            if role == "mix" and layer.out_channels != block_filters:
+                raise UnsupportedModelError(
+                    f"{where}: the 1x1 layer must keep the block's {block_filters} filters, "
+                    f"got {layer.out_channels}"
+                )
+            if layer.out_channels > MAX_FILTERS and role != "head":
+                raise UnsupportedModelError(
+                    f"{where}: {layer.out_channels} filters; the engine supports up to "
+                    f"{MAX_FILTERS}"
+                )
+            for label, values in (("weights", layer.weights), ("bias", layer.bias)):
+                bad = ~np.isfinite(values)
+                if bad.any():
+                    raise UnsupportedModelError(
+                        f"{where}: {int(bad.sum())} non-finite {label} (NaN/inf); "
+                        "the training diverged"
+                    )
+        if len(self.input_names) != self.inputs or len(self.output_names) != self.outputs:
+            raise UnsupportedModelError(
+                f"names given for {len(self.input_names)} inputs / {len(self.output_names)} "
+                f"outputs, but the model has {self.inputs} / {self.outputs}"
+            )

@@ -1,0 +1,56 @@
+"""Shared fixtures: small datasets and random-weight Keras wavenets of any shape."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def random_wavenet():
+    """Build a Keras wavenet with random weights and non-zero biases (Keras starts them at 0,
+    which would hide bias-handling bugs; mostly positive so narrow ReLU layers stay alive)."""
+
+    def make(inputs: int, filters: tuple[int, ...], kernel_size: int, seed: int = 0):
+        from training.model import Architecture, build_model
+
+        model = build_model(Architecture(inputs, tuple(filters), kernel_size), seed=seed)
+        rng = np.random.default_rng(seed)
+        for layer in model.layers:
+            if hasattr(layer, "bias") and layer.bias is not None:
+                layer.bias.assign(rng.uniform(-0.05, 0.25, layer.bias.shape).astype("float32"))
+        return model
+
+    return make
+
+
+@pytest.fixture
+def audio_like():
+    """Deterministic (frames, channels) test signal at audio and knob levels."""
+
+    def make(frames: int, channels: int, seed: int = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        t = np.arange(frames)[:, None]
+        freqs = rng.uniform(0.002, 0.05, channels)[None, :]
+        signal = 0.6 * np.sin(2 * np.pi * freqs * t) + 0.2 * rng.standard_normal((frames, channels))
+        return signal.astype(np.float32)
+
+    return make
+
+
+def require_tool(name: str) -> str:
+    """Path of a command-line tool. Missing: a skip on a developer machine, a failure under CI
+    (CI installs every toolchain, so a missing one means the set-up is broken)."""
+    import shutil
+
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} not found on PATH (tools/setup.sh installs it when run as root)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)

@@ -1,0 +1,182 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+from tools.builtin_data import (
+    BLOCK_SIZE,
+    CHANNELS,
+    INPUTS,
+    SAMPLE_RATE,
+    TARGET,
+    make_waveshaper_dataset,
+    shape_index,
+    shaped,
+)
+from tools.dataset import Dataset, DatasetError, describe, load_dataset
+
+
+def small_dataset(frames: int = 4800) -> Dataset:
+    rng = np.random.default_rng(1)
+    samples = np.stack(
+        [0.5 * np.sin(np.arange(frames) * 0.05), rng.uniform(0, 1, frames)], axis=1
+    ).astype(np.float32)
+    return Dataset(samples, 48_000, ["audio_in_1", "knob_1"], source={"test": True})
+
+
+def test_save_and_load_round_trip_is_exact(tmp_path):
+    original = small_dataset()
+    wav, sidecar = original.save(tmp_path / "take1")
+    assert wav.name == "take1.wav" and sidecar.name == "take1.json"
+    loaded = load_dataset(tmp_path / "take1.wav", required_channels=["knob_1"])
+    assert loaded.channels == original.channels
+    assert loaded.sample_rate == 48_000
+    assert np.array_equal(loaded.samples, original.samples)
+    assert loaded.source == {"test": True}
+    assert loaded.warnings == []
+    assert "audio_in_1, knob_1" in describe(loaded)
+
+
+def test_json_path_and_bare_stem_load_the_same(tmp_path):
+    small_dataset().save(tmp_path / "take")
+    assert load_dataset(tmp_path / "take.json").frames == load_dataset(tmp_path / "take").frames
+
+
+def edit_sidecar(tmp_path, **changes):
+    small_dataset().save(tmp_path / "d")
+    path = tmp_path / "d.json"
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+    return tmp_path / "d.wav"
+
+
+def test_missing_sidecar_is_named(tmp_path):
+    small_dataset().save(tmp_path / "d")
+    (tmp_path / "d.json").unlink()
+    with pytest.raises(DatasetError, match=r"d\.json: sidecar missing"):
+        load_dataset(tmp_path / "d.wav")
+
+
+def test_missing_wav_is_named(tmp_path):
+    with pytest.raises(DatasetError, match="no such file"):
+        load_dataset(tmp_path / "nothing.wav")
+
+
+def test_required_channel_missing_lists_what_exists(tmp_path):
+    small_dataset().save(tmp_path / "d")
+    with pytest.raises(DatasetError, match=r"missing channel 'knob_2'.*audio_in_1, knob_1"):
+        load_dataset(tmp_path / "d.wav", required_channels=["knob_2"])
+
+
+def test_wav_with_extra_unnamed_channel(tmp_path):
+    wav = edit_sidecar(tmp_path, channels=["audio_in_1"])
+    with pytest.raises(DatasetError, match="extra unnamed channel"):
+        load_dataset(wav)
+
+
+def test_sidecar_naming_more_channels_than_the_wav(tmp_path):
+    wav = edit_sidecar(tmp_path, channels=["audio_in_1", "knob_1", "knob_2"])
+    with pytest.raises(DatasetError, match="missing channel.*knob_2"):
+        load_dataset(wav)
+
+
+def test_repeated_channel_names(tmp_path):
+    wav = edit_sidecar(tmp_path, channels=["knob_1", "knob_1"])
+    with pytest.raises(DatasetError, match="repeat: knob_1"):
+        load_dataset(wav)
+
+
+def test_length_mismatch(tmp_path):
+    wav = edit_sidecar(tmp_path, frames=9999)
+    with pytest.raises(DatasetError, match="holds 4800 frames but d.json says 9999"):
+        load_dataset(wav)
+
+
+def test_sidecar_rate_disagrees_with_wav(tmp_path):
+    wav = edit_sidecar(tmp_path, sample_rate=44_100)
+    with pytest.raises(DatasetError, match="48000 Hz but d.json says 44100 Hz"):
+        load_dataset(wav)
+
+
+def test_wrong_rate_for_the_caller(tmp_path):
+    small_dataset().save(tmp_path / "d")
+    with pytest.raises(DatasetError, match="expected 96000 Hz"):
+        load_dataset(tmp_path / "d.wav", sample_rate=96_000)
+
+
+def test_non_finite_samples_name_the_channel_and_frame(tmp_path):
+    dataset = small_dataset()
+    dataset.samples[1234, 1] = np.nan
+    dataset.samples[2000, 1] = np.inf
+    dataset.save(tmp_path / "d")
+    with pytest.raises(DatasetError, match=r"'knob_1' has 2 non-finite.*frame 1234"):
+        load_dataset(tmp_path / "d.wav")
+
+
+def test_silent_channel_is_a_warning_unless_required(tmp_path):
+    dataset = small_dataset()
+    dataset.samples[:, 1] = 0.0
+    dataset.save(tmp_path / "d")
+    loaded = load_dataset(tmp_path / "d.wav", required_channels=["audio_in_1"])
+    assert any("'knob_1' is silent" in w for w in loaded.warnings)
+    with pytest.raises(DatasetError, match="'knob_1' is silent"):
+        load_dataset(tmp_path / "d.wav", required_channels=["knob_1"])
+
+
+def test_clipped_audio_channel_warns(tmp_path):
+    dataset = small_dataset()
+    dataset.samples[:, 0] = np.clip(3 * dataset.samples[:, 0], -1, 1)
+    dataset.save(tmp_path / "d")
+    warnings = load_dataset(tmp_path / "d.wav").warnings
+    assert any("'audio_in_1' looks clipped" in w for w in warnings)
+
+
+def test_corrupt_json_and_unreadable_wav(tmp_path):
+    small_dataset().save(tmp_path / "d")
+    (tmp_path / "d.json").write_text("{not json")
+    with pytest.raises(DatasetError, match="not valid JSON"):
+        load_dataset(tmp_path / "d.wav")
+    small_dataset().save(tmp_path / "e")
+    (tmp_path / "e.wav").write_bytes(b"RIFF garbage")
+    with pytest.raises(DatasetError, match="cannot read as audio"):
+        load_dataset(tmp_path / "e.wav")
+
+
+def test_builtin_dataset_is_deterministic_and_shaped_like_a_capture(tmp_path):
+    first = make_waveshaper_dataset(seconds=2.0, seed=7)
+    again = make_waveshaper_dataset(seconds=2.0, seed=7)
+    other = make_waveshaper_dataset(seconds=2.0, seed=8)
+    assert np.array_equal(first.samples, again.samples)
+    assert not np.array_equal(first.samples, other.samples)
+    assert first.channels == CHANNELS and first.sample_rate == SAMPLE_RATE
+    assert first.frames == 2 * SAMPLE_RATE
+    assert first.samples.dtype == np.float32
+    for knob in ("knob_1", "knob_2"):
+        held = first.channel(knob).reshape(-1, BLOCK_SIZE)
+        assert np.all(held == held[:, :1]), f"{knob} changes inside an audio block"
+        assert held.min() >= 0.0 and held.max() <= 1.0
+    # Both selector positions occur, so every shape is in the data.
+    shapes = shape_index(first.channel("knob_1"), first.channel("knob_2"))
+    assert set(np.unique(shapes)) == {0, 1, 2, 3}
+    first.save(tmp_path / "builtin")
+    loaded = load_dataset(tmp_path / "builtin.wav", required_channels=[*INPUTS, TARGET])
+    assert loaded.warnings == []
+
+
+def test_builtin_target_follows_the_selectors():
+    phase = np.linspace(0, 1, 9, endpoint=False)
+    sine = shaped(phase, np.zeros(9, dtype=np.int64))
+    square = shaped(phase, np.full(9, 2))
+    assert np.allclose(sine, np.cos(2 * np.pi * phase))
+    assert set(np.unique(square)) == {-1.0, 1.0}
+    ramp = shaped(phase, np.ones(9, dtype=np.int64))
+    assert np.all(np.diff(ramp) < 0)
+    with pytest.raises(ValueError):
+        make_waveshaper_dataset(seconds=0)
+
+
+def test_soundfile_sees_float32(tmp_path):
+    small_dataset().save(tmp_path / "d")
+    assert soundfile.info(tmp_path / "d.wav").subtype == "FLOAT"

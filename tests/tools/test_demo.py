@@ -1,0 +1,28 @@
+"""The README's main command, in full: trains the reference model (minutes on 2 cores)."""
+
+import json
+
+import pytest
+
+from tools.cli import main
+
+
+@pytest.mark.slow
+def test_demo_meets_the_quality_and_parity_targets(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    for key in ("params", "macs_per_sample", "receptive_field", "test_esr",
+                "sim_vs_keras_max_abs_err", "train_seconds"):
+        assert key in report, key
+    shape = (report["params"], report["macs_per_sample"], report["receptive_field"])
+    assert shape == (465, 424, 256)
+    assert report["test_esr"] <= 0.05
+    # The simulator, reading the exported header, agrees with Keras to float32 rounding.
+    assert report["verify_passed"]
+    assert report["sim_vs_float64_max_abs_err"] <= 2 * report["keras_vs_float64_max_abs_err"]
+    for name in ("model.keras", "model_defn.h", "model_defn_golden.h", "training.json",
+                 "loss.png", "test_prediction.png", "verify.png", "dataset/waveshaper.wav"):
+        assert (out / name).exists(), name
+    assert "test ESR" in printed and "sim vs Keras" in printed

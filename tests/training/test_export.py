@@ -1,0 +1,175 @@
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host_sim.header import HeaderError, read_golden, read_header
+from host_sim.spec import UnsupportedModelError
+from tests.conftest import require_tool
+from training.export import ModelMetadata, export, golden_path, load_keras, spec_from_keras
+from training.model import Architecture, predict_sequence
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def save_with_metadata(model, folder: Path, inputs: list[str], target: str = "audio_out_1"):
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    (folder / "training.json").write_text(
+        json.dumps({"name": "test_model", "sample_rate": 44_100, "inputs": inputs,
+                    "target": target})
+    )
+    return folder / "model.keras"
+
+
+def test_export_and_reload_round_trip(tmp_path, random_wavenet):
+    model = random_wavenet(3, (4, 4, 4, 8), 4, seed=5)
+    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "knob_2", "audio_in_1"])
+    spec, header, golden = export(path, tmp_path / "out" / "model_defn.h", command="daisynet test")
+    assert header.read_text().startswith("// GENERATED FILE, do not edit. Made by: daisynet test")
+    reloaded = read_header(header)
+    assert reloaded.weights_sha256() == spec.weights_sha256()
+    assert reloaded.input_names == ["knob_1", "knob_2", "audio_in_1"]
+    assert reloaded.output_names == ["audio_out_1"]
+    assert reloaded.sample_rate == 44_100 and reloaded.name == "test_model"
+    for original, loaded in zip(spec.layers, reloaded.layers, strict=True):
+        assert np.array_equal(original.weights, loaded.weights)  # bit-exact float32
+        assert np.array_equal(original.bias, loaded.bias)
+        assert (original.dilation, original.relu) == (loaded.dilation, loaded.relu)
+    inputs, outputs = read_golden(golden, reloaded)
+    assert inputs.shape == (512, 3) and outputs.shape == (512, 1)
+    np.testing.assert_allclose(predict_sequence(model, inputs, 256), outputs, atol=1e-7)
+
+
+def test_metadata_defaults_without_training_json(tmp_path, random_wavenet):
+    random_wavenet(2, (2, 2), 2).save(tmp_path / "bare.keras")
+    metadata = ModelMetadata.beside(tmp_path / "bare.keras")
+    assert not metadata.found
+    spec = spec_from_keras(load_keras(tmp_path / "bare.keras"), metadata)
+    assert spec.input_names == ["input_1", "input_2"] and spec.sample_rate == 48_000
+
+
+def test_tampered_or_truncated_header_is_refused(tmp_path, random_wavenet):
+    path = save_with_metadata(random_wavenet(1, (2, 2), 2), tmp_path / "m", ["audio_in_1"])
+    _, header, _ = export(path, tmp_path / "model_defn.h", command="x")
+    text = header.read_text()
+    first_weight = text.index("kLayer0Weights[")
+    value_start = text.index("{", first_weight) + 1
+    value_end = text.index(",", value_start)
+    tampered = text[:value_start] + " 0.5f" + text[value_end:]
+    header.write_text(tampered)
+    with pytest.raises(HeaderError, match="do not match kWeightsSha256"):
+        read_header(header)
+    header.write_text(text[:value_start] + text[value_end + 1 :])
+    with pytest.raises(HeaderError, match="kLayer0Weights has 3 values, expected 4"):
+        read_header(header)
+    header.write_text("// nothing here\n")
+    with pytest.raises(HeaderError, match="not found; was this file written by daisynet"):
+        read_header(header)
+
+
+def keras_stack(*layers):
+    import keras
+
+    inputs = keras.Input(shape=(None, 2))
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+def unsupported_models():
+    from keras import layers
+
+    def conv(f, k, d=1, act="relu", pad="causal", **kw):
+        return layers.Conv1D(f, k, dilation_rate=d, activation=act, padding=pad, **kw)
+
+    ok_tail = [conv(3, 1), conv(1, 1, act=None)]
+    return {
+        "a Dense": (keras_stack(conv(3, 2), conv(3, 1), layers.Dense(1)), "is a Dense"),
+        "an LSTM": (keras_stack(layers.LSTM(3, return_sequences=True), conv(1, 1, act=None)),
+                    "is a LSTM"),
+        "stride 2": (keras_stack(conv(3, 2, strides=2), *ok_tail), "stride 2"),
+        "same padding": (keras_stack(conv(3, 2, pad="same"), *ok_tail), "padding 'same'"),
+        "tanh": (keras_stack(conv(3, 2, act="tanh"), *ok_tail), "activation 'tanh'"),
+        "non-power dilation": (
+            keras_stack(conv(3, 4), conv(3, 1), conv(3, 4, d=3), conv(3, 1), conv(1, 1, act=None)),
+            "dilation 3",
+        ),
+        "mixed kernels": (
+            keras_stack(conv(3, 2), conv(3, 1), conv(3, 3, d=2), conv(3, 1), conv(1, 1, act=None)),
+            "all blocks must share one kernel size",
+        ),
+        "relu head": (keras_stack(conv(3, 2), conv(3, 1), conv(1, 1)), "head must be linear"),
+        "missing mix layer": (keras_stack(conv(3, 2), conv(1, 1, act=None)), "got 2 conv layers"),
+    }
+
+
+@pytest.mark.parametrize("case", list(unsupported_models()))
+def test_unsupported_models_are_refused_with_the_reason(case):
+    model, reason = unsupported_models()[case]
+    with pytest.raises(UnsupportedModelError, match=reason):
+        spec_from_keras(model)
+
+
+def test_nan_weights_are_refused(random_wavenet):
+    model = random_wavenet(1, (2, 2), 2)
+    kernel = model.get_layer("block1_mix").kernel
+    values = kernel.numpy()
+    values[0, 0, 0] = np.nan
+    kernel.assign(values)
+    with pytest.raises(UnsupportedModelError, match="block1_mix.*non-finite weights"):
+        spec_from_keras(model)
+
+
+def test_header_compiles_as_cxx17_and_its_asserts_hold(tmp_path, random_wavenet):
+    compiler = require_tool("g++")
+    arch = Architecture(2, (3, 5, 7), 3)
+    path = save_with_metadata(random_wavenet(2, (3, 5, 7), 3), tmp_path / "m", ["a", "b"])
+    export(path, tmp_path / "model_defn.h", command="x")
+    probe = tmp_path / "probe.cc"
+    probe.write_text(
+        '#include "model_defn.h"\n#include "model_defn_golden.h"\n'
+        "namespace m = daisynet::model;\n"
+        "static_assert(m::kNumLayers == 7 && m::kReceptiveField == 27);\n"
+        "static_assert(m::kLayers[2].dilation == 3 && m::kLayers[4].dilation == 9);\n"
+        f"static_assert(m::kParameters == {arch.parameters});\n"
+        f"static_assert(m::kMacsPerSample == {arch.macs_per_sample});\n"
+        "static_assert(daisynet::golden::kFrames * m::kNumInputs == "
+        "sizeof(daisynet::golden::kInputs) / sizeof(float));\n"
+        "int main() { return m::kLayers[0].weights[0] == m::kLayer0Weights[0] ? 0 : 1; }\n"
+    )
+    result = subprocess.run(
+        [compiler, "-std=c++17", "-Wall", "-Wextra", "-Werror", "-I", str(tmp_path),
+         str(probe), "-o", str(tmp_path / "probe")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert subprocess.run([str(tmp_path / "probe")]).returncode == 0
+
+
+def test_committed_default_header_is_reproducible(tmp_path):
+    """firmware/model/model_defn.h is generated: regenerate it and compare."""
+    committed = REPO / "firmware" / "model" / "model_defn.h"
+    first_line = committed.read_text().splitlines()[0]
+    command = first_line.split("Made by: ", 1)[1]
+    assert command == (
+        "daisynet export firmware/model/model.keras -o firmware/model/model_defn.h "
+        "--golden-input firmware/model/golden_input.wav"
+    )
+    from host_sim.audio_io import read_model_inputs
+
+    model_path = REPO / "firmware" / "model" / "model.keras"
+    spec = spec_from_keras(load_keras(model_path), ModelMetadata.beside(model_path))
+    golden_inputs, _ = read_model_inputs(REPO / "firmware" / "model" / "golden_input.wav", spec)
+    _, header, golden = export(model_path, tmp_path / "model_defn.h", command=command,
+                               golden_inputs=golden_inputs)
+    assert header.read_text() == committed.read_text()
+    committed_golden = golden_path(committed)
+    expected_in, expected_out = read_golden(committed_golden, spec)
+    fresh_in, fresh_out = read_golden(golden, spec)
+    assert np.array_equal(fresh_in, expected_in)
+    # Keras outputs may differ in the last bits between CPUs; weights and inputs may not.
+    np.testing.assert_allclose(fresh_out, expected_out, atol=1e-6)

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from training.windows import contiguous_splits, make_windows
+
+
+def test_splits_are_contiguous_ordered_and_cover_everything():
+    splits = contiguous_splits(100_000, 0.1, 0.2)
+    assert splits["train"].start == 0
+    assert splits["train"].stop == splits["validation"].start
+    assert splits["validation"].stop == splits["test"].start
+    assert splits["test"].stop == 100_000
+    assert splits["test"].frames == 20_000 and splits["validation"].frames == 10_000
+
+
+@pytest.mark.parametrize(("val", "test"), [(0.0, 0.1), (0.5, 0.5), (0.1, 1.2)])
+def test_bad_fractions(val, test):
+    with pytest.raises(ValueError):
+        contiguous_splits(1000, val, test)
+
+
+def test_windows_never_leave_their_split():
+    frames = 10_000
+    index = np.arange(frames, dtype=np.float32)[:, None]
+    splits = contiguous_splits(frames)
+    for split in splits.values():
+        x, y = make_windows(index, index, split, warmup=16, scored=100)
+        assert x.shape[1:] == (116, 1) and y.shape == x.shape
+        assert x.min() >= split.start and x.max() < split.stop
+        # Scored parts tile the split without overlap.
+        scored = x[:, 16:, 0].reshape(-1)
+        assert len(np.unique(scored)) == scored.size
+
+
+def test_split_shorter_than_a_window_is_explained():
+    splits = contiguous_splits(1000)
+    x = np.zeros((1000, 1), np.float32)
+    with pytest.raises(ValueError, match="validation split has 100 frames, fewer than one window"):
+        make_windows(x, x, splits["validation"], warmup=256, scored=2048)

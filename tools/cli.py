@@ -1,0 +1,328 @@
+"""The ``daisynet`` command: one entry point, a subcommand per step of the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+# TensorFlow prints start-up banners on stderr at import; keep the terminal for our output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _logger(as_json: bool) -> Callable[[str], None]:
+    """Progress goes to stdout, or to stderr when stdout carries JSON."""
+    stream = sys.stderr if as_json else sys.stdout
+    return lambda message: print(message, file=stream, flush=True)
+
+
+def _invocation(argv: list[str]) -> str:
+    return "daisynet " + shlex.join(argv)
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as err:
+        message = f"expected comma-separated integers, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from err
+
+
+def _name_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _emit_json(data: dict) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _load_spec(path: str):
+    """A ModelSpec from a model_defn.h or a .keras file (with training.json beside it)."""
+    from host_sim.header import read_header
+
+    model_path = Path(path)
+    if model_path.suffix == ".h":
+        return read_header(model_path)
+    if model_path.suffix == ".keras":
+        from training.export import ModelMetadata, load_keras, spec_from_keras
+
+        return spec_from_keras(load_keras(model_path), ModelMetadata.beside(model_path))
+    raise CommandError(f"{path}: expected a model_defn.h or a .keras file")
+
+
+# --- subcommands -----------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
+    from tools.demo import run_demo
+
+    return run_demo(
+        out_dir=Path(args.output),
+        seconds=args.seconds,
+        max_epochs=args.epochs,
+        seed=args.seed,
+        command=_invocation(argv),
+        log=_logger(args.json),
+    )
+
+
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
+    from tools.dataset import describe, load_dataset
+    from training.train import TrainConfig, train
+
+    log = _logger(args.json)
+    peek = load_dataset(args.dataset)
+    inputs = args.inputs or peek.source.get("suggested_inputs")
+    target = args.target or peek.source.get("suggested_target")
+    if not inputs or not target:
+        raise CommandError(
+            "name the model's channels with --inputs a,b,c and --target x; this dataset has: "
+            + ", ".join(peek.channels)
+        )
+    dataset = load_dataset(args.dataset, required_channels=[*inputs, target])
+    log(f"dataset: {describe(dataset)}")
+    for warning in dataset.warnings:
+        log(f"warning: {warning}")
+    config = TrainConfig(
+        inputs=list(inputs),
+        target=target,
+        filters=args.filters,
+        kernel_size=args.kernel_size,
+        scored_frames=args.window,
+        batch_size=args.batch_size,
+        max_epochs=args.epochs,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        name=args.name,
+    )
+    report = train(dataset, config, args.output, log=log)
+    log(f"wrote {Path(args.output) / 'model.keras'} and training.json, loss.png, "
+        "test_prediction.png")
+    return report
+
+
+def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
+    from host_sim.audio_io import read_model_inputs
+    from training.export import ModelMetadata, export, load_keras, spec_from_keras
+
+    log = _logger(args.json)
+    metadata = ModelMetadata.beside(args.model)
+    if not metadata.found:
+        log(f"warning: no training.json beside {args.model}; input names default to input_N "
+            f"and the sample rate to {metadata.sample_rate} Hz")
+    golden_inputs = None
+    if args.golden_input:
+        spec = spec_from_keras(load_keras(args.model), metadata)
+        golden_inputs, _ = read_model_inputs(args.golden_input, spec)
+    spec, header, golden = export(
+        args.model,
+        args.output,
+        command=_invocation(argv),
+        golden_inputs=golden_inputs,
+        golden_frames=args.golden_frames,
+        metadata=metadata,
+    )
+    arch = spec.architecture()
+    log(f"wrote {header} ({arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
+        f"receptive field {arch.receptive_field}) and {golden}")
+    return {
+        "header": str(header),
+        "golden": str(golden),
+        "weights_sha256": spec.weights_sha256(),
+        "params": arch.parameters,
+        "macs_per_sample": arch.macs_per_sample,
+        "receptive_field": arch.receptive_field,
+        "inputs": spec.input_names,
+        "outputs": spec.output_names,
+    }
+
+
+def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
+    from host_sim.audio_io import read_model_inputs, write_output
+    from host_sim.engine import Simulator
+
+    log = _logger(args.json)
+    spec = _load_spec(args.model)
+    inputs, rate = read_model_inputs(args.input, spec)
+    if spec.sample_rate and rate != spec.sample_rate:
+        log(f"warning: {args.input} is at {rate} Hz but the model was trained at "
+            f"{spec.sample_rate} Hz; time constants will be off by {spec.sample_rate / rate:.3f}x")
+    output = Simulator(spec).render(inputs, block_size=args.block_size, progress=not args.json)
+    write_output(args.output, output, rate)
+    peak = float(abs(output).max()) if output.size else 0.0
+    log(f"wrote {args.output}: {len(output)} frames, {spec.outputs} channel(s), "
+        f"peak {peak:.3f}, block size {args.block_size}")
+    return {"output": args.output, "frames": len(output), "sample_rate": rate, "peak": peak}
+
+
+def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
+    from host_sim.audio_io import read_model_inputs
+    from host_sim.header import read_golden, read_header
+    from host_sim.verify import compare
+    from training.export import (
+        ModelMetadata,
+        excitation,
+        golden_path,
+        load_keras,
+        spec_from_keras,
+    )
+    from training.plots import plot_predictions
+
+    log = _logger(args.json)
+    keras_model = load_keras(args.model)
+    keras_spec = spec_from_keras(keras_model, ModelMetadata.beside(args.model))
+    spec = keras_spec
+    if args.header:
+        spec = read_header(args.header)
+        if spec.weights_sha256() != keras_spec.weights_sha256():
+            raise CommandError(
+                f"{args.header} holds different weights from {args.model} (sha256 "
+                f"{spec.weights_sha256()[:8]} vs {keras_spec.weights_sha256()[:8]}); re-export"
+            )
+    if args.input:
+        inputs, _ = read_model_inputs(args.input, spec)
+        source = args.input
+    elif args.header and golden_path(args.header).exists():
+        inputs, _ = read_golden(golden_path(args.header), spec)
+        source = str(golden_path(args.header))
+    else:
+        inputs = excitation(spec.input_names, int(args.seconds * (spec.sample_rate or 48_000)),
+                            spec.sample_rate or 48_000)
+        source = f"synthetic excitation, {args.seconds} s"
+    result = compare(keras_model, spec, inputs, args.block_size, args.tolerance)
+    keras_out, sim_out = result.pop("keras"), result.pop("simulator")
+    result.update(model=args.model, header=args.header, input=source)
+    if args.plot:
+        plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or 48_000, 0,
+                         Path(args.plot), title="simulator vs Keras", reference_label="Keras",
+                         prediction_label="simulator")
+    log(f"{'PASS' if result['passed'] else 'FAIL'}  simulator vs Keras on {source}: "
+        f"{result['frames']} frames, block {args.block_size} ({result['criterion']})")
+    log(f"  max abs error   {result['sim_vs_keras_max_abs_err']:.3e}  (tolerance "
+        f"{args.tolerance:.0e}, worst at frame {result['worst_frame']})")
+    log(f"  ESR             {result['sim_vs_keras_esr']:.3e}")
+    log(f"  vs float64 ref  Keras {result['keras_vs_float64_max_abs_err']:.3e}, simulator "
+        f"{result['sim_vs_float64_max_abs_err']:.3e}  (output peak {result['output_peak']:.3f})")
+    if not result["passed"]:
+        result["exit_status"] = 1
+    return result
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from training.train import TrainConfig
+
+    parser = argparse.ArgumentParser(
+        prog="daisynet",
+        description="Record a eurorack patch, train a small wavenet of it, run it on a Daisy.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        command.add_argument("--json", action="store_true",
+                             help="print machine-readable results on stdout")
+        return command
+
+    demo = add("demo", cmd_demo,
+               "generate the built-in dataset, train the reference model, export, verify")
+    demo.add_argument("-o", "--output", default="runs/demo", help="output folder (runs/demo)")
+    demo.add_argument("--seconds", type=float, default=60.0,
+                      help="length of the generated dataset in seconds (60)")
+    demo.add_argument("--epochs", type=int, default=TrainConfig.max_epochs,
+                      help="most epochs to train (%(default)s)")
+    demo.add_argument("--seed", type=int, default=0, help="data and weight seed (0)")
+
+    defaults = TrainConfig  # dataclass defaults, so the CLI and the library agree
+    train = add("train", cmd_train, "train a wavenet on a dataset (NAME.wav + NAME.json)")
+    train.add_argument("dataset", help="dataset WAV or JSON")
+    train.add_argument("-o", "--output", default="runs/train", help="output folder (runs/train)")
+    train.add_argument("--inputs", type=_name_list,
+                       help="input channels in model order, e.g. knob_1,knob_2,audio_in_1 "
+                            "(default: the dataset's suggestion)")
+    train.add_argument("--target", help="channel to predict (default: the dataset's suggestion)")
+    train.add_argument("--filters", type=_int_list, default=defaults.filters,
+                       help="filters per block (%(default)s)")
+    train.add_argument("--kernel-size", type=int, default=defaults.kernel_size,
+                       help="kernel size K; block i is dilated by K**i (%(default)s)")
+    train.add_argument("--window", type=int, default=defaults.scored_frames,
+                       help="scored frames per training window, after the warm-up (%(default)s)")
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                       help="windows per batch (%(default)s)")
+    train.add_argument("--epochs", type=int, default=defaults.max_epochs,
+                       help="most epochs (%(default)s)")
+    train.add_argument("--patience", type=int, default=defaults.patience,
+                       help="stop after this many epochs without improvement (%(default)s)")
+    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                       help="Adam step (%(default)s)")
+    train.add_argument("--seed", type=int, default=defaults.seed,
+                       help="weight initialisation seed (%(default)s)")
+    train.add_argument("--name", default=defaults.name, help="model name for the header")
+
+    export = add("export", cmd_export, "write model_defn.h and golden vectors from a .keras model")
+    export.add_argument("model", help="trained model (.keras); training.json beside it is read")
+    export.add_argument("-o", "--output", required=True, help="header to write, e.g. model_defn.h")
+    export.add_argument("--golden-frames", type=int, default=512,
+                        help="frames of golden vectors to write (512)")
+    export.add_argument("--golden-input",
+                        help="WAV or dataset to take golden input frames from (default: a "
+                             "deterministic synthetic signal)")
+
+    simulate = add("simulate", cmd_simulate,
+                   "render audio through the cached-activation simulator")
+    simulate.add_argument("model", help="model_defn.h or .keras")
+    simulate.add_argument("input", help="WAV with the model's inputs in order, or a dataset")
+    simulate.add_argument("-o", "--output", required=True, help="output WAV (float32)")
+    simulate.add_argument("--block-size", type=int, default=48,
+                          help="frames per processing block, as the Daisy's audio block (48)")
+
+    verify = add("verify", cmd_verify, "compare the simulator with Keras on the same audio")
+    verify.add_argument("model", help="trained model (.keras)")
+    verify.add_argument("--header", help="exported model_defn.h to simulate (default: the model)")
+    verify.add_argument("--input", help="WAV or dataset (default: the header's golden vectors, "
+                                        "else a synthetic signal)")
+    verify.add_argument("--seconds", type=float, default=1.0,
+                        help="length of the synthetic signal (1.0)")
+    verify.add_argument("--block-size", type=int, default=48, help="simulator block size (48)")
+    verify.add_argument("--tolerance", type=float, default=1e-5,
+                        help="max-abs error that passes outright (1e-5); beyond it, the "
+                             "simulator must be as close to the float64 answer as Keras is")
+    verify.add_argument("--plot", help="write a PNG of Keras vs simulator")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    from host_sim.header import HeaderError
+    from host_sim.spec import UnsupportedModelError
+    from tools.dataset import DatasetError
+
+    try:
+        result = args.handler(args, argv)
+    except (CommandError, DatasetError, HeaderError, UnsupportedModelError, FileNotFoundError,
+            ValueError) as err:
+        print(f"daisynet {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"daisynet {args.command}: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        _emit_json(result)
+    return int(result.get("exit_status", 0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Dataset format: a multichannel float32 WAV plus a JSON sidecar.
+
+``NAME.wav`` holds every channel at the capture sample rate (anyone can open it in an audio
+editor); ``NAME.json`` names each channel in WAV order and records how the data was made.
+Loading checks the pair against each other and against what the caller needs, and names the
+channel at fault in every error or warning.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+FORMAT_VERSION = 1
+
+# A channel whose peak stays below this (about -120 dBFS) carries no signal.
+SILENT_PEAK = 1e-6
+# Audio samples at or above this magnitude count as clipped (full scale is 1.0).
+CLIP_LEVEL = 0.999
+# More than this fraction of clipped samples in an audio channel earns a warning.
+CLIP_FRACTION_WARN = 0.001
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be used; the message says which file or channel and why."""
+
+
+@dataclass
+class Dataset:
+    """Frames x channels float32 samples with their names and provenance."""
+
+    samples: np.ndarray
+    sample_rate: int
+    channels: list[str]
+    source: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+    def channel(self, name: str) -> np.ndarray:
+        """One channel as a 1-D float32 array; DatasetError if the dataset lacks it."""
+        return self.samples[:, self.channel_index(name)]
+
+    def channel_index(self, name: str) -> int:
+        if name not in self.channels:
+            raise DatasetError(
+                f"missing channel {name!r}; this dataset has: {', '.join(self.channels)}"
+            )
+        return self.channels.index(name)
+
+    def select(self, names: list[str]) -> np.ndarray:
+        """Frames x len(names) float32 array of the named channels, in the order given."""
+        return np.ascontiguousarray(self.samples[:, [self.channel_index(n) for n in names]])
+
+    def save(self, path: str | Path) -> tuple[Path, Path]:
+        """Write NAME.wav and NAME.json (any suffix on ``path`` is replaced)."""
+        wav_path, json_path = dataset_paths(path)
+        wav_path.parent.mkdir(parents=True, exist_ok=True)
+        samples = np.ascontiguousarray(self.samples, dtype=np.float32)
+        soundfile.write(wav_path, samples, self.sample_rate, subtype="FLOAT")
+        sidecar = {
+            "format": "daisynet-dataset",
+            "format_version": FORMAT_VERSION,
+            "sample_rate": self.sample_rate,
+            "frames": self.frames,
+            "channels": self.channels,
+            "source": self.source,
+        }
+        json_path.write_text(json.dumps(sidecar, indent=2) + "\n")
+        return wav_path, json_path
+
+
+def dataset_paths(path: str | Path) -> tuple[Path, Path]:
+    """The WAV and JSON paths of a dataset given either file or the bare stem."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".wav", ".json") else path
+    return stem.with_name(stem.name + ".wav"), stem.with_name(stem.name + ".json")
+
+
+def load_dataset(
+    path: str | Path,
+    required_channels: list[str] | None = None,
+    sample_rate: int | None = None,
+) -> Dataset:
+    """Read and validate a dataset.
+
+    Raises DatasetError for anything that makes the data unusable (missing files or channels,
+    channel count or length disagreeing with the sidecar, NaN/inf, wrong sample rate, a required
+    channel that is silent). Recoverable oddities (silent unused channels, clipped audio) are
+    returned in ``Dataset.warnings``.
+    """
+    wav_path, json_path = dataset_paths(path)
+    if not wav_path.exists():
+        raise DatasetError(f"{wav_path}: no such file (a dataset is NAME.wav + NAME.json)")
+    if not json_path.exists():
+        raise DatasetError(
+            f"{json_path}: sidecar missing; it names the channels of {wav_path.name}"
+        )
+    try:
+        sidecar = json.loads(json_path.read_text())
+    except json.JSONDecodeError as err:
+        raise DatasetError(f"{json_path}: not valid JSON ({err})") from err
+    for key in ("sample_rate", "channels", "frames"):
+        if key not in sidecar:
+            raise DatasetError(f"{json_path}: required key {key!r} is missing")
+    names = list(sidecar["channels"])
+    if len(set(names)) != len(names):
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        raise DatasetError(f"{json_path}: channel names repeat: {', '.join(duplicated)}")
+
+    try:
+        samples, wav_rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as err:
+        raise DatasetError(f"{wav_path}: cannot read as audio ({err})") from err
+
+    wav_channels = samples.shape[1]
+    if wav_channels > len(names):
+        raise DatasetError(
+            f"{wav_path.name} has {wav_channels} channels but {json_path.name} names "
+            f"{len(names)}: extra unnamed channel(s) {len(names) + 1}..{wav_channels}"
+        )
+    if wav_channels < len(names):
+        missing = names[wav_channels:]
+        raise DatasetError(
+            f"{wav_path.name} has {wav_channels} channels but {json_path.name} names "
+            f"{len(names)}: missing channel(s) {', '.join(missing)}"
+        )
+    if wav_rate != sidecar["sample_rate"]:
+        raise DatasetError(
+            f"{wav_path.name} is at {wav_rate} Hz but {json_path.name} says "
+            f"{sidecar['sample_rate']} Hz"
+        )
+    if sample_rate is not None and wav_rate != sample_rate:
+        raise DatasetError(
+            f"{wav_path.name} is at {wav_rate} Hz; expected {sample_rate} Hz "
+            "(resample it or train at its rate)"
+        )
+    if samples.shape[0] != sidecar["frames"]:
+        raise DatasetError(
+            f"{wav_path.name} holds {samples.shape[0]} frames but {json_path.name} says "
+            f"{sidecar['frames']} (truncated or edited file?)"
+        )
+
+    required = list(required_channels or [])
+    for name in required:
+        if name not in names:
+            raise DatasetError(
+                f"missing channel {name!r} in {wav_path.name}; it has: {', '.join(names)}"
+            )
+
+    warnings: list[str] = []
+    for index, name in enumerate(names):
+        column = samples[:, index]
+        bad = ~np.isfinite(column)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise DatasetError(
+                f"channel {name!r} has {int(bad.sum())} non-finite (NaN/inf) samples, "
+                f"first at frame {first} ({first / wav_rate:.3f} s)"
+            )
+        peak = float(np.max(np.abs(column))) if column.size else 0.0
+        if peak < SILENT_PEAK:
+            message = f"channel {name!r} is silent (peak {peak:.2g})"
+            if name in required:
+                raise DatasetError(message + "; a model cannot learn from or to silence")
+            warnings.append(message)
+        if name.startswith("audio") and column.size:
+            clipped = float(np.mean(np.abs(column) >= CLIP_LEVEL))
+            if clipped > CLIP_FRACTION_WARN:
+                warnings.append(
+                    f"channel {name!r} looks clipped: {100 * clipped:.2f}% of samples at "
+                    f"|x| >= {CLIP_LEVEL}"
+                )
+
+    return Dataset(
+        samples=samples,
+        sample_rate=int(wav_rate),
+        channels=names,
+        source=dict(sidecar.get("source", {})),
+        warnings=warnings,
+    )
+
+
+def describe(dataset: Dataset) -> str:
+    """One line: length, rate and channel names."""
+    minutes, seconds = divmod(dataset.seconds, 60)
+    length = f"{int(minutes)}m{seconds:04.1f}s" if minutes else f"{seconds:.1f}s"
+    return (
+        f"{length} at {dataset.sample_rate} Hz, {len(dataset.channels)} channels: "
+        f"{', '.join(dataset.channels)}"
+    )

@@ -1,0 +1,121 @@
+"""The end-to-end demo: built-in data -> trained reference model -> header -> verified simulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from host_sim.header import read_golden, read_header
+from host_sim.verify import compare
+from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
+from tools.dataset import describe, load_dataset
+from training.export import export, golden_path, load_keras
+from training.model import REFERENCE
+from training.plots import plot_predictions
+from training.train import TrainConfig, train
+from training.windows import contiguous_splits
+
+
+def run_demo(
+    out_dir: Path,
+    seconds: float,
+    max_epochs: int,
+    seed: int,
+    command: str,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run every step, write report.json into ``out_dir`` and return it."""
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    log(f"[1/4] generating the built-in waveshaper dataset ({seconds:g} s, seed {seed})")
+    wav_path, _ = make_waveshaper_dataset(seconds, seed).save(out_dir / "dataset" / "waveshaper")
+    dataset = load_dataset(wav_path, required_channels=[*INPUTS, TARGET])
+    log(f"      {describe(dataset)}")
+
+    log(f"[2/4] training the reference wavenet (filters {list(REFERENCE.filters)}, "
+        f"K={REFERENCE.kernel_size})")
+    config = TrainConfig(
+        inputs=INPUTS,
+        target=TARGET,
+        filters=REFERENCE.filters,
+        kernel_size=REFERENCE.kernel_size,
+        max_epochs=max_epochs,
+        seed=seed,
+    )
+    training = train(dataset, config, out_dir, log=lambda line: log("      " + line))
+
+    log("[3/4] exporting model_defn.h with golden vectors from held-out test audio")
+    test = contiguous_splits(dataset.frames)["test"]
+    held_out = dataset.select(INPUTS)[test.start : test.stop]
+    model_path = out_dir / "model.keras"
+    header = out_dir / "model_defn.h"
+    spec, header, golden = export(model_path, header, command=command, golden_inputs=held_out)
+    log(f"      {header} and {golden.name}")
+
+    log("[4/4] verifying the simulator, reading the exported header, against Keras")
+    header_spec = read_header(header)
+    keras_model = load_keras(model_path)
+    golden_inputs, golden_outputs = read_golden(golden_path(header), header_spec)
+    on_test = compare(keras_model, header_spec, held_out, block_size=48)
+    on_golden = compare(keras_model, header_spec, golden_inputs, block_size=7)
+    plot_predictions(
+        on_test["keras"][:, 0], on_test["simulator"][:, 0], dataset.sample_rate, 0,
+        out_dir / "verify.png", title="test split: simulator (from model_defn.h) vs Keras",
+        reference_label="Keras", prediction_label="simulator",
+    )
+
+    report = {
+        "params": training["params"],
+        "macs_per_sample": training["macs_per_sample"],
+        "receptive_field": training["receptive_field"],
+        "test_esr": training["test_esr"],
+        "test_esr_pre_emphasis": training["splits"]["test"]["esr_pre_emphasis"],
+        "validation_esr": training["splits"]["validation"]["esr"],
+        "sim_vs_keras_max_abs_err": on_test["sim_vs_keras_max_abs_err"],
+        "sim_vs_keras_esr": on_test["sim_vs_keras_esr"],
+        "keras_vs_float64_max_abs_err": on_test["keras_vs_float64_max_abs_err"],
+        "sim_vs_float64_max_abs_err": on_test["sim_vs_float64_max_abs_err"],
+        "golden_sim_vs_keras_max_abs_err": on_golden["sim_vs_keras_max_abs_err"],
+        "verify_passed": on_test["passed"] and on_golden["passed"],
+        "verify_criterion": on_test["criterion"],
+        "verified_frames": on_test["frames"],
+        "train_seconds": training["train_seconds"],
+        "epochs_run": training["epochs_run"],
+        "total_seconds": time.perf_counter() - started,
+        "weights_sha256": spec.weights_sha256(),
+        "files": {
+            "dataset": str(wav_path),
+            "model": str(model_path),
+            "header": str(header),
+            "golden": str(golden),
+            "plots": [str(out_dir / name) for name in
+                      ("loss.png", "test_prediction.png", "verify.png")],
+        },
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    rows = [
+        ("parameters", f"{report['params']}"),
+        ("MACs per sample", f"{report['macs_per_sample']}"),
+        ("receptive field", f"{report['receptive_field']} samples"),
+        ("test ESR", f"{report['test_esr']:.4f} "
+                     f"(pre-emphasis {report['test_esr_pre_emphasis']:.4f})"),
+        ("sim vs Keras, max abs", f"{report['sim_vs_keras_max_abs_err']:.2e} over "
+                                  f"{report['verified_frames']} held-out frames"),
+        ("  each vs float64", f"Keras {report['keras_vs_float64_max_abs_err']:.2e}, "
+                              f"simulator {report['sim_vs_float64_max_abs_err']:.2e}"),
+        ("verification", ("PASS" if report["verify_passed"] else "FAIL")
+                         + f" ({report['verify_criterion']})"),
+        ("training", f"{report['epochs_run']} epochs, {report['train_seconds']:.0f} s"),
+        ("total", f"{report['total_seconds']:.0f} s"),
+    ]
+    log("")
+    for label, value in rows:
+        log(f"  {label:<22} {value}")
+    log(f"  everything is in {out_dir}/ (report.json, model_defn.h, *.png)")
+    if not report["verify_passed"]:
+        report["exit_status"] = 1
+    return report

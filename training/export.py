@@ -1,0 +1,261 @@
+"""Keras model -> ModelSpec -> model_defn.h (+ golden vectors), refusing what the engine lacks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from host_sim.spec import ConvLayer, ModelSpec, UnsupportedModelError
+from training.model import predict_sequence
+
+TEMPLATES = Path(__file__).parent / "templates"
+SUPPORTED_ACTIVATIONS = {"relu": True, "linear": False}  # name -> applies relu
+DEFAULT_GOLDEN_FRAMES = 512
+VALUES_PER_LINE = 6
+
+
+@dataclass
+class ModelMetadata:
+    """What a .keras file does not record: names, rate. Read from training.json if present."""
+
+    name: str = "daisynet_wavenet"
+    sample_rate: int = 48_000
+    input_names: list[str] | None = None
+    output_names: list[str] | None = None
+    found: bool = False
+
+    @classmethod
+    def beside(cls, model_path: str | Path) -> ModelMetadata:
+        report = Path(model_path).with_name("training.json")
+        if not report.exists():
+            return cls()
+        data = json.loads(report.read_text())
+        return cls(
+            name=data.get("name", cls.name),
+            sample_rate=int(data.get("sample_rate", cls.sample_rate)),
+            input_names=list(data["inputs"]) if "inputs" in data else None,
+            output_names=[data["target"]] if "target" in data else None,
+            found=True,
+        )
+
+
+def load_keras(path: str | Path):
+    """Load a .keras file for inference (training-only objects such as the loss are skipped)."""
+    import keras
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file")
+    return keras.saving.load_model(path, compile=False)
+
+
+def spec_from_keras(model, metadata: ModelMetadata | None = None) -> ModelSpec:
+    """Convert a Keras wavenet, raising UnsupportedModelError with the reason if it can't run."""
+    import keras
+
+    metadata = metadata or ModelMetadata()
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise UnsupportedModelError("the engine runs models with exactly one input and output")
+    layers: list[ConvLayer] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if type(layer) is not keras.layers.Conv1D:
+            raise UnsupportedModelError(
+                f"layer {layer.name!r} is a {type(layer).__name__}; the engine runs Conv1D "
+                "layers only"
+            )
+        layers.append(_conv_layer(layer))
+    if not layers:
+        raise UnsupportedModelError("the model has no Conv1D layers")
+    spec = ModelSpec(
+        layers=layers,
+        name=metadata.name,
+        sample_rate=metadata.sample_rate,
+        input_names=list(metadata.input_names or []),
+        output_names=list(metadata.output_names or []),
+    )
+    spec.validate()
+    return spec
+
+
+def _conv_layer(layer) -> ConvLayer:
+    config = layer.get_config()
+    where = f"layer {layer.name!r}"
+    (kernel,) = config["kernel_size"]
+    (stride,) = config["strides"]
+    (dilation,) = config["dilation_rate"]
+    if stride != 1:
+        raise UnsupportedModelError(f"{where}: stride {stride}; the engine needs stride 1")
+    if config.get("groups", 1) != 1:
+        raise UnsupportedModelError(f"{where}: grouped convolution is not supported")
+    if config["data_format"] != "channels_last":
+        raise UnsupportedModelError(f"{where}: data_format must be channels_last")
+    # For a 1x1 convolution every padding mode is the same computation.
+    if kernel > 1 and config["padding"] != "causal":
+        raise UnsupportedModelError(
+            f"{where}: padding {config['padding']!r}; only 'causal' can run in real time "
+            "(other modes read future samples)"
+        )
+    activation = config["activation"]
+    if not isinstance(activation, str) or activation not in SUPPORTED_ACTIVATIONS:
+        raise UnsupportedModelError(
+            f"{where}: activation {activation!r}; the engine has "
+            f"{', '.join(sorted(SUPPORTED_ACTIVATIONS))}"
+        )
+    weights = np.asarray(layer.kernel.numpy(), dtype=np.float32)
+    if config["use_bias"]:
+        bias = np.asarray(layer.bias.numpy(), dtype=np.float32)
+    else:
+        bias = np.zeros(weights.shape[2], np.float32)
+    return ConvLayer(
+        name=layer.name,
+        weights=weights,
+        bias=bias,
+        dilation=int(dilation),
+        relu=SUPPORTED_ACTIVATIONS[activation],
+    )
+
+
+def _c_float(value: float) -> str:
+    # 9 significant digits round-trip any float32 exactly; the suffix needs a '.' or exponent.
+    text = f"{float(value):.9g}"
+    if not any(c in text for c in ".en"):
+        text += ".0"
+    return text + "f"
+
+
+def _c_array(values: np.ndarray, indent: str = "    ") -> str:
+    items = [_c_float(v) for v in np.asarray(values, dtype=np.float32).reshape(-1)]
+    lines = [
+        indent + ", ".join(items[i : i + VALUES_PER_LINE]) + ","
+        for i in range(0, len(items), VALUES_PER_LINE)
+    ]
+    return "\n".join(lines)
+
+
+def _c_strings(names: list[str]) -> str:
+    return ", ".join(json.dumps(n) for n in names)
+
+
+def render_header(spec: ModelSpec, command: str) -> str:
+    """The text of model_defn.h for ``spec``; ``command`` is recorded on the first line."""
+    spec.validate()
+    arch = spec.architecture()
+    arrays, table = [], []
+    for index, layer in enumerate(spec.layers):
+        prefix = f"kLayer{index}"
+        arrays.append(
+            f"// layer {index}: {layer.name}, kernel {layer.kernel}, dilation {layer.dilation}, "
+            f"{layer.in_channels} -> {layer.out_channels}, {'relu' if layer.relu else 'linear'}\n"
+            f"alignas(16) inline constexpr float {prefix}Weights[{layer.weights.size}] = {{\n"
+            f"{_c_array(layer.weights)}\n}};\n"
+            f"alignas(16) inline constexpr float {prefix}Bias[{layer.bias.size}] = {{\n"
+            f"{_c_array(layer.bias)}\n}};\n"
+            f"static_assert(sizeof({prefix}Weights) / sizeof(float) == "
+            f"{layer.kernel} * {layer.in_channels} * {layer.out_channels}, \"layer {index}\");\n"
+        )
+        table.append(
+            f"    {{{layer.kernel}, {layer.dilation}, {layer.in_channels}, {layer.out_channels}, "
+            f"{'true' if layer.relu else 'false'}, {prefix}Weights, {prefix}Bias}},"
+        )
+    sha = spec.weights_sha256()
+    sample_rate = int(spec.sample_rate or 48_000)
+    template = Template((TEMPLATES / "model_defn.h.tmpl").read_text())
+    return template.substitute(
+        command=command,
+        name=spec.name,
+        parameters=arch.parameters,
+        macs=arch.macs_per_sample,
+        receptive_field=arch.receptive_field,
+        receptive_ms=f"{1000 * arch.receptive_field / sample_rate:.1f}",
+        sample_rate=sample_rate,
+        sha256=sha,
+        sha256_32=sha[:8],
+        inputs=spec.inputs,
+        input_names=_c_strings(spec.input_names),
+        outputs=spec.outputs,
+        output_names=_c_strings(spec.output_names),
+        kernel=arch.kernel_size,
+        blocks=len(arch.filters),
+        filters=", ".join(str(f) for f in arch.filters),
+        layer_arrays="\n".join(arrays),
+        num_layers=len(spec.layers),
+        layer_table="\n".join(table),
+    )
+
+
+def render_golden(
+    spec: ModelSpec, inputs: np.ndarray, outputs: np.ndarray, command: str, header_name: str
+) -> str:
+    template = Template((TEMPLATES / "golden.h.tmpl").read_text())
+    return template.substitute(
+        command=command,
+        name=spec.name,
+        header=header_name,
+        sha256=spec.weights_sha256(),
+        frames=inputs.shape[0],
+        inputs=spec.inputs,
+        outputs=spec.outputs,
+        input_values=_c_array(inputs),
+        output_values=_c_array(outputs),
+    )
+
+
+def golden_path(header_path: str | Path) -> Path:
+    """Where the golden vectors of a header live: NAME_golden.h beside NAME.h."""
+    header_path = Path(header_path)
+    return header_path.with_name(header_path.stem + "_golden.h")
+
+
+def excitation(input_names: list[str], frames: int, sample_rate: int, seed: int = 0) -> np.ndarray:
+    """A deterministic test signal per input: knobs/CV step per 48-frame block in 0..1; audio
+    channels get two detuned sines plus noise at up to 0.8 peak."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames) / sample_rate
+    columns = []
+    for name in input_names:
+        if name.startswith(("knob", "cv", "gate")):
+            steps = rng.uniform(0.0, 1.0, -(-frames // 48))
+            columns.append(np.repeat(steps, 48)[:frames])
+        else:
+            f1, f2 = rng.uniform(80.0, 1200.0, 2)
+            columns.append(
+                0.5 * np.sin(2 * np.pi * f1 * t) + 0.2 * np.sin(2 * np.pi * f2 * t)
+                + 0.1 * rng.standard_normal(frames)
+            )
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def export(
+    model_path: str | Path,
+    header_path: str | Path,
+    command: str,
+    golden_inputs: np.ndarray | None = None,
+    golden_frames: int = DEFAULT_GOLDEN_FRAMES,
+    metadata: ModelMetadata | None = None,
+) -> tuple[ModelSpec, Path, Path]:
+    """Write the header and its golden vectors; returns (spec, header path, golden path)."""
+    model = load_keras(model_path)
+    metadata = metadata or ModelMetadata.beside(model_path)
+    spec = spec_from_keras(model, metadata)
+    if golden_inputs is None:
+        golden_inputs = excitation(spec.input_names, golden_frames, spec.sample_rate or 48_000)
+    golden_inputs = np.asarray(golden_inputs, dtype=np.float32)[:golden_frames]
+    if golden_inputs.ndim != 2 or golden_inputs.shape[1] != spec.inputs:
+        raise ValueError(
+            f"golden inputs must be (frames, {spec.inputs}), got {golden_inputs.shape}"
+        )
+    golden_outputs = predict_sequence(model, golden_inputs, spec.architecture().receptive_field)
+    header_path = Path(header_path)
+    header_path.parent.mkdir(parents=True, exist_ok=True)
+    header_path.write_text(render_header(spec, command))
+    golden = golden_path(header_path)
+    golden.write_text(
+        render_golden(spec, golden_inputs, golden_outputs, command, header_path.name)
+    )
+    return spec, header_path, golden

@@ -1,0 +1,73 @@
+"""PNG plots of training runs and of model output against a reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; works without a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+SNIPPETS = 4  # panels in a prediction plot, spread evenly over the signal
+SNIPPET_SECONDS = 0.01  # 10 ms: a few cycles of a mid-range oscillator
+
+
+def plot_losses(history: dict[str, list[float]], energy: dict[str, float], path: Path) -> None:
+    """Training and validation loss per epoch, with the ESR scale on the right axis."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax.semilogy(epochs, history["loss"], label="train loss")
+    ax.semilogy(epochs, history["val_loss"], label="validation loss")
+    best = int(np.argmin(history["val_loss"]))
+    ax.axvline(best + 1, color="grey", linestyle=":", label=f"best epoch {best + 1}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("masked MSE")
+    ax.grid(True, which="both", alpha=0.3)
+    esr_axis = ax.secondary_yaxis(
+        "right",
+        functions=(lambda mse: mse / energy["validation"], lambda e: e * energy["validation"]),
+    )
+    esr_axis.set_ylabel("validation ESR")
+    ax.legend()
+    ax.set_title("training progress")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_predictions(
+    reference: np.ndarray,
+    prediction: np.ndarray,
+    sample_rate: int,
+    skip: int,
+    path: Path,
+    title: str,
+    reference_label: str = "target",
+    prediction_label: str = "model",
+) -> None:
+    """Short snippets of reference vs prediction, with their difference, across the signal."""
+    length = max(1, int(SNIPPET_SECONDS * sample_rate))
+    usable = len(reference) - skip - length
+    starts = [skip + int(usable * (i + 0.5) / SNIPPETS) for i in range(SNIPPETS)]
+    if usable <= 0:
+        starts = [0]
+    fig, axes = plt.subplots(len(starts), 1, figsize=(9, 2.2 * len(starts)), squeeze=False)
+    for ax, start in zip(axes[:, 0], starts, strict=True):
+        stop = min(len(reference), start + length)
+        t_ms = 1000.0 * np.arange(start, stop) / sample_rate
+        ax.plot(t_ms, reference[start:stop], label=reference_label, linewidth=1.6)
+        ax.plot(t_ms, prediction[start:stop], label=prediction_label, linewidth=1.0)
+        ax.plot(
+            t_ms, prediction[start:stop] - reference[start:stop], label="difference",
+            linewidth=0.8, color="tab:red", alpha=0.7,
+        )
+        ax.set_ylabel("level")
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].legend(loc="upper right", fontsize="small")
+    axes[-1, 0].set_xlabel("time (ms)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

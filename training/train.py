@@ -1,0 +1,207 @@
+"""Train a wavenet on a dataset and write model.keras, training.json and plots."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tools.dataset import Dataset
+from training.metrics import DEFAULT_PRE_EMPHASIS, esr
+from training.model import Architecture, build_model, predict_sequence
+from training.windows import contiguous_splits, make_windows
+
+MODEL_FILE = "model.keras"
+REPORT_FILE = "training.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; recorded in training.json."""
+
+    inputs: list[str]
+    target: str
+    filters: tuple[int, ...] = (4, 4, 4, 8)
+    kernel_size: int = 4
+    scored_frames: int = 2048  # frames per window that count in the loss, after the warm-up
+    batch_size: int = 16
+    max_epochs: int = 200
+    patience: int = 8  # epochs without a better validation loss before stopping
+    learning_rate: float = 0.005
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    name: str = "daisynet_wavenet"
+    extra: dict = field(default_factory=dict)
+
+    def architecture(self) -> Architecture:
+        return Architecture(
+            inputs=len(self.inputs), filters=tuple(self.filters), kernel_size=self.kernel_size
+        )
+
+
+def _masked_mse(warmup: int):
+    """MSE over each window's frames after the first ``warmup`` (which saw zero padding)."""
+    import keras
+
+    def masked_mse(y_true, y_pred):
+        error = y_true[:, warmup:, :] - y_pred[:, warmup:, :]
+        return keras.ops.mean(keras.ops.square(error), axis=(1, 2))
+
+    return masked_mse
+
+
+def _epoch_logger(log: Callable[[str], None], max_epochs: int, energy: dict[str, float]):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            seconds = time.perf_counter() - self.started
+            # The loss is a mean square error over scored frames, so dividing by the mean
+            # square of the target over the same frames gives the window-level ESR.
+            train_esr = logs["loss"] / energy["train"]
+            val_esr = logs["val_loss"] / energy["validation"]
+            log(
+                f"epoch {epoch + 1:3d}/{max_epochs}  loss {logs['loss']:.3e}  "
+                f"val_loss {logs['val_loss']:.3e}  train_esr {train_esr:.4f}  "
+                f"val_esr {val_esr:.4f}  {seconds:5.1f}s"
+            )
+
+    return EpochLog()
+
+
+def train(
+    dataset: Dataset,
+    config: TrainConfig,
+    out_dir: str | Path,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train, evaluate every split, write artifacts into ``out_dir``; returns the report."""
+    import keras
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arch = config.architecture()
+    warmup = arch.receptive_field
+    inputs = dataset.select(config.inputs)
+    target = dataset.select([config.target])
+    splits = contiguous_splits(dataset.frames, config.validation_fraction, config.test_fraction)
+
+    windows = {
+        name: make_windows(inputs, target, split, warmup, config.scored_frames)
+        for name, split in splits.items()
+        if name != "test"
+    }
+    energy = {name: float(np.mean(y[:, warmup:] ** 2)) for name, (_, y) in windows.items()}
+    for name, value in energy.items():
+        if value == 0.0:
+            raise ValueError(f"target {config.target!r} is silent throughout the {name} split")
+
+    log(
+        f"model: {arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
+        f"receptive field {arch.receptive_field} samples "
+        f"({1000 * arch.receptive_field / dataset.sample_rate:.1f} ms)"
+    )
+    log(
+        f"windows: {len(windows['train'][0])} train, {len(windows['validation'][0])} "
+        f"validation, of {warmup} warm-up + {config.scored_frames} scored frames"
+    )
+
+    model = build_model(arch, seed=config.seed, name=config.name)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=_masked_mse(warmup),
+    )
+    checkpoint_dir = out_dir / "checkpoints"
+    checkpoint_dir.mkdir(exist_ok=True)
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
+        ),
+        keras.callbacks.ModelCheckpoint(
+            checkpoint_dir / "best.keras", monitor="val_loss", save_best_only=True
+        ),
+        _epoch_logger(log, config.max_epochs, energy),
+    ]
+    started = time.perf_counter()
+    history = model.fit(
+        *windows["train"],
+        validation_data=windows["validation"],
+        batch_size=config.batch_size,
+        epochs=config.max_epochs,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    train_seconds = time.perf_counter() - started
+    model.save(out_dir / MODEL_FILE)
+
+    evaluation = {}
+    test_prediction = None
+    for name, split in splits.items():
+        prediction = predict_sequence(model, inputs[split.start : split.stop], warmup)
+        scored_target = target[split.start + warmup : split.stop]
+        scored_prediction = prediction[warmup:]
+        evaluation[name] = {
+            "frames": split.frames,
+            "first_frame": split.start,
+            "loss": float(np.mean((scored_target - scored_prediction) ** 2)),
+            "esr": esr(scored_target, scored_prediction),
+            "esr_pre_emphasis": esr(scored_target, scored_prediction, DEFAULT_PRE_EMPHASIS),
+        }
+        if name == "test":
+            test_prediction = prediction
+
+    losses = history.history
+    best_epoch = int(np.argmin(losses["val_loss"])) + 1
+    report = {
+        "model_file": MODEL_FILE,
+        "name": config.name,
+        "architecture": arch.to_json(),
+        "params": arch.parameters,
+        "macs_per_sample": arch.macs_per_sample,
+        "receptive_field": arch.receptive_field,
+        "dilations": arch.dilations,
+        "sample_rate": dataset.sample_rate,
+        "inputs": list(config.inputs),
+        "target": config.target,
+        "dataset_source": dataset.source,
+        "config": {**asdict(config), "filters": list(config.filters)},
+        "epochs_run": len(losses["loss"]),
+        "best_epoch": best_epoch,
+        "history": {key: [float(v) for v in values] for key, values in losses.items()},
+        "splits": evaluation,
+        "test_esr": evaluation["test"]["esr"],
+        "train_seconds": train_seconds,
+        "keras_version": keras.__version__,
+    }
+    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+
+    from training.plots import plot_losses, plot_predictions
+
+    test = splits["test"]
+    plot_losses(report["history"], energy, out_dir / "loss.png")
+    plot_predictions(
+        target[test.start : test.stop, 0],
+        test_prediction[:, 0],
+        dataset.sample_rate,
+        warmup,
+        out_dir / "test_prediction.png",
+        title=f"{config.name}: test split, ESR {evaluation['test']['esr']:.4f}",
+    )
+    log(
+        f"trained {report['epochs_run']} epochs in {train_seconds:.1f}s (best {best_epoch}); "
+        + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items())
+    )
+    return report

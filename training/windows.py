@@ -1,0 +1,63 @@
+"""Time-contiguous splits and training windows.
+
+The recording is cut into train | validation | test in time order, so no window of one split
+overlaps another (neighbouring windows of audio are nearly identical, and a shuffled split would
+leak test audio into training). Each window is ``warmup + scored`` frames: the first ``warmup``
+frames only warm the causal convolutions up and are masked out of the loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    start: int  # first frame, inclusive
+    stop: int  # last frame, exclusive
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.start
+
+
+def contiguous_splits(
+    frames: int, validation_fraction: float = 0.1, test_fraction: float = 0.1
+) -> dict[str, Split]:
+    """Train, validation and test ranges in time order covering all ``frames``."""
+    if not 0.0 < validation_fraction < 1.0 or not 0.0 < test_fraction < 1.0:
+        raise ValueError("validation and test fractions must each be between 0 and 1")
+    if validation_fraction + test_fraction >= 1.0:
+        raise ValueError("validation + test fractions leave nothing to train on")
+    test_start = frames - int(round(frames * test_fraction))
+    validation_start = test_start - int(round(frames * validation_fraction))
+    return {
+        "train": Split("train", 0, validation_start),
+        "validation": Split("validation", validation_start, test_start),
+        "test": Split("test", test_start, frames),
+    }
+
+
+def make_windows(
+    inputs: np.ndarray, target: np.ndarray, split: Split, warmup: int, scored: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of ``warmup + scored`` frames lying wholly inside ``split``.
+
+    Consecutive windows advance by ``scored`` frames, so every frame of the split after the
+    first warm-up is scored exactly once; the warm-up frames of a window are real audio that
+    precedes it. Returns (windows, frames, inputs) and (windows, frames, outputs) float32 arrays.
+    """
+    length = warmup + scored
+    if split.frames < length:
+        raise ValueError(
+            f"the {split.name} split has {split.frames} frames, fewer than one window "
+            f"({warmup} warm-up + {scored} scored); record more audio or shorten the window"
+        )
+    starts = np.arange(split.start, split.stop - length + 1, scored)
+    index = starts[:, None] + np.arange(length)[None, :]
+    return inputs[index].astype(np.float32), target[index].astype(np.float32)
