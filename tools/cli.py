@@ -102,6 +102,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
         patience=args.patience,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        candidates=args.candidates,
         name=args.name,
     )
     report = train(dataset, config, args.output, log=log)
@@ -269,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Adam step (%(default)s)")
     train.add_argument("--seed", type=int, default=defaults.seed,
                        help="weight initialisation seed (%(default)s)")
+    train.add_argument("--candidates", type=int, default=defaults.candidates,
+                       help="models started from different seeds; the best after a few "
+                            "epochs is trained on (%(default)s)")
     train.add_argument("--name", default=defaults.name, help="model name for the header")
 
     export = add("export", cmd_export, "write model_defn.h and golden vectors from a .keras model")

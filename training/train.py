@@ -32,6 +32,10 @@ class TrainConfig:
     max_epochs: int = 200
     patience: int = 8  # epochs without a better validation loss before stopping
     learning_rate: float = 0.005
+    # A net this small can settle in a poor minimum from an unlucky start, and it shows within
+    # a few epochs: train this many candidates (seeds seed, seed+1, ...) briefly, keep the best.
+    candidates: int = 4
+    candidate_epochs: int = 10
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
@@ -78,6 +82,45 @@ def _epoch_logger(log: Callable[[str], None], max_epochs: int, energy: dict[str,
     return EpochLog()
 
 
+def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
+    """Train ``config.candidates`` freshly seeded models for a few epochs; return the one with
+    the lowest validation loss (still compiled, so its optimizer state carries on), its seed
+    and its per-epoch history."""
+    import keras
+
+    # Short runs spend at most a quarter of their epochs on the candidates.
+    epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
+    best = None
+    for index in range(max(1, config.candidates)):
+        seed = config.seed + index
+        model = build_model(arch, seed=seed, name=config.name)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+            loss=_masked_mse(warmup),
+        )
+        single = config.candidates <= 1
+        callbacks = [_epoch_logger(log, config.max_epochs, energy)] if single else []
+        history = model.fit(
+            *windows["train"],
+            validation_data=windows["validation"],
+            batch_size=config.batch_size,
+            epochs=epochs,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        ).history
+        val_loss = min(history["val_loss"])
+        if config.candidates > 1:
+            log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
+                f"{val_loss / energy['validation']:.4f} after {epochs} epochs")
+        if best is None or val_loss < best[0]:
+            best = (val_loss, seed, model, history)
+    _, seed, model, history = best
+    if config.candidates > 1:
+        log(f"continuing with seed {seed}")
+    return model, seed, {key: list(values) for key, values in history.items()}
+
+
 def train(
     dataset: Dataset,
     config: TrainConfig,
@@ -115,11 +158,8 @@ def train(
         f"validation, of {warmup} warm-up + {config.scored_frames} scored frames"
     )
 
-    model = build_model(arch, seed=config.seed, name=config.name)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss=_masked_mse(warmup),
-    )
+    started = time.perf_counter()
+    model, chosen_seed, first_history = _best_candidate(arch, config, windows, warmup, energy, log)
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
     callbacks = [
@@ -134,11 +174,11 @@ def train(
         ),
         _epoch_logger(log, config.max_epochs, energy),
     ]
-    started = time.perf_counter()
     history = model.fit(
         *windows["train"],
         validation_data=windows["validation"],
         batch_size=config.batch_size,
+        initial_epoch=len(first_history["loss"]),
         epochs=config.max_epochs,
         shuffle=True,
         callbacks=callbacks,
@@ -163,7 +203,7 @@ def train(
         if name == "test":
             test_prediction = prediction
 
-    losses = history.history
+    losses = {key: first_history[key] + history.history.get(key, []) for key in first_history}
     best_epoch = int(np.argmin(losses["val_loss"])) + 1
     report = {
         "model_file": MODEL_FILE,
@@ -180,6 +220,7 @@ def train(
         "config": {**asdict(config), "filters": list(config.filters)},
         "epochs_run": len(losses["loss"]),
         "best_epoch": best_epoch,
+        "chosen_seed": chosen_seed,
         "history": {key: [float(v) for v in values] for key, values in losses.items()},
         "splits": evaluation,
         "test_esr": evaluation["test"]["esr"],

@@ -126,13 +126,17 @@ def test_train_then_export_then_simulate_small_model(tmp_path, capsys):
     make_waveshaper_dataset(seconds=3.0, seed=1).save(tmp_path / "data")
     run = tmp_path / "run"
     assert main(["train", str(tmp_path / "data.wav"), "-o", str(run), "--filters", "3,3",
-                 "--kernel-size", "3", "--epochs", "2", "--window", "256"]) == 0
+                 "--kernel-size", "3", "--epochs", "4", "--window", "256", "--candidates", "2",
+                 "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    assert "epoch   1/2" in out and "epoch   2/2" in out
+    # One epoch per candidate (a quarter of 4), then the best one trains on to epoch 4.
+    assert "candidate 1/2 (seed 5)" in out and "candidate 2/2 (seed 6)" in out
+    assert "epoch   1/4" not in out and "epoch   2/4" in out and "epoch   4/4" in out
     report = json.loads((run / "training.json").read_text())
+    assert report["chosen_seed"] in (5, 6)
     assert report["params"] == 3 * 3 * 3 + 3 + 12 + 3 * 3 * 3 + 3 + 12 + 3 + 1
     assert report["receptive_field"] == 9
-    assert report["epochs_run"] == 2
+    assert report["epochs_run"] == 4
     assert set(report["splits"]) == {"train", "validation", "test"}
     for name in ("model.keras", "loss.png", "test_prediction.png", "checkpoints/best.keras"):
         assert (run / name).exists(), name
