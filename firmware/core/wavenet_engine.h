@@ -1,0 +1,152 @@
+// Cached-activation inference for a daisynet wavenet, compiled against a model_defn.h.
+//
+// Each layer keeps the last (kernel - 1) * dilation frames of its input in front of room for
+// one block. A block of B frames is computed layer by layer: for every tap k, the B rows that
+// start k * dilation frames into that buffer form a (B x in) matrix multiplied by the tap's
+// (in x out) weights with arm_mat_mult_f32, and summed onto the bias with arm_add_f32; ReLU
+// is arm_clip_f32. Outputs land directly in the next layer's buffer, after its history.
+// This is the operation order of host_sim/engine.py, which tests hold it to.
+//
+// Portable: includes only arm_math.h and the standard library. Every buffer lives in the
+// object (no heap), so declare the engine as a global or static and place it where you want
+// it (DTCM/SRAM/SDRAM). Two-phase: trivial constructor, Init(), then Process() per block.
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "arm_math.h"
+#include "model_defn.h"
+
+namespace daisynet {
+
+namespace engine_detail {
+
+using model::kLayers;
+using model::kNumLayers;
+
+constexpr std::size_t HistoryFrames(std::size_t layer) {
+  return (kLayers[layer].kernel - 1) * kLayers[layer].dilation;
+}
+
+// Floats of layer `layer`'s input buffer: its history plus one block, in_channels wide.
+constexpr std::size_t InputFloats(std::size_t layer, std::size_t max_block) {
+  return (HistoryFrames(layer) + max_block) * kLayers[layer].in_channels;
+}
+
+constexpr std::size_t InputOffset(std::size_t layer, std::size_t max_block) {
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < layer; ++i) offset += InputFloats(i, max_block);
+  return offset;
+}
+
+constexpr std::size_t MaxOutChannels() {
+  std::size_t widest = 0;
+  for (std::size_t i = 0; i < kNumLayers; ++i) {
+    if (kLayers[i].out_channels > widest) widest = kLayers[i].out_channels;
+  }
+  return widest;
+}
+
+}  // namespace engine_detail
+
+// kMaxBlock: the most frames one Process() call computes at a time (the Daisy's audio block
+// is 48 by default); larger calls are split into blocks of this size.
+template <std::size_t kMaxBlock>
+class WavenetEngine {
+ public:
+  static_assert(kMaxBlock >= 1, "a block holds at least one frame");
+  static constexpr std::size_t kNumInputs = model::kNumInputs;
+  static constexpr std::size_t kNumOutputs = model::kNumOutputs;
+  // Every float the engine keeps: all layer inputs with their histories, and the output block.
+  static constexpr std::size_t kOutputOffset =
+      engine_detail::InputOffset(model::kNumLayers, kMaxBlock);
+  static constexpr std::size_t kArenaFloats = kOutputOffset + kMaxBlock * kNumOutputs;
+  static constexpr std::size_t kProductFloats = kMaxBlock * engine_detail::MaxOutChannels();
+
+  WavenetEngine() = default;
+
+  void Init() { Reset(); }
+
+  // Back to silence, as after power-up; also clears the non-finite counter.
+  void Reset() {
+    std::memset(arena_, 0, sizeof(arena_));
+    non_finite_outputs_ = 0;
+  }
+
+  // inputs[c][i]: frame i of input channel c, channels in model::kInputNames order.
+  // out[i * kNumOutputs + o]: frame i of output o. Non-finite outputs become 0 and are counted.
+  void Process(const float* const* inputs, float* out, std::size_t frames) {
+    std::size_t done = 0;
+    while (done < frames) {
+      const std::size_t block = frames - done < kMaxBlock ? frames - done : kMaxBlock;
+      ProcessBlock(inputs, done, out + done * kNumOutputs, block);
+      done += block;
+    }
+  }
+
+  // Output samples replaced by silence because they were NaN or infinite, since Reset().
+  std::uint32_t non_finite_outputs() const { return non_finite_outputs_; }
+
+ private:
+  void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
+                    std::size_t block) {
+    using engine_detail::HistoryFrames;
+    using engine_detail::InputOffset;
+    float* input = arena_ + InputOffset(0, kMaxBlock) + HistoryFrames(0) * kNumInputs;
+    for (std::size_t i = 0; i < block; ++i) {
+      for (std::size_t c = 0; c < kNumInputs; ++c) input[i * kNumInputs + c] = inputs[c][first + i];
+    }
+    for (std::size_t layer = 0; layer < model::kNumLayers; ++layer) {
+      const model::LayerDefn& defn = model::kLayers[layer];
+      float* source = arena_ + InputOffset(layer, kMaxBlock);
+      float* dest = layer + 1 < model::kNumLayers
+                        ? arena_ + InputOffset(layer + 1, kMaxBlock) +
+                              HistoryFrames(layer + 1) * defn.out_channels
+                        : arena_ + kOutputOffset;
+      RunLayer(defn, source, dest, block);
+      // Keep the newest history frames of this layer's input for the next block.
+      const std::size_t history = HistoryFrames(layer) * defn.in_channels;
+      if (history > 0) {
+        std::memmove(source, source + block * defn.in_channels, history * sizeof(float));
+      }
+    }
+    const float* result = arena_ + kOutputOffset;
+    for (std::size_t i = 0; i < block * kNumOutputs; ++i) {
+      if (std::isfinite(result[i])) {
+        out[i] = result[i];
+      } else {
+        out[i] = 0.0f;
+        ++non_finite_outputs_;
+      }
+    }
+  }
+
+  void RunLayer(const model::LayerDefn& defn, float* source, float* dest, std::size_t block) {
+    const std::size_t width = defn.out_channels;
+    for (std::size_t i = 0; i < block; ++i) std::memcpy(dest + i * width, defn.bias, width * sizeof(float));
+    for (std::size_t k = 0; k < defn.kernel; ++k) {
+      arm_matrix_instance_f32 rows;
+      arm_matrix_instance_f32 tap;
+      arm_matrix_instance_f32 product;
+      arm_mat_init_f32(&rows, block, defn.in_channels,
+                       source + k * defn.dilation * defn.in_channels);
+      // CMSIS takes non-const pointers but only reads the multiplicands.
+      arm_mat_init_f32(&tap, defn.in_channels, width,
+                       const_cast<float*>(defn.weights + k * defn.in_channels * width));
+      arm_mat_init_f32(&product, block, width, product_);
+      arm_mat_mult_f32(&rows, &tap, &product);
+      arm_add_f32(dest, product_, dest, block * width);
+    }
+    if (defn.relu) arm_clip_f32(dest, dest, 0.0f, FLT_MAX, block * width);
+  }
+
+  alignas(16) float arena_[kArenaFloats] = {};
+  alignas(16) float product_[kProductFloats] = {};
+  std::uint32_t non_finite_outputs_ = 0;
+};
+
+}  // namespace daisynet

@@ -1,0 +1,177 @@
+"""The firmware's C++ inference core built for this machine and driven through ctypes.
+
+``NativeEngine(header)`` compiles firmware/core + firmware/native against that model_defn.h
+and the CMSIS-DSP C sources of the pinned ``cmsisdsp`` sdist (the library the Python simulator
+uses), caching the result under build/native/ by content hash.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "build"
+CORE = REPO / "firmware" / "core"
+NATIVE = REPO / "firmware" / "native"
+CMSIS_SOURCES = [
+    "Source/MatrixFunctions/arm_mat_init_f32.c",
+    "Source/MatrixFunctions/arm_mat_mult_f32.c",
+    "Source/BasicMathFunctions/arm_add_f32.c",
+    "Source/BasicMathFunctions/arm_clip_f32.c",
+]
+# __GNUC_PYTHON__ is how the cmsisdsp Python build compiles CMSIS-DSP without CMSIS-Core.
+COMMON_FLAGS = ["-fPIC", "-D__GNUC_PYTHON__", "-Wall", "-Wextra", "-Werror"]
+# The cmsisdsp Python package's own optimisation flags (its setup.py), so the native CMSIS
+# kernels sum in the same order as host_sim's and the two agree bit for bit.
+CMSIS_FLAGS = ["-std=c11", "-O3", "-ffast-math", "-DARM_MATH_LOOPUNROLL"]
+# No -ffast-math for the engine: it would let the compiler assume std::isfinite is always true
+# and drop the silencing of NaN/inf outputs.
+# Hidden visibility: the header's inline weight arrays must stay private to each library, or a
+# second model loaded into the same process would bind to the first one's weights.
+CXX_FLAGS = ["-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti", "-fvisibility=hidden",
+             "-fno-gnu-unique"]
+WRAPPED = ["malloc", "calloc", "realloc", "_Znwm", "_Znam"]
+
+
+class NativeBuildError(RuntimeError):
+    """The compiler or the CMSIS-DSP sources are missing, or the build failed."""
+
+
+def cmsis_version() -> str:
+    return importlib.metadata.version("cmsisdsp")
+
+
+def cmsis_source_dir() -> Path:
+    """Unpacked sdist of the installed cmsisdsp version, downloaded with pip on first use."""
+    version = cmsis_version()
+    target = BUILD / f"cmsisdsp-{version}"
+    if (target / "Include" / "arm_math.h").exists():
+        return target
+    BUILD.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                   "--no-binary", ":all:", "--no-build-isolation", f"cmsisdsp=={version}",
+                   "-d", scratch]
+        result = subprocess.run(command, capture_output=True, text=True)
+        archives = list(Path(scratch).glob("cmsisdsp-*.tar.gz"))
+        if not archives:
+            raise NativeBuildError(
+                f"could not download the cmsisdsp {version} sdist for its C sources:\n"
+                f"{result.stderr.strip()}"
+            )
+        with tarfile.open(archives[0]) as archive:
+            archive.extractall(scratch, filter="data")
+        shutil.move(Path(scratch) / f"cmsisdsp-{version}", target)
+    return target
+
+
+def _compiler(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise NativeBuildError(f"{name} not found; install it (Debian: apt-get install g++ gcc)")
+    return path
+
+
+def build_library(header: str | Path) -> Path:
+    """Compile (or reuse) the shared library for ``header``; returns its path."""
+    header = Path(header)
+    if not header.exists():
+        raise FileNotFoundError(f"{header}: no such file")
+    cmsis = cmsis_source_dir()
+    sources = [CORE / "wavenet_engine.h", NATIVE / "native_engine.cc"]
+    digest = hashlib.sha256()
+    for part in [header, *sources]:
+        digest.update(part.read_bytes())
+    digest.update(" ".join(COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS + [cmsis.name]).encode())
+    out_dir = BUILD / "native" / digest.hexdigest()[:16]
+    library = out_dir / "libdaisynet_native.so"
+    if library.exists():
+        return library
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(header, out_dir / "model_defn.h")
+    includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{cmsis / 'Include'}",
+                f"-I{cmsis / 'PrivateInclude'}"]
+    objects = []
+    for index, source in enumerate(CMSIS_SOURCES):
+        obj = out_dir / f"cmsis{index}.o"
+        _run([_compiler("gcc"), *CMSIS_FLAGS, *COMMON_FLAGS, *includes, "-c",
+              str(cmsis / source), "-o", str(obj)])
+        objects.append(str(obj))
+    wrap = ",".join(f"--wrap={name}" for name in WRAPPED)
+    _run([_compiler("g++"), *CXX_FLAGS, *COMMON_FLAGS, *includes, "-shared",
+          str(NATIVE / "native_engine.cc"), *objects, f"-Wl,{wrap}", "-o", str(library)])
+    return library
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise NativeBuildError(f"build failed: {' '.join(command)}\n{result.stderr.strip()}")
+
+
+class NativeEngine:
+    """The C++ core for one model. The library holds a single engine, so every NativeEngine
+    of the same header shares its state; creating one resets it."""
+
+    def __init__(self, header: str | Path) -> None:
+        self.library_path = build_library(header)
+        lib = ctypes.CDLL(str(self.library_path))
+        size_t = ctypes.c_size_t
+        for name, restype in [("dn_num_inputs", size_t), ("dn_num_outputs", size_t),
+                              ("dn_max_block", size_t), ("dn_arena_bytes", size_t),
+                              ("dn_weights_sha256", ctypes.c_char_p),
+                              ("dn_allocations", ctypes.c_uint64),
+                              ("dn_non_finite_outputs", ctypes.c_uint32)]:
+            getattr(lib, name).restype = restype
+            getattr(lib, name).argtypes = []
+        lib.dn_process.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, size_t]
+        lib.dn_process.restype = None
+        self._lib = lib
+        self.inputs = lib.dn_num_inputs()
+        self.outputs = lib.dn_num_outputs()
+        self.max_block = lib.dn_max_block()
+        self.engine_bytes = lib.dn_arena_bytes()
+        self.weights_sha256 = lib.dn_weights_sha256().decode()
+        lib.dn_init()
+
+    def reset(self) -> None:
+        self._lib.dn_reset()
+
+    @property
+    def allocations(self) -> int:
+        """Calls to malloc/calloc/realloc/new made by the library's own code so far."""
+        return int(self._lib.dn_allocations())
+
+    @property
+    def non_finite_outputs(self) -> int:
+        return int(self._lib.dn_non_finite_outputs())
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(frames, inputs) -> (frames, outputs) float32; state carries over between calls."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.inputs:
+            raise ValueError(f"expected (frames, {self.inputs}) input, got shape {block.shape}")
+        channels = [np.ascontiguousarray(block[:, c]) for c in range(self.inputs)]
+        pointers = (ctypes.c_void_p * self.inputs)(*[c.ctypes.data for c in channels])
+        out = np.zeros((block.shape[0], self.outputs), np.float32)
+        self._lib.dn_process(pointers, out.ctypes.data, block.shape[0])
+        return out
+
+    def render(self, inputs: np.ndarray, block_size: int = 48) -> np.ndarray:
+        if block_size < 1:
+            raise ValueError(f"block size must be at least 1, got {block_size}")
+        inputs = np.asarray(inputs, dtype=np.float32)
+        out = np.empty((inputs.shape[0], self.outputs), np.float32)
+        for start in range(0, inputs.shape[0], block_size):
+            out[start : start + block_size] = self.process(inputs[start : start + block_size])
+        return out
