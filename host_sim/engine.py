@@ -10,7 +10,7 @@ receptive field. Histories start at zero, which is what Keras' causal zero paddi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cmsisdsp as dsp
 import numpy as np
@@ -89,13 +89,24 @@ class Simulator:
     def render(self, inputs: np.ndarray, block_size: int = DAISY_BLOCK_SIZE,
                progress: bool = False) -> np.ndarray:
         """Run a whole (frames, inputs) signal from the current state in blocks."""
-        if block_size < 1:
-            raise ValueError(f"block size must be at least 1, got {block_size}")
-        inputs = np.asarray(inputs, dtype=np.float32)
-        output = np.empty((inputs.shape[0], self.spec.outputs), np.float32)
-        for start, stop in _blocks(inputs.shape[0], block_size, progress):
-            output[start:stop] = self.process(inputs[start:stop])
-        return output
+        return render_in_blocks(self.process, self.spec.outputs, inputs, block_size, progress)
+
+
+def render_in_blocks(
+    process: Callable[[np.ndarray], np.ndarray],
+    outputs: int,
+    inputs: np.ndarray,
+    block_size: int,
+    progress: bool = False,
+) -> np.ndarray:
+    """Feed (frames, inputs) to ``process`` block by block, as an audio callback would."""
+    if block_size < 1:
+        raise ValueError(f"block size must be at least 1, got {block_size}")
+    inputs = np.asarray(inputs, dtype=np.float32)
+    output = np.empty((inputs.shape[0], outputs), np.float32)
+    for start, stop in _blocks(inputs.shape[0], block_size, progress):
+        output[start:stop] = process(inputs[start:stop])
+    return output
 
 
 def _blocks(frames: int, block_size: int, progress: bool) -> Iterator[tuple[int, int]]:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from host_sim.engine import DAISY_BLOCK_SIZE, render_in_blocks
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
 CORE = REPO / "firmware" / "core"
@@ -128,7 +130,7 @@ class NativeEngine:
         lib = ctypes.CDLL(str(self.library_path))
         size_t = ctypes.c_size_t
         for name, restype in [("dn_num_inputs", size_t), ("dn_num_outputs", size_t),
-                              ("dn_max_block", size_t), ("dn_arena_bytes", size_t),
+                              ("dn_max_block", size_t), ("dn_engine_bytes", size_t),
                               ("dn_weights_sha256", ctypes.c_char_p),
                               ("dn_allocations", ctypes.c_uint64),
                               ("dn_non_finite_outputs", ctypes.c_uint32)]:
@@ -140,7 +142,7 @@ class NativeEngine:
         self.inputs = lib.dn_num_inputs()
         self.outputs = lib.dn_num_outputs()
         self.max_block = lib.dn_max_block()
-        self.engine_bytes = lib.dn_arena_bytes()
+        self.engine_bytes = lib.dn_engine_bytes()
         self.weights_sha256 = lib.dn_weights_sha256().decode()
         lib.dn_init()
 
@@ -167,11 +169,5 @@ class NativeEngine:
         self._lib.dn_process(pointers, out.ctypes.data, block.shape[0])
         return out
 
-    def render(self, inputs: np.ndarray, block_size: int = 48) -> np.ndarray:
-        if block_size < 1:
-            raise ValueError(f"block size must be at least 1, got {block_size}")
-        inputs = np.asarray(inputs, dtype=np.float32)
-        out = np.empty((inputs.shape[0], self.outputs), np.float32)
-        for start in range(0, inputs.shape[0], block_size):
-            out[start : start + block_size] = self.process(inputs[start : start + block_size])
-        return out
+    def render(self, inputs: np.ndarray, block_size: int = DAISY_BLOCK_SIZE) -> np.ndarray:
+        return render_in_blocks(self.process, self.outputs, inputs, block_size)

@@ -90,6 +90,9 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
 
     # Short runs spend at most a quarter of their epochs on the candidates.
     epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
+    several = config.candidates > 1
+    # A single candidate is the whole run's start, so its epochs are logged like the rest.
+    callbacks = [] if several else [_epoch_logger(log, config.max_epochs, energy)]
     best = None
     for index in range(max(1, config.candidates)):
         seed = config.seed + index
@@ -98,8 +101,6 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
             loss=_masked_mse(warmup),
         )
-        single = config.candidates <= 1
-        callbacks = [_epoch_logger(log, config.max_epochs, energy)] if single else []
         history = model.fit(
             *windows["train"],
             validation_data=windows["validation"],
@@ -110,13 +111,13 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
             verbose=0,
         ).history
         val_loss = min(history["val_loss"])
-        if config.candidates > 1:
+        if several:
             log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
                 f"{val_loss / energy['validation']:.4f} after {epochs} epochs")
         if best is None or val_loss < best[0]:
             best = (val_loss, seed, model, history)
     _, seed, model, history = best
-    if config.candidates > 1:
+    if several:
         log(f"continuing with seed {seed}")
     return model, seed, {key: list(values) for key, values in history.items()}
 

@@ -12,6 +12,7 @@
 // it (DTCM/SRAM/SDRAM). Two-phase: trivial constructor, Init(), then Process() per block.
 #pragma once
 
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -37,10 +38,15 @@ constexpr std::size_t InputFloats(std::size_t layer, std::size_t max_block) {
   return (HistoryFrames(layer) + max_block) * kLayers[layer].in_channels;
 }
 
-constexpr std::size_t InputOffset(std::size_t layer, std::size_t max_block) {
-  std::size_t offset = 0;
-  for (std::size_t i = 0; i < layer; ++i) offset += InputFloats(i, max_block);
-  return offset;
+// Where each layer's input buffer starts in the arena; entry kNumLayers is where the output
+// block starts. A table, so the audio path only indexes it.
+template <std::size_t kMaxBlock>
+constexpr std::array<std::size_t, kNumLayers + 1> InputOffsets() {
+  std::array<std::size_t, kNumLayers + 1> offsets{};
+  for (std::size_t i = 0; i < kNumLayers; ++i) {
+    offsets[i + 1] = offsets[i] + InputFloats(i, kMaxBlock);
+  }
+  return offsets;
 }
 
 constexpr std::size_t MaxOutChannels() {
@@ -61,9 +67,10 @@ class WavenetEngine {
   static_assert(kMaxBlock >= 1, "a block holds at least one frame");
   static constexpr std::size_t kNumInputs = model::kNumInputs;
   static constexpr std::size_t kNumOutputs = model::kNumOutputs;
+  static constexpr std::array<std::size_t, model::kNumLayers + 1> kInputOffsets =
+      engine_detail::InputOffsets<kMaxBlock>();
   // Every float the engine keeps: all layer inputs with their histories, and the output block.
-  static constexpr std::size_t kOutputOffset =
-      engine_detail::InputOffset(model::kNumLayers, kMaxBlock);
+  static constexpr std::size_t kOutputOffset = kInputOffsets[model::kNumLayers];
   static constexpr std::size_t kArenaFloats = kOutputOffset + kMaxBlock * kNumOutputs;
   static constexpr std::size_t kProductFloats = kMaxBlock * engine_detail::MaxOutChannels();
 
@@ -95,18 +102,15 @@ class WavenetEngine {
   void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
                     std::size_t block) {
     using engine_detail::HistoryFrames;
-    using engine_detail::InputOffset;
-    float* input = arena_ + InputOffset(0, kMaxBlock) + HistoryFrames(0) * kNumInputs;
+    float* input = arena_ + HistoryFrames(0) * kNumInputs;  // layer 0's buffer starts the arena
     for (std::size_t i = 0; i < block; ++i) {
       for (std::size_t c = 0; c < kNumInputs; ++c) input[i * kNumInputs + c] = inputs[c][first + i];
     }
     for (std::size_t layer = 0; layer < model::kNumLayers; ++layer) {
       const model::LayerDefn& defn = model::kLayers[layer];
-      float* source = arena_ + InputOffset(layer, kMaxBlock);
-      float* dest = layer + 1 < model::kNumLayers
-                        ? arena_ + InputOffset(layer + 1, kMaxBlock) +
-                              HistoryFrames(layer + 1) * defn.out_channels
-                        : arena_ + kOutputOffset;
+      float* source = arena_ + kInputOffsets[layer];
+      float* dest = arena_ + kInputOffsets[layer + 1];
+      if (layer + 1 < model::kNumLayers) dest += HistoryFrames(layer + 1) * defn.out_channels;
       RunLayer(defn, source, dest, block);
       // Keep the newest history frames of this layer's input for the next block.
       const std::size_t history = HistoryFrames(layer) * defn.in_channels;

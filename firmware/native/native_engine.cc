@@ -53,7 +53,7 @@ void* __wrap__Znam(std::size_t size) {
 DN_API std::size_t dn_num_inputs() { return daisynet::model::kNumInputs; }
 DN_API std::size_t dn_num_outputs() { return daisynet::model::kNumOutputs; }
 DN_API std::size_t dn_max_block() { return kNativeMaxBlock; }
-DN_API std::size_t dn_arena_bytes() { return sizeof(engine); }
+DN_API std::size_t dn_engine_bytes() { return sizeof(engine); }
 DN_API const char* dn_weights_sha256() { return daisynet::model::kWeightsSha256; }
 DN_API std::uint64_t dn_allocations() { return allocations; }
 DN_API std::uint32_t dn_non_finite_outputs() { return engine.non_finite_outputs(); }

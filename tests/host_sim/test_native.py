@@ -1,5 +1,7 @@
 """The firmware's C++ core, built for the host, against the Python simulator and Keras."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from tests.host_sim.test_engine import SHAPES, shape_id
 from tests.training.test_export import save_with_metadata
 from training.export import export, golden_path
 
-DEFAULT_HEADER = "firmware/model/model_defn.h"
+DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
 
 
 @pytest.fixture(autouse=True)
