@@ -1,4 +1,5 @@
-"""Run one signal through Keras and through the simulator and measure how far apart they are.
+"""Run one signal through Keras and through an engine (the Python simulator by default, or the
+firmware core natively or on the emulated M7) and measure how far apart they are.
 
 Both are also measured against the exact (float64) output of the Keras model's weights, which
 tells a simulator bug (far from exact) from float32 rounding that Keras shares (both near it).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host_sim.engine import Simulator
+from host_sim.engines import Renderer, renderer
 from host_sim.reference import reference_output
 from host_sim.spec import ModelSpec
 from training.export import ModelMetadata, spec_from_keras
@@ -31,12 +32,16 @@ def compare(
     inputs: np.ndarray,
     block_size: int,
     tolerance: float = DEFAULT_TOLERANCE,
+    render: Renderer | None = None,
 ) -> dict:
-    """Figures for simulator vs Keras, both also measured against the float64 reference, and
-    the verdict: ``passed`` with the ``criterion`` that decided it."""
+    """Figures for engine vs Keras, both also measured against the float64 reference, and
+    the verdict: ``passed`` with the ``criterion`` that decided it. ``render`` is the engine
+    under test (default: the Python simulator); its output is called the simulator's below."""
     inputs = np.asarray(inputs, dtype=np.float32)
     keras_out = predict_sequence(keras_model, inputs, spec.architecture().receptive_field)
-    sim_out = Simulator(spec).render(inputs, block_size=block_size, progress=len(inputs) > 1 << 16)
+    if render is None:
+        render = renderer("python", spec, None, progress=len(inputs) > 1 << 16)
+    sim_out = render(inputs, block_size)
     # The exact answer of the Keras model's own weights, so a damaged spec cannot vouch for itself.
     exact = reference_output(spec_from_keras(keras_model, ModelMetadata()), inputs)
     error = np.abs(sim_out.astype(np.float64) - keras_out)
@@ -65,9 +70,9 @@ def _verdict(figures: dict) -> dict:
     if figures["sim_vs_float64_max_abs_err"] <= ROUNDING_MARGIN * keras_rounding:
         return {
             "passed": True,
-            "criterion": "float32 rounding: the simulator is as close to exact as Keras is",
+            "criterion": "float32 rounding: the engine is as close to exact as Keras is",
         }
-    return {"passed": False, "criterion": "simulator is further from exact than Keras"}
+    return {"passed": False, "criterion": "the engine is further from exact than Keras"}
 
 
 def _safe_esr(reference: np.ndarray, other: np.ndarray) -> float:

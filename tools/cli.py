@@ -58,6 +58,10 @@ def _load_spec(path: str):
     raise CommandError(f"{path}: expected a model_defn.h or a .keras file")
 
 
+# How verify and simulate name each engine to the user.
+ENGINE_LABELS = {"python": "simulator", "native": "native core", "m7": "emulated M7"}
+
+
 # --- subcommands -----------------------------------------------------------------------------
 
 
@@ -147,9 +151,25 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     }
 
 
+def _engine_header(args: argparse.Namespace, scratch: Path) -> Path | None:
+    """The model_defn.h the native and m7 engines compile: the one given, or a fresh export of
+    a .keras model into ``scratch``."""
+    if args.engine == "python":
+        return None
+    header = getattr(args, "header", None) or (args.model if args.model.endswith(".h") else None)
+    if header:
+        return Path(header)
+    from training.export import export
+
+    _, exported, _ = export(args.model, scratch / "model_defn.h", command="daisynet (temporary)")
+    return exported
+
+
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
+    import tempfile
+
     from host_sim.audio_io import read_model_inputs, write_output
-    from host_sim.engine import Simulator
+    from host_sim.engines import renderer
 
     log = _logger(args.json)
     spec = _load_spec(args.model)
@@ -157,16 +177,23 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
     if spec.sample_rate and rate != spec.sample_rate:
         log(f"warning: {args.input} is at {rate} Hz but the model was trained at "
             f"{spec.sample_rate} Hz; time constants will be off by {spec.sample_rate / rate:.3f}x")
-    output = Simulator(spec).render(inputs, block_size=args.block_size, progress=not args.json)
+    with tempfile.TemporaryDirectory(prefix="daisynet-") as scratch:
+        header = _engine_header(args, Path(scratch))
+        render = renderer(args.engine, spec, header, progress=not args.json)
+        output = render(inputs, args.block_size)
     write_output(args.output, output, rate)
     peak = float(abs(output).max()) if output.size else 0.0
     log(f"wrote {args.output}: {len(output)} frames, {spec.outputs} channel(s), "
-        f"peak {peak:.3f}, block size {args.block_size}")
-    return {"output": args.output, "frames": len(output), "sample_rate": rate, "peak": peak}
+        f"peak {peak:.3f}, block size {args.block_size}, engine {args.engine}")
+    return {"output": args.output, "frames": len(output), "sample_rate": rate, "peak": peak,
+            "engine": args.engine}
 
 
 def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
+    import tempfile
+
     from host_sim.audio_io import read_model_inputs
+    from host_sim.engines import renderer
     from host_sim.header import read_golden, read_header
     from host_sim.verify import compare
     from training.export import (
@@ -199,23 +226,33 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
         inputs = excitation(spec.input_names, int(args.seconds * (spec.sample_rate or 48_000)),
                             spec.sample_rate or 48_000)
         source = f"synthetic excitation, {args.seconds} s"
-    result = compare(keras_model, spec, inputs, args.block_size, args.tolerance)
+    label = ENGINE_LABELS[args.engine]
+    with tempfile.TemporaryDirectory(prefix="daisynet-") as scratch:
+        header = _engine_header(args, Path(scratch))
+        render = renderer(args.engine, spec, header, progress=len(inputs) > 1 << 16)
+        result = compare(keras_model, spec, inputs, args.block_size, args.tolerance, render)
     keras_out, sim_out = result.pop("keras"), result.pop("simulator")
-    result.update(model=args.model, header=args.header, input=source)
+    result.update(model=args.model, header=args.header, input=source, engine=args.engine)
     if args.plot:
         plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or 48_000, 0,
-                         Path(args.plot), title="simulator vs Keras", reference_label="Keras",
-                         prediction_label="simulator")
-    log(f"{'PASS' if result['passed'] else 'FAIL'}  simulator vs Keras on {source}: "
+                         Path(args.plot), title=f"{label} vs Keras", reference_label="Keras",
+                         prediction_label=label)
+    log(f"{'PASS' if result['passed'] else 'FAIL'}  {label} vs Keras on {source}: "
         f"{result['frames']} frames, block {args.block_size} ({result['criterion']})")
     log(f"  max abs error   {result['sim_vs_keras_max_abs_err']:.3e}  (tolerance "
         f"{args.tolerance:.0e}, worst at frame {result['worst_frame']})")
     log(f"  ESR             {result['sim_vs_keras_esr']:.3e}")
-    log(f"  vs float64 ref  Keras {result['keras_vs_float64_max_abs_err']:.3e}, simulator "
+    log(f"  vs float64 ref  Keras {result['keras_vs_float64_max_abs_err']:.3e}, {label} "
         f"{result['sim_vs_float64_max_abs_err']:.3e}  (output peak {result['output_peak']:.3f})")
     if not result["passed"]:
         result["exit_status"] = 1
     return result
+
+
+def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
+    from tools.bench import bench
+
+    return bench(args.header, args.block_sizes, args.seconds, _logger(args.json))
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -291,19 +328,39 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("-o", "--output", required=True, help="output WAV (float32)")
     simulate.add_argument("--block-size", type=int, default=48,
                           help="frames per processing block, as the Daisy's audio block (48)")
+    simulate.add_argument("--engine", choices=ENGINE_LABELS, default="python",
+                          help="python: cmsisdsp simulator; native: the firmware's C++ core on "
+                               "this machine; m7: the same core on an emulated Cortex-M7, for "
+                               "short audio (python)")
 
-    verify = add("verify", cmd_verify, "compare the simulator with Keras on the same audio")
+    verify = add("verify", cmd_verify,
+                 "compare the simulator or the firmware core with Keras on the same audio")
     verify.add_argument("model", help="trained model (.keras)")
     verify.add_argument("--header", help="exported model_defn.h to simulate (default: the model)")
     verify.add_argument("--input", help="WAV or dataset (default: the header's golden vectors, "
                                         "else a synthetic signal)")
     verify.add_argument("--seconds", type=float, default=1.0,
                         help="length of the synthetic signal (1.0)")
-    verify.add_argument("--block-size", type=int, default=48, help="simulator block size (48)")
+    verify.add_argument("--block-size", type=int, default=48, help="engine block size (48)")
+    verify.add_argument("--engine", choices=ENGINE_LABELS, default="python",
+                        help="what to check against Keras: python (the simulator), native "
+                             "(the firmware's C++ core here) or m7 (on an emulated Cortex-M7); "
+                             "native and m7 compile --header, else a fresh export (python)")
     verify.add_argument("--tolerance", type=float, default=1e-5,
                         help="max-abs error that passes outright (1e-5); beyond it, the "
                              "simulator must be as close to the float64 answer as Keras is")
     verify.add_argument("--plot", help="write a PNG of Keras vs simulator")
+
+    from tools.bench import DEFAULT_HEADER
+
+    bench = add("bench", cmd_bench,
+                "instructions per sample and footprint of a model on the emulated Cortex-M7")
+    bench.add_argument("header", nargs="?", default=str(DEFAULT_HEADER),
+                       help="model_defn.h (default: the committed firmware/model/model_defn.h)")
+    bench.add_argument("--block-sizes", type=_int_list, default=(1, 48),
+                       help="audio block sizes to measure, 1..64 (1,48)")
+    bench.add_argument("--seconds", type=float, default=0.2,
+                       help="length of the synthetic input in seconds (0.2)")
     return parser
 
 
@@ -311,13 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     from host_sim.header import HeaderError
+    from host_sim.m7 import M7Error
+    from host_sim.native import NativeBuildError
     from host_sim.spec import UnsupportedModelError
     from tools.dataset import DatasetError
 
     try:
         result = args.handler(args, argv)
     except (CommandError, DatasetError, HeaderError, UnsupportedModelError, FileNotFoundError,
-            ValueError) as err:
+            ValueError, M7Error, NativeBuildError) as err:
         print(f"daisynet {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -145,3 +145,52 @@ def test_train_then_export_then_simulate_small_model(tmp_path, capsys):
     spec = read_header(run / "model_defn.h")
     assert spec.input_names == ["knob_1", "knob_2", "audio_in_1"]
     assert main(["verify", str(run / "model.keras"), "--header", str(run / "model_defn.h")]) == 0
+
+
+@pytest.mark.parametrize("engine", ["native", "m7"])
+def test_simulate_through_the_firmware_core(tmp_path, exported, audio_like, engine):
+    from tests.conftest import require_tool
+
+    for tool in {"native": ["g++"], "m7": ["arm-none-eabi-g++", "qemu-system-arm"]}[engine]:
+        require_tool(tool)
+    model_path, header = exported
+    x = audio_like(2000, 3)
+    soundfile.write(tmp_path / "in.wav", x, 48_000, subtype="FLOAT")
+    # The .keras model is exported on the fly; the header is given directly.
+    for model in (model_path, header):
+        assert main(["simulate", str(model), str(tmp_path / "in.wav"), "-o",
+                     str(tmp_path / "out.wav"), "--engine", engine]) == 0
+        out, _ = soundfile.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+        assert np.max(np.abs(out - Simulator(read_header(header)).render(x, 48))) <= 1e-5
+
+
+def test_verify_on_the_emulated_m7(exported, capsys):
+    from tests.conftest import require_tool
+
+    require_tool("arm-none-eabi-g++")
+    require_tool("qemu-system-arm")
+    model_path, header = exported
+    code = main(["verify", str(model_path), "--header", str(header), "--engine", "m7",
+                 "--block-size", "7", "--json"])
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert code == 0 and result["passed"] and result["engine"] == "m7"
+    assert result["frames"] == 512 and result["sim_vs_keras_max_abs_err"] <= 1e-5
+    assert "emulated M7 vs Keras" in captured.err
+
+
+def test_bench_reports_m7_instructions_per_sample(exported, capsys):
+    from tests.conftest import require_tool
+
+    require_tool("arm-none-eabi-g++")
+    require_tool("qemu-system-arm")
+    _, header = exported
+    assert main(["bench", str(header), "--seconds", "0.02", "--block-sizes", "1,48",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    by_block = {row["block_size"]: row for row in result["m7"]}
+    assert 424 < by_block[48]["instructions_per_sample"] < by_block[1]["instructions_per_sample"]
+    assert by_block[48]["allocations"] == 0
+    assert result["m7_flash_bytes"] > 4 * result["parameters"]
+    assert "instructions/sample" in captured.err

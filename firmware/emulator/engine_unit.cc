@@ -1,0 +1,30 @@
+// The firmware inference core and its model_defn.h in one translation unit. Its object file
+// holds exactly what the model adds to a firmware image: engine code and weights (flash) and
+// the engine's state (RAM), which host_sim/m7.py reports with arm-none-eabi-size.
+#include "engine_unit.h"
+
+#include "wavenet_engine.h"
+
+namespace daisynet::emulator {
+
+namespace {
+WavenetEngine<kMaxBlock> engine;
+}  // namespace
+
+void EngineInit() { engine.Init(); }
+
+void EngineProcessPlanar(const float* planar, std::size_t channel_stride, std::size_t first,
+                         float* out, std::size_t frames) {
+  const float* channels[model::kNumInputs];
+  for (std::size_t c = 0; c < model::kNumInputs; ++c) {
+    channels[c] = planar + c * channel_stride + first;
+  }
+  engine.Process(channels, out, frames);
+}
+
+std::size_t EngineInputs() { return model::kNumInputs; }
+std::size_t EngineOutputs() { return model::kNumOutputs; }
+std::size_t EngineBytes() { return sizeof(engine); }
+std::uint32_t EngineNonFiniteOutputs() { return engine.non_finite_outputs(); }
+
+}  // namespace daisynet::emulator

@@ -1,0 +1,172 @@
+// Runs the firmware inference core on QEMU's emulated Cortex-M7 (mps2-an500) and reports what
+// it costs. Driven by host_sim/m7.py; I/O goes through ARM semihosting to the host's files.
+//
+// Command line (semihosting SYS_GET_CMDLINE): harness INPUT OUTPUT BLOCK FRAMES
+//   INPUT   FRAMES x kNumInputs float32, channel-major (all of input 0, then input 1, ...)
+//   OUTPUT  written as FRAMES x kNumOutputs float32, frame-major
+//   BLOCK   frames per Process() call, 1..kMaxBlock, as the Daisy's audio block
+// The whole input is read into RAM first, so the timed loop holds only Process() calls.
+// Time is counted with SysTick on the CPU clock: under `qemu -icount shift=0` every guest
+// instruction advances the virtual clock by 1 ns, so ticks convert exactly to instructions.
+// A calibration loop of known length measures that conversion on every run.
+// Last line printed: "daisynet-m7 key=value ..." for the host to parse.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine_unit.h"
+
+namespace {
+
+using namespace daisynet::emulator;
+
+volatile std::uint32_t systick_wraps = 0;
+volatile std::uint32_t allocations = 0;
+
+// SysTick registers (ARMv7-M architecture reference manual, B3.3).
+struct SysTickRegisters {
+  volatile std::uint32_t ctrl;
+  volatile std::uint32_t load;
+  volatile std::uint32_t val;
+  volatile std::uint32_t calib;
+};
+SysTickRegisters& systick = *reinterpret_cast<SysTickRegisters*>(0xE000E010u);
+constexpr std::uint32_t kSysTickReload = 0x00FFFFFFu;  // the 24-bit maximum
+constexpr std::uint32_t kSysTickEnable = 1u << 0;
+constexpr std::uint32_t kSysTickInterrupt = 1u << 1;
+constexpr std::uint32_t kSysTickCpuClock = 1u << 2;
+
+void StartTicks() {
+  systick.load = kSysTickReload;
+  systick.val = 0;
+  systick.ctrl = kSysTickEnable | kSysTickInterrupt | kSysTickCpuClock;
+  // Writing VAL clears it to 0; the first tick reloads it. Until then it reads as a wrap.
+  while (systick.val == 0) {
+  }
+}
+
+// CPU-clock ticks since StartTicks(). SysTick counts down and wraps every 2^24 ticks; the
+// interrupt counts wraps, and re-reading until the count is stable covers a wrap in between.
+std::uint64_t Ticks() {
+  std::uint32_t wraps;
+  std::uint32_t value;
+  do {
+    wraps = systick_wraps;
+    value = systick.val;
+  } while (wraps != systick_wraps);
+  return static_cast<std::uint64_t>(wraps) * (kSysTickReload + 1ull) + (kSysTickReload - value);
+}
+
+// Executes exactly 2 * iterations instructions (subs + bne per turn).
+void CountedLoop(std::uint32_t iterations) {
+  __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(iterations) : : "cc");
+}
+constexpr std::uint32_t kCalibrationIterations = 1000000;
+
+int Semihost(int operation, void* argument) {
+  register int r0 __asm("r0") = operation;
+  register void* r1 __asm("r1") = argument;
+  __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+  return r0;
+}
+constexpr int kSysGetCmdline = 0x15;
+
+// Splits the semihosting command line into at most `max_args` space-separated words.
+int CommandLine(char* buffer, int capacity, char** argv, int max_args) {
+  struct {
+    char* buffer;
+    int length;
+  } block = {buffer, capacity};
+  if (Semihost(kSysGetCmdline, &block) != 0) return 0;
+  int argc = 0;
+  for (char* word = std::strtok(buffer, " "); word && argc < max_args;
+       word = std::strtok(nullptr, " ")) {
+    argv[argc++] = word;
+  }
+  return argc;
+}
+
+int Fail(const char* message) {
+  std::printf("daisynet-m7 error: %s\n", message);
+  return 2;
+}
+
+}  // namespace
+
+extern "C" {
+void SysTick_Handler() { systick_wraps = systick_wraps + 1; }
+
+// Every allocator entry point is wrapped at link time; the count proves the audio path
+// allocates nothing (reading files before the timed loop does allocate, so only the loop counts).
+void* __real_malloc(std::size_t size);
+void* __real_calloc(std::size_t count, std::size_t size);
+void* __real_realloc(void* pointer, std::size_t size);
+void* __wrap_malloc(std::size_t size) {
+  allocations = allocations + 1;
+  return __real_malloc(size);
+}
+void* __wrap_calloc(std::size_t count, std::size_t size) {
+  allocations = allocations + 1;
+  return __real_calloc(count, size);
+}
+void* __wrap_realloc(void* pointer, std::size_t size) {
+  allocations = allocations + 1;
+  return __real_realloc(pointer, size);
+}
+}
+
+int main() {
+  char line[512];
+  char* argv[5];
+  if (CommandLine(line, sizeof(line), argv, 5) != 5) {
+    return Fail("usage: harness INPUT OUTPUT BLOCK FRAMES");
+  }
+  const std::size_t block = std::strtoul(argv[3], nullptr, 10);
+  const std::size_t frames = std::strtoul(argv[4], nullptr, 10);
+  if (block < 1 || block > kMaxBlock) return Fail("BLOCK must be 1..64");
+  const std::size_t inputs = EngineInputs();
+  const std::size_t outputs = EngineOutputs();
+  auto* input = static_cast<float*>(std::malloc(frames * inputs * sizeof(float)));
+  auto* output = static_cast<float*>(std::malloc(frames * outputs * sizeof(float)));
+  if (!input || !output) return Fail("input too long for the emulated RAM");
+  std::FILE* in_file = std::fopen(argv[1], "rb");
+  if (!in_file) return Fail("cannot open INPUT");
+  const std::size_t got = std::fread(input, sizeof(float), frames * inputs, in_file);
+  std::fclose(in_file);
+  if (got != frames * inputs) return Fail("INPUT is shorter than FRAMES");
+
+  EngineInit();
+  StartTicks();
+  const std::uint64_t calibration_start = Ticks();
+  CountedLoop(kCalibrationIterations);
+  const std::uint64_t calibration_ticks = Ticks() - calibration_start;
+
+  const std::uint32_t allocations_before = allocations;
+  const std::uint64_t start = Ticks();
+  for (std::size_t done = 0; done < frames; done += block) {
+    const std::size_t count = frames - done < block ? frames - done : block;
+    EngineProcessPlanar(input, frames, done, output + done * outputs, count);
+  }
+  const std::uint64_t process_ticks = Ticks() - start;
+  const std::uint32_t audio_path_allocations = allocations - allocations_before;
+
+  std::FILE* out_file = std::fopen(argv[2], "wb");
+  if (!out_file) return Fail("cannot open OUTPUT");
+  const std::size_t put = std::fwrite(output, sizeof(float), frames * outputs, out_file);
+  std::fclose(out_file);
+  if (put != frames * outputs) return Fail("could not write OUTPUT");
+
+  std::printf(
+      "daisynet-m7 frames=%lu block=%lu process_ticks=%llu calibration_ticks=%llu "
+      "calibration_instructions=%lu non_finite=%lu allocations=%lu engine_bytes=%lu\n",
+      static_cast<unsigned long>(frames), static_cast<unsigned long>(block),
+      static_cast<unsigned long long>(process_ticks),
+      static_cast<unsigned long long>(calibration_ticks),
+      static_cast<unsigned long>(2 * kCalibrationIterations),
+      static_cast<unsigned long>(EngineNonFiniteOutputs()),
+      static_cast<unsigned long>(audio_path_allocations),
+      static_cast<unsigned long>(EngineBytes()));
+  return 0;
+}

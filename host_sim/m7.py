@@ -1,0 +1,224 @@
+"""The firmware's inference core built for the Cortex-M7 and run on QEMU's mps2-an500.
+
+``M7Engine(header)`` cross-compiles firmware/core + firmware/emulator with Debian's
+``arm-none-eabi-g++`` against that model_defn.h and the CMSIS-DSP C sources of the pinned
+``cmsisdsp`` sdist (the library the Python simulator uses), caching the ELF under build/m7/ by
+content hash. ``run()`` hands the inputs to the emulated M7 through semihosting files and
+returns its outputs with the instruction count of the audio path, measured with SysTick under
+``-icount shift=0`` (one virtual nanosecond per instruction, so the count is deterministic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from host_sim.header import read_header
+from host_sim.native import CMSIS_SOURCES, REPO, NativeBuildError, cmsis_source_dir
+
+BUILD = REPO / "build" / "m7"
+CORE = REPO / "firmware" / "core"
+EMULATOR = REPO / "firmware" / "emulator"
+DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib "
+                   "qemu-system-arm")
+# The STM32H750's core: Cortex-M7 with the double-precision FPU, hard-float calling convention.
+ARCH_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb"]
+# -O2 as the Daisy build (platformio.ini). GNU dialects keep GCC's default -ffp-contract=fast,
+# so multiply-adds fuse into VFMA as they will on the Daisy. __GNUC_PYTHON__ lets CMSIS-DSP
+# compile without CMSIS-Core headers (the sdist has none); the float kernels are the same C
+# either way, it only disables the DSP-extension intrinsics of the fixed-point kernels.
+COMMON_FLAGS = [*ARCH_FLAGS, "-O2", "-ffunction-sections", "-fdata-sections",
+                "-D__GNUC_PYTHON__", "-Wall", "-Wextra", "-Werror"]
+C_FLAGS = ["-std=gnu11"]
+CXX_FLAGS = ["-std=gnu++17", "-fno-exceptions", "-fno-rtti"]
+# newlib's semihosting flavour for stdio and files; the start-up code is our own.
+LINK_FLAGS = ["--specs=rdimon.specs", "-nostartfiles", "-Wl,--gc-sections",
+              "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"]
+MAX_BLOCK = 64  # firmware/emulator/engine_unit.h: kMaxBlock
+# The harness holds the whole input and output in the emulated 4 MiB of RAM, less room for
+# the stack, the engine and newlib.
+RAM_FOR_AUDIO_BYTES = 3 * 1024 * 1024
+QEMU_TIMEOUT_SECONDS = 900
+
+
+class M7Error(RuntimeError):
+    """The ARM toolchain or QEMU is missing, the build failed, or the emulated run failed."""
+
+
+@dataclass(frozen=True)
+class M7Build:
+    elf: Path
+    # What the model adds to a firmware image (engine_unit.o plus the CMSIS-DSP kernels it
+    # calls): code and weights in flash, engine state in RAM.
+    flash_bytes: int
+    ram_bytes: int
+
+
+@dataclass
+class M7Run:
+    outputs: np.ndarray  # frames x outputs float32
+    block_size: int
+    instructions: int  # executed by the Process() calls, counted with SysTick under -icount
+    non_finite_outputs: int
+    allocations: int  # allocator calls made during the Process() calls
+    engine_bytes: int
+
+    @property
+    def instructions_per_sample(self) -> float:
+        return self.instructions / max(1, len(self.outputs))
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise M7Error(f"{name} not found; install the Cortex-M7 toolchain and emulator "
+                      f"(Debian: apt-get install {DEBIAN_PACKAGES})")
+    return path
+
+
+def _run_build(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise M7Error(f"build failed: {' '.join(command)}\n{result.stderr.strip()}")
+
+
+def build_firmware(header: str | Path) -> M7Build:
+    """Cross-compile (or reuse) the emulator harness for ``header``."""
+    header = Path(header)
+    if not header.exists():
+        raise FileNotFoundError(f"{header}: no such file")
+    gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
+    size = _tool("arm-none-eabi-size")
+    try:
+        cmsis = cmsis_source_dir()
+    except NativeBuildError as err:
+        raise M7Error(str(err)) from err
+    sources = [CORE / "wavenet_engine.h", *sorted(EMULATOR.iterdir())]
+    digest = hashlib.sha256()
+    for part in [header, *sources]:
+        digest.update(part.name.encode() + part.read_bytes())
+    digest.update(" ".join(COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS + [cmsis.name]).encode())
+    out_dir = BUILD / digest.hexdigest()[:16]
+    elf = out_dir / "harness.elf"
+    footprint_file = out_dir / "footprint.txt"
+    if not (elf.exists() and footprint_file.exists()):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(header, out_dir / "model_defn.h")
+        includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{EMULATOR}", f"-I{cmsis / 'Include'}",
+                    f"-I{cmsis / 'PrivateInclude'}"]
+        model_objects = []
+        for index, source in enumerate(CMSIS_SOURCES):
+            obj = out_dir / f"cmsis{index}.o"
+            _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, *includes, "-c", str(cmsis / source),
+                        "-o", str(obj)])
+            model_objects.append(obj)
+        engine_obj = out_dir / "engine_unit.o"
+        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
+                    str(EMULATOR / "engine_unit.cc"), "-o", str(engine_obj)])
+        model_objects.append(engine_obj)
+        harness_objects = [out_dir / "harness.o", out_dir / "startup.o"]
+        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
+                    str(EMULATOR / "harness.cc"), "-o", str(harness_objects[0])])
+        _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
+                    str(harness_objects[1])])
+        _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
+                    *map(str, harness_objects + model_objects), "-o", str(elf)])
+        flash, ram = _footprint(size, model_objects)
+        footprint_file.write_text(f"{flash} {ram}\n")
+    flash, ram = (int(part) for part in footprint_file.read_text().split())
+    return M7Build(elf=elf, flash_bytes=flash, ram_bytes=ram)
+
+
+def _footprint(size_tool: str, objects: list[Path]) -> tuple[int, int]:
+    """(flash, RAM) bytes of ``objects``: text + data in flash, data + bss in RAM (Berkeley
+    format, where text includes read-only data such as the weights)."""
+    result = subprocess.run([size_tool, "-B", *map(str, objects)], capture_output=True,
+                            text=True, check=True)
+    flash = ram = 0
+    for line in result.stdout.splitlines()[1:]:
+        text, data, bss = (int(field) for field in line.split()[:3])
+        flash += text + data
+        ram += data + bss
+    return flash, ram
+
+
+_RESULT_LINE = re.compile(r"^daisynet-m7 (frames=.*)$", re.MULTILINE)
+
+
+class M7Engine:
+    """The C++ core for one model, run on the emulated Cortex-M7."""
+
+    def __init__(self, header: str | Path) -> None:
+        self.spec = read_header(header)
+        self.build = build_firmware(header)
+        self.qemu = _tool("qemu-system-arm")
+        self.max_frames = RAM_FOR_AUDIO_BYTES // (4 * (self.spec.inputs + self.spec.outputs))
+
+    def run(self, inputs: np.ndarray, block_size: int = 48) -> M7Run:
+        """Process (frames, inputs) float32 from a fresh engine in blocks of ``block_size``."""
+        inputs = np.asarray(inputs, dtype=np.float32)
+        if inputs.ndim != 2 or inputs.shape[1] != self.spec.inputs:
+            raise ValueError(f"expected (frames, {self.spec.inputs}) input, got shape "
+                             f"{inputs.shape}")
+        if len(inputs) > self.max_frames:
+            raise M7Error(f"{len(inputs)} frames do not fit the emulated Cortex-M7's RAM (at "
+                          f"most {self.max_frames} frames for this model); use --engine "
+                          "native for long audio")
+        if not 1 <= block_size <= MAX_BLOCK:
+            raise ValueError(f"block size {block_size} is outside 1..{MAX_BLOCK}, the emulated "
+                             "firmware's range")
+        frames = len(inputs)
+        with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
+            work = Path(scratch)
+            # Channel-major, so each input channel is contiguous as in the Daisy's callback.
+            np.ascontiguousarray(inputs.T, dtype="<f4").tofile(work / "input.f32")
+            stdout = self._qemu(work, block_size, frames)
+            outputs = np.fromfile(work / "output.f32", dtype="<f4")
+        fields = self._parse(stdout)
+        if fields["frames"] != frames or outputs.size != frames * self.spec.outputs:
+            raise M7Error(f"the emulated firmware returned {outputs.size} values for {frames} "
+                          "frames")
+        ticks_per_instruction = fields["calibration_ticks"] / fields["calibration_instructions"]
+        return M7Run(
+            outputs=outputs.reshape(frames, self.spec.outputs),
+            block_size=block_size,
+            instructions=round(fields["process_ticks"] / ticks_per_instruction),
+            non_finite_outputs=fields["non_finite"],
+            allocations=fields["allocations"],
+            engine_bytes=fields["engine_bytes"],
+        )
+
+    def render(self, inputs: np.ndarray, block_size: int = 48) -> np.ndarray:
+        return self.run(inputs, block_size).outputs
+
+    def _qemu(self, work: Path, block_size: int, frames: int) -> str:
+        arguments = ",".join(f"arg={word}" for word in
+                             ["harness", "input.f32", "output.f32", str(block_size), str(frames)])
+        command = [self.qemu, "-machine", "mps2-an500", "-cpu", "cortex-m7", "-nographic",
+                   "-monitor", "none", "-serial", "none", "-icount", "shift=0",
+                   "-semihosting-config", f"enable=on,target=native,{arguments}",
+                   "-kernel", str(self.build.elf)]
+        try:
+            result = subprocess.run(command, cwd=work, capture_output=True, text=True,
+                                    timeout=QEMU_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired as err:
+            raise M7Error(f"the emulated Cortex-M7 did not finish in {QEMU_TIMEOUT_SECONDS} s "
+                          f"({frames} frames)") from err
+        if result.returncode != 0 or not _RESULT_LINE.search(result.stdout):
+            said = (result.stdout + result.stderr).strip().splitlines()
+            raise M7Error(f"the emulated Cortex-M7 run failed (exit {result.returncode}): "
+                          + (said[-1] if said else "no output"))
+        return result.stdout
+
+    @staticmethod
+    def _parse(stdout: str) -> dict[str, int]:
+        line = _RESULT_LINE.search(stdout).group(1)
+        return {key: int(value) for key, value in (pair.split("=") for pair in line.split())}
+

@@ -1,0 +1,103 @@
+"""The firmware's C++ core cross-compiled for the Cortex-M7 and run on QEMU (mps2-an500)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host_sim.engine import Simulator
+from host_sim.header import read_golden, read_header
+from host_sim.m7 import M7Engine, M7Error
+from tests.conftest import require_tool
+from tests.host_sim.test_engine import SHAPES, shape_id
+from tests.training.test_export import save_with_metadata
+from training.export import export, golden_path
+
+DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
+BLOCK_SIZES = (1, 7, 48, 64)
+
+
+@pytest.fixture(autouse=True)
+def arm_toolchain():
+    for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size",
+                 "qemu-system-arm"):
+        require_tool(tool)
+
+
+@pytest.fixture(scope="module")
+def default_engine():
+    return M7Engine(DEFAULT_HEADER)
+
+
+@pytest.mark.parametrize("block_size", BLOCK_SIZES)
+def test_default_model_golden_vectors(default_engine, block_size):
+    spec = read_header(DEFAULT_HEADER)
+    inputs, keras_outputs = read_golden(golden_path(DEFAULT_HEADER), spec)
+    run = default_engine.run(inputs, block_size)
+    assert np.max(np.abs(run.outputs - keras_outputs)) <= 1e-5
+    assert run.allocations == 0
+    assert run.non_finite_outputs == 0
+
+
+@pytest.mark.parametrize("shape", SHAPES[1:7], ids=shape_id)
+def test_other_shapes_golden_vectors(shape, tmp_path, random_wavenet, audio_like):
+    inputs, filters, kernel = shape
+    model = random_wavenet(inputs, filters, kernel, seed=len(filters) * 10 + kernel)
+    path = save_with_metadata(model, tmp_path / "m", [f"in_{i}" for i in range(inputs)])
+    # Golden frames past the receptive field (at most 243 here), so histories wrap.
+    spec, header, golden = export(path, tmp_path / "model_defn.h", command="test",
+                                  golden_inputs=audio_like(1024, inputs, seed=inputs),
+                                  golden_frames=1024)
+    golden_inputs, keras_outputs = read_golden(golden, spec)
+    assert np.std(keras_outputs) > 0.01, "degenerate model: the output does not follow the input"
+    engine = M7Engine(header)
+    for block_size in BLOCK_SIZES:
+        run = engine.run(golden_inputs, block_size)
+        assert np.max(np.abs(run.outputs - keras_outputs)) <= 1e-5, f"block {block_size}"
+
+
+def test_instruction_count_is_deterministic_and_blocks_pay_off(default_engine, audio_like):
+    x = audio_like(960, 3)
+    first, again = default_engine.run(x, 48), default_engine.run(x, 48)
+    assert first.instructions == again.instructions
+    per_sample = first.instructions_per_sample
+    # 424 MACs per sample cannot take fewer than one instruction each, and the Daisy's budget
+    # is 10,000 cycles per sample (480 MHz / 48 kHz).
+    assert 424 < per_sample < 10_000
+    # Layer by layer over a block shares the CMSIS call overhead across its frames.
+    assert default_engine.run(x, 1).instructions_per_sample > 1.5 * per_sample
+
+
+def test_footprint(default_engine):
+    spec = read_header(DEFAULT_HEADER)
+    weights_bytes = 4 * spec.architecture().parameters
+    build = default_engine.build
+    assert weights_bytes < build.flash_bytes < weights_bytes + 16_384
+    run = default_engine.run(np.zeros((48, 3), np.float32), 48)
+    assert build.ram_bytes == run.engine_bytes
+
+
+def test_non_finite_outputs_are_silenced_and_counted(tmp_path, random_wavenet, audio_like):
+    # Extreme head weights overflow to inf or NaN whenever the last block is active.
+    model = random_wavenet(1, (3, 3), 2, seed=1)
+    model.get_layer("head").kernel.assign(np.full((1, 3, 1), 3e38, dtype=np.float32))
+    model.get_layer("head").bias.assign(np.full((1,), 3e38, dtype=np.float32))
+    path = save_with_metadata(model, tmp_path / "m", ["audio_in_1"])
+    spec, header, _ = export(path, tmp_path / "model_defn.h", command="test")
+    x = audio_like(600, 1)
+    with np.errstate(all="ignore"):
+        unguarded = Simulator(spec).render(x, 48)
+    bad = ~np.isfinite(unguarded)
+    assert 0 < bad.sum() < bad.size
+    run = M7Engine(header).run(x, 48)
+    assert np.all(run.outputs[bad] == 0.0)
+    assert run.non_finite_outputs == bad.sum()
+
+
+def test_refuses_what_the_emulated_firmware_cannot_run(default_engine):
+    with pytest.raises(ValueError, match="outside 1..64"):
+        default_engine.run(np.zeros((10, 3), np.float32), 65)
+    with pytest.raises(ValueError, match=r"expected \(frames, 3\)"):
+        default_engine.run(np.zeros((10, 2), np.float32), 48)
+    with pytest.raises(M7Error, match="do not fit the emulated Cortex-M7's RAM"):
+        default_engine.run(np.zeros((default_engine.max_frames + 1, 3), np.float32), 48)
