@@ -84,19 +84,20 @@ def _compiler(name: str) -> str:
     return path
 
 
-def build_library(header: str | Path) -> Path:
-    """Compile (or reuse) the shared library for ``header``; returns its path."""
+def build_library(header: str | Path, entry: str = "native_engine.cc") -> Path:
+    """Compile (or reuse) the shared library of firmware/native/``entry`` for ``header``;
+    returns its path."""
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
     cmsis = cmsis_source_dir()
-    sources = [CORE / "wavenet_engine.h", NATIVE / "native_engine.cc"]
+    sources = [*sorted(CORE.glob("*.h")), NATIVE / entry]
     digest = hashlib.sha256()
     for part in [header, *sources]:
         digest.update(part.read_bytes())
     digest.update(" ".join(COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS + [cmsis.name]).encode())
     out_dir = BUILD / "native" / digest.hexdigest()[:16]
-    library = out_dir / "libdaisynet_native.so"
+    library = out_dir / f"lib{Path(entry).stem}.so"
     if library.exists():
         return library
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +112,7 @@ def build_library(header: str | Path) -> Path:
         objects.append(str(obj))
     wrap = ",".join(f"--wrap={name}" for name in WRAPPED)
     _run([_compiler("g++"), *CXX_FLAGS, *COMMON_FLAGS, *includes, "-shared",
-          str(NATIVE / "native_engine.cc"), *objects, f"-Wl,{wrap}", "-o", str(library)])
+          str(NATIVE / entry), *objects, f"-Wl,{wrap}", "-o", str(library)])
     return library
 
 
@@ -171,3 +172,56 @@ class NativeEngine:
 
     def render(self, inputs: np.ndarray, block_size: int = DAISY_BLOCK_SIZE) -> np.ndarray:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
+
+
+class NativePatchRunner:
+    """The Patch inference app's core (firmware/core/patch_runner.h) for one model: four audio
+    jacks and four controls in, the model's output out; it computes 48 frames at a time."""
+
+    def __init__(self, header: str | Path) -> None:
+        lib = ctypes.CDLL(str(build_library(header, "patch_runner_native.cc")))
+        lib.dn_patch_process.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+                                         ctypes.c_void_p, ctypes.c_size_t]
+        lib.dn_patch_non_finite_outputs.restype = ctypes.c_uint32
+        lib.dn_meter_init.argtypes = [ctypes.c_float, ctypes.c_float]
+        lib.dn_meter_add.argtypes = [ctypes.c_uint32, ctypes.c_size_t]
+        for name in ("dn_meter_load", "dn_meter_cycles_per_sample",
+                     "dn_meter_peak_cycles_per_sample"):
+            getattr(lib, name).restype = ctypes.c_float
+        lib.dn_format_status.argtypes = [ctypes.c_char_p, ctypes.c_size_t, *[ctypes.c_float] * 4,
+                                          ctypes.c_uint32]
+        self._lib = lib
+        lib.dn_patch_init()
+
+    def process(self, audio_in: np.ndarray, controls: np.ndarray) -> np.ndarray:
+        """One audio block: (frames, 4) jacks and 4 control values -> (frames,) output."""
+        audio_in = np.asarray(audio_in, dtype=np.float32)
+        if audio_in.ndim != 2 or audio_in.shape[1] != 4:
+            raise ValueError(f"expected (frames, 4) audio, got {audio_in.shape}")
+        jacks = [np.ascontiguousarray(audio_in[:, j]) for j in range(4)]
+        pointers = (ctypes.c_void_p * 4)(*[jack.ctypes.data for jack in jacks])
+        knobs = np.ascontiguousarray(controls, dtype=np.float32)
+        out = np.zeros(len(audio_in), np.float32)
+        self._lib.dn_patch_process(pointers, knobs.ctypes.data, out.ctypes.data, len(audio_in))
+        return out
+
+    @property
+    def non_finite_outputs(self) -> int:
+        return int(self._lib.dn_patch_non_finite_outputs())
+
+    def meter(self, cpu_hz: float, sample_rate: float, cycles: list[int], frames: int) -> dict:
+        """Feed the CPU meter one callback's cycle count per entry; returns its readings."""
+        self._lib.dn_meter_init(cpu_hz, sample_rate)
+        for count in cycles:
+            self._lib.dn_meter_add(count, frames)
+        return {"load": self._lib.dn_meter_load(),
+                "cycles_per_sample": self._lib.dn_meter_cycles_per_sample(),
+                "peak_cycles_per_sample": self._lib.dn_meter_peak_cycles_per_sample()}
+
+    def status_line(self, seconds: float, load: float, cycles_per_sample: float, peak: float,
+                    non_finite: int) -> str:
+        """The firmware's once-per-second USB status line for these readings."""
+        buffer = ctypes.create_string_buffer(160)
+        self._lib.dn_format_status(buffer, len(buffer), seconds, load, cycles_per_sample, peak,
+                                   non_finite)
+        return buffer.value.decode()

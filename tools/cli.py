@@ -255,6 +255,15 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
     return bench(args.header, args.block_sizes, args.seconds, _logger(args.json))
 
 
+def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
+    from tools.flash import FlashError, flash
+
+    try:
+        return flash(args.app, args.model, _logger(args.json))
+    except FlashError as err:
+        raise CommandError(str(err)) from err
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -361,6 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="audio block sizes to measure, 1..64 (1,48)")
     bench.add_argument("--seconds", type=float, default=0.2,
                        help="length of the synthetic input in seconds (0.2)")
+
+    flash = add("flash", cmd_flash,
+                "build a Daisy Patch app with PlatformIO and upload it (Daisy in DFU mode)")
+    flash.add_argument("app", choices=["inference", "datalogger"], help="which app to flash")
+    flash.add_argument("--model", help="model_defn.h for the inference app (default: "
+                                       "firmware/model/model_defn.h)")
     return parser
 
 

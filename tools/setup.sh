@@ -24,22 +24,39 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-# Debian packages: venv support, headers and compilers to build cmsisdsp from its sdist, and
-# g++ for the tests that compile exported headers.
+# Debian packages: venv support, headers and compilers to build cmsisdsp from its sdist; for the
+# tests also g++ (native firmware build), the Cortex-M toolchain with newlib and libstdc++, and
+# QEMU (the emulated Cortex-M7).
 packages=()
 "$python" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 "$python" -c 'import os, sysconfig; os.stat(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
   2>/dev/null || packages+=(python3-dev)
 command -v gcc >/dev/null || packages+=(gcc)
-if [ "$job" = test ]; then command -v g++ >/dev/null || packages+=(g++); fi
+if [ "$job" = test ]; then
+  command -v g++ >/dev/null || packages+=(g++)
+  command -v arm-none-eabi-g++ >/dev/null || packages+=(gcc-arm-none-eabi)
+  m7="-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard -mthumb"
+  # -print-file-name echoes the bare name when the library is not installed.
+  # shellcheck disable=SC2086
+  case "$(arm-none-eabi-gcc $m7 -print-file-name=librdimon.a 2>/dev/null)" in
+    /*) ;;
+    *) packages+=(libnewlib-arm-none-eabi) ;;
+  esac
+  # shellcheck disable=SC2086
+  case "$(arm-none-eabi-g++ $m7 -print-file-name=libstdc++.a 2>/dev/null)" in
+    /*) ;;
+    *) packages+=(libstdc++-arm-none-eabi-newlib) ;;
+  esac
+  command -v qemu-system-arm >/dev/null || packages+=(qemu-system-arm)
+fi
 if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${packages[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
   else
     echo "error: missing system packages. Install them with:" >&2
-    echo "  sudo apt-get install -y ${packages[*]}" >&2
+    echo "  sudo apt-get install -y --no-install-recommends ${packages[*]}" >&2
     exit 1
   fi
 fi

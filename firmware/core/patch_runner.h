@@ -1,0 +1,167 @@
+// The Daisy Patch inference app without the hardware: which jack or knob feeds each model
+// input, the engine, and the CPU meter. firmware/inference/main.cpp only moves plain arrays
+// between DaisyDuino and this class, so everything here is compiled and tested on the host.
+//
+// Model inputs are wired by the names in model_defn.h (kInputNames):
+//   audio_in_1 .. audio_in_4   the Patch's audio inputs, per frame (about -1..1)
+//   knob_1 .. knob_4, cv_1 .. cv_4   control N (knob plus CV, 0..1), held for the audio block
+// A model with any other input name does not compile (static_assert below), and
+// `daisynet flash` refuses it first with the same rule.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+
+#include "model_defn.h"
+#include "wavenet_engine.h"
+
+namespace daisynet {
+
+constexpr std::size_t kPatchAudioInputs = 4;
+constexpr std::size_t kPatchControls = 4;
+
+enum class InputSource : std::uint8_t { kAudio, kControl, kUnknown };
+
+struct InputWiring {
+  InputSource source;
+  std::uint8_t index;  // 0-based jack or control number
+};
+
+namespace patch_detail {
+
+constexpr bool StartsWith(const char* text, const char* prefix, std::size_t* length) {
+  std::size_t i = 0;
+  for (; prefix[i] != '\0'; ++i) {
+    if (text[i] != prefix[i]) return false;
+  }
+  *length = i;
+  return true;
+}
+
+// "<prefix>N" with a single digit N in 1..count; returns N - 1, or -1.
+constexpr int NumberedName(const char* name, const char* prefix, std::size_t count) {
+  std::size_t length = 0;
+  if (!StartsWith(name, prefix, &length)) return -1;
+  const char digit = name[length];
+  if (digit < '1' || digit > static_cast<char>('0' + count) || name[length + 1] != '\0') return -1;
+  return digit - '1';
+}
+
+}  // namespace patch_detail
+
+constexpr InputWiring WiringFor(const char* name) {
+  using patch_detail::NumberedName;
+  if (const int jack = NumberedName(name, "audio_in_", kPatchAudioInputs); jack >= 0) {
+    return {InputSource::kAudio, static_cast<std::uint8_t>(jack)};
+  }
+  if (const int knob = NumberedName(name, "knob_", kPatchControls); knob >= 0) {
+    return {InputSource::kControl, static_cast<std::uint8_t>(knob)};
+  }
+  if (const int cv = NumberedName(name, "cv_", kPatchControls); cv >= 0) {
+    return {InputSource::kControl, static_cast<std::uint8_t>(cv)};
+  }
+  return {InputSource::kUnknown, 0};
+}
+
+constexpr bool AllInputsWired() {
+  for (std::size_t i = 0; i < model::kNumInputs; ++i) {
+    if (WiringFor(model::kInputNames[i]).source == InputSource::kUnknown) return false;
+  }
+  return true;
+}
+
+template <std::size_t kMaxBlock>
+class PatchRunner {
+ public:
+  static_assert(AllInputsWired(),
+                "every model input must be named audio_in_1..4, knob_1..4 or cv_1..4 so the "
+                "Patch can feed it");
+  static_assert(model::kNumOutputs == 1, "the Patch app plays one model output on audio out 1");
+
+  void Init() {
+    engine_.Init();
+    for (std::size_t i = 0; i < model::kNumInputs; ++i) wiring_[i] = WiringFor(model::kInputNames[i]);
+  }
+
+  // audio_in[j][i]: frame i of audio input j (4 jacks); controls[c]: control c (0..1) for this
+  // audio block. Writes `frames` model outputs to out; longer blocks than kMaxBlock are split.
+  void Process(const float* const* audio_in, const float* controls, float* out,
+               std::size_t frames) {
+    for (std::size_t done = 0; done < frames; done += kMaxBlock) {
+      const std::size_t count = frames - done < kMaxBlock ? frames - done : kMaxBlock;
+      const float* channels[model::kNumInputs];
+      for (std::size_t i = 0; i < model::kNumInputs; ++i) {
+        if (wiring_[i].source == InputSource::kAudio) {
+          channels[i] = audio_in[wiring_[i].index] + done;
+        } else {
+          float* held = held_controls_[i];
+          for (std::size_t f = 0; f < count; ++f) held[f] = controls[wiring_[i].index];
+          channels[i] = held;
+        }
+      }
+      engine_.Process(channels, out + done, count);
+    }
+  }
+
+  std::uint32_t non_finite_outputs() const { return engine_.non_finite_outputs(); }
+  static constexpr std::size_t engine_bytes() { return sizeof(WavenetEngine<kMaxBlock>); }
+
+ private:
+  WavenetEngine<kMaxBlock> engine_;
+  InputWiring wiring_[model::kNumInputs] = {};
+  // A control value repeated over the block, for each input (only control inputs use theirs).
+  float held_controls_[model::kNumInputs][kMaxBlock] = {};
+};
+
+// Processor load from the cycles an audio callback took: smoothed, for the OLED and USB status.
+class CpuMeter {
+ public:
+  // cpu_hz: core clock (480 MHz on the Daisy); sample_rate in Hz.
+  void Init(float cpu_hz, float sample_rate) {
+    budget_cycles_per_sample_ = cpu_hz / sample_rate;
+    cycles_per_sample_ = 0.0f;
+    peak_cycles_per_sample_ = 0.0f;
+  }
+
+  void Add(std::uint32_t cycles, std::size_t frames) {
+    const float per_sample = static_cast<float>(cycles) / static_cast<float>(frames);
+    // One-pole smoothing over about 100 callbacks (0.1 s at 48 frames, 48 kHz).
+    cycles_per_sample_ += kSmoothing * (per_sample - cycles_per_sample_);
+    if (per_sample > peak_cycles_per_sample_) peak_cycles_per_sample_ = per_sample;
+  }
+
+  float cycles_per_sample() const { return cycles_per_sample_; }
+  float peak_cycles_per_sample() const { return peak_cycles_per_sample_; }
+  float load() const { return cycles_per_sample_ / budget_cycles_per_sample_; }  // 1.0 = all
+
+ private:
+  static constexpr float kSmoothing = 0.01f;
+  float budget_cycles_per_sample_ = 1.0f;
+  float cycles_per_sample_ = 0.0f;
+  float peak_cycles_per_sample_ = 0.0f;
+};
+
+// What the app reports once per second over USB serial and on the OLED.
+struct PatchStatus {
+  float seconds;                  // since start-up
+  float load;                     // smoothed share of the cycle budget, 1.0 = all of it
+  float cycles_per_sample;        // smoothed, from the DWT cycle counter
+  float peak_cycles_per_sample;   // worst audio block since start-up
+  std::uint32_t non_finite;       // model outputs silenced because they were NaN/inf
+};
+
+// One line for the USB serial status, e.g.
+// "daisynet t=12s model=daisynet_wavenet cpu=51.2% cycles/sample=5120 peak=5600 nonfinite=0"
+inline int FormatStatusLine(char* buffer, std::size_t size, const PatchStatus& status) {
+  return std::snprintf(buffer, size,
+                       "daisynet t=%lus model=%s cpu=%.1f%% cycles/sample=%.0f peak=%.0f "
+                       "nonfinite=%lu",
+                       static_cast<unsigned long>(status.seconds), model::kModelName,
+                       static_cast<double>(100.0f * status.load),
+                       static_cast<double>(status.cycles_per_sample),
+                       static_cast<double>(status.peak_cycles_per_sample),
+                       static_cast<unsigned long>(status.non_finite));
+}
+
+}  // namespace daisynet

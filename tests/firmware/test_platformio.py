@@ -1,0 +1,52 @@
+"""platformio.ini: PlatformIO accepts it, and each Daisy app env builds what it should."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tools.flash import FlashError, find_platformio
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def pio():
+    try:
+        return find_platformio()
+    except FlashError as err:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(str(err))
+        pytest.skip(str(err))
+
+
+def test_lint_finds_no_errors_or_unknown_options(pio):
+    result = subprocess.run([pio, "project", "config", "--lint", "-d", str(REPO)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "free from linting errors" in result.stdout
+    assert "Ignore unknown" not in result.stdout + result.stderr
+
+
+def test_each_app_env_picks_its_own_sources_and_the_core(pio):
+    result = subprocess.run([pio, "project", "config", "--json-output", "-d", str(REPO)],
+                            capture_output=True, text=True, timeout=120, check=True)
+    sections = {name: dict(options) for name, options in json.loads(result.stdout)}
+    assert sections["platformio"]["src_dir"] == str(REPO / "firmware")
+    for app in ("inference", "datalogger"):
+        env = sections[f"env:{app}"]
+        assert env["build_src_filter"] == [f"-<*> +<{app}/>"]
+        assert (REPO / "firmware" / app / "main.cpp").exists()
+    daisy = sections["daisy"]
+    assert (daisy["platform"], daisy["board"], daisy["framework"]) == (
+        "ststm32", "electrosmith_daisy", "arduino")
+    assert daisy["upload_protocol"] == "dfu"
+    flags = daisy["build_flags"].split("\n")
+    assert "-O2" in flags and daisy["build_unflags"] == "-Os"
+    assert "-D PIO_FRAMEWORK_ARDUINO_ENABLE_CDC" in flags
+    # The header chosen by `daisynet flash --model` is found before the committed default.
+    assert flags.index("-I build/flash/model") < flags.index("-I firmware/model")
+    assert "DaisyDuino" in daisy["lib_deps"]
+    assert "test_dir" not in sections["platformio"]  # tests/ is pytest's, not PlatformIO's

@@ -1,0 +1,106 @@
+"""`daisynet flash`: every check before PlatformIO, and the PlatformIO call itself."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.training.test_export import save_with_metadata
+from tools import flash as flash_module
+from tools.cli import main
+from training.export import export
+
+
+def fake_usb(root: Path, *ids: tuple[str, str]) -> Path:
+    for number, (vendor, product) in enumerate(ids):
+        device = root / f"1-{number}"
+        device.mkdir(parents=True)
+        (device / "idVendor").write_text(vendor + "\n")
+        (device / "idProduct").write_text(product + "\n")
+    (root / "usb1").mkdir(parents=True, exist_ok=True)  # a hub entry without IDs
+    return root
+
+
+@pytest.fixture
+def fake_pio(tmp_path, monkeypatch):
+    """A `pio` that records its arguments and exits with $FAKE_PIO_STATUS."""
+    script = tmp_path / "bin" / "pio"
+    script.parent.mkdir()
+    script.write_text('#!/bin/sh\necho "$@" > "$FAKE_PIO_ARGS"\nexit "${FAKE_PIO_STATUS:-0}"\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(flash_module, "find_platformio", lambda: str(script))
+    monkeypatch.setenv("FAKE_PIO_ARGS", str(tmp_path / "pio_args"))
+    monkeypatch.setattr(flash_module, "FLASH_MODEL_DIR", tmp_path / "flash_model")
+    return tmp_path / "pio_args"
+
+
+@pytest.fixture
+def dfu_attached(tmp_path, monkeypatch):
+    root = fake_usb(tmp_path / "usb", ("1d6b", "0002"), flash_module.DFU_ID)
+    monkeypatch.setattr(flash_module, "USB_DEVICES", root)
+
+
+def test_flashes_the_default_model(fake_pio, dfu_attached, capsys):
+    assert main(["flash", "inference"]) == 0
+    args = fake_pio.read_text().split()
+    assert args[:1] == ["run"] and args[-4:] == ["-e", "inference", "-t", "upload"]
+    copied = flash_module.FLASH_MODEL_DIR / "model_defn.h"
+    assert copied.read_bytes() == flash_module.DEFAULT_HEADER.read_bytes()
+    assert "flashed inference" in capsys.readouterr().out
+
+
+def test_platformio_failure_is_reported(fake_pio, dfu_attached, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_PIO_STATUS", "3")
+    assert main(["flash", "datalogger"]) == 1
+    assert "PlatformIO failed (exit 3)" in capsys.readouterr().err
+
+
+def test_no_dfu_device(fake_pio, tmp_path, monkeypatch, capsys):
+    root = fake_usb(tmp_path / "usb", ("1d6b", "0002"))
+    monkeypatch.setattr(flash_module, "USB_DEVICES", root)
+    assert main(["flash", "inference"]) == 1
+    assert "no Daisy in DFU mode found (USB 0483:df11)" in capsys.readouterr().err
+    assert not fake_pio.exists()
+
+
+def test_daisy_running_firmware_instead_of_dfu(fake_pio, tmp_path, monkeypatch, capsys):
+    root = fake_usb(tmp_path / "usb", flash_module.CDC_ID)
+    monkeypatch.setattr(flash_module, "USB_DEVICES", root)
+    assert main(["flash", "inference"]) == 1
+    assert "running its firmware (USB 0483:5740)" in capsys.readouterr().err
+
+
+def test_missing_platformio(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(flash_module.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["flash", "datalogger"]) == 1
+    assert "PlatformIO not found; install it with `pip install platformio`" in \
+        capsys.readouterr().err
+
+
+def test_missing_header(tmp_path, capsys):
+    assert main(["flash", "inference", "--model", str(tmp_path / "none.h")]) == 1
+    assert "none.h: no such model header" in capsys.readouterr().err
+
+
+def test_refuses_inputs_the_patch_cannot_feed(tmp_path, random_wavenet, capsys):
+    model = random_wavenet(2, (2,), 2)
+    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "pitch"])
+    _, header, _ = export(path, tmp_path / "model_defn.h", command="test")
+    assert main(["flash", "inference", "--model", str(header)]) == 1
+    err = capsys.readouterr().err
+    assert "the Patch cannot feed input(s) pitch" in err
+
+
+def test_refuses_a_model_trained_at_another_rate(tmp_path, random_wavenet, capsys):
+    path = save_with_metadata(random_wavenet(1, (2,), 2), tmp_path / "m", ["audio_in_1"])
+    _, header, _ = export(path, tmp_path / "model_defn.h", command="test")
+    assert main(["flash", "inference", "--model", str(header)]) == 1
+    assert "trained at 44100 Hz, but the app runs the Patch at 48000 Hz" in \
+        capsys.readouterr().err
+
+
+def test_model_option_is_only_for_inference(capsys):
+    assert main(["flash", "datalogger", "--model", os.devnull]) == 1
+    assert "--model is for the inference app" in capsys.readouterr().err

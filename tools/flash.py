@@ -1,0 +1,118 @@
+"""``daisynet flash``: build a Daisy Patch app with PlatformIO and upload it over USB DFU.
+
+Before PlatformIO starts (its first run downloads the STM32 platform, minutes), everything that
+can be checked here is: the app name, the model header (hash, input names the Patch can feed,
+sample rate, one output), PlatformIO itself and a Daisy in DFU mode on the USB bus.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from host_sim.header import read_header
+from host_sim.native import REPO
+
+APPS = ("inference", "datalogger")
+DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
+# platformio.ini searches this folder before firmware/model/, so a chosen header wins.
+FLASH_MODEL_DIR = REPO / "build" / "flash" / "model"
+USB_DEVICES = Path("/sys/bus/usb/devices")
+DFU_ID = ("0483", "df11")  # the STM32H750's ROM bootloader
+CDC_ID = ("0483", "5740")  # a Daisy running STM32duino firmware with USB serial
+# firmware/core/patch_runner.h: WiringFor(); the two must agree.
+PATCH_INPUT_NAME = re.compile(r"^(audio_in_[1-4]|knob_[1-4]|cv_[1-4])$")
+PATCH_SAMPLE_RATE = 48_000
+
+
+class FlashError(RuntimeError):
+    """Something flashing needs is missing or wrong; the message says what to do."""
+
+
+def find_platformio() -> str:
+    """PlatformIO's `pio`: the one installed beside daisynet first, then PATH."""
+    beside = Path(sys.executable).parent / "pio"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("pio") or shutil.which("platformio")
+    if not found:
+        raise FlashError("PlatformIO not found; install it with `pip install platformio` "
+                         "(into the same environment as daisynet) and run this again")
+    return found
+
+
+def check_model(header: Path) -> dict:
+    """Refuse a header the inference app cannot run, with the reason."""
+    if not header.exists():
+        raise FlashError(f"{header}: no such model header; make one with `daisynet export "
+                         "MODEL.keras -o model_defn.h`")
+    spec = read_header(header)
+    unwired = [name for name in spec.input_names if not PATCH_INPUT_NAME.match(name)]
+    if unwired:
+        raise FlashError(
+            f"{header}: the Patch cannot feed input(s) {', '.join(unwired)}; inputs must be "
+            "named audio_in_1..4, knob_1..4 or cv_1..4 (train with --inputs using those names)"
+        )
+    if spec.sample_rate != PATCH_SAMPLE_RATE:
+        raise FlashError(f"{header}: trained at {spec.sample_rate} Hz, but the app runs the "
+                         f"Patch at {PATCH_SAMPLE_RATE} Hz; train on a 48 kHz dataset")
+    if spec.outputs != 1:
+        raise FlashError(f"{header}: the app plays one output on audio out 1; this model has "
+                         f"{spec.outputs}")
+    return {"model": spec.name, "inputs": spec.input_names, "weights_sha256": spec.weights_sha256()}
+
+
+def usb_ids(root: Path) -> set[tuple[str, str]]:
+    """(vendor, product) hex IDs of the USB devices Linux lists under ``root``."""
+    ids = set()
+    for device in root.glob("*"):
+        try:
+            ids.add(((device / "idVendor").read_text().strip(),
+                     (device / "idProduct").read_text().strip()))
+        except OSError:
+            continue  # interfaces and hubs without IDs
+    return ids
+
+
+def check_dfu_device() -> None:
+    root = USB_DEVICES
+    if not root.exists():
+        return  # not Linux: PlatformIO's dfu-util reports a missing device itself
+    present = usb_ids(root)
+    if DFU_ID in present:
+        return
+    if CDC_ID in present:
+        raise FlashError("a Daisy is connected but running its firmware (USB 0483:5740), not "
+                         "the DFU bootloader: hold BOOT, press and release RESET, release BOOT, "
+                         "then run this again")
+    raise FlashError("no Daisy in DFU mode found (USB 0483:df11): connect it by USB, hold "
+                     "BOOT, press and release RESET, release BOOT, then run this again")
+
+
+def flash(app: str, model: str | None, log: Callable[[str], None]) -> dict:
+    if app not in APPS:
+        raise FlashError(f"unknown app {app!r}; choose {' or '.join(APPS)}")
+    result: dict = {"app": app}
+    if app == "inference":
+        header = Path(model) if model else DEFAULT_HEADER
+        result.update(check_model(header), header=str(header))
+    elif model:
+        raise FlashError("--model is for the inference app; the datalogger runs no model")
+    pio = find_platformio()
+    check_dfu_device()
+    if app == "inference":
+        FLASH_MODEL_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(header, FLASH_MODEL_DIR / "model_defn.h")
+        log(f"model {result['model']} ({', '.join(result['inputs'])}) -> "
+            f"{FLASH_MODEL_DIR / 'model_defn.h'}")
+    command = [pio, "run", "-d", str(REPO), "-e", app, "-t", "upload"]
+    log(f"running {' '.join(command)} (the first build downloads the STM32 platform)")
+    status = subprocess.run(command).returncode
+    if status != 0:
+        raise FlashError(f"PlatformIO failed (exit {status}); its output is above")
+    log(f"flashed {app}; press RESET on the Daisy if it does not restart by itself")
+    return result
