@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.engine import Simulator
 from host_sim.header import read_golden, read_header
 from host_sim.m7 import M7Engine, M7Error
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
+from tests.host_sim.test_native import overflowing_model
 from tests.training.test_export import save_with_metadata
 from training.export import export, golden_path
 
@@ -78,17 +78,7 @@ def test_footprint(default_engine):
 
 
 def test_non_finite_outputs_are_silenced_and_counted(tmp_path, random_wavenet, audio_like):
-    # Extreme head weights overflow to inf or NaN whenever the last block is active.
-    model = random_wavenet(1, (3, 3), 2, seed=1)
-    model.get_layer("head").kernel.assign(np.full((1, 3, 1), 3e38, dtype=np.float32))
-    model.get_layer("head").bias.assign(np.full((1,), 3e38, dtype=np.float32))
-    path = save_with_metadata(model, tmp_path / "m", ["audio_in_1"])
-    spec, header, _ = export(path, tmp_path / "model_defn.h", command="test")
-    x = audio_like(600, 1)
-    with np.errstate(all="ignore"):
-        unguarded = Simulator(spec).render(x, 48)
-    bad = ~np.isfinite(unguarded)
-    assert 0 < bad.sum() < bad.size
+    header, x, _, bad = overflowing_model(tmp_path, random_wavenet, audio_like)
     run = M7Engine(header).run(x, 48)
     assert np.all(run.outputs[bad] == 0.0)
     assert run.non_finite_outputs == bad.sum()

@@ -58,7 +58,9 @@ def test_processing_allocates_nothing_after_init(audio_like):
     assert engine.allocations == before == 0
 
 
-def test_non_finite_outputs_are_silenced_and_counted(tmp_path, random_wavenet, audio_like):
+def overflowing_model(tmp_path, random_wavenet, audio_like):
+    """A header whose output overflows on part of a test signal: (header, signal, the
+    unguarded float32 output, mask of its non-finite samples)."""
     # Finite but extreme head weights (export accepts them) overflow to inf, or inf - inf = NaN,
     # whenever the last block is active: exactly what the engine must keep from the DAC.
     model = random_wavenet(1, (3, 3), 2, seed=1)
@@ -72,6 +74,11 @@ def test_non_finite_outputs_are_silenced_and_counted(tmp_path, random_wavenet, a
         unguarded = Simulator(spec).render(x, 48)
     bad = ~np.isfinite(unguarded)
     assert 0 < bad.sum() < bad.size
+    return header, x, unguarded, bad
+
+
+def test_non_finite_outputs_are_silenced_and_counted(tmp_path, random_wavenet, audio_like):
+    header, x, unguarded, bad = overflowing_model(tmp_path, random_wavenet, audio_like)
     engine = NativeEngine(header)
     engine.reset()
     out = engine.render(x, block_size=48)
