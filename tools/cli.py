@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,7 +76,36 @@ def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
         seed=args.seed,
         command=_invocation(argv),
         log=_logger(args.json),
+        source=args.source,
     )
+
+
+def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
+    from tools.capture import CaptureError, capture, capture_emulated, find_port
+    from tools.emulated_device import EmulatorError, Faults
+
+    log = _logger(args.json)
+    output = args.output or f"captures/capture-{time.strftime('%Y%m%d-%H%M%S')}"
+    options = dict(duration=args.duration, on_gap=args.on_gap, wait=args.wait,
+                   silence_timeout=args.silence_timeout, progress=not args.json, log=log)
+    try:
+        if not args.emulate:
+            return capture(find_port(args.port), output, **options).log
+        if args.emulate_input:
+            from tools.dataset import load_dataset
+
+            dataset = load_dataset(args.emulate_input)
+        else:
+            from tools.builtin_data import make_waveshaper_dataset
+
+            dataset = make_waveshaper_dataset(args.emulate_seconds, args.fault_seed)
+        faults = Faults(flip_rate=args.flip_rate, flip_burst=args.flip_burst,
+                        drop_rate=args.drop_rate, truncate_at=args.truncate_at,
+                        disconnect_at=args.disconnect_at, stall_every=args.stall_every,
+                        stall_ms=args.stall_ms, seed=args.fault_seed)
+        return capture_emulated(dataset, output, faults, args.realtime, **options).log
+    except (CaptureError, EmulatorError) as err:
+        raise CommandError(str(err)) from err
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
@@ -291,6 +321,51 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=TrainConfig.max_epochs,
                       help="most epochs to train (%(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="data and weight seed (0)")
+    demo.add_argument("--source", choices=("builtin", "emulated"), default="builtin",
+                      help="builtin: use the generated dataset as is; emulated: record it "
+                           "through the emulated datalogger first, as a capture would (builtin)")
+
+    capture = add("capture", cmd_capture,
+                  "record a dataset from the Daisy Patch datalogger over USB serial")
+    capture.add_argument("-o", "--output",
+                         help="dataset to write (default captures/capture-DATE-TIME)")
+    capture.add_argument("--port", help="serial port (default: the one Daisy found by USB id)")
+    capture.add_argument("--duration", type=float,
+                         help="seconds to capture (default: until the device ends the session)")
+    capture.add_argument("--on-gap", choices=("mark", "fail"), default="mark",
+                         help="lost frames: mark them in the dataset (training skips them) or "
+                              "stop with an error (%(default)s)")
+    capture.add_argument("--wait", type=float, default=5.0,
+                         help="seconds to wait for the first daisynet frame (%(default)s)")
+    capture.add_argument("--silence-timeout", type=float, default=2.0,
+                         help="stop and save when the device sends nothing for this many "
+                              "seconds (%(default)s)")
+    emulated = capture.add_argument_group(
+        "emulated device", "the datalogger firmware's recorder and encoder, built for this "
+                           "machine, on a pseudo-terminal")
+    emulated.add_argument("--emulate", action="store_true",
+                          help="capture from the emulated datalogger instead of hardware")
+    emulated.add_argument("--emulate-input",
+                          help="dataset it plays (default: the built-in waveshaper dataset)")
+    emulated.add_argument("--emulate-seconds", type=float, default=10.0,
+                          help="length of the built-in dataset it plays (%(default)s)")
+    emulated.add_argument("--realtime", action="store_true",
+                          help="play at 48 kHz instead of as fast as the host reads")
+    emulated.add_argument("--flip-rate", type=float, default=0.0,
+                          help="fraction of bytes corrupted (0)")
+    emulated.add_argument("--flip-burst", type=int, default=1,
+                          help="bytes per corruption; 64 is a lost USB packet (1)")
+    emulated.add_argument("--drop-rate", type=float, default=0.0,
+                          help="fraction of frames dropped whole (0)")
+    emulated.add_argument("--truncate-at", type=int,
+                          help="stop sending after this many bytes, staying connected")
+    emulated.add_argument("--disconnect-at", type=int,
+                          help="unplug after this many bytes")
+    emulated.add_argument("--stall-every", type=int, default=0,
+                          help="stall after every this many bytes (0: never)")
+    emulated.add_argument("--stall-ms", type=int, default=0, help="length of each stall (0)")
+    emulated.add_argument("--fault-seed", type=int, default=1,
+                          help="seed of the faults and of the built-in dataset (1)")
 
     defaults = TrainConfig  # dataclass defaults, so the CLI and the library agree
     train = add("train", cmd_train, "train a wavenet on a dataset (NAME.wav + NAME.json)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from host_sim.header import read_golden, read_header
 from host_sim.verify import compare
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
+from tools.capture import capture_emulated
 from tools.dataset import describe, load_dataset
 from training.export import export, golden_path, load_keras
 from training.model import REFERENCE
@@ -25,13 +26,22 @@ def run_demo(
     seed: int,
     command: str,
     log: Callable[[str], None] = print,
+    source: str = "builtin",
 ) -> dict:
-    """Run every step, write report.json into ``out_dir`` and return it."""
+    """Run every step, write report.json into ``out_dir`` and return it. ``source`` "emulated"
+    records the built-in dataset through the emulated datalogger and trains on the capture."""
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     log(f"[1/4] generating the built-in waveshaper dataset ({seconds:g} s, seed {seed})")
-    wav_path, _ = make_waveshaper_dataset(seconds, seed).save(out_dir / "dataset" / "waveshaper")
+    generated = make_waveshaper_dataset(seconds, seed)
+    if source == "emulated":
+        log("      capturing it through the emulated datalogger (firmware encoder, pty, pyserial)")
+        captured = capture_emulated(generated, out_dir / "dataset" / "waveshaper", progress=False,
+                                    log=lambda line: log("      " + line))
+        wav_path = captured.dataset_path
+    else:
+        wav_path, _ = generated.save(out_dir / "dataset" / "waveshaper")
     dataset = load_dataset(wav_path, required_channels=[*INPUTS, TARGET])
     log(f"      {describe(dataset)}")
 
@@ -68,6 +78,7 @@ def run_demo(
     )
 
     report = {
+        "data_source": source,
         "params": training["params"],
         "macs_per_sample": training["macs_per_sample"],
         "receptive_field": training["receptive_field"],

@@ -13,7 +13,7 @@ import numpy as np
 from tools.dataset import Dataset
 from training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from training.model import Architecture, build_model, predict_sequence
-from training.windows import contiguous_splits, make_windows
+from training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "training.json"
@@ -138,9 +138,10 @@ def train(
     inputs = dataset.select(config.inputs)
     target = dataset.select([config.target])
     splits = contiguous_splits(dataset.frames, config.validation_fraction, config.test_fraction)
+    gaps = dataset.source.get("gaps", [])  # a capture's lost frames; no window may span one
 
     windows = {
-        name: make_windows(inputs, target, split, warmup, config.scored_frames)
+        name: make_windows(inputs, target, split, warmup, config.scored_frames, gaps)
         for name, split in splits.items()
         if name != "test"
     }
@@ -192,8 +193,11 @@ def train(
     test_prediction = None
     for name, split in splits.items():
         prediction = predict_sequence(model, inputs[split.start : split.stop], warmup)
-        scored_target = target[split.start + warmup : split.stop]
-        scored_prediction = prediction[warmup:]
+        # Score what the model saw real audio for: not gaps, nor the warm-up after each.
+        scored = np.concatenate([np.arange(part.start + warmup, part.stop) - split.start
+                                 for part in gap_free_ranges(split, gaps)] or [[]]).astype(int)
+        scored_target = target[split.start : split.stop][scored]
+        scored_prediction = prediction[scored]
         evaluation[name] = {
             "frames": split.frames,
             "first_frame": split.start,

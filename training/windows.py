@@ -8,6 +8,7 @@ frames only warm the causal convolutions up and are masked out of the loss.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,21 +44,48 @@ def contiguous_splits(
     }
 
 
+def gap_free_ranges(split: Split, gaps: Sequence[Sequence[int]] = ()) -> list[Split]:
+    """The parts of ``split`` outside every gap; a gap is [first_frame, frames] (a capture's
+    ``source.gaps``: frames lost on the wire or by the device, stored as silence)."""
+    ranges, start = [], split.start
+    for first, count in sorted((int(first), int(count)) for first, count in gaps):
+        if first + count <= start or first >= split.stop:
+            continue
+        if first > start:
+            ranges.append(Split(split.name, start, first))
+        start = max(start, first + count)
+    if start < split.stop:
+        ranges.append(Split(split.name, start, split.stop))
+    return ranges
+
+
 def make_windows(
-    inputs: np.ndarray, target: np.ndarray, split: Split, warmup: int, scored: int
+    inputs: np.ndarray,
+    target: np.ndarray,
+    split: Split,
+    warmup: int,
+    scored: int,
+    gaps: Sequence[Sequence[int]] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Windows of ``warmup + scored`` frames lying wholly inside ``split``.
+    """Windows of ``warmup + scored`` frames lying wholly inside ``split`` and outside ``gaps``.
 
     Consecutive windows advance by ``scored`` frames, so every frame of the split after the
     first warm-up is scored exactly once; the warm-up frames of a window are real audio that
-    precedes it. Returns (windows, frames, inputs) and (windows, frames, outputs) float32 arrays.
+    precedes it. A gap restarts the windows after it, warm-up included: audio on either side of
+    a gap was never continuous. Returns (windows, frames, inputs) and (windows, frames, outputs)
+    float32 arrays.
     """
     length = warmup + scored
-    if split.frames < length:
+    ranges = gap_free_ranges(split, gaps)
+    starts = np.concatenate([np.arange(part.start, part.stop - length + 1, scored)
+                             for part in ranges] or [np.zeros(0, int)]).astype(int)
+    if len(starts) == 0:
+        longest = max((part.frames for part in ranges), default=0)
+        frames = (f"{split.frames} frames" if ranges == [split]
+                  else f"at most {longest} frames between gaps")
         raise ValueError(
-            f"the {split.name} split has {split.frames} frames, fewer than one window "
+            f"the {split.name} split has {frames}, fewer than one window "
             f"({warmup} warm-up + {scored} scored); record more audio or shorten the window"
         )
-    starts = np.arange(split.start, split.stop - length + 1, scored)
     index = starts[:, None] + np.arange(length)[None, :]
     return inputs[index].astype(np.float32), target[index].astype(np.float32)

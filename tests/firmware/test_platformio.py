@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.capture import PRODUCT_HINT
 from tools.flash import FlashError, find_platformio
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +40,10 @@ def test_each_app_env_picks_its_own_sources_and_the_core(pio):
         env = sections[f"env:{app}"]
         assert env["build_src_filter"] == [f"-<*> +<{app}/>"]
         assert (REPO / "firmware" / app / "main.cpp").exists()
+        # `daisynet capture` finds the device by "daisy" in its USB product string.
+        product = [flag for flag in env["build_flags"] if "USB_PRODUCT" in flag]
+        assert len(product) == 1 and PRODUCT_HINT in product[0].lower()
+        assert "-O2" in env["build_flags"]
     daisy = sections["daisy"]
     assert (daisy["platform"], daisy["board"], daisy["framework"]) == (
         "ststm32", "electrosmith_daisy", "arduino")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.windows import contiguous_splits, make_windows
+from training.windows import Split, contiguous_splits, gap_free_ranges, make_windows
 
 
 def test_splits_are_contiguous_ordered_and_cover_everything():
@@ -37,3 +37,25 @@ def test_split_shorter_than_a_window_is_explained():
     x = np.zeros((1000, 1), np.float32)
     with pytest.raises(ValueError, match="validation split has 100 frames, fewer than one window"):
         make_windows(x, x, splits["validation"], warmup=256, scored=2048)
+
+
+def test_windows_never_cross_a_gap_and_restart_after_it():
+    frames = np.arange(10_000, dtype=np.float32)[:, None]  # each sample is its frame index
+    split = Split("train", 0, 10_000)
+    gaps = [[3000, 48], [3100, 96], [9000, 5000]]
+    x, _ = make_windows(frames, frames, split, warmup=100, scored=400, gaps=gaps)
+    starts = x[:, 0, 0].astype(int)
+    for window in x[:, :, 0].astype(int):
+        assert np.all(np.diff(window) == 1)
+        for first, count in gaps:
+            assert not np.any((window >= first) & (window < first + count))
+    # A gap-free stretch long enough for a window starts its own at its first frame.
+    assert {0, 3196} <= set(starts.tolist())  # 3048..3100 is too short for a window
+    assert gap_free_ranges(split, gaps) == [Split("train", 0, 3000), Split("train", 3048, 3100),
+                                            Split("train", 3196, 9000)]
+
+
+def test_no_room_between_gaps_is_explained():
+    x = np.zeros((1000, 1), np.float32)
+    with pytest.raises(ValueError, match="at most 500 frames between gaps"):
+        make_windows(x, x, Split("train", 0, 1000), warmup=256, scored=300, gaps=[[500, 10]])

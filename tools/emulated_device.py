@@ -1,0 +1,176 @@
+"""The datalogger without hardware: the firmware's recorder and encoder on a pseudo-terminal.
+
+``EmulatedDatalogger(dataset)`` compiles firmware/native/emulated_datalogger.cc with
+firmware/core (cached under build/emulator/ by content hash), plays the dataset through it as
+the Daisy Patch would record it (4 audio inputs every frame, 4 knobs once per 48-frame block),
+and exposes the terminal's path as ``port`` for pyserial, just like /dev/ttyACM0. Faults can be
+injected between the encoder and the terminal (see ``Faults``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tools.dataset import Dataset, DatasetError
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "build" / "emulator"
+CORE = REPO / "firmware" / "core"
+SOURCE = REPO / "firmware" / "native" / "emulated_datalogger.cc"
+HEADERS = [CORE / "wire_protocol.h", CORE / "recorder.h"]
+CXX_FLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"]
+
+# What the emulated Daisy Patch records (emulated_datalogger.cc), in wire order.
+SAMPLE_RATE = 48_000
+BLOCK_SIZE = 48
+AUDIO_CHANNELS = [f"audio_in_{n}" for n in range(1, 5)]
+CONTROL_CHANNELS = [f"knob_{n}" for n in range(1, 5)]
+DEVICE_CHANNELS = AUDIO_CHANNELS + CONTROL_CHANNELS
+START_TIMEOUT = 10.0  # seconds for the process to report its terminal
+
+
+class EmulatorError(RuntimeError):
+    """The emulated device could not be built or started."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What goes wrong between the device's encoder and the host. Rates are probabilities."""
+
+    flip_rate: float = 0.0  # fraction of bytes corrupted
+    flip_burst: int = 1  # consecutive bytes per corruption (64: a lost USB full-speed packet)
+    drop_rate: float = 0.0  # fraction of frames dropped whole (never the very first)
+    truncate_at: int | None = None  # bytes after which the device goes silent, still connected
+    disconnect_at: int | None = None  # bytes after which the terminal closes (unplugged)
+    stall_every: int = 0  # bytes between stalls
+    stall_ms: int = 0  # length of each stall
+    seed: int = 1
+
+    def arguments(self) -> list[str]:
+        values = {
+            "--flip-rate": self.flip_rate, "--flip-burst": self.flip_burst,
+            "--drop-rate": self.drop_rate, "--truncate-at": self.truncate_at,
+            "--disconnect-at": self.disconnect_at, "--stall-every": self.stall_every,
+            "--stall-ms": self.stall_ms, "--seed": self.seed,
+        }
+        return [item for flag, value in values.items() if value is not None
+                for item in (flag, str(value))]
+
+
+def build_emulator() -> Path:
+    """Compile (or reuse) the emulated datalogger executable; returns its path."""
+    compiler = shutil.which("g++")
+    if not compiler:
+        raise EmulatorError("g++ not found; install it (Debian: apt-get install g++)")
+    digest = hashlib.sha256(" ".join(CXX_FLAGS).encode())
+    for part in [SOURCE, *HEADERS]:
+        digest.update(part.read_bytes())
+    executable = BUILD / digest.hexdigest()[:16] / "emulated_datalogger"
+    if executable.exists():
+        return executable
+    executable.parent.mkdir(parents=True, exist_ok=True)
+    scratch = executable.with_suffix(".partial")
+    result = subprocess.run([compiler, *CXX_FLAGS, f"-I{CORE}", str(SOURCE), "-o", str(scratch)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EmulatorError(f"building the emulated datalogger failed:\n{result.stderr.strip()}")
+    scratch.replace(executable)  # atomic, so a concurrent build never runs a half-written file
+    return executable
+
+
+def device_blocks(dataset: Dataset) -> tuple[np.ndarray, list[str]]:
+    """The dataset as the device's input: (blocks, BLOCK_SIZE * 4 audio + 4 controls) float32.
+
+    Channels are matched by name; device channels the dataset lacks are silent, and the knobs
+    are read at the first frame of each block, as the firmware reads them. A partial last block
+    is left out. Returns the blocks and the dataset channels the device has no input for.
+    """
+    if dataset.sample_rate != SAMPLE_RATE:
+        raise DatasetError(f"the emulated Daisy records at {SAMPLE_RATE} Hz; the dataset is at "
+                           f"{dataset.sample_rate} Hz")
+    blocks = dataset.frames // BLOCK_SIZE
+    if blocks == 0:
+        raise DatasetError(f"the dataset is shorter than one {BLOCK_SIZE}-frame block")
+    frames = blocks * BLOCK_SIZE
+    audio = np.zeros((blocks, BLOCK_SIZE, len(AUDIO_CHANNELS)), np.float32)
+    controls = np.zeros((blocks, len(CONTROL_CHANNELS)), np.float32)
+    for index, name in enumerate(AUDIO_CHANNELS):
+        if name in dataset.channels:
+            audio[:, :, index] = dataset.channel(name)[:frames].reshape(blocks, BLOCK_SIZE)
+    for index, name in enumerate(CONTROL_CHANNELS):
+        if name in dataset.channels:
+            controls[:, index] = dataset.channel(name)[:frames:BLOCK_SIZE]
+    unused = [name for name in dataset.channels if name not in DEVICE_CHANNELS]
+    return np.concatenate([audio.reshape(blocks, -1), controls], axis=1), unused
+
+
+class EmulatedDatalogger:
+    """Context manager: a running emulated device; ``port`` is its terminal's path."""
+
+    def __init__(self, dataset: Dataset, faults: Faults | None = None, realtime: bool = False,
+                 ring_blocks: int = 1000) -> None:
+        self.blocks, self.unused_channels = device_blocks(dataset)
+        self.faults = faults or Faults()
+        self.realtime = realtime
+        self.ring_blocks = ring_blocks
+        self.port = ""
+        self.summary: dict = {}  # the device's own counts, once it has exited
+        self.fault_events: list[tuple[str, int]] = []  # (fault, frame sequence number)
+        self._process: subprocess.Popen | None = None
+        self._scratch: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def frames(self) -> int:
+        return len(self.blocks) * BLOCK_SIZE
+
+    def __enter__(self) -> EmulatedDatalogger:
+        executable = build_emulator()
+        self._scratch = tempfile.TemporaryDirectory(prefix="daisynet-emulator-")
+        scratch = Path(self._scratch.name)
+        self.blocks.astype("<f4").tofile(scratch / "input.f32")
+        command = [str(executable), "--input", str(scratch / "input.f32"),
+                   "--ring-blocks", str(self.ring_blocks), "--realtime", str(int(self.realtime)),
+                   "--fault-log", str(scratch / "faults.log"), *self.faults.arguments()]
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+        self.port = self._process.stdout.readline().strip()
+        if not self.port.startswith("/dev/"):
+            self.__exit__(None, None, None)
+            raise EmulatorError(f"the emulated datalogger did not start: "
+                                f"{self._process.stderr.read().strip()}")
+        return self
+
+    def press_encoder(self) -> None:
+        """Start the recording (a second press stops it), as the Daisy's encoder does."""
+        self._process.stdin.write("press\n")
+        self._process.stdin.flush()
+
+    def __exit__(self, *exc_info) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            try:  # closing stdin unplugs the device: it prints its summary and exits
+                out, _ = process.communicate(timeout=START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, _ = process.communicate()
+            lines = out.strip().splitlines()
+            self.summary = json.loads(lines[-1]) if lines else {}
+            self.fault_events = self._read_fault_log()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def _read_fault_log(self) -> list[tuple[str, int]]:
+        path = Path(self._scratch.name) / "faults.log"
+        if not path.exists():
+            return []
+        return [(kind, int(sequence)) for kind, sequence in
+                (line.split() for line in path.read_text().splitlines())]
