@@ -10,7 +10,6 @@ returns its outputs with the instruction count of the audio path, measured with 
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -21,9 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from host_sim.header import read_header
-from host_sim.native import CMSIS_SOURCES, REPO, NativeBuildError, cmsis_source_dir
+from host_sim.native import (
+    CMSIS_SOURCES,
+    REPO,
+    NativeBuildError,
+    cached_build_dir,
+    cmsis_source_dir,
+)
 
-BUILD = REPO / "build" / "m7"
 CORE = REPO / "firmware" / "core"
 EMULATOR = REPO / "firmware" / "emulator"
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib "
@@ -101,11 +105,8 @@ def build_firmware(header: str | Path) -> M7Build:
     except NativeBuildError as err:
         raise M7Error(str(err)) from err
     sources = [CORE / "wavenet_engine.h", *sorted(EMULATOR.iterdir())]
-    digest = hashlib.sha256()
-    for part in [header, *sources]:
-        digest.update(part.name.encode() + part.read_bytes())
-    digest.update(" ".join(COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS + [cmsis.name]).encode())
-    out_dir = BUILD / digest.hexdigest()[:16]
+    out_dir = cached_build_dir("m7", [header, *sources],
+                               COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS + [cmsis.name])
     elf = out_dir / "harness.elf"
     footprint_file = out_dir / "footprint.txt"
     if not (elf.exists() and footprint_file.exists()):

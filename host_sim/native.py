@@ -77,6 +77,15 @@ def cmsis_source_dir() -> Path:
     return target
 
 
+def cached_build_dir(kind: str, parts: list[Path], flags: list[str]) -> Path:
+    """build/KIND/HASH: one folder per content of ``parts`` (names and bytes) and ``flags``, so
+    a changed source, header or flag gets a fresh build and an unchanged one is reused."""
+    digest = hashlib.sha256(" ".join(flags).encode())
+    for part in parts:
+        digest.update(part.name.encode() + part.read_bytes())
+    return BUILD / kind / digest.hexdigest()[:16]
+
+
 def _compiler(name: str) -> str:
     path = shutil.which(name)
     if not path:
@@ -92,11 +101,8 @@ def build_library(header: str | Path, entry: str = "native_engine.cc") -> Path:
         raise FileNotFoundError(f"{header}: no such file")
     cmsis = cmsis_source_dir()
     sources = [*sorted(CORE.glob("*.h")), NATIVE / entry]
-    digest = hashlib.sha256()
-    for part in [header, *sources]:
-        digest.update(part.read_bytes())
-    digest.update(" ".join(COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS + [cmsis.name]).encode())
-    out_dir = BUILD / "native" / digest.hexdigest()[:16]
+    out_dir = cached_build_dir("native", [header, *sources],
+                               COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS + [cmsis.name])
     library = out_dir / f"lib{Path(entry).stem}.so"
     if library.exists():
         return library

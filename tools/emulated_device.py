@@ -9,7 +9,6 @@ injected between the encoder and the terminal (see ``Faults``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -19,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from host_sim.native import cached_build_dir
 from tools.dataset import Dataset, DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
-BUILD = REPO / "build" / "emulator"
 CORE = REPO / "firmware" / "core"
 SOURCE = REPO / "firmware" / "native" / "emulated_datalogger.cc"
 HEADERS = [CORE / "wire_protocol.h", CORE / "recorder.h"]
@@ -70,10 +69,7 @@ def build_emulator() -> Path:
     compiler = shutil.which("g++")
     if not compiler:
         raise EmulatorError("g++ not found; install it (Debian: apt-get install g++)")
-    digest = hashlib.sha256(" ".join(CXX_FLAGS).encode())
-    for part in [SOURCE, *HEADERS]:
-        digest.update(part.read_bytes())
-    executable = BUILD / digest.hexdigest()[:16] / "emulated_datalogger"
+    executable = cached_build_dir("emulator", [SOURCE, *HEADERS], CXX_FLAGS) / "emulated_datalogger"
     if executable.exists():
         return executable
     executable.parent.mkdir(parents=True, exist_ok=True)
