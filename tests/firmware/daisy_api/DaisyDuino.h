@@ -1,59 +1,172 @@
-// Declarations of the DaisyDuino / STM32duino / CMSIS-Core API the Daisy apps use, so tests
-// can compile firmware/inference and firmware/datalogger with arm-none-eabi-g++ here, where
-// PlatformIO cannot download the real STM32 platform. Signatures follow DaisyDuino (commit
-// 0932d70, pinned in platformio.ini) and STM32duino; nothing is implemented, nothing links.
-// A mismatch with the real API shows up only in the real PlatformIO build.
+// Stand-in for DaisyDuino's DaisyDuino.h (electro-smith/DaisyDuino 0932d70, library 1.6.3, the
+// commit platformio.ini pins) on STM32duino 2.12.0, so tests can compile the Daisy apps with
+// arm-none-eabi-g++ -fsyntax-only where PlatformIO cannot fetch its packages. Declarations only,
+// with the real types, namespaces, const-ness and macros (nothing links); the real ones are:
+//   DaisyDuinoDevice (enum : short)   src/DaisyDuino.h:32-40
+//   DaisyHardware                     src/DaisyDuino.h:44-140 (LEDs, the LED driver, the CV-out and
+//                                     Petal/Field helpers and the Field keyboard are left out)
+//   daisy::AnalogControl              src/utility/ctrl.h:18-67 (Process() calls analogRead)
+//   daisy::Switch/Encoder/GateIn      src/utility/switch.h, encoder.h, gatein.h
+//   daisy::AudioHandle callbacks      src/utility/audio.h:27-34
+//   DaisyDuinoSampleRate, AudioClass  src/AudioClass.h:14-104 (`using namespace daisy;` at :12;
+//                                     get_blocksize() is declared inline but defined only in
+//                                     AudioClass.cpp: use AudioBlockSize())
+//   DSY_SDRAM_BSS                     src/utility/sdram.h:85; DAISY_SEED.ld's .sdram_bss (NOLOAD,
+//                                     64 MB SDRAM at 0xC0000000, not zeroed; usable after init())
+// Arduino.h here is the STM32duino stand-in beside this file (the real DaisyDuino.h includes
+// Arduino.h, Wire.h and stdio.h first).
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
-// DaisyDuino
-enum DaisyDuinoDevice { DAISY_SEED, DAISY_POD, DAISY_PETAL, DAISY_FIELD, DAISY_PATCH };
-enum DaisyDuinoSampleRate { AUDIO_SR_8K, AUDIO_SR_16K, AUDIO_SR_32K, AUDIO_SR_48K, AUDIO_SR_96K };
-using DaisyDuinoCallback = void (*)(float** in, float** out, size_t size);
+#include "Arduino.h"
 
-struct AnalogControl {
-  float Value();
-};
-struct Encoder {
-  bool RisingEdge();
-  int32_t Increment();
-};
-struct DaisyHardware {
-  void ProcessAllControls();
-  AnalogControl controls[4];
-  Encoder encoder;
-};
-struct AudioClass {
-  DaisyHardware init(DaisyDuinoDevice device, DaisyDuinoSampleRate sample_rate);
-  void begin(DaisyDuinoCallback callback);
-  float get_samplerate();
-};
-extern AudioClass DAISY;
+#define DSY_SDRAM_DATA __attribute__((section(".sdram_data")))
 #define DSY_SDRAM_BSS __attribute__((section(".sdram_bss")))
 
-// Arduino / STM32duino
-uint32_t millis();
-struct USBSerial {
-  void begin(uint32_t baud);
-  explicit operator bool();
-  int availableForWrite();
-  size_t write(const uint8_t* data, size_t size);
-  size_t println(const char* text);
-};
-extern USBSerial Serial;
+namespace daisy {
 
-// CMSIS-Core (core_cm7.h) debug and trace registers
-struct CoreDebugRegisters {
-  volatile uint32_t DEMCR;
+class AudioHandle {
+ public:
+  // Non-interleaving: in[channel][frame], out[channel][frame] (4 channels on the Patch).
+  typedef void (*AudioCallback)(float **in, float **out, size_t size);
+  typedef void (*InterleavingAudioCallback)(float *in, float *out, size_t size);
 };
-struct DwtRegisters {
-  volatile uint32_t CTRL;
-  volatile uint32_t CYCCNT;
-  volatile uint32_t LAR;
+
+class AnalogControl {
+ public:
+  AnalogControl() {}
+  ~AnalogControl() {}
+  void Init(uint8_t pin, float sr, bool flip = false, bool invert = false,
+            float slew_seconds = 0.002f);
+  void InitBipolarCv(uint8_t pin, float sr);
+  float Process();  // one analogRead(), then the 0..1 value (10-bit scaling, 1/1023)
+  inline float Value() const { return val_; }
+
+ private:
+  uint8_t pin_;
+  float coeff_, samplerate_, val_;
 };
-#define CoreDebug (reinterpret_cast<CoreDebugRegisters*>(0xE000EDF0u))
-#define DWT (reinterpret_cast<DwtRegisters*>(0xE0001000u))
-#define CoreDebug_DEMCR_TRCENA_Msk (1ul << 24)
-#define DWT_CTRL_CYCCNTENA_Msk (1ul)
+
+class Switch {
+ public:
+  Switch() {}
+  ~Switch() {}
+  void Init(float update_rate, bool invert, uint8_t pin, uint8_t mode);
+  void Debounce();
+  bool RisingEdge() { return state_ == 0x7f; }
+  bool FallingEdge() { return state_ == 0x80; }
+  bool Pressed() { return state_ == 0xff; }
+  float TimeHeldMs();  // real: inline
+
+ private:
+  uint8_t state_;
+};
+
+class Encoder {
+ public:
+  Encoder() {}
+  ~Encoder() {}
+  void Init(float update_rate, uint8_t pinA, uint8_t pinB, uint8_t pinClick, uint8_t modeA,
+            uint8_t modeB, uint8_t modeC);
+  void Debounce();
+  int32_t Increment() { return inc_; }
+  bool RisingEdge() { return encSwitch.RisingEdge(); }
+  bool FallingEdge() { return encSwitch.FallingEdge(); }
+  bool Pressed() { return encSwitch.Pressed(); }
+  float TimeHeldMs() { return encSwitch.TimeHeldMs(); }
+
+ private:
+  Switch encSwitch;
+  int32_t inc_;
+};
+
+class GateIn {
+ public:
+  GateIn() {}
+  ~GateIn() {}
+  void Init(uint8_t pin, uint8_t mode, bool invert);
+  bool State() { return sw.Pressed(); }
+  bool Trig() { return sw.RisingEdge(); }
+  void Debounce() { sw.Debounce(); }
+
+ private:
+  Switch sw;
+};
+
+}  // namespace daisy
+
+using namespace daisy;
+
+enum DaisyDuinoSampleRate {
+  AUDIO_SR_8K,
+  AUDIO_SR_16K,
+  AUDIO_SR_32K,
+  AUDIO_SR_48K,
+  AUDIO_SR_96K,
+  AUDIO_SR_LAST,
+};
+
+enum DaisyDuinoDevice : short {
+  DAISY_SEED,
+  DAISY_POD,
+  DAISY_PETAL,
+  DAISY_FIELD,
+  DAISY_PATCH,
+  DAISY_PATCH_SM,
+  DAISY_LAST,
+};
+
+class DaisyHardware {
+ public:
+  DaisyHardware() {}
+
+  Switch buttons[7];
+  AnalogControl controls[12];  // the Patch initialises 0..3 (knob + CV 1..4)
+  AnalogControl cv[4];         // for use with field
+  Encoder encoder;
+  GateIn gateIns[2];
+  AnalogControl expression;
+
+  int num_channels;
+  int numSwitches, numLeds, numGates, numControls;
+
+  void Init(float control_update_rate, DaisyDuinoDevice device);
+  float GetAdcValue(size_t idx);  // real: inline, controls[idx].Value()
+  void ProcessAnalogControls();   // controls[0..numControls).Process(): analogRead each
+  void ProcessDigitalControls();  // encoder.Debounce(), buttons, gateIns
+  void DebounceControls();        // real: inline, ProcessDigitalControls()
+  void ProcessAllControls();      // ProcessAnalogControls() then ProcessDigitalControls()
+  void ResetToBootloader();
+
+ private:
+  DaisyDuinoDevice device_;
+};
+
+class AudioClass {
+ public:
+  AudioClass() {}
+  // HAL_Init, DMA, MPU, SAI1 (+ SAI2 on the Patch), codecs, SDRAM; block size 48.
+  DaisyHardware init(DaisyDuinoDevice device, DaisyDuinoSampleRate sr = AUDIO_SR_48K);
+  void begin(AudioHandle::AudioCallback cb);
+  void begin(AudioHandle::InterleavingAudioCallback cb);
+  void end();
+  float get_samplerate();
+  float get_callbackrate();
+  inline float get_blocksize();
+  void StartAudio(AudioHandle::InterleavingAudioCallback cb);
+  void StartAudio(AudioHandle::AudioCallback cb);
+  void StopAudio();
+  float AudioSampleRate();
+  void SetAudioBlockSize(size_t blocksize);
+  size_t AudioBlockSize();
+  float AudioCallbackRate();
+
+ private:
+  float callback_rate_;
+  DaisyDuinoDevice _device;
+};
+
+extern AudioClass DAISY;
