@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from host_sim.daisy_target import daisy_target
 from host_sim.header import read_header
 from host_sim.native import (
     CMSIS_SOURCES,
     REPO,
+    STATUS_READINGS,
     NativeBuildError,
     cached_build_dir,
     cmsis_source_dir,
@@ -32,19 +34,22 @@ CORE = REPO / "firmware" / "core"
 EMULATOR = REPO / "firmware" / "emulator"
 DEBIAN_PACKAGES = ("gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib "
                    "qemu-system-arm")
-# The STM32H750's core: Cortex-M7 with the double-precision FPU, hard-float calling convention.
-ARCH_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb"]
-# -O2 as the Daisy build (platformio.ini). GNU dialects keep GCC's default -ffp-contract=fast,
-# so multiply-adds fuse into VFMA as they will on the Daisy. __GNUC_PYTHON__ lets CMSIS-DSP
-# compile without CMSIS-Core headers (the sdist has none); the float kernels are the same C
-# either way, it only disables the DSP-extension intrinsics of the fixed-point kernels.
-COMMON_FLAGS = [*ARCH_FLAGS, "-O2", "-ffunction-sections", "-fdata-sections",
-                "-D__GNUC_PYTHON__", "-Wall", "-Wextra", "-Werror"]
-C_FLAGS = ["-std=gnu11"]
-CXX_FLAGS = ["-std=gnu++17", "-fno-exceptions", "-fno-rtti"]
-# newlib's semihosting flavour for stdio and files; the start-up code is our own.
-LINK_FLAGS = ["--specs=rdimon.specs", "-nostartfiles", "-Wl,--gc-sections",
-              "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"]
+TARGET = daisy_target()
+# Exactly the Daisy build's flags (platformio.ini [daisy]): Cortex-M7 with the single-precision
+# FPv4 unit as PlatformIO configures it, -O2. GNU dialects keep GCC's default
+# -ffp-contract=fast, so multiply-adds fuse into VFMA as on the Daisy. Added here only:
+# __GNUC_PYTHON__ lets CMSIS-DSP compile without CMSIS-Core headers (the sdist has none; the
+# float kernels are the same C either way), and warnings as errors.
+ARCH_FLAGS = TARGET.machine_flags
+COMMON_FLAGS = [*ARCH_FLAGS, *TARGET.optimize_flags, *TARGET.common_flags, "-D__GNUC_PYTHON__",
+                "-Wall", "-Wextra", "-Werror"]
+C_FLAGS = TARGET.c_flags
+CXX_FLAGS = TARGET.cxx_flags
+# newlib-nano as on the Daisy (no float printf), plus the semihosting flavour for stdio and
+# files; the start-up code is our own.
+LINK_FLAGS = [*TARGET.link_flags, "--specs=rdimon.specs", "-nostartfiles"]
+# The engine harness counts allocator calls (harness.cc wraps them).
+ENGINE_LINK_FLAGS = [*LINK_FLAGS, "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"]
 MAX_BLOCK = 64  # firmware/emulator/engine_unit.h: kMaxBlock
 # The harness holds the whole input and output in the emulated 4 MiB of RAM, less room for
 # the stack, the engine and newlib.
@@ -105,8 +110,8 @@ def build_firmware(header: str | Path) -> M7Build:
     except NativeBuildError as err:
         raise M7Error(str(err)) from err
     sources = [CORE / "wavenet_engine.h", *sorted(EMULATOR.iterdir())]
-    out_dir = cached_build_dir("m7", [header, *sources],
-                               COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS + [cmsis.name])
+    flags = COMMON_FLAGS + C_FLAGS + CXX_FLAGS + ENGINE_LINK_FLAGS
+    out_dir = cached_build_dir("m7", [header, *sources], [*flags, cmsis.name])
     elf = out_dir / "harness.elf"
     footprint_file = out_dir / "footprint.txt"
     if not (elf.exists() and footprint_file.exists()):
@@ -129,7 +134,7 @@ def build_firmware(header: str | Path) -> M7Build:
                     str(EMULATOR / "harness.cc"), "-o", str(harness_objects[0])])
         _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
                     str(harness_objects[1])])
-        _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
+        _run_build([gxx, *ARCH_FLAGS, *ENGINE_LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
                     *map(str, harness_objects + model_objects), "-o", str(elf)])
         flash, ram = _footprint(size, model_objects)
         footprint_file.write_text(f"{flash} {ram}\n")
@@ -153,13 +158,76 @@ def _footprint(size_tool: str, objects: list[Path]) -> tuple[int, int]:
 _RESULT_LINE = re.compile(r"^daisynet-m7 (frames=.*)$", re.MULTILINE)
 
 
+def run_qemu(elf: Path, words: list[str], work: Path, what: str) -> str:
+    """Run ``elf`` on the emulated Cortex-M7 with the semihosting command line ``words`` in
+    folder ``work``; returns what it printed. ``what`` names the job in a time-out message."""
+    arguments = ",".join(f"arg={word}" for word in words)
+    command = [_tool("qemu-system-arm"), "-machine", "mps2-an500", "-cpu", "cortex-m7",
+               "-nographic", "-monitor", "none", "-serial", "none", "-icount", "shift=0",
+               "-semihosting-config", f"enable=on,target=native,{arguments}", "-kernel", str(elf)]
+    try:
+        result = subprocess.run(command, cwd=work, capture_output=True, text=True,
+                                timeout=QEMU_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired as err:
+        raise M7Error(f"the emulated Cortex-M7 did not finish in {QEMU_TIMEOUT_SECONDS} s "
+                      f"({what})") from err
+    if result.returncode != 0:
+        said = (result.stdout + result.stderr).strip().splitlines()
+        raise M7Error(f"the emulated Cortex-M7 run failed (exit {result.returncode}): "
+                      + (said[-1] if said else "no output"))
+    return result.stdout
+
+
+def _build_status_harness() -> Path:
+    """Cross-compile (or reuse) firmware/emulator/status_harness.cc, linked like the Daisy apps
+    (newlib-nano, no float printf)."""
+    gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
+    sources = [CORE / "patch_status.h", EMULATOR / "status_harness.cc",
+               EMULATOR / "semihosting.h", EMULATOR / "startup.c", EMULATOR / "mps2_an500.ld"]
+    out_dir = cached_build_dir("m7-status", sources,
+                               COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS)
+    elf = out_dir / "status_harness.elf"
+    if elf.exists():
+        return elf
+    out_dir.mkdir(parents=True, exist_ok=True)
+    objects = [out_dir / "status_harness.o", out_dir / "startup.o"]
+    _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, f"-I{CORE}", f"-I{EMULATOR}", "-c",
+                str(EMULATOR / "status_harness.cc"), "-o", str(objects[0])])
+    _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
+                str(objects[1])])
+    scratch = elf.with_suffix(".partial")
+    _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
+                *map(str, objects), "-o", str(scratch)])
+    scratch.replace(elf)
+    return elf
+
+
+def status_text_on_m7(model_name: str, seconds: int, clock_hz: int, readings: dict[str, float],
+                      non_finite: int) -> tuple[str, list[str]]:
+    """The inference app's USB status line and OLED figure lines for these readings (named as
+    in host_sim.native.STATUS_READINGS), as the emulated Cortex-M7 formats them with
+    newlib-nano."""
+    bits = [f"{int(np.float32(readings[name]).view(np.uint32)):08x}" for name in STATUS_READINGS]
+    with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
+        printed = run_qemu(_build_status_harness(),
+                           ["status_harness", model_name, str(seconds), str(clock_hz), *bits,
+                            str(non_finite)], Path(scratch), "status text")
+    status = [line.removeprefix("daisynet-status ") for line in printed.splitlines()
+              if line.startswith("daisynet-status ")]
+    oled = [line.removeprefix("daisynet-oled ") for line in printed.splitlines()
+            if line.startswith("daisynet-oled ")]
+    if len(status) != 1:
+        raise M7Error(f"the status harness printed no status line: {printed.strip()!r}")
+    return status[0], oled
+
+
 class M7Engine:
     """The C++ core for one model, run on the emulated Cortex-M7."""
 
     def __init__(self, header: str | Path) -> None:
         self.spec = read_header(header)
         self.build = build_firmware(header)
-        self.qemu = _tool("qemu-system-arm")
+        _tool("qemu-system-arm")
         self.max_frames = RAM_FOR_AUDIO_BYTES // (4 * (self.spec.inputs + self.spec.outputs))
 
     def run(self, inputs: np.ndarray, block_size: int = 48) -> M7Run:
@@ -200,23 +268,14 @@ class M7Engine:
         return self.run(inputs, block_size).outputs
 
     def _qemu(self, work: Path, block_size: int, frames: int) -> str:
-        arguments = ",".join(f"arg={word}" for word in
-                             ["harness", "input.f32", "output.f32", str(block_size), str(frames)])
-        command = [self.qemu, "-machine", "mps2-an500", "-cpu", "cortex-m7", "-nographic",
-                   "-monitor", "none", "-serial", "none", "-icount", "shift=0",
-                   "-semihosting-config", f"enable=on,target=native,{arguments}",
-                   "-kernel", str(self.build.elf)]
-        try:
-            result = subprocess.run(command, cwd=work, capture_output=True, text=True,
-                                    timeout=QEMU_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired as err:
-            raise M7Error(f"the emulated Cortex-M7 did not finish in {QEMU_TIMEOUT_SECONDS} s "
-                          f"({frames} frames)") from err
-        if result.returncode != 0 or not _RESULT_LINE.search(result.stdout):
-            said = (result.stdout + result.stderr).strip().splitlines()
-            raise M7Error(f"the emulated Cortex-M7 run failed (exit {result.returncode}): "
-                          + (said[-1] if said else "no output"))
-        return result.stdout
+        result = run_qemu(self.build.elf, ["harness", "input.f32", "output.f32",
+                                           str(block_size), str(frames)], work,
+                          f"{frames} frames")
+        if not _RESULT_LINE.search(result):
+            said = result.strip().splitlines()
+            raise M7Error("the emulated Cortex-M7 run failed: " + (said[-1] if said else
+                                                                   "no output"))
+        return result
 
     @staticmethod
     def _parse(stdout: str) -> dict[str, int]:

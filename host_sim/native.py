@@ -180,6 +180,11 @@ class NativeEngine:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
 
 
+# firmware/core/patch_status.h: PatchStatus's float readings, in order.
+STATUS_READINGS = ("load", "model_load", "cycles_per_sample", "model_cycles_per_sample",
+                   "peak_cycles_per_sample")
+
+
 class NativePatchRunner:
     """The Patch inference app's core (firmware/core/patch_runner.h) for one model: four audio
     jacks and four controls in, the model's output out; it computes 48 frames at a time."""
@@ -189,13 +194,11 @@ class NativePatchRunner:
         lib.dn_patch_process.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
                                          ctypes.c_void_p, ctypes.c_size_t]
         lib.dn_patch_non_finite_outputs.restype = ctypes.c_uint32
-        lib.dn_meter_init.argtypes = [ctypes.c_float, ctypes.c_float]
-        lib.dn_meter_add.argtypes = [ctypes.c_uint32, ctypes.c_size_t]
-        for name in ("dn_meter_load", "dn_meter_cycles_per_sample",
-                     "dn_meter_peak_cycles_per_sample"):
-            getattr(lib, name).restype = ctypes.c_float
-        lib.dn_format_status.argtypes = [ctypes.c_char_p, ctypes.c_size_t, *[ctypes.c_float] * 4,
-                                          ctypes.c_uint32]
+        lib.dn_meter_init.argtypes = [ctypes.c_uint32, ctypes.c_float]
+        lib.dn_meter_add.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_size_t]
+        lib.dn_meter_readings.argtypes = [ctypes.c_void_p]
+        lib.dn_format_status.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32,
+                                         ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32]
         self._lib = lib
         lib.dn_patch_init()
 
@@ -215,19 +218,23 @@ class NativePatchRunner:
     def non_finite_outputs(self) -> int:
         return int(self._lib.dn_patch_non_finite_outputs())
 
-    def meter(self, cpu_hz: float, sample_rate: float, cycles: list[int], frames: int) -> dict:
-        """Feed the CPU meter one callback's cycle count per entry; returns its readings."""
-        self._lib.dn_meter_init(cpu_hz, sample_rate)
-        for count in cycles:
-            self._lib.dn_meter_add(count, frames)
-        return {"load": self._lib.dn_meter_load(),
-                "cycles_per_sample": self._lib.dn_meter_cycles_per_sample(),
-                "peak_cycles_per_sample": self._lib.dn_meter_peak_cycles_per_sample()}
+    def meter(self, clock_hz: int, sample_rate: float, cycles: list[tuple[int, int]],
+              frames: int) -> dict[str, float]:
+        """Feed the CPU meter one callback's (model cycles, callback cycles) per entry; returns
+        its readings, named as in PatchStatus."""
+        self._lib.dn_meter_init(clock_hz, sample_rate)
+        for model_cycles, callback_cycles in cycles:
+            self._lib.dn_meter_add(model_cycles, callback_cycles, frames)
+        readings = np.zeros(len(STATUS_READINGS), np.float32)
+        self._lib.dn_meter_readings(readings.ctypes.data)
+        return {name: float(value) for name, value in zip(STATUS_READINGS, readings, strict=True)}
 
-    def status_line(self, seconds: float, load: float, cycles_per_sample: float, peak: float,
-                    non_finite: int) -> str:
-        """The firmware's once-per-second USB status line for these readings."""
-        buffer = ctypes.create_string_buffer(160)
-        self._lib.dn_format_status(buffer, len(buffer), seconds, load, cycles_per_sample, peak,
+    def status_text(self, seconds: int, clock_hz: int, readings: dict[str, float],
+                    non_finite: int) -> tuple[str, list[str]]:
+        """The firmware's USB status line and OLED figure lines for these readings."""
+        buffer = ctypes.create_string_buffer(256)
+        values = np.array([readings[name] for name in STATUS_READINGS], np.float32)
+        self._lib.dn_format_status(buffer, len(buffer), seconds, clock_hz, values.ctypes.data,
                                    non_finite)
-        return buffer.value.decode()
+        status_line, *oled_lines = buffer.value.decode().split("\n")
+        return status_line, oled_lines

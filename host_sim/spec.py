@@ -72,6 +72,12 @@ class ModelSpec:
             outputs=self.outputs,
         )
 
+    def weight_flash_bytes(self) -> int:
+        """Flash the weight and bias arrays take in model_defn.h: float32, each array aligned
+        to 16 bytes (so up to 12 bytes of padding before the next)."""
+        return sum(-(-4 * array.size // 16) * 16 for layer in self.layers
+                   for array in (layer.weights, layer.bias))
+
     def weights_sha256(self) -> str:
         """Hash of every weight then bias, float32 little-endian, in layer order."""
         digest = hashlib.sha256()

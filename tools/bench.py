@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from host_sim.daisy_target import daisy_target
 from host_sim.engine import Simulator
 from host_sim.header import read_header
 from host_sim.m7 import M7Engine
 from host_sim.native import REPO, NativeEngine
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
-DAISY_CPU_HZ = 480_000_000  # STM32H750 core clock
 
 
 def _frames_per_second(render: Callable[[], np.ndarray], frames: int) -> float:
@@ -38,7 +38,8 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     spec = read_header(header)
     arch = spec.architecture()
     rate = spec.sample_rate or 48_000
-    budget = DAISY_CPU_HZ / rate  # cycles available per sample
+    target = daisy_target()
+    budget = target.cycles_per_sample(rate)  # cycles available per sample at the Daisy's clock
     frames = max(int(seconds * rate), arch.receptive_field)
     inputs = excitation(spec.input_names, frames, rate)
     log(f"model    {spec.name}: {arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
@@ -46,7 +47,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
 
     m7 = M7Engine(header)
     log(f"emulated Cortex-M7 (QEMU mps2-an500, -icount shift=0), {frames} frames:")
-    log("  block  instructions/sample  per MAC  of the budget at 480 MHz")
+    log(f"  block  instructions/sample  per MAC  of the budget at {target.clock_mhz:g} MHz")
     per_block = []
     for block_size in block_sizes:
         run = m7.run(inputs, block_size)
@@ -76,7 +77,9 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "model": spec.name,
         "parameters": arch.parameters,
         "macs_per_sample": arch.macs_per_sample,
+        "sample_rate": rate,
         "frames": frames,
+        "core_clock_hz": target.core_clock_hz,
         "cycle_budget_per_sample": budget,
         "m7": per_block,
         "m7_flash_bytes": m7.build.flash_bytes,

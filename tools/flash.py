@@ -14,6 +14,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from host_sim.daisy_target import (
+    APP_FLASH_BYTES,
+    APP_FLASH_MEASURED_ON,
+    FLASH_MARGIN_BYTES,
+    INTERNAL_FLASH_BYTES,
+    weight_flash_budget,
+)
 from host_sim.header import read_header
 from host_sim.native import REPO
 
@@ -63,7 +70,19 @@ def check_model(header: Path) -> dict:
     if spec.outputs != 1:
         raise FlashError(f"{header}: the app plays one output on audio out 1; this model has "
                          f"{spec.outputs}")
-    return {"model": spec.name, "inputs": spec.input_names, "weights_sha256": spec.weights_sha256()}
+    weights, budget = spec.weight_flash_bytes(), weight_flash_budget("inference")
+    if weights > budget:
+        parameters = spec.architecture().parameters
+        raise FlashError(
+            f"{header}: the weights take {weights:,} B of flash ({parameters:,} float32 "
+            f"parameters) but the inference app leaves {budget:,} B of the Daisy's "
+            f"{INTERNAL_FLASH_BYTES // 1024} KiB internal flash (app "
+            f"{APP_FLASH_BYTES['inference']:,} B as measured on {APP_FLASH_MEASURED_ON}, plus "
+            f"{FLASH_MARGIN_BYTES // 1024} KiB margin): train a smaller model, about "
+            f"{budget // 4:,} parameters at most (fewer --filters or blocks)"
+        )
+    return {"model": spec.name, "inputs": spec.input_names, "weights_sha256": spec.weights_sha256(),
+            "weight_flash_bytes": weights, "weight_flash_budget_bytes": budget}
 
 
 def usb_ids(root: Path) -> set[tuple[str, str]]:

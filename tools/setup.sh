@@ -35,7 +35,7 @@ command -v gcc >/dev/null || packages+=(gcc)
 if [ "$job" = test ]; then
   command -v g++ >/dev/null || packages+=(g++)
   command -v arm-none-eabi-g++ >/dev/null || packages+=(gcc-arm-none-eabi)
-  m7="-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard -mthumb"
+  m7="-mcpu=cortex-m7 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard"  # platformio.ini [daisy]
   # -print-file-name echoes the bare name when the library is not installed.
   # shellcheck disable=SC2086
   case "$(arm-none-eabi-gcc $m7 -print-file-name=librdimon.a 2>/dev/null)" in

@@ -1,9 +1,11 @@
 // The Daisy Patch inference app without the hardware: which jack or knob feeds each model
-// input, the engine, and the CPU meter. firmware/inference/main.cpp only moves plain arrays
-// between DaisyDuino and this class, so everything here is compiled and tested on the host.
+// input, and the engine (the CPU meter and the status text are in patch_status.h).
+// firmware/inference/main.cpp only moves plain arrays between DaisyDuino and this class, so
+// everything here is compiled and tested on the host.
 //
 // Model inputs are wired by the names in model_defn.h (kInputNames):
-//   audio_in_1 .. audio_in_4   the Patch's audio inputs, per frame (about -1..1)
+//   audio_in_1 .. audio_in_4   the Patch's audio inputs, per frame (-2..2: DaisyDuino scales the
+//                              Patch's 24-bit codec by 1 / postgain, postgain 0.5)
 //   knob_1 .. knob_4, cv_1 .. cv_4   control N (knob plus CV, 0..1), held for the audio block
 // A model with any other input name does not compile (static_assert below), and
 // `daisynet flash` refuses it first with the same rule.
@@ -11,9 +13,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 
 #include "model_defn.h"
+#include "patch_status.h"
 #include "wavenet_engine.h"
 
 namespace daisynet {
@@ -113,55 +115,5 @@ class PatchRunner {
   // A control value repeated over the block, for each input (only control inputs use theirs).
   float held_controls_[model::kNumInputs][kMaxBlock] = {};
 };
-
-// Processor load from the cycles an audio callback took: smoothed, for the OLED and USB status.
-class CpuMeter {
- public:
-  // cpu_hz: core clock (480 MHz on the Daisy); sample_rate in Hz.
-  void Init(float cpu_hz, float sample_rate) {
-    budget_cycles_per_sample_ = cpu_hz / sample_rate;
-    cycles_per_sample_ = 0.0f;
-    peak_cycles_per_sample_ = 0.0f;
-  }
-
-  void Add(std::uint32_t cycles, std::size_t frames) {
-    const float per_sample = static_cast<float>(cycles) / static_cast<float>(frames);
-    // One-pole smoothing over about 100 callbacks (0.1 s at 48 frames, 48 kHz).
-    cycles_per_sample_ += kSmoothing * (per_sample - cycles_per_sample_);
-    if (per_sample > peak_cycles_per_sample_) peak_cycles_per_sample_ = per_sample;
-  }
-
-  float cycles_per_sample() const { return cycles_per_sample_; }
-  float peak_cycles_per_sample() const { return peak_cycles_per_sample_; }
-  float load() const { return cycles_per_sample_ / budget_cycles_per_sample_; }  // 1.0 = all
-
- private:
-  static constexpr float kSmoothing = 0.01f;
-  float budget_cycles_per_sample_ = 1.0f;
-  float cycles_per_sample_ = 0.0f;
-  float peak_cycles_per_sample_ = 0.0f;
-};
-
-// What the app reports once per second over USB serial and on the OLED.
-struct PatchStatus {
-  float seconds;                  // since start-up
-  float load;                     // smoothed share of the cycle budget, 1.0 = all of it
-  float cycles_per_sample;        // smoothed, from the DWT cycle counter
-  float peak_cycles_per_sample;   // worst audio block since start-up
-  std::uint32_t non_finite;       // model outputs silenced because they were NaN/inf
-};
-
-// One line for the USB serial status, e.g.
-// "daisynet t=12s model=daisynet_wavenet cpu=51.2% cycles/sample=5120 peak=5600 nonfinite=0"
-inline int FormatStatusLine(char* buffer, std::size_t size, const PatchStatus& status) {
-  return std::snprintf(buffer, size,
-                       "daisynet t=%lus model=%s cpu=%.1f%% cycles/sample=%.0f peak=%.0f "
-                       "nonfinite=%lu",
-                       static_cast<unsigned long>(status.seconds), model::kModelName,
-                       static_cast<double>(100.0f * status.load),
-                       static_cast<double>(status.cycles_per_sample),
-                       static_cast<double>(status.peak_cycles_per_sample),
-                       static_cast<unsigned long>(status.non_finite));
-}
 
 }  // namespace daisynet

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "engine_unit.h"
+#include "semihosting.h"
 
 namespace {
 
@@ -65,27 +66,15 @@ void CountedLoop(std::uint32_t iterations) {
 }
 constexpr std::uint32_t kCalibrationIterations = 1000000;
 
-int Semihost(int operation, void* argument) {
-  register int r0 __asm("r0") = operation;
-  register void* r1 __asm("r1") = argument;
-  __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
-  return r0;
-}
-constexpr int kSysGetCmdline = 0x15;
-
-// Splits the semihosting command line into at most `max_args` space-separated words.
-int CommandLine(char* buffer, int capacity, char** argv, int max_args) {
-  struct {
-    char* buffer;
-    int length;
-  } block = {buffer, capacity};
-  if (Semihost(kSysGetCmdline, &block) != 0) return 0;
-  int argc = 0;
-  for (char* word = std::strtok(buffer, " "); word && argc < max_args;
-       word = std::strtok(nullptr, " ")) {
-    argv[argc++] = word;
-  }
-  return argc;
+// Decimal text of a 64-bit count: newlib-nano's printf (as linked on the Daisy) has no %llu.
+const char* Decimal(std::uint64_t value, char (&text)[21]) {
+  char* end = text + sizeof(text) - 1;
+  *end = '\0';
+  do {
+    *--end = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  return end;
 }
 
 int Fail(const char* message) {
@@ -158,12 +147,13 @@ int main() {
   std::fclose(out_file);
   if (put != frames * outputs) return Fail("could not write OUTPUT");
 
+  char process_text[21];
+  char calibration_text[21];
   std::printf(
-      "daisynet-m7 frames=%lu block=%lu process_ticks=%llu calibration_ticks=%llu "
+      "daisynet-m7 frames=%lu block=%lu process_ticks=%s calibration_ticks=%s "
       "calibration_instructions=%lu non_finite=%lu allocations=%lu engine_bytes=%lu\n",
       static_cast<unsigned long>(frames), static_cast<unsigned long>(block),
-      static_cast<unsigned long long>(process_ticks),
-      static_cast<unsigned long long>(calibration_ticks),
+      Decimal(process_ticks, process_text), Decimal(calibration_ticks, calibration_text),
       static_cast<unsigned long>(2 * kCalibrationIterations),
       static_cast<unsigned long>(EngineNonFiniteOutputs()),
       static_cast<unsigned long>(audio_path_allocations),

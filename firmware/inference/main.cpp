@@ -3,70 +3,110 @@
 // firmware/core/patch_runner.h). The OLED shows the model, CPU load and cycles per sample from
 // the DWT cycle counter; USB serial gets a status line once per second.
 //
-// Thin glue only: everything it calls is in firmware/core and tested on the host. This file
-// cannot be compiled on the development machine (DaisyDuino needs PlatformIO's STM32 platform);
-// `daisynet flash inference` builds it with platformio.ini's [env:inference].
-#include <CMSIS_DSP.h>  // makes PlatformIO's library finder add STM32duino's CMSIS-DSP
+// Thin glue only: everything it calls is in firmware/core and tested on the host and on the
+// emulated Cortex-M7. `daisynet flash inference` builds it with platformio.ini's
+// [env:inference].
+// DaisyDuino first: Arduino defines PI unconditionally, CMSIS-DSP only if it is not defined yet.
 #include <DaisyDuino.h>
+#include <CMSIS_DSP.h>  // makes PlatformIO's library finder add STM32duino's CMSIS-DSP
 #include <U8g2lib.h>
+
+#include <atomic>
 
 #include "patch_runner.h"
 
 namespace {
 
-constexpr size_t kMaxBlock = 48;          // DaisyDuino's default audio block, frames
-constexpr float kCpuHz = 480000000.0f;    // STM32H750 core clock
+constexpr size_t kMaxBlock = 48;  // DaisyDuino's default audio block, frames
 constexpr uint32_t kStatusPeriodMs = 1000;
+// The status line (up to kStatusLineBytes with CR LF) goes into the USB CDC transmit queue in
+// one piece; STM32duino's default queue of 2 x 64 bytes takes at most 127. platformio.ini
+// raises it for this app.
+constexpr size_t kStatusLineBytes = 192;
+constexpr size_t kUsbPacketBytes = 64;  // USB full-speed bulk packet
+static_assert(CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER * kUsbPacketBytes > kStatusLineBytes,
+              "raise CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER in platformio.ini [env:inference]");
 static_assert(daisynet::model::kSampleRate == 48000.0f,
               "the app runs the Patch at 48 kHz; train the model at 48 kHz");
 
 DaisyHardware patch;
 // Patch OLED: SSD1309 128x64 on SPI pins clock 8, data 10, cs 7, dc 9, reset 30.
 U8G2_SSD1309_128X64_NONAME2_F_4W_SW_SPI oled(U8G2_R0, 8, 10, 7, 9, 30);
+constexpr uint8_t kOledTileColumns = 16;  // 128 px / 8
+constexpr uint8_t kOledTileRows = 8;      // 64 px / 8
 
 // In AXI SRAM (the default .bss): the engine's histories are read every sample.
 daisynet::PatchRunner<kMaxBlock> runner;
 daisynet::CpuMeter meter;
-float sample_rate = 48000.0f;
+
+// Knob/CV values (0..1) read by loop() and taken by the audio callback. STM32duino's
+// analogRead() initialises, calibrates and releases the H7's ADC on every call (10 us or more
+// each), so reading the four controls inside the audio interrupt would take at least 40 us of
+// every 1 ms block: 330 cycles per sample, 4% of the budget, spent waiting. DaisyDuino's Patch
+// controls are unsmoothed at the 1 kHz block rate (a 2 ms slew at 1 kHz is a coefficient of 1),
+// so reading them in loop() changes only how often they are read: once per pass of loop() (four
+// analogRead calls, plus one OLED tile row per pass after each status update) instead of once
+// per block.
+std::atomic<float> control_values[daisynet::kPatchControls];
 
 void StartCycleCounter() {
-  CoreDebug->DEMCR |= CoreDebug_DEMCR_TRCENA_Msk;
+  DCB->DEMCR |= DCB_DEMCR_TRCENA_Msk;  // CMSIS 6's name for CoreDebug
   DWT->LAR = 0xC5ACCE55;  // unlock the DWT registers (needed on the Cortex-M7)
   DWT->CYCCNT = 0;
   DWT->CTRL |= DWT_CTRL_CYCCNTENA_Msk;
 }
 
+// The whole callback is timed, and the model inside it on its own. DaisyDuino's conversion of
+// the codec's integers to and from floats happens around the callback and is in neither figure.
 void AudioCallback(float** in, float** out, size_t frames) {
   const uint32_t start = DWT->CYCCNT;
-  patch.ProcessAllControls();
   float controls[daisynet::kPatchControls];
-  for (size_t c = 0; c < daisynet::kPatchControls; ++c) controls[c] = patch.controls[c].Value();
+  for (size_t c = 0; c < daisynet::kPatchControls; ++c) {
+    controls[c] = control_values[c].load(std::memory_order_relaxed);
+  }
+  const uint32_t model_start = DWT->CYCCNT;
   runner.Process(in, controls, out[0], frames);
+  const uint32_t model_cycles = DWT->CYCCNT - model_start;
   for (size_t i = 0; i < frames; ++i) {
     out[1][i] = in[0][i];
     out[2][i] = 0.0f;
     out[3][i] = 0.0f;
   }
-  meter.Add(DWT->CYCCNT - start, frames);
+  meter.Add(model_cycles, DWT->CYCCNT - start, frames);
 }
 
-daisynet::PatchStatus Status() {
-  return {millis() / 1000.0f, meter.load(), meter.cycles_per_sample(),
-          meter.peak_cycles_per_sample(), runner.non_finite_outputs()};
+void ReadControls() {
+  patch.ProcessAnalogControls();
+  for (size_t c = 0; c < daisynet::kPatchControls; ++c) {
+    control_values[c].store(patch.controls[c].Value(), std::memory_order_relaxed);
+  }
 }
 
+// Draws the status into the OLED's buffer; loop() sends it one tile row per pass, because
+// sending all 1 KiB over software SPI at once would hold the knob reads for a long time.
 void DrawOled(const daisynet::PatchStatus& status) {
-  char line[32];
+  daisynet::OledLines lines;
+  daisynet::FormatOledLines(status, lines);
   oled.clearBuffer();
   oled.setFont(u8g2_font_6x10_tf);
   oled.drawStr(0, 10, daisynet::model::kModelName);
-  snprintf(line, sizeof(line), "CPU %5.1f %%", static_cast<double>(100.0f * status.load));
-  oled.drawStr(0, 26, line);
-  snprintf(line, sizeof(line), "%5.0f cyc/sample", static_cast<double>(status.cycles_per_sample));
-  oled.drawStr(0, 40, line);
-  snprintf(line, sizeof(line), "peak %5.0f", static_cast<double>(status.peak_cycles_per_sample));
-  oled.drawStr(0, 54, line);
-  oled.sendBuffer();
+  for (size_t i = 0; i < daisynet::kOledFigureLines; ++i) {
+    oled.drawStr(0, static_cast<uint16_t>(26 + 14 * i), lines[i]);
+  }
+}
+
+// Sends the status line only when it fits the USB transmit queue whole, so a host that has the
+// port open but does not read never blocks loop() (Serial.write waits for room).
+void SendStatusLine(const daisynet::PatchStatus& status) {
+  char line[kStatusLineBytes];
+  const int length =
+      daisynet::FormatStatusLine(line, sizeof line, daisynet::model::kModelName, status);
+  if (length <= 0 || static_cast<size_t>(length) + 2 >= sizeof line) return;
+  line[length] = '\r';
+  line[length + 1] = '\n';
+  if (Serial.availableForWrite() >= length + 2) {
+    Serial.write(reinterpret_cast<const uint8_t*>(line), static_cast<size_t>(length) + 2);
+  }
 }
 
 }  // namespace
@@ -74,22 +114,26 @@ void DrawOled(const daisynet::PatchStatus& status) {
 void setup() {
   Serial.begin(115200);  // USB CDC: the baud rate is ignored
   patch = DAISY.init(DAISY_PATCH, AUDIO_SR_48K);
-  sample_rate = DAISY.get_samplerate();
   StartCycleCounter();
-  meter.Init(kCpuHz, sample_rate);
+  meter.Init(SystemCoreClock, DAISY.get_samplerate());
   runner.Init();
+  ReadControls();
   oled.begin();
   DAISY.begin(AudioCallback);
 }
 
 void loop() {
   static uint32_t last_status_ms = 0;
+  static uint8_t oled_rows_sent = kOledTileRows;
+  ReadControls();
+  if (oled_rows_sent < kOledTileRows) {
+    oled.updateDisplayArea(0, oled_rows_sent++, kOledTileColumns, 1);
+  }
   const uint32_t now = millis();
   if (now - last_status_ms < kStatusPeriodMs) return;
   last_status_ms = now;
-  const daisynet::PatchStatus status = Status();
-  char line[160];
-  daisynet::FormatStatusLine(line, sizeof(line), status);
-  Serial.println(line);
+  const daisynet::PatchStatus status = meter.Status(now / 1000, runner.non_finite_outputs());
+  SendStatusLine(status);
   DrawOled(status);
+  oled_rows_sent = 0;
 }

@@ -3,6 +3,7 @@
 // model_defn.h by host_sim/native.py (NativePatchRunner).
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 
 #include "patch_runner.h"
 
@@ -29,17 +30,38 @@ DN_API void dn_patch_process(const float* const* audio_in, const float* controls
 
 DN_API std::uint32_t dn_patch_non_finite_outputs() { return runner.non_finite_outputs(); }
 
-DN_API void dn_meter_init(float cpu_hz, float sample_rate) { meter.Init(cpu_hz, sample_rate); }
-DN_API void dn_meter_add(std::uint32_t cycles, std::size_t frames) { meter.Add(cycles, frames); }
-DN_API float dn_meter_load() { return meter.load(); }
-DN_API float dn_meter_cycles_per_sample() { return meter.cycles_per_sample(); }
-DN_API float dn_meter_peak_cycles_per_sample() { return meter.peak_cycles_per_sample(); }
+DN_API void dn_meter_init(std::uint32_t clock_hz, float sample_rate) {
+  meter.Init(clock_hz, sample_rate);
+}
+DN_API void dn_meter_add(std::uint32_t model_cycles, std::uint32_t callback_cycles,
+                         std::size_t frames) {
+  meter.Add(model_cycles, callback_cycles, frames);
+}
+// The meter's readings in PatchStatus order: load, model_load, cycles_per_sample,
+// model_cycles_per_sample, peak_cycles_per_sample.
+DN_API void dn_meter_readings(float* readings) {
+  const daisynet::PatchStatus status = meter.Status(0, 0);
+  const float values[] = {status.load, status.model_load, status.cycles_per_sample,
+                          status.model_cycles_per_sample, status.peak_cycles_per_sample};
+  for (std::size_t i = 0; i < sizeof values / sizeof values[0]; ++i) readings[i] = values[i];
+}
 
-// The USB status line for the given readings; returns its length (snprintf semantics).
-DN_API int dn_format_status(char* buffer, std::size_t size, float seconds, float load,
-                            float cycles_per_sample, float peak, std::uint32_t non_finite) {
-  return daisynet::FormatStatusLine(buffer, size,
-                                    {seconds, load, cycles_per_sample, peak, non_finite});
+// The USB status line and the three OLED figure lines for the given readings, joined by '\n';
+// returns the status line's length (snprintf semantics).
+DN_API int dn_format_status(char* buffer, std::size_t size, std::uint32_t seconds,
+                            std::uint32_t clock_hz, const float* readings,
+                            std::uint32_t non_finite) {
+  const daisynet::PatchStatus status{seconds,     clock_hz,    readings[0], readings[1],
+                                     readings[2], readings[3], readings[4], non_finite};
+  const int length = daisynet::FormatStatusLine(buffer, size, daisynet::model::kModelName, status);
+  daisynet::OledLines lines;
+  daisynet::FormatOledLines(status, lines);
+  std::size_t used = static_cast<std::size_t>(length);
+  for (const auto& line : lines) {
+    if (used + 1 >= size) break;
+    used += static_cast<std::size_t>(std::snprintf(buffer + used, size - used, "\n%s", line));
+  }
+  return length;
 }
 
 }  // extern "C"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from host_sim.m7 import ARCH_FLAGS, CXX_FLAGS
+from host_sim.daisy_target import app_defines, daisy_target
 from host_sim.native import cmsis_source_dir
 from tests.conftest import require_tool
 
@@ -22,8 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 def test_app_compiles_for_the_cortex_m7(app):
     compiler = require_tool("arm-none-eabi-g++")
     cmsis = cmsis_source_dir()
-    command = [compiler, *ARCH_FLAGS, *CXX_FLAGS, "-O2", "-Wall", "-Wextra", "-Werror",
-               "-fsyntax-only", "-D__GNUC_PYTHON__",
+    target = daisy_target()
+    # The app's own -D flags from platformio.ini, as the real build passes them.
+    command = [compiler, *target.machine_flags, *target.optimize_flags, *target.cxx_flags,
+               *app_defines(app), "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+               "-D__GNUC_PYTHON__",
                f"-I{REPO / 'tests' / 'firmware' / 'daisy_api'}", f"-I{REPO / 'firmware' / 'core'}",
                f"-I{REPO / 'firmware' / 'model'}", f"-I{cmsis / 'Include'}",
                str(REPO / "firmware" / app / "main.cpp")]

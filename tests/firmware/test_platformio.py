@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from host_sim.daisy_target import daisy_target
 from tools.capture import PRODUCT_HINT
 from tools.flash import FlashError, find_platformio
 
@@ -40,18 +41,30 @@ def test_each_app_env_picks_its_own_sources_and_the_core(pio):
         env = sections[f"env:{app}"]
         assert env["build_src_filter"] == [f"-<*> +<{app}/>"]
         assert (REPO / "firmware" / app / "main.cpp").exists()
-        # `daisynet capture` finds the device by "daisy" in its USB product string.
+        # `daisynet capture` finds the device by "daisy" in its USB product string, which
+        # STM32duino reads from USB_PRODUCT_STRING (not USB_PRODUCT).
         product = [flag for flag in env["build_flags"] if "USB_PRODUCT" in flag]
-        assert len(product) == 1 and PRODUCT_HINT in product[0].lower()
-        assert "-O2" in env["build_flags"]
+        assert len(product) == 1 and "USB_PRODUCT_STRING=" in product[0]
+        assert PRODUCT_HINT in product[0].lower()
     daisy = sections["daisy"]
+    # Pinned: the figures in README.md were checked against platform-ststm32 19.6.0.
     assert (daisy["platform"], daisy["board"], daisy["framework"]) == (
-        "ststm32", "electrosmith_daisy", "arduino")
+        "ststm32@19.6.0", "electrosmith_daisy", "arduino")
     assert daisy["upload_protocol"] == "dfu"
+    assert daisy["build_unflags"] == "-Os"
     flags = daisy["build_flags"].split("\n")
-    assert "-O2" in flags and daisy["build_unflags"] == "-Os"
     assert "-D PIO_FRAMEWORK_ARDUINO_ENABLE_CDC" in flags
     # The header chosen by `daisynet flash --model` is found before the committed default.
     assert flags.index("-I build/flash/model") < flags.index("-I firmware/model")
+    # The real build gets the same machine and optimisation flags as the emulated M7 build.
+    target = daisy_target()
+    for app in ("inference", "datalogger"):
+        expanded = " ".join(sections[f"env:{app}"]["build_flags"]).split()
+        assert all(flag in expanded for flag in [*target.machine_flags, *target.optimize_flags])
+    assert target.machine_flags == ["-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv4-sp-d16",
+                                    "-mfloat-abi=hard"]
+    assert target.core_clock_hz == 400_000_000
+    datalogger_flags = sections["env:datalogger"]["build_flags"]
+    assert "-D CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER=16" in datalogger_flags
     assert "DaisyDuino" in daisy["lib_deps"]
     assert "test_dir" not in sections["platformio"]  # tests/ is pytest's, not PlatformIO's

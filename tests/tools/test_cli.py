@@ -193,4 +193,7 @@ def test_bench_reports_m7_instructions_per_sample(exported, capsys):
     assert 424 < by_block[48]["instructions_per_sample"] < by_block[1]["instructions_per_sample"]
     assert by_block[48]["allocations"] == 0
     assert result["m7_flash_bytes"] > 4 * result["parameters"]
-    assert "instructions/sample" in captured.err
+    # The budget is at the clock the firmware runs (400 MHz) and the model's sample rate.
+    assert result["core_clock_hz"] == 400_000_000
+    assert result["cycle_budget_per_sample"] == pytest.approx(400e6 / result["sample_rate"])
+    assert "instructions/sample" in captured.err and "of the budget at 400 MHz" in captured.err

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from host_sim.daisy_target import weight_flash_budget
+from host_sim.header import read_header
 from tests.training.test_export import save_with_metadata
 from tools import flash as flash_module
 from tools.cli import main
@@ -99,6 +101,29 @@ def test_refuses_a_model_trained_at_another_rate(tmp_path, random_wavenet, capsy
     assert main(["flash", "inference", "--model", str(header)]) == 1
     assert "trained at 44100 Hz, but the app runs the Patch at 48000 Hz" in \
         capsys.readouterr().err
+
+
+def test_refuses_weights_that_do_not_fit_the_flash_the_app_leaves(fake_pio, dfu_attached,
+                                                                  tmp_path, random_wavenet,
+                                                                  capsys):
+    # 3 blocks of 48 filters, K=3: about 20,000 parameters, 80 KB of float32 weights.
+    model = random_wavenet(4, (48, 48, 48), 3)
+    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "knob_2", "audio_in_1",
+                                                      "audio_in_2"], sample_rate=48_000)
+    _, header, _ = export(path, tmp_path / "model_defn.h", command="test")
+    assert main(["flash", "inference", "--model", str(header)]) == 1
+    err = capsys.readouterr().err
+    budget = weight_flash_budget("inference")
+    assert f"but the inference app leaves {budget:,} B of the Daisy's 128 KiB" in err
+    assert "train a smaller model" in err and err.count("\n") == 1
+    assert not fake_pio.exists()  # refused before PlatformIO runs
+
+
+def test_the_default_model_fits_with_room_to_spare():
+    spec = read_header(flash_module.DEFAULT_HEADER)
+    assert spec.weight_flash_bytes() < weight_flash_budget("inference") / 10
+    # The budget leaves room for models of several thousand parameters.
+    assert weight_flash_budget("inference") > 30_000
 
 
 def test_model_option_is_only_for_inference(capsys):

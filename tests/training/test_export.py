@@ -14,11 +14,12 @@ from training.model import Architecture, predict_sequence
 REPO = Path(__file__).resolve().parents[2]
 
 
-def save_with_metadata(model, folder: Path, inputs: list[str], target: str = "audio_out_1"):
+def save_with_metadata(model, folder: Path, inputs: list[str], target: str = "audio_out_1",
+                       sample_rate: int = 44_100):
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
     (folder / "training.json").write_text(
-        json.dumps({"name": "test_model", "sample_rate": 44_100, "inputs": inputs,
+        json.dumps({"name": "test_model", "sample_rate": sample_rate, "inputs": inputs,
                     "target": target})
     )
     return folder / "model.keras"

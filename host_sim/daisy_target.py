@@ -1,0 +1,95 @@
+"""The Daisy Patch as a target: its clock, compiler flags and flash, read from platformio.ini.
+
+platformio.ini's ``[daisy]`` section is the one place these are written down (as ``custom_*``
+options, which PlatformIO keeps for us and ignores itself). The emulated Cortex-M7 build
+(host_sim/m7.py) compiles with exactly these flags, and every cycle budget uses this clock.
+"""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PLATFORMIO_INI = REPO / "platformio.ini"
+SECTION = "daisy"
+
+# STM32H750: 128 KiB of internal flash hold the app's code and the model's weights.
+INTERNAL_FLASH_BYTES = 128 * 1024
+# Flash each app takes without the model's weights: text + data of a local build of each app
+# against the sources PlatformIO uses (platform-ststm32 19.6.0, STM32duino 2.12.0, CMSIS 6.3.0,
+# CMSIS-DSP 1.16.2, DaisyDuino 0932d70, U8g2 2.36.17, nano.specs), less the default model's
+# weight arrays (2,141 B in the inference image of 89,488 B). Built with Debian's GCC 12.2.1;
+# PlatformIO's toolchain is GCC 12.3.1, hence the margin. Re-measure when a pin changes.
+APP_FLASH_MEASURED_ON = "2026-11-22"
+APP_FLASH_BYTES = {"inference": 87_347, "datalogger": 87_476}
+FLASH_MARGIN_BYTES = 4 * 1024
+
+
+def weight_flash_budget(app: str = "inference") -> int:
+    """Bytes of internal flash left for a model's weights beside ``app``, margin kept."""
+    return INTERNAL_FLASH_BYTES - APP_FLASH_BYTES[app] - FLASH_MARGIN_BYTES
+
+
+@dataclass(frozen=True)
+class DaisyTarget:
+    core_clock_hz: int
+    machine_flags: list[str]  # -mcpu, -mfpu, float ABI: from the board definition
+    optimize_flags: list[str]
+    common_flags: list[str]  # every C and C++ file
+    c_flags: list[str]
+    cxx_flags: list[str]
+    link_flags: list[str]
+
+    def cycles_per_sample(self, sample_rate: float) -> float:
+        """Core cycles available per sample at ``sample_rate`` Hz (8,333 at 48 kHz, 400 MHz)."""
+        return self.core_clock_hz / sample_rate
+
+    @property
+    def clock_mhz(self) -> float:
+        return self.core_clock_hz / 1e6
+
+
+def app_defines(app: str, path: Path = PLATFORMIO_INI) -> list[str]:
+    """The -D flags platformio.ini gives the Daisy app ``app`` ([daisy] and [env:APP]
+    build_flags), as compiler arguments ``-DNAME=VALUE``."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(path)
+    defines = []
+    for section in (SECTION, f"env:{app}"):
+        for line in config[section].get("build_flags", "").splitlines():
+            words = shlex.split(line)  # '-D NAME="text"' stays one word, quotes inside kept
+            if len(words) == 1 and words[0].startswith("-D "):
+                words = ["-D", words[0][3:]]
+            if len(words) == 2 and words[0] == "-D":
+                defines.append(f"-D{words[1]}")
+    return defines
+
+
+@cache
+def daisy_target(path: Path = PLATFORMIO_INI) -> DaisyTarget:
+    """The ``[daisy]`` section of platformio.ini as a ``DaisyTarget``."""
+    config = configparser.ConfigParser(interpolation=None)
+    if not config.read(path):
+        raise FileNotFoundError(f"{path}: not found; the Daisy's compiler flags are read from it")
+    if not config.has_section(SECTION):
+        raise ValueError(f"{path} has no [{SECTION}] section")
+    section = config[SECTION]
+
+    def flags(option: str) -> list[str]:
+        if option not in section:
+            raise ValueError(f"{path}: [{SECTION}] lacks {option}")
+        return shlex.split(section[option])
+
+    return DaisyTarget(
+        core_clock_hz=int(section["custom_core_clock_hz"]),
+        machine_flags=flags("custom_machine_flags"),
+        optimize_flags=flags("custom_optimize_flags"),
+        common_flags=flags("custom_common_flags"),
+        c_flags=flags("custom_c_flags"),
+        cxx_flags=flags("custom_cxx_flags"),
+        link_flags=flags("custom_link_flags"),
+    )
