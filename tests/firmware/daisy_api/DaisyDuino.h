@@ -38,6 +38,9 @@ uint32_t millis();
 struct USBSerial {
   void begin(uint32_t baud);
   explicit operator bool();
+  bool dtr();
+  int available();
+  int read();
   int availableForWrite();
   size_t write(const uint8_t* data, size_t size);
   size_t println(const char* text);
