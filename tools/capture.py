@@ -38,7 +38,6 @@ from tools.dataset import Dataset, dataset_paths
 from tools.wire import (
     COUNTERS,
     HEADER,
-    MASK_CHANNELS,
     MAX_RESEND_RANGES,
     PROTOCOL_VERSION,
     SESSION_FIXED,
@@ -86,7 +85,6 @@ COMMAND_TIMEOUT = 0.5  # seconds to wait for a REPLY before sending the command 
 COMMAND_ATTEMPTS = 4
 RESEND_ROUNDS = 8  # record mode: RESEND rounds before gaps stay gaps
 HEARTBEATS_PER_SECOND = 2  # STATUS + SESSION every 0.5 s
-DEVICE_CHANNELS = MASK_CHANNELS
 FLASH_HINT = "flash the matching firmware with `daisynet flash datalogger`"
 
 
@@ -162,8 +160,8 @@ def plan_link(capabilities: Capabilities, channels: list[str], sample_format: Sa
     # whole 64-byte slot; a heartbeat adds at most one more packet.
     link_used = math.ceil((math.ceil(frame / PACKET_BYTES) * blocks_per_second
                            + 2 * HEARTBEATS_PER_SECOND) * PACKET_BYTES)
-    slot = payload
-    longest = capabilities.store_bytes // slot * block / rate
+    # The store holds whole DATA payloads, one per block.
+    longest = capabilities.store_bytes // payload * block / rate
     share = link_used / link_rate
     if mode == "live" and share > LIVE_MARGIN:
         raise CaptureError(

@@ -281,6 +281,9 @@ class Recorder {
       ApplyConfig(previous);
       return Reply(command, wire::ReplyCode::kBadArguments, "more frames than the store holds");
     }
+    // The stored blocks have the old layout: none of them can be resent any more.
+    write_count_.store(0);
+    read_count_.store(0);
     Reply(command, wire::ReplyCode::kOk, "");
   }
 
