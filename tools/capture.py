@@ -1,14 +1,20 @@
 """``daisynet capture``: record a dataset from the datalogger firmware over USB serial.
 
-The Daisy Patch running firmware/datalogger streams wire protocol frames (tools/wire.py) while
-its encoder-started recording runs. ``capture`` finds the port, decodes the stream, and writes
-the dataset (tools/dataset.py) plus NAME.capture.json, the capture log: what arrived, what was
-lost and where. Ctrl-C, an unplugged cable or a device that goes silent end the capture with
-everything received so far saved.
+``capture`` finds the port, asks the Daisy what it offers (HELLO), checks the link budget of
+the requested channels and sample format, configures the recording (CONFIGURE) and starts it
+(START, or the encoder), decodes the stream (tools/wire.py), and writes the dataset
+(tools/dataset.py) plus NAME.capture.json, the capture log: what arrived, what was lost and
+where. Ctrl-C, an unplugged cable or a device that goes silent end the capture with everything
+received so far saved.
 
-Gaps (frames lost on the wire, or dropped by the device when USB could not keep up) are never
-glued together: the WAV keeps real time with silence in the gap and the sidecar lists each gap
-as ``source.gaps = [[first_frame, frames], ...]``, which training skips; or, with
+Live mode streams while recording; it is refused when the configuration needs more than
+LIVE_MARGIN of the link. Record mode records into the Daisy's SDRAM first and transfers after,
+at whatever rate the link gives; blocks lost on the way are asked for again (RESEND), so a
+record-mode capture over a faulty link ends bit-exact. ``mode="auto"`` picks live when it fits.
+
+Gaps (frames lost on the wire and not resent, or dropped by the device when USB could not keep
+up) are never glued together: the WAV keeps real time with silence in the gap and the sidecar
+lists each gap as ``source.gaps = [[first_frame, frames], ...]``, which training skips; or, with
 ``on_gap="fail"``, the capture stops with an error at the first gap.
 """
 
@@ -16,9 +22,10 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,29 +36,64 @@ from tqdm import tqdm
 
 from tools.dataset import Dataset, dataset_paths
 from tools.wire import (
+    COUNTERS,
+    HEADER,
+    MAX_RESEND_RANGES,
     PROTOCOL_VERSION,
+    SESSION_FIXED,
+    Capabilities,
+    CommandType,
+    Counters,
     EndReason,
     Frame,
     FrameDecoder,
     FrameType,
+    Mode,
     RecorderState,
+    Reply,
+    ReplyCode,
+    SampleFormat,
     Session,
     WireError,
+    channel_mask,
+    configure_payload,
+    encode_frame,
+    encoded_size,
+    parse_capabilities,
     parse_counters,
     parse_data,
+    parse_reply,
     parse_session,
+    resend_payload,
+    unpack_samples,
 )
 
 USB_VID = 0x0483  # STMicroelectronics: the STM32duino USB CDC device the Daisy enumerates as
 USB_PID = 0x5740
 PRODUCT_HINT = "daisy"  # ST's VID:PID is generic; the product string tells the Daisy apart
-READ_CHUNK = 65536  # bytes per read; the datalogger sends ~0.8 MB/s
+READ_CHUNK = 65536  # bytes per read
 POLL_SECONDS = 0.05  # longest a read waits, so Ctrl-C, timeouts and progress stay responsive
 PROGRESS_SECONDS = 0.2  # between progress bar updates
+# USB full-speed bulk carries at most 19 x 64 bytes per 1 ms frame in theory; CDC on the
+# Daisy is planned at 1 MB/s, in 64-byte packets, one 1 ms USB frame at a time.
+LINK_RATE = 1_000_000  # bytes/s
+PACKET_BYTES = 64
+USB_FRAMES_PER_SECOND = 1000
+# Live capture must leave this share of the link free (host scheduling, other USB traffic).
+LIVE_MARGIN = 0.80
+COMMAND_TIMEOUT = 0.5  # seconds to wait for a REPLY before sending the command again
+COMMAND_ATTEMPTS = 4
+RESEND_ROUNDS = 8  # record mode: RESEND rounds before gaps stay gaps
+HEARTBEATS_PER_SECOND = 2  # STATUS + SESSION every 0.5 s
+FLASH_HINT = "flash the matching firmware with `daisynet flash datalogger`"
 
 
 class CaptureError(Exception):
     """The capture cannot start or must stop; the message says why in one line."""
+
+
+class GapError(CaptureError):
+    """A gap appeared and the user asked to fail on gaps."""
 
 
 @dataclass
@@ -59,6 +101,88 @@ class CaptureResult:
     dataset_path: Path | None
     log_path: Path
     log: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LinkBudget:
+    """What a configuration needs from the link, and whether it can stream live."""
+
+    mode: str  # "live" or "record": what the capture will do
+    sample_format: str
+    audio_channels: list[str]
+    control_channels: list[str]
+    data_frame_bytes: int  # one DATA frame on the wire, COBS and delimiter included
+    bytes_per_second: int  # needed, framing and heartbeats included
+    link_bytes_per_second: int  # link time used: whole 64-byte packets per 1 ms block
+    link_rate: int
+    longest_take_seconds: float  # record mode: what the store holds
+    explanation: str  # why this mode, in a sentence
+
+    @property
+    def share(self) -> float:
+        return self.link_bytes_per_second / self.link_rate
+
+    def describe(self) -> list[str]:
+        audio = len(self.audio_channels)
+        controls = len(self.control_channels)
+        packets = self.link_bytes_per_second // (PACKET_BYTES * USB_FRAMES_PER_SECOND)
+        return [
+            f"link budget: {audio} audio ({self.sample_format}) + {controls} controls (float32):"
+            f" {self.bytes_per_second:,} B/s with framing, {packets} packets of "
+            f"{PACKET_BYTES} B per 1 ms block = {self.share:.0%} of the {self.link_rate:,} B/s "
+            f"link (live limit {LIVE_MARGIN:.0%})",
+            f"mode: {self.mode}: {self.explanation}",
+        ]
+
+
+def plan_link(capabilities: Capabilities, channels: list[str], sample_format: SampleFormat,
+              mode: str, link_rate: int = LINK_RATE, duration: float | None = None) -> LinkBudget:
+    """The budget of recording ``channels`` in ``sample_format`` over a ``link_rate`` link,
+    and the mode to use: ``mode`` "live" or "record", or "auto" (live if it fits). Raises
+    CaptureError for a live request over LIVE_MARGIN and for a take longer than the store."""
+    unknown = [name for name in channels if name not in capabilities.channels]
+    if unknown or not channels:
+        raise CaptureError(f"unknown channel(s) {', '.join(unknown) or '(none)'}; the device has:"
+                           f" {', '.join(capabilities.channels)}")
+    if sample_format not in capabilities.formats:
+        raise CaptureError(f"the device does not offer sample format {sample_format.name.lower()}")
+    audio = [name for name in capabilities.audio_channels if name in channels]
+    controls = [name for name in capabilities.control_channels if name in channels]
+    block, rate = capabilities.block_size, capabilities.sample_rate
+    payload = 8 + block * len(audio) * sample_format.bytes + 4 * len(controls)
+    frame = encoded_size(HEADER.size + payload + 4)
+    blocks_per_second = rate / block
+    names = sum(1 + len(name.encode()) for name in [capabilities.firmware_version, *channels])
+    heartbeat = (encoded_size(HEADER.size + COUNTERS.size + 4)
+                 + encoded_size(HEADER.size + SESSION_FIXED.size + names + 4))
+    needed = math.ceil(frame * blocks_per_second + heartbeat * HEARTBEATS_PER_SECOND)
+    # The queue drains every block, so each block ends in a short packet that still takes a
+    # whole 64-byte slot; a heartbeat adds at most one more packet.
+    link_used = math.ceil((math.ceil(frame / PACKET_BYTES) * blocks_per_second
+                           + 2 * HEARTBEATS_PER_SECOND) * PACKET_BYTES)
+    # The store holds whole DATA payloads, one per block.
+    longest = capabilities.store_bytes // payload * block / rate
+    share = link_used / link_rate
+    if mode == "live" and share > LIVE_MARGIN:
+        raise CaptureError(
+            f"cannot stream this live: it needs {share:.0%} of the {link_rate:,} B/s link "
+            f"(limit {LIVE_MARGIN:.0%}); use --mode record (longest take {longest:.1f} s), "
+            "fewer channels or --format s24/s16")
+    if mode == "auto":
+        mode = "live" if share <= LIVE_MARGIN else "record"
+        why = ("fits the link, streaming while recording" if mode == "live" else
+               f"too much to stream live, recording into the Daisy's SDRAM first and "
+               f"transferring after (longest take {longest:.1f} s)")
+    elif mode == "live":
+        why = "streaming while recording"
+    else:
+        why = f"recording into the Daisy's SDRAM first, transferring after (longest take " \
+              f"{longest:.1f} s)"
+    if mode == "record" and duration is not None and duration > longest:
+        raise CaptureError(f"--duration {duration:g} s is longer than the Daisy's store holds "
+                           f"in record mode with these channels: at most {longest:.1f} s")
+    return LinkBudget(mode, sample_format.name.lower(), audio, controls, frame, needed,
+                      link_used, link_rate, longest, why)
 
 
 def find_port(port: str | None) -> str:
@@ -109,57 +233,66 @@ def open_port(port: str) -> serial.Serial:
         raise CaptureError(f"cannot open {port}: {err}") from err
 
 
-class GapError(CaptureError):
-    """A gap appeared and the user asked to fail on gaps."""
-
-
 class Assembler:
-    """Turns decoded frames into a recording; tracks the session, its blocks and the gaps."""
+    """Turns decoded frames into a recording; tracks the session, its blocks, replies, gaps."""
 
     def __init__(self, on_gap: str) -> None:
         self.on_gap = on_gap
         self.session: Session | None = None
         self.counts = {kind.name.lower(): 0 for kind in FrameType}
-        self.last_status = None
-        self.end = None  # Counters of the END frame
+        self.last_status: Counters | None = None
+        self.end: Counters | None = None  # END of the recording (or of its transfer)
+        self.resend_ends = 0  # ENDs of RESEND rounds
         self.new_session_seen = False
         self.invalid_payloads = 0
+        self.duplicate_blocks = 0
         self.device_state: RecorderState | None = None
+        self.replies: dict[int, Reply] = {}  # by command sequence
         self._early: list[Frame] = []  # DATA that came before any SESSION
-        self._first_frames: list[int] = []
-        self._payloads: list[bytes] = []
-        self._next_frame = 0  # first frame index the next block should have
+        self._blocks: dict[int, bytes] = {}  # DATA payloads by first frame
+        self._next_frame = 0  # first frame index after the latest block
 
     @property
     def frames_covered(self) -> int:
         return self._next_frame
 
+    @property
+    def blocks_received(self) -> int:
+        return len(self._blocks)
+
     def add(self, frame: Frame) -> None:
         self.counts[FrameType(frame.type).name.lower()] += 1
         try:
             if frame.type == FrameType.SESSION:
-                self._on_session(parse_session(frame.payload), frame)
+                self._on_session(parse_session(frame.payload))
             elif frame.type == FrameType.DATA:
                 if self.session is None:
                     self._early.append(frame)
                 else:
                     self._on_data(frame)
+            elif frame.type == FrameType.REPLY:
+                reply = parse_reply(frame.payload)
+                self.replies[reply.command_sequence] = reply
             else:
-                counters = parse_counters(frame.payload)
-                if self.session is not None and counters.session_id != self.session.session_id:
-                    return  # a heartbeat from before our session, or of a later one
-                if frame.type == FrameType.STATUS:
-                    self.last_status = counters
-                    self.device_state = RecorderState(counters.code) if counters.code in (
-                        RecorderState._value2member_map_) else None
-                else:
-                    self.end = counters
-                    if self.session is not None:
-                        self._check_gap(counters.frames_recorded, frame.offset, at_end=True)
+                self._on_counters(frame, parse_counters(frame.payload))
         except WireError:
             self.invalid_payloads += 1
 
-    def _on_session(self, session: Session, frame: Frame) -> None:
+    def _on_counters(self, frame: Frame, counters: Counters) -> None:
+        if self.session is not None and counters.session_id != self.session.session_id:
+            return  # a heartbeat from before our session, or of a later one
+        if frame.type == FrameType.STATUS:
+            self.last_status = counters
+            self.device_state = RecorderState(counters.code) if counters.code in (
+                RecorderState._value2member_map_) else None
+        elif self.session is not None and counters.code == EndReason.RESEND_DONE:
+            self.resend_ends += 1
+        elif self.session is not None:
+            self.end = counters
+            if self.session.mode == Mode.LIVE:
+                self._check_gap(counters.frames_recorded, frame.offset, at_end=True)
+
+    def _on_session(self, session: Session) -> None:
         if self.session is None:
             self.session = session
             early, self._early = self._early, []
@@ -170,13 +303,19 @@ class Assembler:
 
     def _on_data(self, frame: Frame) -> None:
         first_frame, _, _ = parse_data(frame.payload, self.session)
-        if first_frame < self._next_frame:
-            self.invalid_payloads += 1  # frames cannot go back within a session
+        if first_frame % self.session.block_size:
+            self.invalid_payloads += 1
             return
-        self._check_gap(first_frame, frame.offset, at_end=False)
-        self._first_frames.append(first_frame)
-        self._payloads.append(frame.payload)
-        self._next_frame = first_frame + self.session.block_size
+        if first_frame in self._blocks:
+            self.duplicate_blocks += 1
+            return
+        if self.session.mode == Mode.LIVE:
+            if first_frame < self._next_frame:
+                self.invalid_payloads += 1  # live frames cannot go back within a session
+                return
+            self._check_gap(first_frame, frame.offset, at_end=False)
+        self._blocks[first_frame] = frame.payload
+        self._next_frame = max(self._next_frame, first_frame + self.session.block_size)
 
     def _check_gap(self, frame_index: int, offset: int, at_end: bool) -> None:
         missing = frame_index - self._next_frame
@@ -188,29 +327,56 @@ class Assembler:
                 "capture with its gaps marked"
             )
 
+    def check_missing(self) -> None:
+        """Record mode, after the resends: GapError for the first gap left, with --on-gap fail."""
+        missing = self.missing_blocks()
+        if missing and self.on_gap == "fail":
+            block = self.session.block_size
+            first, count = missing[0]
+            raise GapError(
+                f"{count * block} frames ({count * block / self.session.sample_rate:.3f} s) "
+                f"missing from frame {first * block} on, after {RESEND_ROUNDS} RESEND rounds at "
+                "most; rerun with --on-gap mark to keep the capture with its gaps marked")
+
+    def total_frames(self) -> int:
+        """Frames the recording spans: what arrived, or what the device says it recorded."""
+        total = self._next_frame
+        if self.end is not None:
+            total = max(total, self.end.frames_recorded)
+        return total
+
+    def missing_blocks(self) -> list[tuple[int, int]]:
+        """(first block, block count) ranges the recording lacks, in order."""
+        block = self.session.block_size
+        have = np.zeros(self.total_frames() // block, bool)
+        for first in self._blocks:
+            if first // block < have.size:
+                have[first // block] = True
+        edges = np.flatnonzero(np.diff(np.concatenate([[1], have.astype(np.int8), [1]])))
+        return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
     def recording(self, max_frames: int | None) -> tuple[np.ndarray, list[list[int]]]:
         """(frames, audio + controls) float32 samples with the controls held for each block,
         and the gaps as [first_frame, frames]. Missing frames are silence."""
         session = self.session
         block, audio = session.block_size, len(session.audio_channels)
-        total = self._next_frame
-        if self.end is not None:
-            total = max(total, self.end.frames_recorded)
+        total = self.total_frames()
         if max_frames is not None:
             total = min(total, max_frames)
-        channels = audio + len(session.control_channels)
-        samples = np.zeros((total, channels), np.float32)
+        samples = np.zeros((total, audio + len(session.control_channels)), np.float32)
         covered = np.zeros(total, bool)
-        if self._payloads:
-            values = np.frombuffer(b"".join(self._payloads), "<f4").reshape(len(self._payloads), -1)
-            blocks_audio = values[:, 2 : 2 + block * audio].reshape(-1, block, audio)
-            blocks_controls = values[:, 2 + block * audio :]
-            for index, first in enumerate(self._first_frames):
+        firsts = sorted(first for first in self._blocks if first < total)
+        if firsts:
+            payloads = np.frombuffer(b"".join(self._blocks[f] for f in firsts), np.uint8)
+            payloads = payloads.reshape(len(firsts), -1)
+            audio_bytes = block * audio * session.sample_format.bytes
+            values = unpack_samples(np.ascontiguousarray(payloads[:, 8 : 8 + audio_bytes]),
+                                    session.sample_format).reshape(len(firsts), block, audio)
+            controls = np.ascontiguousarray(payloads[:, 8 + audio_bytes :]).view("<f4")
+            for index, first in enumerate(firsts):
                 stop = min(first + block, total)
-                if stop <= first:
-                    break
-                samples[first:stop, :audio] = blocks_audio[index, : stop - first]
-                samples[first:stop, audio:] = blocks_controls[index]
+                samples[first:stop, :audio] = values[index, : stop - first]
+                samples[first:stop, audio:] = controls[index]
                 covered[first:stop] = True
         edges = np.flatnonzero(np.diff(np.concatenate([[1], covered.astype(np.int8), [1]])))
         gaps = [[int(start), int(stop - start)] for start, stop in zip(edges[::2], edges[1::2],
@@ -218,90 +384,86 @@ class Assembler:
         return samples, gaps
 
 
-def capture(
-    port: str,
-    output: str | Path,
-    duration: float | None = None,
-    on_gap: str = "mark",
-    wait: float = 5.0,
-    silence_timeout: float = 2.0,
-    source_extra: dict | None = None,
-    on_open: Callable[[], None] | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> CaptureResult:
-    """Record from ``port`` until the device ends the session, ``duration`` seconds are
-    captured, the device goes silent for ``silence_timeout`` s, is unplugged, or Ctrl-C.
-    Writes the dataset and NAME.capture.json next to it. ``wait`` is how long to wait for the
-    first daisynet frame before deciding the port is not a datalogger. ``on_open`` runs once
-    the port is open (the emulated device presses its encoder there)."""
-    wav_path, _ = dataset_paths(output)
-    log_path = wav_path.with_name(wav_path.stem + ".capture.json")
-    connection = open_port(port)
-    decoder = FrameDecoder()
-    assembler = Assembler(on_gap)
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    started = last_bytes = last_refresh = time.monotonic()
-    first_frame_at: float | None = None
-    stop_reason = ""
-    bar = tqdm(total=duration, unit="s", disable=not progress, leave=True,
-               bar_format="{desc}{n:.1f}/{total_fmt} s {bar} {postfix}" if duration else
-               "{desc}{n:.1f} s captured {postfix}")
-    announced_idle = False
-    failure: CaptureError | None = None
-    if on_open is not None:
-        on_open()
-    try:
-        while not stop_reason:
+class _Link:
+    """The open port: reads and decodes what the device sends, sends commands."""
+
+    def __init__(self, connection: serial.Serial, port: str, assembler: Assembler) -> None:
+        self.connection = connection
+        self.port = port
+        self.decoder = FrameDecoder()
+        self.assembler = assembler
+        self.last_bytes = time.monotonic()
+        self.first_frame_at: float | None = None
+        self._sequence = 0
+
+    def pump(self) -> None:
+        """One read (at most POLL_SECONDS); raises serial/OS errors when unplugged."""
+        data = self.connection.read(max(1, min(self.connection.in_waiting, READ_CHUNK)))
+        now = time.monotonic()
+        if data:
+            self.last_bytes = now
+            for frame in self.decoder.feed(data):
+                self.first_frame_at = self.first_frame_at or now
+                self.assembler.add(frame)
+
+    def send(self, command: CommandType, payload: bytes = b"") -> int:
+        """Sends a command frame; returns its sequence number. The leading delimiter ends any
+        partial frame the device holds."""
+        self._sequence += 1
+        self.connection.write(b"\x00" + encode_frame(command, self._sequence, payload))
+        self.connection.flush()
+        return self._sequence
+
+    def command(self, command: CommandType, payload: bytes = b"",
+                done: Callable[[], bool] | None = None) -> Reply | None:
+        """Sends ``command`` until a REPLY arrives (or ``done()`` says it took effect anyway,
+        as when the reply was lost); None if neither happens in COMMAND_ATTEMPTS tries."""
+        for _ in range(COMMAND_ATTEMPTS):
+            sequence = self.send(command, payload)
+            deadline = time.monotonic() + COMMAND_TIMEOUT
+            while time.monotonic() < deadline:
+                self.pump()
+                reply = self.assembler.replies.pop(sequence, None)
+                if reply is not None:
+                    return reply
+                if done is not None and done():
+                    return None
+            if done is not None and done():
+                return None
+        return None
+
+    def check(self, command: CommandType, reply: Reply | None) -> None:
+        """CaptureError unless ``reply`` is OK."""
+        if reply is None:
+            raise CaptureError(f"{self.port}: the datalogger did not answer "
+                               f"{command.name} ({COMMAND_ATTEMPTS} tries)")
+        if reply.code != ReplyCode.OK:
+            code = ReplyCode(reply.code).name if reply.code in ReplyCode._value2member_map_ \
+                else str(reply.code)
+            raise CaptureError(f"the datalogger refused {command.name}: {reply.message} "
+                               f"({code.lower()})")
+
+
+def _hello(link: _Link, wait: float) -> Capabilities:
+    """The device's capabilities; one-line errors for anything that is not our datalogger."""
+    started = time.monotonic()
+    next_hello = started
+    sequence = 0
+    while True:
+        now = time.monotonic()
+        if now >= next_hello:
+            sequence = link.send(CommandType.HELLO)
+            next_hello = now + COMMAND_TIMEOUT
+        link.pump()
+        reply = link.assembler.replies.get(sequence)
+        if reply is not None and reply.code == ReplyCode.OK:
             try:
-                data = connection.read(max(1, min(connection.in_waiting, READ_CHUNK)))
-            except (serial.SerialException, OSError):
-                stop_reason = "disconnected"
-                break
-            now = time.monotonic()
-            if data:
-                last_bytes = now
-                for frame in decoder.feed(data):
-                    first_frame_at = first_frame_at or now
-                    assembler.add(frame)
-            _check_protocol(decoder, port, started, now, first_frame_at, wait)
-            session = assembler.session
-            if session is None:
-                if assembler.device_state == RecorderState.IDLE and not announced_idle:
-                    log("waiting for the recording: press the encoder on the Daisy Patch")
-                    announced_idle = True
-                continue
-            seconds = assembler.frames_covered / session.sample_rate
-            if now - last_refresh > PROGRESS_SECONDS:
-                last_refresh = now
-                bar.n = min(seconds, duration) if duration else seconds
-                bar.set_postfix_str(_status_line(decoder, now - started), refresh=False)
-                bar.refresh()
-            if assembler.end is not None:
-                stop_reason = f"device ended the session ({_end_reason(assembler.end.code)})"
-            elif assembler.new_session_seen:
-                stop_reason = "the device started a new session"
-            elif duration is not None and seconds >= duration:
-                stop_reason = "duration reached"
-            elif now - last_bytes > silence_timeout:
-                stop_reason = f"device silent for {silence_timeout:g} s"
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
-    except GapError as err:
-        failure = err
-        stop_reason = "gap"
-    finally:
-        bar.close()
-        connection.close()
-    if assembler.session is None:
-        if stop_reason == "interrupted":
-            raise KeyboardInterrupt
-        raise CaptureError(f"{port}: {stop_reason} before the recording started; nothing saved")
-    elapsed = time.monotonic() - started
-    return _save(assembler, decoder, wav_path, log_path, failure, stop_reason, duration, {
-        "port": port, "started_at": started_at, "seconds": elapsed,
-        **(source_extra or {}),
-    }, log)
+                return parse_capabilities(reply.body)
+            except WireError as err:
+                raise CaptureError(f"{link.port}: the datalogger's HELLO reply is malformed: "
+                                   f"{err}") from err
+        _check_protocol(link.decoder, link.port, started, time.monotonic(), link.first_frame_at,
+                        wait)
 
 
 def _check_protocol(decoder: FrameDecoder, port: str, started: float, now: float,
@@ -312,17 +474,218 @@ def _check_protocol(decoder: FrameDecoder, port: str, started: float, now: float
         versions = ", ".join(str(v) for v in sorted(stats.other_versions))
         raise CaptureError(
             f"{port} speaks daisynet wire protocol version {versions}; this daisynet speaks "
-            f"version {PROTOCOL_VERSION}: update daisynet or flash the matching datalogger firmware"
+            f"version {PROTOCOL_VERSION}: {FLASH_HINT}"
         )
-    if first_frame_at is None and now - started > wait:
+    if now - started > wait:
         if stats.bytes_received == 0:
             raise CaptureError(f"{port} sent nothing in {wait:g} s; the datalogger sends a status "
                                "frame every 0.5 s: is the datalogger firmware running?")
-        raise CaptureError(
-            f"{port} is not a daisynet datalogger: {stats.bytes_received} bytes in {wait:g} s "
-            f"but no daisynet frame ({stats.foreign_frames} foreign frames, {stats.crc_failures} "
-            "CRC failures); flash the datalogger firmware"
-        )
+        if first_frame_at is None:
+            raise CaptureError(
+                f"{port} is not a daisynet datalogger: {stats.bytes_received} bytes in {wait:g} s"
+                f" but no daisynet frame ({stats.foreign_frames} foreign frames, "
+                f"{stats.crc_failures} CRC failures); flash the datalogger firmware"
+            )
+        raise CaptureError(f"{port}: the datalogger sends frames but did not answer HELLO in "
+                           f"{wait:g} s; {FLASH_HINT}")
+
+
+def capture(
+    port: str,
+    output: str | Path,
+    duration: float | None = None,
+    channels: list[str] | None = None,
+    sample_format: SampleFormat | str = SampleFormat.S24,
+    mode: str = "auto",
+    link_rate: int = LINK_RATE,
+    on_gap: str = "mark",
+    wait: float = 5.0,
+    silence_timeout: float = 2.0,
+    start: str = "command",
+    source_extra: dict | None = None,
+    on_ready: Callable[[], None] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> CaptureResult:
+    """Record ``channels`` (default: all the device has) from ``port`` in ``sample_format``,
+    live or record-then-transfer (``mode`` live, record or auto), until the device ends the
+    session, ``duration`` seconds are recorded, the device goes silent for ``silence_timeout``
+    s, is unplugged, or Ctrl-C. ``start`` "command" starts the recording from here, "encoder"
+    waits for the Daisy's encoder (``on_ready`` runs then: the emulated device presses it).
+    ``wait`` is how long to wait for the device to answer. Writes the dataset and
+    NAME.capture.json next to it."""
+    sample_format = SampleFormat[sample_format.upper()] if isinstance(sample_format, str) \
+        else sample_format
+    wav_path, _ = dataset_paths(output)
+    log_path = wav_path.with_name(wav_path.stem + ".capture.json")
+    connection = open_port(port)
+    assembler = Assembler(on_gap)
+    link = _Link(connection, port, assembler)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started = time.monotonic()
+    stop_reason = ""
+    failure: CaptureError | None = None
+    budget: LinkBudget | None = None
+    resend_rounds: list[dict] = []
+    bar = None
+    try:
+        capabilities = _hello(link, wait)
+        budget = plan_link(capabilities, channels or capabilities.channels, sample_format, mode,
+                           link_rate, duration)
+        for line in budget.describe():
+            log(line)
+        if capabilities.state != RecorderState.IDLE:
+            state = RecorderState(capabilities.state).name.lower() if capabilities.state in (
+                RecorderState._value2member_map_) else str(capabilities.state)
+            raise CaptureError(f"{port}: the datalogger is busy ({state}); stop it with the "
+                               "encoder, or wait, and retry")
+        max_frames = 0 if duration is None else math.ceil(duration * capabilities.sample_rate)
+        link.check(CommandType.CONFIGURE, link.command(CommandType.CONFIGURE, configure_payload(
+            Mode[budget.mode.upper()], sample_format,
+            channel_mask([*budget.audio_channels, *budget.control_channels]), max_frames)))
+        if start == "encoder":
+            log("waiting for the recording: press the encoder on the Daisy Patch")
+            if on_ready is not None:
+                on_ready()
+        else:
+            reply = link.command(CommandType.START, done=lambda: assembler.session is not None)
+            if reply is not None or assembler.session is None:
+                link.check(CommandType.START, reply)
+        bar = _Progress(progress, duration, budget)
+        stop_reason = _record(link, assembler, bar, silence_timeout, log)
+        if assembler.session is not None and assembler.session.mode == Mode.RECORD and (
+                stop_reason.startswith("device ended")):
+            resend_rounds = _resend(link, assembler, silence_timeout)
+            assembler.check_missing()
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    except GapError as err:
+        failure = err
+        stop_reason = "gap"
+    finally:
+        if bar is not None:
+            bar.close()
+        connection.close()
+    if assembler.session is None:
+        if stop_reason == "interrupted":
+            raise KeyboardInterrupt
+        raise CaptureError(f"{port}: {stop_reason} before the recording started; nothing saved")
+    elapsed = time.monotonic() - started
+    return _save(assembler, link.decoder, wav_path, log_path, failure, stop_reason, duration, {
+        "port": port, "started_at": started_at, "seconds": elapsed,
+        "link_budget": asdict(budget) | {"share": budget.share} if budget else None,
+        "resend_rounds": resend_rounds,
+        **(source_extra or {}),
+    }, log)
+
+
+def _record(link: _Link, assembler: Assembler, bar: _Progress, silence_timeout: float,
+            log: Callable[[str], None]) -> str:
+    """Receives until the session ends; returns why it stopped. Ctrl-C during a record-mode
+    recording stops the recording and lets the transfer run (Ctrl-C again aborts)."""
+    stopping = False
+    while True:
+        try:
+            try:
+                link.pump()
+            except (serial.SerialException, OSError):
+                return "disconnected"
+            now = time.monotonic()
+            bar.update(assembler, link.decoder, now)
+            session = assembler.session
+            status = assembler.last_status
+            if (assembler.end is None and session is not None and status is not None
+                    and status.session_id == session.session_id
+                    and assembler.device_state == RecorderState.IDLE):
+                assembler.end = status  # the END frame was lost; the device is idle again
+            if assembler.end is not None:
+                bar.update(assembler, link.decoder, now, force=True)
+                return f"device ended the session ({_end_reason(assembler.end.code)})"
+            if assembler.new_session_seen:
+                return "the device started a new session"
+            if now - link.last_bytes > silence_timeout:
+                return f"device silent for {silence_timeout:g} s"
+        except KeyboardInterrupt:
+            session = assembler.session
+            recording_to_store = (session is not None and session.mode == Mode.RECORD
+                                  and assembler.blocks_received == 0)
+            try:
+                if not stopping:
+                    link.send(CommandType.STOP)
+            except (serial.SerialException, OSError):
+                return "interrupted"
+            if recording_to_store and not stopping:
+                stopping = True
+                log("stopping the recording; the transfer follows (Ctrl-C again to abort it)")
+                continue
+            return "interrupted"
+
+
+def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[dict]:
+    """Record mode: asks for every missing block again, up to MAX_RESEND_RANGES ranges per
+    RESEND, until none is missing or RESEND_ROUNDS rounds brought nothing new."""
+    rounds: list[dict] = []
+    fruitless = 0
+    session_id = assembler.session.session_id
+    while fruitless < RESEND_ROUNDS and (missing := assembler.missing_blocks()):
+        batch = missing[:MAX_RESEND_RANGES]
+        before, ends = assembler.blocks_received, assembler.resend_ends
+        try:
+            reply = link.command(CommandType.RESEND, resend_payload(session_id, batch),
+                                 done=lambda ends=ends: assembler.resend_ends > ends)
+            if reply is not None and reply.code != ReplyCode.OK:
+                rounds.append({"ranges": len(batch), "refused": reply.message})
+                break
+            while assembler.resend_ends == ends and (
+                    time.monotonic() - link.last_bytes < silence_timeout):
+                link.pump()
+        except (serial.SerialException, OSError):
+            break
+        received = assembler.blocks_received - before
+        rounds.append({"ranges": len(batch), "blocks_asked": sum(c for _, c in batch),
+                       "blocks_received": received})
+        fruitless = 0 if received else fruitless + 1
+    return rounds
+
+
+class _Progress:
+    """Seconds recorded (live: received; record: the device's count), then transferred."""
+
+    def __init__(self, enabled: bool, duration: float | None, budget: LinkBudget) -> None:
+        self.mode = budget.mode
+        self.duration = duration
+        self.last = 0.0
+        self.started = time.monotonic()
+        self.bar = tqdm(total=duration, unit="s", disable=not enabled, leave=True,
+                        desc="waiting for the recording", bar_format="{desc}: {n:.1f} s{postfix}")
+
+    def update(self, assembler: Assembler, decoder: FrameDecoder, now: float,
+               force: bool = False) -> None:
+        session = assembler.session
+        if session is None or (now - self.last < PROGRESS_SECONDS and not force):
+            return
+        self.last = now
+        received = assembler.blocks_received * session.block_size / session.sample_rate
+        if session.mode == Mode.RECORD and received == 0:
+            status = assembler.last_status
+            recorded = status.frames_recorded / session.sample_rate if status else 0.0
+            self.bar.set_description_str("recording into the Daisy's SDRAM", refresh=False)
+            self.bar.n = recorded
+        elif session.mode == Mode.RECORD:
+            total = assembler.total_frames() / session.sample_rate
+            recorded = assembler.last_status.frames_recorded / session.sample_rate \
+                if assembler.last_status else total
+            self.bar.set_description_str(f"transferring (of {max(total, recorded):.1f} s)",
+                                         refresh=False)
+            self.bar.n = received
+        else:
+            self.bar.set_description_str("recording live", refresh=False)
+            self.bar.n = received
+        self.bar.set_postfix_str(_status_line(decoder, now - self.started), refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _end_reason(code: int) -> str:
@@ -354,9 +717,13 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
         "stop_reason": stop_reason,
         "throughput_bytes_per_second": stats.bytes_received / max(context["seconds"], 1e-9),
         "session": session.to_json(),
+        "mode": session.mode.name.lower(),
+        "sample_format": session.sample_format.name.lower(),
+        "channels": [*session.audio_channels, *session.control_channels],
         "frames_by_type": assembler.counts,
         **stats.to_json(),
         "invalid_payloads": assembler.invalid_payloads,
+        "duplicate_blocks": assembler.duplicate_blocks,
         "device_overrun_blocks": device.overrun_blocks if device else None,
         "device_frames_recorded": device.frames_recorded if device else None,
         "frames_captured": int(samples.shape[0]),
@@ -377,9 +744,12 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
         "firmware_version": session.firmware_version,
         "protocol_version": PROTOCOL_VERSION,
         "session_id": session.session_id,
+        "mode": session.mode.name.lower(),
+        "sample_format": session.sample_format.name.lower(),
+        "sample_scale": session.scale,
         "block_size": session.block_size,
         "control_channels": session.control_channels,
-        "controls": "read once per block, held for the block's frames",
+        "controls": "float32, read once per block, held for the block's frames",
         "stop_reason": stop_reason,
         "gaps": gaps,
         "capture_log": log_path.name,
@@ -389,9 +759,11 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
             channels=[*session.audio_channels, *session.control_channels],
             source=source).save(wav_path)
     seconds = samples.shape[0] / session.sample_rate
+    resent = sum(r.get("blocks_received", 0) for r in context.get("resend_rounds", []))
     log(f"captured {seconds:.2f} s ({samples.shape[0]} frames) from {context['port']}: "
         f"{stop_reason}; {len(gaps)} gap(s), {capture_log['frames_missing']} frames missing, "
-        f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage")
+        f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage"
+        + (f", {resent} blocks resent" if resent else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
     return CaptureResult(wav_path, log_path, capture_log)
 
@@ -401,20 +773,25 @@ def capture_emulated(
     output: str | Path,
     faults=None,
     realtime: bool = False,
+    link_rate: int = LINK_RATE,
+    sdram_bytes: int | None = None,
     **options,
 ) -> CaptureResult:
     """Capture ``dataset`` played through the emulated datalogger (tools/emulated_device.py):
-    the firmware's own recorder and encoder, a pseudo-terminal and pyserial, as with hardware.
-    ``options`` go to ``capture``; the source's suggested model channels carry over."""
+    the firmware's own recorder behind the modelled USB link, a pseudo-terminal and pyserial,
+    as with hardware. ``options`` go to ``capture``; the source's suggested model channels
+    carry over."""
     from tools.emulated_device import EmulatedDatalogger
 
     suggestions = {key: value for key, value in dataset.source.items()
                    if key in ("suggested_inputs", "suggested_target")}
-    with EmulatedDatalogger(dataset, faults=faults, realtime=realtime) as device:
-        emulated = {"faults": vars(device.faults), "realtime": realtime,
+    with EmulatedDatalogger(dataset, faults=faults, realtime=realtime, link_rate=link_rate,
+                            sdram_bytes=sdram_bytes) as device:
+        emulated = {"faults": vars(device.faults), "realtime": realtime, "link_rate": link_rate,
                     "input_frames": device.frames, "ignored_channels": device.unused_channels}
-        result = capture(device.port, output, source_extra={"emulated": emulated, **suggestions},
-                         on_open=device.press_encoder, **options)
+        result = capture(device.port, output, link_rate=link_rate,
+                         source_extra={"emulated": emulated, **suggestions},
+                         on_ready=device.press_encoder, **options)
     result.log["emulated"]["device_summary"] = device.summary
     result.log_path.write_text(json.dumps(result.log, indent=2) + "\n")
     return result

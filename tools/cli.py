@@ -86,8 +86,10 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
 
     log = _logger(args.json)
     output = args.output or f"captures/capture-{time.strftime('%Y%m%d-%H%M%S')}"
-    options = dict(duration=args.duration, on_gap=args.on_gap, wait=args.wait,
-                   silence_timeout=args.silence_timeout, progress=not args.json, log=log)
+    options = dict(duration=args.duration, channels=args.channels, sample_format=args.format,
+                   mode=args.mode, on_gap=args.on_gap, wait=args.wait,
+                   silence_timeout=args.silence_timeout, progress=not args.json, log=log,
+                   start="encoder" if args.encoder else "command")
     try:
         if not args.emulate:
             return capture(find_port(args.port), output, **options).log
@@ -103,7 +105,8 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
                         drop_rate=args.drop_rate, truncate_at=args.truncate_at,
                         disconnect_at=args.disconnect_at, stall_every=args.stall_every,
                         stall_ms=args.stall_ms, seed=args.fault_seed)
-        return capture_emulated(dataset, output, faults, args.realtime, **options).log
+        return capture_emulated(dataset, output, faults, args.realtime, args.link_rate,
+                                **options).log
     except (CaptureError, EmulatorError) as err:
         raise CommandError(str(err)) from err
 
@@ -331,7 +334,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="dataset to write (default captures/capture-DATE-TIME)")
     capture.add_argument("--port", help="serial port (default: the one Daisy found by USB id)")
     capture.add_argument("--duration", type=float,
-                         help="seconds to capture (default: until the device ends the session)")
+                         help="seconds to record (default: until stopped; record mode: until "
+                              "the Daisy's SDRAM store is full)")
+    capture.add_argument("--channels", type=_name_list,
+                         help="channels to record, e.g. audio_in_1,audio_in_2,knob_1,knob_2 "
+                              "(default: audio_in_1..4 and knob_1..4)")
+    capture.add_argument("--format", choices=("s24", "s16", "f32"), default="s24",
+                         help="audio sample format on the wire; knobs are always float32 "
+                              "(%(default)s: lossless for the Patch's 24-bit codec)")
+    capture.add_argument("--mode", choices=("auto", "live", "record"), default="auto",
+                         help="live: stream while recording; record: record into the Daisy's "
+                              "SDRAM, transfer after; auto: live if the link budget allows "
+                              "(%(default)s)")
+    capture.add_argument("--encoder", action="store_true",
+                         help="configure the Daisy, then wait for its encoder to start the "
+                              "recording (default: start it from here)")
     capture.add_argument("--on-gap", choices=("mark", "fail"), default="mark",
                          help="lost frames: mark them in the dataset (training skips them) or "
                               "stop with an error (%(default)s)")
@@ -350,7 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulated.add_argument("--emulate-seconds", type=float, default=10.0,
                           help="length of the built-in dataset it plays (%(default)s)")
     emulated.add_argument("--realtime", action="store_true",
-                          help="play at 48 kHz instead of as fast as the host reads")
+                          help="tie the device's virtual clock to the wall clock (default: "
+                               "virtual time, as fast as the host reads)")
+    emulated.add_argument("--link-rate", type=int, default=1_000_000,
+                          help="USB link budget in bytes/s, moved in 64-byte packets per 1 ms "
+                               "USB frame (%(default)s: full speed as planned)")
     emulated.add_argument("--flip-rate", type=float, default=0.0,
                           help="fraction of bytes corrupted (0)")
     emulated.add_argument("--flip-burst", type=int, default=1,
@@ -362,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulated.add_argument("--disconnect-at", type=int,
                           help="unplug after this many bytes")
     emulated.add_argument("--stall-every", type=int, default=0,
-                          help="stall after every this many bytes (0: never)")
-    emulated.add_argument("--stall-ms", type=int, default=0, help="length of each stall (0)")
+                          help="stall the link after every this many bytes (0: never)")
+    emulated.add_argument("--stall-ms", type=int, default=0,
+                          help="length of each stall in (virtual) ms (0)")
     emulated.add_argument("--fault-seed", type=int, default=1,
                           help="seed of the faults and of the built-in dataset (1)")
 

@@ -1,10 +1,16 @@
-"""The datalogger without hardware: the firmware's recorder and encoder on a pseudo-terminal.
+"""The datalogger without hardware: the firmware's recorder behind a model of the USB link.
 
 ``EmulatedDatalogger(dataset)`` compiles firmware/native/emulated_datalogger.cc with
 firmware/core (cached under build/emulator/ by content hash), plays the dataset through it as
 the Daisy Patch would record it (4 audio inputs every frame, 4 knobs once per 48-frame block),
-and exposes the terminal's path as ``port`` for pyserial, just like /dev/ttyACM0. Faults can be
-injected between the encoder and the terminal (see ``Faults``).
+and exposes the terminal's path as ``port`` for pyserial, just like /dev/ttyACM0. The host
+configures and starts it with wire protocol commands, as the real datalogger.
+
+Time is virtual: one 48-frame block per virtual millisecond, and a USB link that moves at most
+``link_rate`` bytes/s in 64-byte packets per 1 ms USB frame out of the firmware's 16 x 64-byte
+CDC transmit queue, so a configuration the link cannot carry overruns here as on the Daisy,
+however fast this machine is. Faults can be injected between the link and the terminal (see
+``Faults``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ CXX_FLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-fno-exception
 
 # What the emulated Daisy Patch records (emulated_datalogger.cc), in wire order.
 SAMPLE_RATE = 48_000
+LINK_RATE = 1_000_000  # bytes/s: USB full-speed CDC as planned (tools/capture.py LINK_RATE)
+QUEUE_PACKETS = 16  # -D CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER=16 in platformio.ini
+SDRAM_BYTES = 60 * 2**20  # the datalogger's store: 60 MiB of the Daisy Patch's 64 MB SDRAM
 BLOCK_SIZE = 48
 AUDIO_CHANNELS = [f"audio_in_{n}" for n in range(1, 5)]
 CONTROL_CHANNELS = [f"knob_{n}" for n in range(1, 5)]
@@ -49,8 +58,8 @@ class Faults:
     drop_rate: float = 0.0  # fraction of frames dropped whole (never the very first)
     truncate_at: int | None = None  # bytes after which the device goes silent, still connected
     disconnect_at: int | None = None  # bytes after which the terminal closes (unplugged)
-    stall_every: int = 0  # bytes between stalls
-    stall_ms: int = 0  # length of each stall
+    stall_every: int = 0  # link bytes between stalls
+    stall_ms: int = 0  # length of each stall: virtual ms in which the link moves nothing
     seed: int = 1
 
     def arguments(self) -> list[str]:
@@ -112,11 +121,14 @@ class EmulatedDatalogger:
     """Context manager: a running emulated device; ``port`` is its terminal's path."""
 
     def __init__(self, dataset: Dataset, faults: Faults | None = None, realtime: bool = False,
-                 ring_blocks: int = 1000) -> None:
+                 link_rate: int = LINK_RATE, sdram_bytes: int | None = None,
+                 queue_packets: int = QUEUE_PACKETS) -> None:
         self.blocks, self.unused_channels = device_blocks(dataset)
         self.faults = faults or Faults()
         self.realtime = realtime
-        self.ring_blocks = ring_blocks
+        self.link_rate = link_rate
+        self.sdram_bytes = sdram_bytes or SDRAM_BYTES
+        self.queue_packets = queue_packets
         self.port = ""
         self.summary: dict = {}  # the device's own counts, once it has exited
         self.fault_events: list[tuple[str, int]] = []  # (fault, frame sequence number)
@@ -133,7 +145,9 @@ class EmulatedDatalogger:
         scratch = Path(self._scratch.name)
         self.blocks.astype("<f4").tofile(scratch / "input.f32")
         command = [str(executable), "--input", str(scratch / "input.f32"),
-                   "--ring-blocks", str(self.ring_blocks), "--realtime", str(int(self.realtime)),
+                   "--sdram-bytes", str(self.sdram_bytes), "--link-rate", str(self.link_rate),
+                   "--queue-packets", str(self.queue_packets),
+                   "--realtime", str(int(self.realtime)),
                    "--fault-log", str(scratch / "faults.log"), *self.faults.arguments()]
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)

@@ -2,8 +2,9 @@
 
     python -m tools.fuzz_decoder [--inputs 100000] [--seed 0]
 
-Each input is either arbitrary bytes or a stream of valid frames (every type, real DATA and
-SESSION payloads) with bytes flipped, deleted, inserted or zeroed, fed in chunks of random size.
+Each input is either arbitrary bytes or a stream of valid frames (every type, real s24 DATA,
+SESSION and REPLY payloads) with bytes flipped, deleted, inserted or zeroed, fed in chunks of
+random size.
 For every input the decoder must not raise, must return only frames that pass its checks and
 parse, and must keep at most one frame's worth of bytes pending; the payload parsers may only
 raise WireError. Prints inputs, inputs per second, and the slowest input's time (a hang or
@@ -20,20 +21,29 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tools.wire import (
+    CAPABILITIES_FIXED,
     MAX_ENCODED_FRAME_BYTES,
     FrameDecoder,
     FrameType,
+    Mode,
+    SampleFormat,
     Session,
     WireError,
     encode_frame,
+    parse_capabilities,
     parse_counters,
     parse_data,
+    parse_reply,
     parse_session,
     session_payload,
 )
 
 SESSION = Session(1, 48_000, 48, "fuzz", [f"audio_in_{n}" for n in range(1, 5)],
-                  [f"knob_{n}" for n in range(1, 5)])
+                  [f"knob_{n}" for n in range(1, 5)], Mode.LIVE, SampleFormat.S24)
+# A REPLY to HELLO: command, sequence, code, empty message, then a capabilities body.
+HELLO_REPLY = (bytes([16, 1, 0, 0, 0, 0, 0])
+               + CAPABILITIES_FIXED.pack(48_000, 48, 0, 0, 7, 2**20, 0, 1, 1, 0xFF, 0)
+               + b"\x04fuzz")
 
 
 def valid_frames(draw_bytes: bytes, count: int) -> bytes:
@@ -44,7 +54,8 @@ def valid_frames(draw_bytes: bytes, count: int) -> bytes:
         payload = (48 * n).to_bytes(8, "little") + data[: SESSION.data_payload_bytes - 8]
         frames.append(encode_frame(FrameType.DATA, 1 + n, payload))
     frames.append(encode_frame(FrameType.STATUS, count + 1, bytes(29)))
-    frames.append(encode_frame(FrameType.END, count + 2, bytes(29)))
+    frames.append(encode_frame(FrameType.REPLY, count + 2, HELLO_REPLY))
+    frames.append(encode_frame(FrameType.END, count + 3, bytes(29)))
     return b"".join(frames)
 
 
@@ -83,6 +94,8 @@ def check(data: bytes, chunk: int) -> None:
                     parse_session(frame.payload)
                 elif frame.type == FrameType.DATA:
                     parse_data(frame.payload, SESSION)
+                elif frame.type == FrameType.REPLY:
+                    parse_capabilities(parse_reply(frame.payload).body)
                 else:
                     parse_counters(frame.payload)
             except WireError:

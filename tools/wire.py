@@ -5,6 +5,10 @@ The datalogger sends frames of header + payload + CRC-32, each COBS-encoded and 
 every delimiter, and returns the frames that pass every check. Everything else is counted with
 its stream position (bytes of garbage, CRC failures, malformed and foreign frames, sequence
 gaps). It never raises on input bytes, and its work and memory per byte are bounded.
+
+The host sends commands (HELLO, CONFIGURE, START, STOP, RESEND) in the same framing; the
+device answers each with a REPLY. DATA carries audio as packed s24, s16 or float32 samples:
+``quantize`` is the device's float -> integer rule, ``unpack_samples`` the exact way back.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 from cobs import cobs
 
 MAGIC = 0x4E44  # bytes "DN"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 HEADER = struct.Struct("<HBBI")  # magic, version, type, sequence
 CRC_BYTES = 4
 MAX_PAYLOAD_BYTES = 4096
@@ -27,26 +31,124 @@ MAX_FRAME_BYTES = HEADER.size + MAX_PAYLOAD_BYTES + CRC_BYTES
 MAX_ENCODED_FRAME_BYTES = MAX_FRAME_BYTES + MAX_FRAME_BYTES // 254 + 1
 SEQUENCE_MODULUS = 2**32
 COUNTERS = struct.Struct("<BIQQII")  # STATUS and END payloads
-SESSION_FIXED = struct.Struct("<IIHBB")  # session id, sample rate, block size, channel counts
+# session id, sample rate, block size, mode, format, scale, channel mask, audio and control
+# channel counts, frame limit
+SESSION_FIXED = struct.Struct("<IIHBBfBBBQ")
+# sample rate, block size, audio and control channels, formats mask, store bytes, state, then
+# the current configuration: mode, format, channel mask, frame limit
+CAPABILITIES_FIXED = struct.Struct("<IHBBBQBBBBQ")
+REPLY_FIXED = struct.Struct("<BIBB")  # command type, command sequence, code, message length
+CONFIGURE = struct.Struct("<BBBQ")  # mode, format, channel mask, frame limit
+MAX_RESEND_RANGES = 32
+# The device's channels as the channel mask names them: bit i audio_in_{i+1}, bit 4+i knob_{i+1}.
+MASK_CHANNELS = [f"audio_in_{n}" for n in range(1, 5)] + [f"knob_{n}" for n in range(1, 5)]
+
+
+def encoded_size(decoded_bytes: int) -> int:
+    """Most bytes a frame of ``decoded_bytes`` (header + payload + CRC) takes on the wire,
+    COBS and delimiter included (wire_protocol.h MaxEncodedBytes)."""
+    return decoded_bytes + decoded_bytes // 254 + 2
 
 
 class FrameType(IntEnum):
+    """Device to host."""
+
     SESSION = 1
     DATA = 2
     STATUS = 3
     END = 4
+    REPLY = 5
+
+
+class CommandType(IntEnum):
+    """Host to device."""
+
+    HELLO = 16
+    CONFIGURE = 17
+    START = 18
+    STOP = 19
+    RESEND = 20
+
+
+class ReplyCode(IntEnum):
+    OK = 0
+    BAD_FRAME = 1
+    UNKNOWN_COMMAND = 2
+    BAD_ARGUMENTS = 3
+    BUSY = 4
 
 
 class RecorderState(IntEnum):
     IDLE = 0
     RECORDING = 1
-    DRAINING = 2
+    DRAINING = 2  # live: sending what is buffered
+    TRANSFERRING = 3  # record: sending the store (or RESEND ranges)
 
 
 class EndReason(IntEnum):
     STOPPED = 1  # the encoder was pressed again
     DURATION_REACHED = 2
     INPUT_ENDED = 3  # emulated device: its input ran out
+    HOST_STOPPED = 4  # a STOP command
+    STORE_FULL = 5  # record mode: the SDRAM store is full
+    RESEND_DONE = 6  # every block a RESEND asked for has been sent
+
+
+class Mode(IntEnum):
+    LIVE = 1
+    RECORD = 2
+
+
+class SampleFormat(IntEnum):
+    S24 = 1
+    S16 = 2
+    F32 = 3
+
+    @property
+    def bytes(self) -> int:
+        return {1: 3, 2: 2, 3: 4}[self.value]
+
+    @property
+    def scale(self) -> float:
+        """value = integer * scale (wire_protocol.h ScaleExponent): full scale +-2.0."""
+        return {1: 2.0**-22, 2: 2.0**-14, 3: 1.0}[self.value]
+
+
+def quantize(values: np.ndarray, sample_format: SampleFormat) -> np.ndarray:
+    """The device's float -> integer rule (wire_protocol.h QuantizeSample), as int32: scale by
+    a power of two, NaN -> 0, saturate to the format's range, round to nearest, ties to even."""
+    bits = 24 if sample_format == SampleFormat.S24 else 16
+    highest, lowest = 2 ** (bits - 1) - 1, -(2 ** (bits - 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.asarray(values, np.float32) * np.float32(1 / sample_format.scale)
+    scaled = np.where(np.isnan(scaled), np.float32(0), scaled)
+    return np.rint(np.clip(scaled, lowest, highest)).astype(np.int32)
+
+
+def pack_samples(values: np.ndarray, sample_format: SampleFormat) -> bytes:
+    """Samples as DATA carries them: quantized little-endian integers, or float32 as they are."""
+    if sample_format == SampleFormat.F32:
+        return np.asarray(values, "<f4").tobytes()
+    integers = quantize(values, sample_format).astype("<i4").reshape(-1, 1).view(np.uint8)
+    return integers[:, : sample_format.bytes].tobytes()
+
+
+def unpack_samples(data: bytes | np.ndarray, sample_format: SampleFormat) -> np.ndarray:
+    """float32 samples of packed ``data`` (integer * scale, exact in float32)."""
+    raw = np.frombuffer(data, np.uint8) if isinstance(data, bytes | bytearray) else data
+    if sample_format == SampleFormat.F32:
+        return np.ascontiguousarray(raw).view("<f4")
+    width = sample_format.bytes
+    pieces = raw.reshape(-1, width).astype(np.int32)
+    integers = sum(pieces[:, i] << (8 * i) for i in range(width))
+    sign = 1 << (8 * width - 1)
+    integers = (integers ^ sign) - sign  # sign-extend
+    return (integers * sample_format.scale).astype(np.float32)
+
+
+def channel_mask(names: list[str]) -> int:
+    """The CONFIGURE channel mask of device channel ``names``."""
+    return sum(1 << MASK_CHANNELS.index(name) for name in names)
 
 
 class WireError(ValueError):
@@ -84,6 +186,8 @@ class DecoderStats:
     other_versions: set[int] = field(default_factory=set)
     sequence_gaps: list[SequenceGap] = field(default_factory=list)
     sequence_restarts: list[int] = field(default_factory=list)  # offsets where it went back
+    first_sequence: int | None = None  # of the first frame received
+    last_sequence: int | None = None  # of the last frame received
 
     @property
     def frames_lost(self) -> int:
@@ -102,6 +206,8 @@ class DecoderStats:
             "frames_lost": self.frames_lost,
             "sequence_gaps": [gap.to_json() for gap in self.sequence_gaps],
             "sequence_restarts": self.sequence_restarts,
+            "first_sequence": self.first_sequence,
+            "last_sequence": self.last_sequence,
         }
 
 
@@ -195,10 +301,28 @@ class FrameDecoder:
                 self.stats.sequence_gaps.append(
                     SequenceGap(self._last_sequence, missing, frame.offset)
                 )
-        self._last_sequence = frame.sequence
+        else:
+            self.stats.first_sequence = frame.sequence
+        self._last_sequence = self.stats.last_sequence = frame.sequence
 
 
 # --- payloads --------------------------------------------------------------------------------
+
+
+def _texts(payload: bytes, position: int, count: int, what: str) -> tuple[list[str], int]:
+    """``count`` length-prefixed UTF-8 texts from ``position``; (texts, position after)."""
+    texts = []
+    for _ in range(count):
+        if position >= len(payload) or position + 1 + payload[position] > len(payload):
+            raise WireError(f"{what} payload ends inside its texts")
+        length = payload[position]
+        texts.append(payload[position + 1 : position + 1 + length].decode("utf-8", "replace"))
+        position += 1 + length
+    return texts, position
+
+
+def _text_bytes(texts: list[str]) -> bytes:
+    return b"".join(bytes([len(t.encode())]) + t.encode() for t in texts)
 
 
 @dataclass(frozen=True)
@@ -207,16 +331,28 @@ class Session:
     sample_rate: int
     block_size: int
     firmware_version: str
-    audio_channels: list[str]  # sampled every frame
+    audio_channels: list[str]  # sampled every frame, in DATA order
     control_channels: list[str]  # read once per block
+    mode: Mode = Mode.LIVE
+    sample_format: SampleFormat = SampleFormat.F32
+    channel_mask: int = 0xFF
+    max_frames: int = 0  # 0: until stopped
+
+    @property
+    def scale(self) -> float:
+        return self.sample_format.scale
 
     @property
     def data_payload_bytes(self) -> int:
-        return 8 + 4 * (self.block_size * len(self.audio_channels) + len(self.control_channels))
+        return (8 + self.block_size * len(self.audio_channels) * self.sample_format.bytes
+                + 4 * len(self.control_channels))
 
     def to_json(self) -> dict:
         return {"session_id": self.session_id, "sample_rate": self.sample_rate,
                 "block_size": self.block_size, "firmware_version": self.firmware_version,
+                "mode": self.mode.name.lower(), "format": self.sample_format.name.lower(),
+                "sample_scale": self.scale, "channel_mask": self.channel_mask,
+                "max_frames": self.max_frames,
                 "audio_channels": self.audio_channels, "control_channels": self.control_channels}
 
 
@@ -232,21 +368,53 @@ class Counters:
     buffered_blocks: int
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """The body of HELLO's REPLY: what the device offers and what it is doing."""
+
+    sample_rate: int
+    block_size: int
+    formats: list[SampleFormat]
+    store_bytes: int  # the record store (SDRAM): bounds the longest record-mode take
+    state: int  # RecorderState
+    mode: int  # the current configuration
+    sample_format: int
+    channel_mask: int
+    max_frames: int
+    firmware_version: str
+    audio_channels: list[str]
+    control_channels: list[str]
+
+    @property
+    def channels(self) -> list[str]:
+        return [*self.audio_channels, *self.control_channels]
+
+
+@dataclass(frozen=True)
+class Reply:
+    command: int  # CommandType of the command answered (0: a frame too damaged to tell)
+    command_sequence: int
+    code: int  # ReplyCode
+    message: str
+    body: bytes
+
+
 def parse_session(payload: bytes) -> Session:
     if len(payload) < SESSION_FIXED.size:
         raise WireError(f"SESSION payload of {len(payload)} bytes is too short")
-    session_id, rate, block, audio, controls = SESSION_FIXED.unpack_from(payload)
-    texts = []
-    position = SESSION_FIXED.size
-    for _ in range(1 + audio + controls):
-        if position >= len(payload) or position + 1 + payload[position] > len(payload):
-            raise WireError("SESSION payload ends inside its channel names")
-        length = payload[position]
-        texts.append(payload[position + 1 : position + 1 + length].decode("utf-8", "replace"))
-        position += 1 + length
+    (session_id, rate, block, mode, sample_format, scale, mask, audio, controls,
+     max_frames) = SESSION_FIXED.unpack_from(payload)
+    texts, position = _texts(payload, SESSION_FIXED.size, 1 + audio + controls, "SESSION")
     if position != len(payload) or rate == 0 or block == 0:
         raise WireError("SESSION payload has trailing bytes or a zero rate/block size")
-    return Session(session_id, rate, block, texts[0], texts[1 : 1 + audio], texts[1 + audio :])
+    if mode not in Mode._value2member_map_ or sample_format not in (
+            SampleFormat._value2member_map_):
+        raise WireError(f"SESSION has unknown mode {mode} or sample format {sample_format}")
+    sample_format = SampleFormat(sample_format)
+    if scale != np.float32(sample_format.scale):
+        raise WireError(f"SESSION scale {scale} is not {sample_format.name}'s")
+    return Session(session_id, rate, block, texts[0], texts[1 : 1 + audio], texts[1 + audio :],
+                   Mode(mode), sample_format, mask, max_frames)
 
 
 def parse_counters(payload: bytes) -> Counters:
@@ -255,22 +423,46 @@ def parse_counters(payload: bytes) -> Counters:
     return Counters(*COUNTERS.unpack(payload))
 
 
+def parse_reply(payload: bytes) -> Reply:
+    if len(payload) < REPLY_FIXED.size or len(payload) < REPLY_FIXED.size + payload[6]:
+        raise WireError(f"REPLY payload of {len(payload)} bytes is too short")
+    command, sequence, code, length = REPLY_FIXED.unpack_from(payload)
+    end = REPLY_FIXED.size + length
+    return Reply(command, sequence, code, payload[REPLY_FIXED.size : end].decode("utf-8",
+                                                                                 "replace"),
+                 payload[end:])
+
+
+def parse_capabilities(body: bytes) -> Capabilities:
+    if len(body) < CAPABILITIES_FIXED.size:
+        raise WireError(f"HELLO reply body of {len(body)} bytes is too short")
+    (rate, block, audio, controls, formats, store, state, mode, sample_format, mask,
+     max_frames) = CAPABILITIES_FIXED.unpack_from(body)
+    texts, position = _texts(body, CAPABILITIES_FIXED.size, 1 + audio + controls, "HELLO reply")
+    if position != len(body) or rate == 0 or block == 0:
+        raise WireError("HELLO reply has trailing bytes or a zero rate/block size")
+    return Capabilities(rate, block, [f for f in SampleFormat if formats & (1 << (f - 1))], store,
+                        state, mode, sample_format, mask, max_frames, texts[0],
+                        texts[1 : 1 + audio], texts[1 + audio :])
+
+
 def parse_data(payload: bytes, session: Session) -> tuple[int, np.ndarray, np.ndarray]:
-    """(first frame index, (block, audio) samples, (controls,) values) of a DATA payload."""
+    """(first frame index, (block, audio) float32 samples, (controls,) values) of a DATA
+    payload."""
     if len(payload) != session.data_payload_bytes:
         raise WireError(f"DATA payload is {len(payload)} bytes; the session needs "
                         f"{session.data_payload_bytes}")
     first_frame = int.from_bytes(payload[:8], "little")
-    values = np.frombuffer(payload, "<f4", offset=8)
-    audio_count = session.block_size * len(session.audio_channels)
-    audio = values[:audio_count].reshape(session.block_size, len(session.audio_channels))
-    return first_frame, audio, values[audio_count:]
+    audio_bytes = session.block_size * len(session.audio_channels) * session.sample_format.bytes
+    audio = unpack_samples(payload[8 : 8 + audio_bytes], session.sample_format)
+    controls = np.frombuffer(payload, "<f4", offset=8 + audio_bytes)
+    return first_frame, audio.reshape(session.block_size, len(session.audio_channels)), controls
 
 
 def encode_frame(frame_type: int, sequence: int, payload: bytes,
                  version: int = PROTOCOL_VERSION, magic: int = MAGIC) -> bytes:
-    """One encoded frame with its delimiter, as firmware/core/wire_protocol.h writes it.
-    Tests and the fuzzer use it; ``version`` and ``magic`` let them forge foreign frames."""
+    """One encoded frame with its delimiter, as firmware/core/wire_protocol.h writes it. Host
+    commands go out this way; ``version`` and ``magic`` let tests forge foreign frames."""
     body = HEADER.pack(magic, version, frame_type, sequence % SEQUENCE_MODULUS) + payload
     return cobs.encode(body + zlib.crc32(body).to_bytes(CRC_BYTES, "little")) + b"\x00"
 
@@ -278,6 +470,28 @@ def encode_frame(frame_type: int, sequence: int, payload: bytes,
 def session_payload(session: Session) -> bytes:
     """The SESSION payload the firmware would send for ``session``."""
     fixed = SESSION_FIXED.pack(session.session_id, session.sample_rate, session.block_size,
-                               len(session.audio_channels), len(session.control_channels))
-    texts = [session.firmware_version, *session.audio_channels, *session.control_channels]
-    return fixed + b"".join(bytes([len(t.encode())]) + t.encode() for t in texts)
+                               session.mode, session.sample_format, session.scale,
+                               session.channel_mask, len(session.audio_channels),
+                               len(session.control_channels), session.max_frames)
+    return fixed + _text_bytes([session.firmware_version, *session.audio_channels,
+                                *session.control_channels])
+
+
+def data_payload(session: Session, first_frame: int, audio: np.ndarray,
+                 controls: np.ndarray) -> bytes:
+    """The DATA payload the firmware would send for (block, audio) samples and the controls."""
+    return (first_frame.to_bytes(8, "little") + pack_samples(audio, session.sample_format)
+            + np.asarray(controls, "<f4").tobytes())
+
+
+def configure_payload(mode: Mode, sample_format: SampleFormat, mask: int,
+                      max_frames: int) -> bytes:
+    return CONFIGURE.pack(mode, sample_format, mask, max_frames)
+
+
+def resend_payload(session_id: int, ranges: list[tuple[int, int]]) -> bytes:
+    """RESEND of (first block, block count) ranges, at most MAX_RESEND_RANGES."""
+    if not 0 < len(ranges) <= MAX_RESEND_RANGES:
+        raise ValueError(f"RESEND takes 1..{MAX_RESEND_RANGES} ranges, got {len(ranges)}")
+    return (struct.pack("<IB", session_id, len(ranges))
+            + b"".join(struct.pack("<II", first, count) for first, count in ranges))

@@ -1,14 +1,17 @@
-// daisynet wire protocol, version 1: how the datalogger streams a recording over USB serial.
-// firmware/core/WIRE_PROTOCOL.md is the specification; tools/wire.py is the host decoder.
+// daisynet wire protocol, version 2: how the datalogger and `daisynet capture` talk over USB
+// serial. firmware/core/WIRE_PROTOCOL.md is the specification; tools/wire.py is the host side.
 //
 // A frame is header + payload + CRC-32, COBS-encoded and followed by one 0x00 delimiter, so a
-// receiver that joins mid-stream or loses bytes resynchronises at the next 0x00. Everything is
-// little-endian (the Cortex-M7 and every host we target are, so payloads are plain memcpy).
+// receiver that joins mid-stream or loses bytes resynchronises at the next 0x00. Both
+// directions use the same framing: the device sends SESSION/DATA/STATUS/END/REPLY, the host
+// sends commands (HELLO, CONFIGURE, START, STOP, RESEND). Everything is little-endian (the
+// Cortex-M7 and every host we target are, so float payloads are plain memcpy).
 //
 // Portable: standard headers only, no heap, no exceptions. Builders write into caller buffers.
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,7 +20,7 @@ namespace daisynet {
 namespace wire {
 
 constexpr std::uint16_t kMagic = 0x4E44;  // bytes 'D' 'N' on the wire
-constexpr std::uint8_t kProtocolVersion = 1;
+constexpr std::uint8_t kProtocolVersion = 2;
 constexpr std::size_t kHeaderBytes = 8;  // magic u16, version u8, type u8, sequence u32
 constexpr std::size_t kCrcBytes = 4;
 constexpr std::uint8_t kDelimiter = 0x00;
@@ -28,20 +31,108 @@ constexpr std::size_t kMaxFrameBytes = kHeaderBytes + kMaxPayloadBytes + kCrcByt
 constexpr std::size_t MaxEncodedBytes(std::size_t decoded) { return decoded + decoded / 254 + 2; }
 constexpr std::size_t kMaxEncodedFrameBytes = MaxEncodedBytes(kMaxFrameBytes);
 
+// Device to host.
 enum class FrameType : std::uint8_t {
-  kSession = 1,  // what the recording is: rates, block size, channel names
+  kSession = 1,  // what the recording is: mode, sample format, channel names
   kData = 2,     // one audio block: first frame index, samples, per-block controls
   kStatus = 3,   // heartbeat and counters, also while idle
-  kEnd = 4,      // the recording is over: why, and totals
+  kEnd = 4,      // a recording or a transfer is over: why, and totals
+  kReply = 5,    // the answer to one host command: ok or an error code and text
+};
+
+// Host to device.
+enum class CommandType : std::uint8_t {
+  kHello = 16,      // who are you: the REPLY carries the device's capabilities
+  kConfigure = 17,  // mode, sample format, channel mask, frame limit of the next recording
+  kStart = 18,      // start recording with the current configuration
+  kStop = 19,       // stop recording (live: send what is buffered; record: start the transfer)
+  kResend = 20,     // record mode: send these stored blocks again
+};
+
+enum class ReplyCode : std::uint8_t {
+  kOk = 0,
+  kBadFrame = 1,        // bad COBS, CRC, length, magic or version
+  kUnknownCommand = 2,  // a frame type the device does not take
+  kBadArguments = 3,    // payload length or values out of range
+  kBusy = 4,            // not possible in the recorder's current state
 };
 
 enum class EndReason : std::uint8_t {
-  kStopped = 1,        // the encoder was pressed again
+  kStopped = 1,          // the encoder was pressed again
   kDurationReached = 2,  // the requested number of frames was recorded
-  kInputEnded = 3,     // emulated device: its input file or generator ran out
+  kInputEnded = 3,       // emulated device: its input file ran out
+  kHostStopped = 4,      // a STOP command
+  kStoreFull = 5,        // record mode: the SDRAM store is full
+  kResendDone = 6,       // the blocks a RESEND asked for have all been sent
 };
 
-enum class RecorderState : std::uint8_t { kIdle = 0, kRecording = 1, kDraining = 2 };
+enum class RecorderState : std::uint8_t {
+  kIdle = 0,
+  kRecording = 1,     // live: streaming; record: filling the store, nothing sent but STATUS
+  kDraining = 2,      // live: sending what is still buffered, then END
+  kTransferring = 3,  // record: sending the store, then END
+};
+
+enum class Mode : std::uint8_t {
+  kLive = 1,    // DATA frames stream while recording; the ring absorbs USB stalls
+  kRecord = 2,  // record into the store first, transfer after: any rate the link gives
+};
+
+// How DATA frames carry audio samples. Controls are always float32.
+enum class SampleFormat : std::uint8_t {
+  kS24 = 1,  // 3-byte little-endian two's complement, value = integer * 2^-22 (full scale +-2)
+  kS16 = 2,  // 2-byte little-endian two's complement, value = integer * 2^-14 (full scale +-2)
+  kF32 = 3,  // IEEE float32 as the audio callback delivered it
+};
+
+constexpr std::size_t SampleBytes(SampleFormat format) {
+  return format == SampleFormat::kS24 ? 3 : format == SampleFormat::kS16 ? 2 : 4;
+}
+
+// log2 of the scale (value = integer * 2^exponent). The Daisy Patch's codec is 24-bit and
+// DaisyDuino hands the callback s24 * 2^-23 / postgain (0.5) = s24 * 2^-22, so s24 at 2^-22 is
+// lossless for real Patch audio; s16 keeps the same +-2.0 full scale, 16 bits coarser.
+constexpr int ScaleExponent(SampleFormat format) {
+  return format == SampleFormat::kS24 ? -22 : format == SampleFormat::kS16 ? -14 : 0;
+}
+
+// 1 / scale: 2^22 (s24) or 2^14 (s16). A power of two, so value * InverseScale is exact.
+constexpr float InverseScale(SampleFormat format) {
+  return format == SampleFormat::kS24 ? 4194304.0f : format == SampleFormat::kS16 ? 16384.0f : 1.0f;
+}
+
+// The one float -> integer rule, reproduced by tools/wire.py (quantize): scale by a power of
+// two (exact, or +-inf beyond float range), NaN -> 0, saturate to the format's range (never
+// wrap around), then round to nearest with ties to even (IEEE default rounding, as
+// std::nearbyint and numpy.rint do).
+inline std::int32_t QuantizeSample(float value, SampleFormat format) {
+  const bool s24 = format == SampleFormat::kS24;
+  const float highest = s24 ? 8388607.0f : 32767.0f;
+  const float lowest = s24 ? -8388608.0f : -32768.0f;
+  const float scaled = value * InverseScale(format);
+  if (std::isnan(scaled)) return 0;
+  if (scaled >= highest) return static_cast<std::int32_t>(highest);
+  if (scaled <= lowest) return static_cast<std::int32_t>(lowest);
+  return static_cast<std::int32_t>(std::nearbyint(scaled));
+}
+
+// Writes one sample in `format` at `out` (SampleBytes(format) bytes, little-endian).
+inline void PutSample(std::uint8_t* out, float value, SampleFormat format) {
+  if (format == SampleFormat::kF32) {
+    std::memcpy(out, &value, sizeof value);
+    return;
+  }
+  const auto integer = static_cast<std::uint32_t>(QuantizeSample(value, format));
+  for (std::size_t i = 0; i < SampleBytes(format); ++i) {
+    out[i] = static_cast<std::uint8_t>(integer >> (8 * i));
+  }
+}
+
+// Channel mask (CONFIGURE, SESSION): bit i selects the device's audio input i + 1 (bits 0..3),
+// bit 4 + i its control i + 1 (knob/CV, bits 4..7).
+constexpr std::uint8_t kAudioMaskBits = 4;
+constexpr std::uint8_t kMaxAudioChannels = 4;
+constexpr std::uint8_t kMaxControlChannels = 4;
 
 // CRC-32 as IEEE 802.3, zlib and Python's zlib.crc32 compute it (reflected polynomial
 // 0xEDB88320, initial value and final XOR 0xFFFFFFFF). A 1 KiB table: about 8 cycles per byte
@@ -62,7 +153,9 @@ inline constexpr std::array<std::uint32_t, 256> kCrcTable = MakeCrcTable();
 // Running CRC: start with crc = 0, feed chunks, the return value is the CRC of all of them.
 inline std::uint32_t Crc32(std::uint32_t crc, const std::uint8_t* data, std::size_t size) {
   crc = ~crc;
-  for (std::size_t i = 0; i < size; ++i) crc = detail::kCrcTable[(crc ^ data[i]) & 0xFFU] ^ (crc >> 8);
+  for (std::size_t i = 0; i < size; ++i) {
+    crc = detail::kCrcTable[(crc ^ data[i]) & 0xFFU] ^ (crc >> 8);
+  }
   return ~crc;
 }
 
@@ -143,6 +236,96 @@ inline std::size_t EncodeFrame(FrameType type, std::uint32_t sequence, const Pay
   cobs.Add(crc_bytes, sizeof crc_bytes);
   return cobs.Finish();
 }
+
+// --- host commands, received by the device -----------------------------------------------
+
+// RESEND carries at most this many (first block, block count) ranges.
+constexpr std::size_t kMaxResendRanges = 32;
+// The longest command payload: RESEND (session id u32, range count u8, ranges).
+constexpr std::size_t kMaxCommandPayloadBytes = 5 + 8 * kMaxResendRanges;
+constexpr std::size_t kMaxCommandFrameBytes = kHeaderBytes + kMaxCommandPayloadBytes + kCrcBytes;
+
+inline std::uint16_t GetU16(const std::uint8_t* in) {
+  return static_cast<std::uint16_t>(in[0] | (in[1] << 8));
+}
+
+inline std::uint32_t GetU32(const std::uint8_t* in) {
+  std::uint32_t value = 0;
+  for (int i = 3; i >= 0; --i) value = (value << 8) | in[i];
+  return value;
+}
+
+inline std::uint64_t GetU64(const std::uint8_t* in) {
+  return (static_cast<std::uint64_t>(GetU32(in + 4)) << 32) | GetU32(in);
+}
+
+struct Command {
+  std::uint8_t type;  // a CommandType value, or 0 when the frame was too damaged to tell
+  std::uint32_t sequence;
+  const std::uint8_t* payload;  // valid until the next Take()
+  std::size_t size;
+};
+
+// Collects host command frames byte by byte in a fixed buffer: anything longer than the
+// longest command is discarded up to the next delimiter. Take() returns kCommand when a
+// delimiter completes a frame that passes every check, kBadFrame (with `error` set) when it
+// completes one that does not, so the device can answer every frame.
+class CommandReceiver {
+ public:
+  enum class Result : std::uint8_t { kNone, kCommand, kBadFrame };
+
+  Result Take(std::uint8_t byte, Command& command, const char*& error) {
+    if (byte != kDelimiter) {
+      if (size_ < sizeof buffer_) {
+        buffer_[size_++] = byte;
+      } else {
+        overlong_ = true;
+      }
+      return Result::kNone;
+    }
+    const std::size_t encoded = size_;
+    const bool overlong = overlong_;
+    size_ = 0;
+    overlong_ = false;
+    if (encoded == 0 && !overlong) return Result::kNone;  // back-to-back delimiters
+    command = Command{0, 0, nullptr, 0};
+    if (overlong) return Fail(error, "command frame too long");
+    const std::size_t decoded = DecodeCobsInPlace(buffer_, encoded);
+    if (decoded < kHeaderBytes + kCrcBytes) return Fail(error, "bad COBS or frame too short");
+    const std::size_t body = decoded - kCrcBytes;
+    if (Crc32(0, buffer_, body) != GetU32(buffer_ + body)) return Fail(error, "CRC mismatch");
+    if (GetU16(buffer_) != kMagic) return Fail(error, "not a daisynet frame");
+    command.type = buffer_[3];
+    command.sequence = GetU32(buffer_ + 4);
+    if (buffer_[2] != kProtocolVersion) return Fail(error, "other protocol version");
+    command.payload = buffer_ + kHeaderBytes;
+    command.size = body - kHeaderBytes;
+    return Result::kCommand;
+  }
+
+ private:
+  static Result Fail(const char*& error, const char* why) {
+    error = why;
+    return Result::kBadFrame;
+  }
+
+  // Decodes COBS in place (the output never outruns the input); returns the decoded size, or
+  // 0 when a code byte points past the end.
+  static std::size_t DecodeCobsInPlace(std::uint8_t* data, std::size_t size) {
+    std::size_t in = 0, out = 0;
+    while (in < size) {
+      const std::uint8_t code = data[in++];
+      if (code == 0 || in + code - 1 > size) return 0;
+      for (std::uint8_t i = 1; i < code; ++i) data[out++] = data[in++];
+      if (code != 0xFF && in < size) data[out++] = 0;
+    }
+    return out;
+  }
+
+  std::uint8_t buffer_[MaxEncodedBytes(kMaxCommandFrameBytes)] = {};
+  std::size_t size_ = 0;
+  bool overlong_ = false;
+};
 
 }  // namespace wire
 }  // namespace daisynet
