@@ -44,14 +44,17 @@ struct DeviceConfig {
   const char* const* channel_names;  // audio_channels then control_channels names, <= 255 bytes
 };
 
-// What the next recording takes (CONFIGURE). The default, also what the encoder starts with
-// until a host configures something else: live, s24, every channel, no frame limit.
+// What the next recording takes (CONFIGURE).
 struct RecordingConfig {
-  wire::Mode mode = wire::Mode::kLive;
-  wire::SampleFormat format = wire::SampleFormat::kS24;
-  std::uint8_t channel_mask = 0xFF;  // bits 0..3 audio inputs, 4..7 controls
-  std::uint64_t max_frames = 0;      // 0: until stopped (record mode: until the store is full)
+  wire::Mode mode;
+  wire::SampleFormat format;
+  std::uint8_t channel_mask;  // bits 0..3 audio inputs, 4..7 controls
+  std::uint64_t max_frames;   // 0: until stopped (record mode: until the store is full)
 };
+// What the encoder starts with until a host configures something else: live, s24, every
+// channel, no frame limit.
+inline constexpr RecordingConfig kDefaultRecording{wire::Mode::kLive, wire::SampleFormat::kS24,
+                                                   0xFF, 0};
 
 // Where encoded bytes go (the USB CDC transmit queue on the Daisy, the modelled link in the
 // emulator).
@@ -94,8 +97,8 @@ class Recorder {
         BuildCapabilities() == 0) {
       return false;
     }
-    const RecordingConfig all_channels{};
-    ApplyConfig(all_channels);
+    ApplyConfig(kDefaultRecording);
+    status_due_ = true;  // announce ourselves as soon as the loop runs
     state_.store(static_cast<std::uint8_t>(wire::RecorderState::kIdle));
     return session_bytes_ != 0;
   }
@@ -253,7 +256,7 @@ class Recorder {
     }
     if (!idle) return Reply(command, wire::ReplyCode::kBusy, "busy: stop the recording first");
     const std::uint8_t* in = command.payload;
-    RecordingConfig next;
+    RecordingConfig next{};
     next.mode = static_cast<wire::Mode>(in[0]);
     next.format = static_cast<wire::SampleFormat>(in[1]);
     next.channel_mask = in[2];
@@ -510,7 +513,9 @@ class Recorder {
   std::uint8_t control_index_[wire::kMaxControlChannels] = {};
   std::uint8_t audio_count_ = 0;
   std::uint8_t control_count_ = 0;
-  std::uint32_t status_interval_blocks_ = 1;
+  // Every member starts zeroed (set in Init): a non-zero default would put the whole object,
+  // frame buffers included, in .data, whose initial image costs as much internal flash.
+  std::uint32_t status_interval_blocks_ = 0;
   // Written by the interrupt, read by the main loop (or the reverse for read_count_).
   std::atomic<std::uint8_t> state_{0};
   std::atomic<std::uint8_t> end_reason_{0};
@@ -521,14 +526,14 @@ class Recorder {
   std::atomic<std::uint32_t> blocks_seen_{0};
   // Set while idle, read by the interrupt while recording.
   std::uint32_t max_blocks_ = 0;  // 0: no limit
-  wire::EndReason limit_reason_ = wire::EndReason::kDurationReached;
+  wire::EndReason limit_reason_{};  // set by RequestStart
   // Main loop only.
   std::uint32_t sent_blocks_ = 0;
   std::uint32_t session_id_ = 0;
   std::uint32_t sequence_ = 0;
   std::uint32_t last_status_block_ = 0;
   bool session_due_ = false;
-  bool status_due_ = true;  // announce ourselves as soon as the loop runs
+  bool status_due_ = false;
   ResendRange resend_ranges_[wire::kMaxResendRanges] = {};
   std::uint8_t resend_range_count_ = 0;  // non-zero while a RESEND is being served
   std::uint8_t resend_range_ = 0;

@@ -32,3 +32,23 @@ def test_app_compiles_for_the_cortex_m7(app):
                str(REPO / "firmware" / app / "main.cpp")]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_datalogger_recorder_costs_no_flash_for_its_initial_state(tmp_path):
+    """A global object with any non-zero default member goes to .data, and its whole initial
+    image (the recorder holds kilobytes of frame buffers) is stored in the 128 KiB flash."""
+    compiler = require_tool("arm-none-eabi-g++")
+    size_tool = require_tool("arm-none-eabi-size")
+    source = tmp_path / "recorder_global.cc"
+    source.write_text('#include "recorder.h"\ndaisynet::Recorder recorder;\n')
+    target = daisy_target()
+    obj = tmp_path / "recorder_global.o"
+    subprocess.run([compiler, *target.machine_flags, *target.optimize_flags, *target.cxx_flags,
+                    f"-I{REPO / 'firmware' / 'core'}", "-c", str(source), "-o", str(obj)],
+                   check=True, capture_output=True)
+    sections = subprocess.run([size_tool, "-A", str(obj)], capture_output=True, text=True,
+                              check=True).stdout
+    sizes = {fields[0]: int(fields[1]) for fields in map(str.split, sections.splitlines())
+             if len(fields) >= 2 and fields[0].startswith(".") and fields[1].isdigit()}
+    assert sizes.get(".data", 0) == 0
+    assert sizes[".bss"] > 4096  # the recorder itself, zero-initialised at start-up
