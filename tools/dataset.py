@@ -20,8 +20,11 @@ FORMAT_VERSION = 1
 
 # A channel whose peak stays below this (about -120 dBFS) carries no signal.
 SILENT_PEAK = 1e-6
-# Audio samples at or above this magnitude count as clipped (full scale is 1.0).
-CLIP_LEVEL = 0.999
+# Audio samples at or above this magnitude count as clipped. Audio channels hold what the
+# Patch's audio callback sees: DaisyDuino scales the 24-bit codec by 1/postgain (postgain 0.5),
+# so full scale is +-2.0 (largest sample (2^23 - 1) * 2^-22).
+PATCH_AUDIO_FULL_SCALE = 2.0
+CLIP_LEVEL = 0.9995 * PATCH_AUDIO_FULL_SCALE
 # More than this fraction of clipped samples in an audio channel earns a warning.
 CLIP_FRACTION_WARN = 0.001
 

@@ -125,12 +125,20 @@ def test_silent_channel_is_a_warning_unless_required(tmp_path):
         load_dataset(tmp_path / "d.wav", required_channels=["knob_1"])
 
 
-def test_clipped_audio_channel_warns(tmp_path):
+def test_clipped_audio_channel_warns_at_the_patch_full_scale(tmp_path):
+    # The Patch's audio callback sees +-2.0 at the codec's full scale (DaisyDuino postgain 0.5).
     dataset = small_dataset()
-    dataset.samples[:, 0] = np.clip(3 * dataset.samples[:, 0], -1, 1)
+    dataset.samples[:, 0] = np.clip(6 * dataset.samples[:, 0], -2, (2**23 - 1) * 2.0**-22)
     dataset.save(tmp_path / "d")
     warnings = load_dataset(tmp_path / "d.wav").warnings
     assert any("'audio_in_1' looks clipped" in w for w in warnings)
+
+
+def test_a_loud_patch_capture_below_full_scale_is_not_clipped(tmp_path):
+    dataset = small_dataset()
+    dataset.samples[:, 0] = np.clip(3 * dataset.samples[:, 0], -1.5, 1.5)
+    dataset.save(tmp_path / "d")
+    assert not any("clipped" in w for w in load_dataset(tmp_path / "d.wav").warnings)
 
 
 def test_corrupt_json_and_unreadable_wav(tmp_path):
