@@ -52,6 +52,9 @@ class UsbSerialSink : public daisynet::ByteSink {
 };
 UsbSerialSink usb;
 
+// The knobs are read here, once per recorded block, unlike in the inference app: the ADC's
+// waits (analogRead re-initialises it, >= 10 us per control) take time this app has to spare,
+// and the recording gets the value of exactly its own block.
 void AudioCallback(float** in, float** out, size_t size) {
   patch.ProcessAllControls();
   if (patch.encoder.RisingEdge()) encoder_pressed.store(true);
