@@ -24,7 +24,7 @@ from host_sim.header import read_header
 from host_sim.native import (
     CMSIS_SOURCES,
     REPO,
-    STATUS_READINGS,
+    STATUS_FIELDS,
     NativeBuildError,
     cached_build_dir,
     cmsis_source_dir,
@@ -202,23 +202,22 @@ def _build_status_harness() -> Path:
     return elf
 
 
-def status_text_on_m7(model_name: str, seconds: int, clock_hz: int, readings: dict[str, float],
-                      non_finite: int) -> tuple[str, list[str]]:
-    """The inference app's USB status line and OLED figure lines for these readings (named as
-    in host_sim.native.STATUS_READINGS), as the emulated Cortex-M7 formats them with
+def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, list[str]]:
+    """The inference app's USB status line and OLED figure lines for a PatchStatus (named as
+    in host_sim.native.STATUS_FIELDS), as the emulated Cortex-M7 formats them with
     newlib-nano."""
-    bits = [f"{int(np.float32(readings[name]).view(np.uint32)):08x}" for name in STATUS_READINGS]
     with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
         printed = run_qemu(_build_status_harness(),
-                           ["status_harness", model_name, str(seconds), str(clock_hz), *bits,
-                            str(non_finite)], Path(scratch), "status text")
-    status = [line.removeprefix("daisynet-status ") for line in printed.splitlines()
-              if line.startswith("daisynet-status ")]
+                           ["status_harness", model_name,
+                            *(str(status[name]) for name in STATUS_FIELDS)],
+                           Path(scratch), "status text")
+    status_lines = [line.removeprefix("daisynet-status ") for line in printed.splitlines()
+                    if line.startswith("daisynet-status ")]
     oled = [line.removeprefix("daisynet-oled ") for line in printed.splitlines()
             if line.startswith("daisynet-oled ")]
-    if len(status) != 1:
+    if len(status_lines) != 1:
         raise M7Error(f"the status harness printed no status line: {printed.strip()!r}")
-    return status[0], oled
+    return status_lines[0], oled
 
 
 class M7Engine:

@@ -180,9 +180,10 @@ class NativeEngine:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
 
 
-# firmware/core/patch_status.h: PatchStatus's float readings, in order.
-STATUS_READINGS = ("load", "model_load", "cycles_per_sample", "model_cycles_per_sample",
-                   "peak_cycles_per_sample")
+# firmware/core/patch_status.h: PatchStatus's fields, in declaration order (all uint32).
+STATUS_FIELDS = ("seconds", "clock_hz", "budget_cycles_per_sample", "cycles_per_sample",
+                 "model_cycles_per_sample", "p99_cycles_per_sample", "max_cycles_per_sample",
+                 "overruns", "callbacks", "non_finite")
 
 
 class NativePatchRunner:
@@ -194,11 +195,10 @@ class NativePatchRunner:
         lib.dn_patch_process.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
                                          ctypes.c_void_p, ctypes.c_size_t]
         lib.dn_patch_non_finite_outputs.restype = ctypes.c_uint32
-        lib.dn_meter_init.argtypes = [ctypes.c_uint32, ctypes.c_float]
+        lib.dn_meter_init.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
         lib.dn_meter_add.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_size_t]
-        lib.dn_meter_readings.argtypes = [ctypes.c_void_p]
-        lib.dn_format_status.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32,
-                                         ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32]
+        lib.dn_meter_end_period.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p]
+        lib.dn_format_status.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p]
         self._lib = lib
         lib.dn_patch_init()
 
@@ -218,23 +218,23 @@ class NativePatchRunner:
     def non_finite_outputs(self) -> int:
         return int(self._lib.dn_patch_non_finite_outputs())
 
-    def meter(self, clock_hz: int, sample_rate: float, cycles: list[tuple[int, int]],
-              frames: int) -> dict[str, float]:
-        """Feed the CPU meter one callback's (model cycles, callback cycles) per entry; returns
-        its readings, named as in PatchStatus."""
+    def meter_init(self, clock_hz: int, sample_rate: int) -> None:
         self._lib.dn_meter_init(clock_hz, sample_rate)
-        for model_cycles, callback_cycles in cycles:
-            self._lib.dn_meter_add(model_cycles, callback_cycles, frames)
-        readings = np.zeros(len(STATUS_READINGS), np.float32)
-        self._lib.dn_meter_readings(readings.ctypes.data)
-        return {name: float(value) for name, value in zip(STATUS_READINGS, readings, strict=True)}
 
-    def status_text(self, seconds: int, clock_hz: int, readings: dict[str, float],
-                    non_finite: int) -> tuple[str, list[str]]:
-        """The firmware's USB status line and OLED figure lines for these readings."""
-        buffer = ctypes.create_string_buffer(256)
-        values = np.array([readings[name] for name in STATUS_READINGS], np.float32)
-        self._lib.dn_format_status(buffer, len(buffer), seconds, clock_hz, values.ctypes.data,
-                                   non_finite)
+    def meter_add(self, model_cycles: int, callback_cycles: int, frames: int) -> None:
+        """One audio callback's cycle counts, as the interrupt hands them to the meter."""
+        self._lib.dn_meter_add(model_cycles, callback_cycles, frames)
+
+    def meter_end_period(self, seconds: int, non_finite: int) -> dict[str, int]:
+        """End the meter's period; its PatchStatus, named as in STATUS_FIELDS."""
+        fields = np.zeros(len(STATUS_FIELDS), np.uint32)
+        self._lib.dn_meter_end_period(seconds, non_finite, fields.ctypes.data)
+        return {name: int(value) for name, value in zip(STATUS_FIELDS, fields, strict=True)}
+
+    def status_text(self, status: dict[str, int]) -> tuple[str, list[str]]:
+        """The firmware's USB status line and OLED figure lines for a PatchStatus."""
+        buffer = ctypes.create_string_buffer(320)
+        fields = np.array([status[name] for name in STATUS_FIELDS], np.uint32)
+        self._lib.dn_format_status(buffer, len(buffer), fields.ctypes.data)
         status_line, *oled_lines = buffer.value.decode().split("\n")
         return status_line, oled_lines

@@ -2,109 +2,173 @@
 // USB status line and OLED lines. No model and no hardware here, so the same code is tested on
 // the host and on the emulated Cortex-M7 linked with newlib-nano, as on the Daisy.
 //
-// Every number is printed from integers: PlatformIO links the Daisy apps with newlib-nano
-// without float printf, where "%f" prints nothing at all.
+// Every number is an integer and printed as one: PlatformIO links the Daisy apps with
+// newlib-nano without float printf, where "%f" prints nothing at all.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace daisynet {
 
-// What the app reports once per second over USB serial and on the OLED.
+// One second (one status period) of audio callbacks, as the app reports it. Cycles per sample
+// are a callback's cycles divided by its frames.
 struct PatchStatus {
-  std::uint32_t seconds;             // since start-up
-  std::uint32_t clock_hz;            // core clock the loads are measured against
-  float load;                        // smoothed share of the cycle budget the audio callback takes
-  float model_load;                  // the same for the model alone (1.0 = the whole budget)
-  float cycles_per_sample;           // audio callback, smoothed
-  float model_cycles_per_sample;     // model alone, smoothed
-  float peak_cycles_per_sample;      // worst audio callback since start-up
-  std::uint32_t non_finite;          // model outputs silenced because they were NaN/inf
+  std::uint32_t seconds;                   // since start-up
+  std::uint32_t clock_hz;                  // core clock the loads are measured against
+  std::uint32_t budget_cycles_per_sample;  // clock_hz / sample rate, rounded
+  std::uint32_t cycles_per_sample;         // mean over the period, whole audio callback
+  std::uint32_t model_cycles_per_sample;   // mean over the period, the model alone
+  std::uint32_t p99_cycles_per_sample;     // 99% of the period's callbacks took at most this
+  std::uint32_t max_cycles_per_sample;     // the period's slowest callback
+  std::uint32_t overruns;                  // callbacks that took longer than their block lasts
+  std::uint32_t callbacks;                 // callbacks in the period
+  std::uint32_t non_finite;                // model outputs silenced as NaN/inf, since start-up
 };
 
-// Processor load from the cycles each audio callback took, and the model's share of them.
+// Collects every audio callback's cycle count (interrupt) into the current period; the main
+// loop ends the period once per second and gets its statistics.
+//
+// Single core: the interrupt fills one of two windows, chosen by `active_`; EndPeriod() flips
+// `active_` with one store, then reads and clears the other window. An interrupt runs to
+// completion, so it never writes a window the main loop is reading.
 class CpuMeter {
  public:
+  // Percentiles from a histogram of cycles per sample over 0 .. 2x the budget, in steps of
+  // 1/64 of the budget (1.6%); slower callbacks share the last bin.
+  static constexpr std::uint32_t kBinsPerBudget = 64;
+  static constexpr std::size_t kBins = 2 * kBinsPerBudget;
+
   // clock_hz: the core clock (SystemCoreClock: 400 MHz on the Daisy under STM32duino);
-  // sample_rate in Hz. The budget is clock_hz / sample_rate cycles per sample.
-  void Init(std::uint32_t clock_hz, float sample_rate) {
+  // sample_rate in Hz (whole).
+  void Init(std::uint32_t clock_hz, std::uint32_t sample_rate) {
     clock_hz_ = clock_hz;
-    budget_cycles_per_sample_ = static_cast<float>(clock_hz) / sample_rate;
-    cycles_per_sample_ = 0.0f;
-    model_cycles_per_sample_ = 0.0f;
-    peak_cycles_per_sample_ = 0.0f;
+    sample_rate_ = sample_rate == 0 ? 1 : sample_rate;
+    budget_ = static_cast<std::uint32_t>((clock_hz_ + sample_rate_ / 2) / sample_rate_);
+    if (budget_ == 0) budget_ = 1;
+    std::memset(windows_, 0, sizeof windows_);
+    active_.store(0, std::memory_order_relaxed);
   }
 
-  // One audio callback of `frames` frames took callback_cycles, model_cycles of them in the model.
+  // Interrupt: one audio callback of `frames` frames took callback_cycles, model_cycles of them
+  // in the model.
   void Add(std::uint32_t model_cycles, std::uint32_t callback_cycles, std::size_t frames) {
-    const float scale = 1.0f / static_cast<float>(frames);
-    const float per_sample = static_cast<float>(callback_cycles) * scale;
-    // One-pole smoothing over about 100 callbacks (0.1 s at 48 frames, 48 kHz).
-    cycles_per_sample_ += kSmoothing * (per_sample - cycles_per_sample_);
-    model_cycles_per_sample_ +=
-        kSmoothing * (static_cast<float>(model_cycles) * scale - model_cycles_per_sample_);
-    if (per_sample > peak_cycles_per_sample_) peak_cycles_per_sample_ = per_sample;
+    if (frames == 0) return;
+    Window& window = windows_[active_.load(std::memory_order_relaxed)];
+    const auto per_sample = static_cast<std::uint32_t>(callback_cycles / frames);
+    ++window.callbacks;
+    window.frames += frames;
+    window.cycles += callback_cycles;
+    window.model_cycles += model_cycles;
+    if (per_sample > window.max_per_sample) window.max_per_sample = per_sample;
+    // Longer than the block lasts: cycles / clock > frames / rate, in exact integers.
+    if (std::uint64_t{callback_cycles} * sample_rate_ > std::uint64_t{frames} * clock_hz_) {
+      ++window.overruns;
+    }
+    const std::uint64_t bin = std::uint64_t{per_sample} * kBinsPerBudget / budget_;
+    ++window.histogram[bin < kBins ? bin : kBins - 1];
   }
 
-  float cycles_per_sample() const { return cycles_per_sample_; }
-  float model_cycles_per_sample() const { return model_cycles_per_sample_; }
-  float peak_cycles_per_sample() const { return peak_cycles_per_sample_; }
-  float budget_cycles_per_sample() const { return budget_cycles_per_sample_; }
-  float load() const { return cycles_per_sample_ / budget_cycles_per_sample_; }
-  float model_load() const { return model_cycles_per_sample_ / budget_cycles_per_sample_; }
-
-  PatchStatus Status(std::uint32_t seconds, std::uint32_t non_finite) const {
-    return {seconds,           clock_hz_,          load(), model_load(), cycles_per_sample_,
-            model_cycles_per_sample_, peak_cycles_per_sample_, non_finite};
+  // Main loop, once per status period: the statistics of the callbacks since the last call.
+  PatchStatus EndPeriod(std::uint32_t seconds, std::uint32_t non_finite) {
+    const std::uint8_t finished = active_.load(std::memory_order_relaxed);
+    active_.store(static_cast<std::uint8_t>(finished ^ 1u), std::memory_order_release);
+    Window& window = windows_[finished];
+    PatchStatus status{seconds, clock_hz_, budget_, 0, 0, 0, 0, 0, 0, non_finite};
+    if (window.frames > 0) {
+      status.cycles_per_sample = Mean(window.cycles, window.frames);
+      status.model_cycles_per_sample = Mean(window.model_cycles, window.frames);
+      status.max_cycles_per_sample = window.max_per_sample;
+      status.p99_cycles_per_sample = Percentile99(window);
+      status.overruns = window.overruns;
+      status.callbacks = window.callbacks;
+    }
+    std::memset(&window, 0, sizeof window);
+    return status;
   }
 
  private:
-  static constexpr float kSmoothing = 0.01f;
+  struct Window {
+    std::uint32_t callbacks;
+    std::uint32_t max_per_sample;
+    std::uint32_t overruns;
+    std::uint64_t frames;
+    std::uint64_t cycles;
+    std::uint64_t model_cycles;
+    std::uint32_t histogram[kBins];
+  };
+
+  static std::uint32_t Mean(std::uint64_t total, std::uint64_t count) {
+    return static_cast<std::uint32_t>((total + count / 2) / count);
+  }
+
+  // The upper edge of the bin holding the 99th-percentile callback, never above the maximum.
+  std::uint32_t Percentile99(const Window& window) const {
+    const std::uint64_t wanted = (std::uint64_t{window.callbacks} * 99 + 99) / 100;
+    std::uint64_t seen = 0;
+    for (std::size_t bin = 0; bin < kBins; ++bin) {
+      seen += window.histogram[bin];
+      if (seen >= wanted) {
+        if (bin == kBins - 1) break;
+        const std::uint64_t edge = (std::uint64_t{bin} + 1) * budget_ / kBinsPerBudget;
+        return edge < window.max_per_sample ? static_cast<std::uint32_t>(edge)
+                                            : window.max_per_sample;
+      }
+    }
+    return window.max_per_sample;
+  }
+
   std::uint32_t clock_hz_ = 0;
-  float budget_cycles_per_sample_ = 1.0f;
-  float cycles_per_sample_ = 0.0f;
-  float model_cycles_per_sample_ = 0.0f;
-  float peak_cycles_per_sample_ = 0.0f;
+  std::uint32_t sample_rate_ = 0;
+  std::uint32_t budget_ = 0;  // cycles per sample
+  Window windows_[2] = {};
+  std::atomic<std::uint8_t> active_{0};
 };
 
 namespace status_detail {
 
-// x rounded to the nearest whole number; 0 for negative or NaN, capped at 4e9 (fits 32 bits).
-inline unsigned long Round(float x) {
-  if (!(x > 0.0f)) return 0;
-  return x >= 4.0e9f ? 4000000000ul : static_cast<unsigned long>(x + 0.5f);
-}
-
-// A fraction as a percentage with one decimal, in two integers: 0.5123 -> 51 and 2.
+// `cycles` as a share of `budget` in percent with one decimal, in two integers:
+// 4269 of 8333 -> 51 and 2.
 struct Percent {
   unsigned long whole;
   unsigned long tenth;
 };
-inline Percent ToPercent(float fraction) {
-  const unsigned long tenths = Round(1000.0f * fraction);
+inline Percent ToPercent(std::uint32_t cycles, std::uint32_t budget) {
+  const std::uint64_t divisor = budget == 0 ? 1 : budget;
+  const auto tenths =
+      static_cast<unsigned long>((std::uint64_t{cycles} * 1000 + divisor / 2) / divisor);
   return {tenths / 10, tenths % 10};
 }
 
+inline unsigned long Mhz(std::uint32_t clock_hz) { return (clock_hz + 500000ul) / 1000000ul; }
+
 }  // namespace status_detail
 
-// The USB status line, e.g. "daisynet t=12s model=daisynet_wavenet clock=400MHz cpu=53.0%
-// model_cpu=51.2% cycles/sample=4420 model_cycles/sample=4267 peak=4600 nonfinite=0".
-// Returns what snprintf returns.
+// The USB status line, e.g. "daisynet t=12s model=daisynet_wavenet clock=400MHz cpu=51.2%
+// model_cpu=49.5% cycles/sample=4269 model_cycles/sample=4126 p99=4400 max=5600 overruns=0
+// callbacks=1000 nonfinite=0". Returns what snprintf returns. `daisynet monitor` parses it.
 inline int FormatStatusLine(char* buffer, std::size_t size, const char* model_name,
                             const PatchStatus& status) {
-  using status_detail::Round;
-  const status_detail::Percent cpu = status_detail::ToPercent(status.load);
-  const status_detail::Percent model = status_detail::ToPercent(status.model_load);
+  using status_detail::ToPercent;
+  const status_detail::Percent cpu =
+      ToPercent(status.cycles_per_sample, status.budget_cycles_per_sample);
+  const status_detail::Percent model =
+      ToPercent(status.model_cycles_per_sample, status.budget_cycles_per_sample);
   return std::snprintf(
       buffer, size,
       "daisynet t=%lus model=%s clock=%luMHz cpu=%lu.%lu%% model_cpu=%lu.%lu%% "
-      "cycles/sample=%lu model_cycles/sample=%lu peak=%lu nonfinite=%lu",
-      static_cast<unsigned long>(status.seconds), model_name,
-      static_cast<unsigned long>((status.clock_hz + 500000u) / 1000000u), cpu.whole, cpu.tenth,
-      model.whole, model.tenth, Round(status.cycles_per_sample),
-      Round(status.model_cycles_per_sample), Round(status.peak_cycles_per_sample),
+      "cycles/sample=%lu model_cycles/sample=%lu p99=%lu max=%lu overruns=%lu callbacks=%lu "
+      "nonfinite=%lu",
+      static_cast<unsigned long>(status.seconds), model_name, status_detail::Mhz(status.clock_hz),
+      cpu.whole, cpu.tenth, model.whole, model.tenth,
+      static_cast<unsigned long>(status.cycles_per_sample),
+      static_cast<unsigned long>(status.model_cycles_per_sample),
+      static_cast<unsigned long>(status.p99_cycles_per_sample),
+      static_cast<unsigned long>(status.max_cycles_per_sample),
+      static_cast<unsigned long>(status.overruns), static_cast<unsigned long>(status.callbacks),
       static_cast<unsigned long>(status.non_finite));
 }
 
@@ -116,20 +180,19 @@ constexpr std::size_t kOledLineBytes = 64;
 using OledLines = char[kOledFigureLines][kOledLineBytes];
 
 inline void FormatOledLines(const PatchStatus& status, OledLines& lines) {
-  using status_detail::Round;
-  const status_detail::Percent cpu = status_detail::ToPercent(status.load);
-  const status_detail::Percent model = status_detail::ToPercent(status.model_load);
+  using status_detail::ToPercent;
+  const status_detail::Percent cpu =
+      ToPercent(status.cycles_per_sample, status.budget_cycles_per_sample);
+  const status_detail::Percent model =
+      ToPercent(status.model_cycles_per_sample, status.budget_cycles_per_sample);
   std::snprintf(lines[0], sizeof lines[0], "CPU %lu.%lu%% @%luMHz", cpu.whole, cpu.tenth,
-                static_cast<unsigned long>((status.clock_hz + 500000u) / 1000000u));
-  std::snprintf(lines[1], sizeof lines[1], "model %lu.%lu%% %lu cyc", model.whole, model.tenth,
-                Round(status.model_cycles_per_sample));
-  if (status.non_finite == 0) {
-    std::snprintf(lines[2], sizeof lines[2], "peak %lu cyc/sample",
-                  Round(status.peak_cycles_per_sample));
-  } else {
-    std::snprintf(lines[2], sizeof lines[2], "peak %lu NaN:%lu", Round(status.peak_cycles_per_sample),
-                  static_cast<unsigned long>(status.non_finite));
-  }
+                status_detail::Mhz(status.clock_hz));
+  std::snprintf(lines[1], sizeof lines[1], "model %lu.%lu%% p99 %lu", model.whole, model.tenth,
+                static_cast<unsigned long>(status.p99_cycles_per_sample));
+  std::snprintf(lines[2], sizeof lines[2], "max %lu ovr %lu nan %lu",
+                static_cast<unsigned long>(status.max_cycles_per_sample),
+                static_cast<unsigned long>(status.overruns),
+                static_cast<unsigned long>(status.non_finite));
 }
 
 }  // namespace daisynet

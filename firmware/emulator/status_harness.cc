@@ -2,10 +2,9 @@
 // the emulated Cortex-M7, linked with newlib-nano like the Daisy apps, so a test sees exactly
 // the text the Daisy would show. Driven by host_sim/m7.py (status_text_on_m7).
 //
-// Command line: status_harness NAME SECONDS CLOCK_HZ LOAD MODEL_LOAD CYCLES MODEL_CYCLES PEAK
-// NONFINITE, where the five float readings are given as their IEEE-754 bit patterns in hex
-// (parsing decimal floats would itself depend on the C library being tested).
-// Prints "daisynet-status LINE", then "daisynet-oled LINE" for each OLED line.
+// Command line: status_harness NAME followed by the ten PatchStatus fields in declaration
+// order, as whole numbers. Prints "daisynet-status LINE", then "daisynet-oled LINE" for each
+// OLED line.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,38 +13,25 @@
 #include "patch_status.h"
 #include "semihosting.h"
 
-namespace {
-
-float FloatFromBits(const char* hex) {
-  const auto bits = static_cast<std::uint32_t>(std::strtoul(hex, nullptr, 16));
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-}  // namespace
-
 extern "C" void SysTick_Handler() {}  // start-up's vector table names it; never enabled here
 
 int main() {
-  constexpr int kArgs = 10;
+  constexpr int kFields = sizeof(daisynet::PatchStatus) / sizeof(std::uint32_t);
+  constexpr int kArgs = 2 + kFields;
   char line[512];
   char* argv[kArgs];
   if (daisynet::emulator::CommandLine(line, sizeof line, argv, kArgs) != kArgs) {
-    std::printf("daisynet-status error: usage: status_harness NAME SECONDS CLOCK_HZ LOAD "
-                "MODEL_LOAD CYCLES MODEL_CYCLES PEAK NONFINITE\n");
+    std::printf("daisynet-status error: usage: status_harness NAME and %d PatchStatus fields\n",
+                kFields);
     return 2;
   }
-  const daisynet::PatchStatus status{
-      static_cast<std::uint32_t>(std::strtoul(argv[2], nullptr, 10)),
-      static_cast<std::uint32_t>(std::strtoul(argv[3], nullptr, 10)),
-      FloatFromBits(argv[4]),
-      FloatFromBits(argv[5]),
-      FloatFromBits(argv[6]),
-      FloatFromBits(argv[7]),
-      FloatFromBits(argv[8]),
-      static_cast<std::uint32_t>(std::strtoul(argv[9], nullptr, 10))};
-  char status_line[256];
+  std::uint32_t fields[kFields];
+  for (int i = 0; i < kFields; ++i) {
+    fields[i] = static_cast<std::uint32_t>(std::strtoul(argv[2 + i], nullptr, 10));
+  }
+  daisynet::PatchStatus status;
+  std::memcpy(&status, fields, sizeof status);
+  char status_line[320];
   daisynet::FormatStatusLine(status_line, sizeof status_line, argv[1], status);
   std::printf("daisynet-status %s\n", status_line);
   daisynet::OledLines oled;

@@ -22,7 +22,7 @@ constexpr uint32_t kStatusPeriodMs = 1000;
 // The status line (up to kStatusLineBytes with CR LF) goes into the USB CDC transmit queue in
 // one piece; STM32duino's default queue of 2 x 64 bytes takes at most 127. platformio.ini
 // raises it for this app.
-constexpr size_t kStatusLineBytes = 192;
+constexpr size_t kStatusLineBytes = 224;
 constexpr size_t kUsbPacketBytes = 64;  // USB full-speed bulk packet
 static_assert(CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER * kUsbPacketBytes > kStatusLineBytes,
               "raise CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER in platformio.ini [env:inference]");
@@ -115,7 +115,7 @@ void setup() {
   Serial.begin(115200);  // USB CDC: the baud rate is ignored
   patch = DAISY.init(DAISY_PATCH, AUDIO_SR_48K);
   StartCycleCounter();
-  meter.Init(SystemCoreClock, DAISY.get_samplerate());
+  meter.Init(SystemCoreClock, static_cast<uint32_t>(DAISY.get_samplerate()));
   runner.Init();
   ReadControls();
   oled.begin();
@@ -132,7 +132,7 @@ void loop() {
   const uint32_t now = millis();
   if (now - last_status_ms < kStatusPeriodMs) return;
   last_status_ms = now;
-  const daisynet::PatchStatus status = meter.Status(now / 1000, runner.non_finite_outputs());
+  const daisynet::PatchStatus status = meter.EndPeriod(now / 1000, runner.non_finite_outputs());
   SendStatusLine(status);
   DrawOled(status);
   oled_rows_sent = 0;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 #include "patch_runner.h"
 
@@ -30,29 +31,27 @@ DN_API void dn_patch_process(const float* const* audio_in, const float* controls
 
 DN_API std::uint32_t dn_patch_non_finite_outputs() { return runner.non_finite_outputs(); }
 
-DN_API void dn_meter_init(std::uint32_t clock_hz, float sample_rate) {
+DN_API void dn_meter_init(std::uint32_t clock_hz, std::uint32_t sample_rate) {
   meter.Init(clock_hz, sample_rate);
 }
 DN_API void dn_meter_add(std::uint32_t model_cycles, std::uint32_t callback_cycles,
                          std::size_t frames) {
   meter.Add(model_cycles, callback_cycles, frames);
 }
-// The meter's readings in PatchStatus order: load, model_load, cycles_per_sample,
-// model_cycles_per_sample, peak_cycles_per_sample.
-DN_API void dn_meter_readings(float* readings) {
-  const daisynet::PatchStatus status = meter.Status(0, 0);
-  const float values[] = {status.load, status.model_load, status.cycles_per_sample,
-                          status.model_cycles_per_sample, status.peak_cycles_per_sample};
-  for (std::size_t i = 0; i < sizeof values / sizeof values[0]; ++i) readings[i] = values[i];
+
+// Ends the meter's period; writes its PatchStatus fields, in declaration order, to `fields`.
+DN_API void dn_meter_end_period(std::uint32_t seconds, std::uint32_t non_finite,
+                                std::uint32_t* fields) {
+  const daisynet::PatchStatus status = meter.EndPeriod(seconds, non_finite);
+  static_assert(sizeof status == 10 * sizeof(std::uint32_t), "PatchStatus is 10 whole numbers");
+  std::memcpy(fields, &status, sizeof status);
 }
 
-// The USB status line and the three OLED figure lines for the given readings, joined by '\n';
-// returns the status line's length (snprintf semantics).
-DN_API int dn_format_status(char* buffer, std::size_t size, std::uint32_t seconds,
-                            std::uint32_t clock_hz, const float* readings,
-                            std::uint32_t non_finite) {
-  const daisynet::PatchStatus status{seconds,     clock_hz,    readings[0], readings[1],
-                                     readings[2], readings[3], readings[4], non_finite};
+// The USB status line and the three OLED figure lines for PatchStatus `fields` (declaration
+// order), joined by '\n'; returns the status line's length (snprintf semantics).
+DN_API int dn_format_status(char* buffer, std::size_t size, const std::uint32_t* fields) {
+  daisynet::PatchStatus status;
+  std::memcpy(&status, fields, sizeof status);
   const int length = daisynet::FormatStatusLine(buffer, size, daisynet::model::kModelName, status);
   daisynet::OledLines lines;
   daisynet::FormatOledLines(status, lines);

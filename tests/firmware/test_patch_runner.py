@@ -67,37 +67,56 @@ def test_a_model_input_the_patch_cannot_feed_does_not_compile(tmp_path, random_w
         NativePatchRunner(header)
 
 
-def test_cpu_meter_smooths_splits_model_from_callback_and_keeps_the_peak():
+def test_cpu_meter_reports_each_period_mean_p99_max_and_overruns():
     runner = NativePatchRunner(DEFAULT_HEADER)
-    # 400 MHz / 48 kHz = 8,333 cycles per sample; 200,000 cycles per 48-frame block is 50%.
-    steady = runner.meter(DAISY_CLOCK_HZ, 48_000, [(160_000, 200_000)] * 1000, 48)
-    assert steady["cycles_per_sample"] == pytest.approx(200_000 / 48, rel=1e-3)
-    assert steady["load"] == pytest.approx(0.5, rel=1e-3)
-    assert steady["model_cycles_per_sample"] == pytest.approx(160_000 / 48, rel=1e-3)
-    assert steady["model_load"] == pytest.approx(0.4, rel=1e-3)
-    spike = runner.meter(DAISY_CLOCK_HZ, 48_000,
-                         [(160_000, 200_000)] * 1000 + [(160_000, 400_000)], 48)
-    # One spike moves the one-pole smoother (1% per callback) by 1% of the difference.
-    step = 0.01 * (400_000 / 48 - steady["cycles_per_sample"])
-    assert spike["cycles_per_sample"] == pytest.approx(steady["cycles_per_sample"] + step, rel=1e-4)
-    assert spike["peak_cycles_per_sample"] == pytest.approx(400_000 / 48)
+    runner.meter_init(DAISY_CLOCK_HZ, 48_000)  # 400 MHz / 48 kHz: 8,333 cycles per sample
+    # 1,000 callbacks of 48 frames: 985 at 4,000 cycles/sample, 10 at 6,000, 5 over the budget.
+    for per_sample in [4_000] * 985 + [6_000] * 10 + [9_000] * 5:
+        runner.meter_add(3_000 * 48, per_sample * 48, 48)
+    status = runner.meter_end_period(12, 3)
+    assert status["budget_cycles_per_sample"] == 8333
+    assert status["callbacks"] == 1000 and status["overruns"] == 5
+    assert status["cycles_per_sample"] == round((985 * 4000 + 10 * 6000 + 5 * 9000) / 1000)
+    assert status["model_cycles_per_sample"] == 3000
+    assert status["max_cycles_per_sample"] == 9000
+    # The 990th-slowest is a 6,000 callback: p99 is the upper edge of its 1/64-budget bin.
+    assert 6000 <= status["p99_cycles_per_sample"] <= 6000 + 8333 / 64
+    assert (status["seconds"], status["non_finite"], status["clock_hz"]) == (12, 3, DAISY_CLOCK_HZ)
+    # The next period starts empty.
+    runner.meter_add(100 * 48, 200 * 48, 48)
+    after = runner.meter_end_period(13, 3)
+    assert (after["callbacks"], after["max_cycles_per_sample"], after["overruns"]) == (1, 200, 0)
+    empty = runner.meter_end_period(14, 3)
+    assert empty["callbacks"] == 0 and empty["cycles_per_sample"] == 0
 
 
-READINGS = {"load": 0.5123, "model_load": 0.4951, "cycles_per_sample": 4269.4,
-            "model_cycles_per_sample": 4125.6, "peak_cycles_per_sample": 5600.2}
+def test_an_overrun_is_a_callback_longer_than_its_block():
+    runner = NativePatchRunner(DEFAULT_HEADER)
+    runner.meter_init(DAISY_CLOCK_HZ, 48_000)
+    block_cycles = 48 * DAISY_CLOCK_HZ // 48_000  # 1 ms at 400 MHz: 400,000 cycles
+    runner.meter_add(0, block_cycles, 48)  # exactly the block: not an overrun
+    runner.meter_add(0, block_cycles + 1, 48)
+    status = runner.meter_end_period(1, 0)
+    assert status["overruns"] == 1
+    assert status["p99_cycles_per_sample"] == status["max_cycles_per_sample"] == 8333
+
+
+STATUS = {"seconds": 12, "clock_hz": DAISY_CLOCK_HZ, "budget_cycles_per_sample": 8333,
+          "cycles_per_sample": 4269, "model_cycles_per_sample": 4126,
+          "p99_cycles_per_sample": 4400, "max_cycles_per_sample": 5600, "overruns": 0,
+          "callbacks": 1000, "non_finite": 0}
 EXPECTED_STATUS = ("daisynet t=12s model={name} clock=400MHz cpu=51.2% model_cpu=49.5% "
-                   "cycles/sample=4269 model_cycles/sample=4126 peak=5600 nonfinite=0")
-EXPECTED_OLED = ["CPU 51.2% @400MHz", "model 49.5% 4126 cyc", "peak 5600 cyc/sample"]
+                   "cycles/sample=4269 model_cycles/sample=4126 p99=4400 max=5600 overruns=0 "
+                   "callbacks=1000 nonfinite=0")
+EXPECTED_OLED = ["CPU 51.2% @400MHz", "model 49.5% p99 4400", "max 5600 ovr 0 nan 0"]
 
 
-def test_status_text_uses_integers_only_natively():
+def test_status_text_natively():
     runner = NativePatchRunner(DEFAULT_HEADER)
     name = read_header(DEFAULT_HEADER).name
-    line, oled = runner.status_text(12, DAISY_CLOCK_HZ, READINGS, 0)
+    line, oled = runner.status_text(STATUS)
     assert line == EXPECTED_STATUS.format(name=name)
     assert oled == EXPECTED_OLED
-    _, oled = runner.status_text(12, DAISY_CLOCK_HZ, READINGS, 3)
-    assert oled[2] == "peak 5600 NaN:3"
     assert all(len(text) <= 21 for text in oled)  # 6x10 font: 21 columns on the 128-px OLED
 
 
@@ -106,14 +125,16 @@ def test_status_text_under_newlib_nano_on_the_emulated_m7():
     emulated M7 links the same way, so this shows the exact text the Daisy prints."""
     for tool in ("arm-none-eabi-g++", "qemu-system-arm"):
         require_tool(tool)
-    line, oled = status_text_on_m7("daisynet_wavenet", 12, DAISY_CLOCK_HZ, READINGS, 0)
+    line, oled = status_text_on_m7("daisynet_wavenet", STATUS)
     assert line == EXPECTED_STATUS.format(name="daisynet_wavenet")
     assert oled == EXPECTED_OLED
-    # Extremes: an idle meter, an overloaded one, and a NaN reading print as integers too.
-    idle = dict.fromkeys(READINGS, 0.0)
-    line, oled = status_text_on_m7("m", 0, DAISY_CLOCK_HZ, idle, 0)
-    assert "cpu=0.0% model_cpu=0.0% cycles/sample=0 model_cycles/sample=0 peak=0" in line
-    overloaded = {**READINGS, "load": 1.734, "peak_cycles_per_sample": float("nan")}
-    line, oled = status_text_on_m7("m", 4_000_000, DAISY_CLOCK_HZ, overloaded, 7)
-    assert "t=4000000s" in line and "cpu=173.4%" in line and "peak=0 nonfinite=7" in line
-    assert oled[2] == "peak 0 NaN:7"
+    # Extremes: an idle period and an overloaded one with the largest counts.
+    idle = dict.fromkeys(STATUS, 0) | {"clock_hz": DAISY_CLOCK_HZ, "budget_cycles_per_sample": 8333}
+    line, _ = status_text_on_m7("m", idle)
+    assert "cpu=0.0% model_cpu=0.0% cycles/sample=0 model_cycles/sample=0 p99=0 max=0" in line
+    overloaded = STATUS | {"seconds": 4_000_000_000, "cycles_per_sample": 14_450,
+                           "max_cycles_per_sample": 4_294_967_295, "overruns": 1000,
+                           "non_finite": 7}
+    line, oled = status_text_on_m7("m", overloaded)
+    assert "t=4000000000s" in line and "cpu=173.4%" in line and "max=4294967295" in line
+    assert oled[2] == "max 4294967295 ovr 1000 nan 7"
