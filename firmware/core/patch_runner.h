@@ -106,6 +106,24 @@ class PatchRunner {
     }
   }
 
+  // The inference app's audio callback, from the knob values on: the model on out[0], the dry
+  // input 1 on out[1], silence on out[2..3]. `cycles()` reads a free-running 32-bit count of
+  // core cycles (DWT->CYCCNT on the Daisy); the callback's and the model's cycles go to `meter`.
+  template <typename CycleCounter>
+  void RunCallback(const float* const* audio_in, float* const* out, const float* controls,
+                   std::size_t frames, CycleCounter&& cycles, CpuMeter& meter) {
+    const std::uint32_t start = cycles();
+    const std::uint32_t model_start = cycles();
+    Process(audio_in, controls, out[0], frames);
+    const std::uint32_t model_cycles = cycles() - model_start;
+    for (std::size_t i = 0; i < frames; ++i) {
+      out[1][i] = audio_in[0][i];
+      out[2][i] = 0.0f;
+      out[3][i] = 0.0f;
+    }
+    meter.Add(model_cycles, cycles() - start, frames);
+  }
+
   std::uint32_t non_finite_outputs() const { return engine_.non_finite_outputs(); }
   static constexpr std::size_t engine_bytes() { return sizeof(WavenetEngine<kMaxBlock>); }
 

@@ -1,6 +1,7 @@
 // Host build of the Patch inference app's core (PatchRunner) as a shared library for Python,
 // so tests check the jack/knob wiring and the CPU meter without a Daisy. Compiled once per
 // model_defn.h by host_sim/native.py (NativePatchRunner).
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +28,33 @@ DN_API void dn_patch_init() { runner.Init(); }
 DN_API void dn_patch_process(const float* const* audio_in, const float* controls, float* out,
                              std::size_t frames) {
   runner.Process(audio_in, controls, out, frames);
+}
+
+// One audio callback as the inference app runs it (PatchRunner::RunCallback), timed with the
+// host's steady clock in cycles of a `clock_hz` core: host time, not Daisy cycles. stall_ns of
+// busy waiting after the callback starts, before the model, stands in for a slow callback (as a
+// slow control read would be), so overruns can be provoked. audio_in: 4 pointers to `frames`
+// floats; out: 4 pointers to `frames` floats (model, dry input 1, silence, silence).
+DN_API void dn_patch_callback(const float* const* audio_in, float* const* out,
+                              const float* controls, std::size_t frames, std::uint32_t clock_hz,
+                              std::uint64_t stall_ns) {
+  using Clock = std::chrono::steady_clock;
+  bool started = false;
+  auto host_cycles = [&]() -> std::uint32_t {
+    if (started && stall_ns > 0) {
+      const Clock::time_point until = Clock::now() + std::chrono::nanoseconds(stall_ns);
+      while (Clock::now() < until) {
+      }
+      stall_ns = 0;
+    }
+    started = true;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        Clock::now().time_since_epoch()).count();
+    // In double: ns * clock_hz would overflow 64 bits after a few hours of host uptime.
+    const double cycles = static_cast<double>(ns) * 1e-9 * clock_hz;
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(cycles));
+  };
+  runner.RunCallback(audio_in, out, controls, frames, host_cycles, meter);
 }
 
 DN_API std::uint32_t dn_patch_non_finite_outputs() { return runner.non_finite_outputs(); }

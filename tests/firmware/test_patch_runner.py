@@ -138,3 +138,23 @@ def test_status_text_under_newlib_nano_on_the_emulated_m7():
     line, oled = status_text_on_m7("m", overloaded)
     assert "t=4000000000s" in line and "cpu=173.4%" in line and "max=4294967295" in line
     assert oled[2] == "max 4294967295 ovr 1000 nan 7"
+
+
+def test_the_callback_plays_the_model_and_the_dry_input_and_feeds_the_meter(audio_like):
+    runner = NativePatchRunner(DEFAULT_HEADER)  # a fresh engine: starts from silence
+    runner.meter_init(DAISY_CLOCK_HZ, 48_000)
+    jacks = audio_like(48, 4)
+    knobs = np.array([0.2, 0.7, 0.0, 0.0], np.float32)
+    outputs = runner.callback(jacks, knobs, DAISY_CLOCK_HZ)
+    model_inputs = np.stack([np.full(48, 0.2, np.float32), np.full(48, 0.7, np.float32),
+                             jacks[:, 0]], axis=1)
+    expected = Simulator(read_header(DEFAULT_HEADER)).render(model_inputs, 48)[:, 0]
+    assert np.max(np.abs(outputs[:, 0] - expected)) <= 1e-6
+    assert np.array_equal(outputs[:, 1], jacks[:, 0])
+    assert not outputs[:, 2:].any()
+    # A 2 ms stall inside a 1 ms block is an overrun, counted in the callback, not the model.
+    runner.callback(jacks, knobs, DAISY_CLOCK_HZ, stall_ns=2_000_000)
+    status = runner.meter_end_period(1, 0)
+    assert status["callbacks"] == 2 and status["overruns"] == 1
+    assert status["max_cycles_per_sample"] >= 2 * 8333
+    assert status["model_cycles_per_sample"] < status["cycles_per_sample"]
