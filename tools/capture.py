@@ -185,13 +185,18 @@ def plan_link(capabilities: Capabilities, channels: list[str], sample_format: Sa
                       link_used, link_rate, longest, why)
 
 
-def find_port(port: str | None) -> str:
-    """The datalogger's serial port: ``port`` if given, else the one USB device that matches."""
+def find_port(port: str | None, app: str = "datalogger") -> str:
+    """The serial port of the Daisy running ``app`` (datalogger or inference): ``port`` if
+    given, else the one USB device that matches. The apps' product strings are "Daisy
+    daisynet <app>"; when several Daisies are plugged in, the one running ``app`` wins."""
     if port:
         return port
     ports = list_ports.comports()
     st_ports = [p for p in ports if p.vid == USB_VID and p.pid == USB_PID]
     daisies = [p for p in st_ports if PRODUCT_HINT in (p.product or "").lower()]
+    running_app = [p for p in daisies if app in (p.product or "").lower()]
+    if len(daisies) > 1 and len(running_app) == 1:
+        return running_app[0].device
 
     def listing(candidates) -> str:
         return "; ".join(f"{p.device} ({p.product or 'no product string'}"
@@ -209,7 +214,7 @@ def find_port(port: str | None) -> str:
         )
     raise CaptureError(
         f"no Daisy found (looked for USB {USB_VID:04x}:{USB_PID:04x} with a product string "
-        "containing 'Daisy'); connect the Daisy Patch running the datalogger firmware, or pass "
+        f"containing 'Daisy'); connect the Daisy Patch running the {app} firmware, or pass "
         "--port, or try --emulate"
     )
 

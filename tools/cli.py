@@ -111,6 +111,34 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
         raise CommandError(str(err)) from err
 
 
+def cmd_monitor(args: argparse.Namespace, argv: list[str]) -> dict:
+    from tools.capture import CaptureError, find_port
+    from tools.monitor import MonitorError, monitor
+
+    log = _logger(args.json)
+    options = dict(duration=args.duration, count=args.count, log_path=args.log, show=log)
+    try:
+        if not args.emulate:
+            summary = monitor(find_port(args.port, app="inference"), **options)
+        else:
+            from tools.emulated_inference import DEFAULT_HEADER, EmulatedInference
+
+            with EmulatedInference(args.emulate_model or DEFAULT_HEADER, realtime=True,
+                                   stall_every=args.emulate_stall_every) as device:
+                log(f"emulated inference app on {device.port}: the firmware's callback and "
+                    "meter, natively; cycles are host time at the Daisy's clock")
+                summary = monitor(device.port, **options)
+    except (CaptureError, MonitorError) as err:
+        raise CommandError(str(err)) from err
+    result = summary.to_json()
+    log(f"{len(summary.lines)} status lines ({summary.stop_reason}): mean CPU "
+        f"{result['mean_cpu_percent']}%, worst max {result['worst_max_cycles_per_sample']} "
+        f"cycles/sample, {result['overruns']} overruns")
+    if args.log:
+        log(f"logged to {args.log}")
+    return {**result, "lines": summary.lines}
+
+
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.dataset import describe, load_dataset
     from training.train import TrainConfig, train
@@ -467,6 +495,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="audio block sizes to measure, 1..64 (1,48)")
     bench.add_argument("--seconds", type=float, default=0.2,
                        help="length of the synthetic input in seconds (0.2)")
+
+    watch = add("monitor", cmd_monitor,
+                "show the running inference app's CPU load, cycles and overruns, live")
+    watch.add_argument("--port", help="serial port (default: the Daisy running the inference "
+                                      "app, found by USB id and product string)")
+    watch.add_argument("--duration", type=float, help="stop after this many seconds (default: "
+                                                       "until Ctrl-C)")
+    watch.add_argument("--count", type=int, help="stop after this many status lines")
+    watch.add_argument("--log", help="append each status line to this file as a JSON line")
+    watch.add_argument("--emulate", action="store_true",
+                       help="no hardware: run the inference app's callback and meter natively "
+                            "on a pseudo-terminal")
+    watch.add_argument("--emulate-model",
+                       help="model_defn.h for --emulate (the default model, "
+                            "firmware/model/model_defn.h)")
+    watch.add_argument("--emulate-stall-every", type=int, default=0,
+                       help="with --emulate, make every Nth callback 2 ms slow, to show "
+                            "overruns (0: never)")
 
     flash = add("flash", cmd_flash,
                 "build a Daisy Patch app with PlatformIO and upload it (Daisy in DFU mode)")

@@ -1,0 +1,103 @@
+"""daisynet monitor: parses the inference app's status line, end to end on the emulated app."""
+
+import json
+import os
+import threading
+import tty
+from types import SimpleNamespace
+
+import pytest
+
+from host_sim.native import NativePatchRunner
+from tests.conftest import require_tool
+from tests.firmware.test_patch_runner import DEFAULT_HEADER, STATUS
+from tools import capture
+from tools.cli import main
+from tools.monitor import MonitorError, monitor, parse_status_line
+
+
+@pytest.fixture(autouse=True)
+def compilers():
+    require_tool("gcc")
+    require_tool("g++")
+
+
+def test_the_parser_reads_what_the_firmware_prints():
+    line, _ = NativePatchRunner(DEFAULT_HEADER).status_text(STATUS)
+    parsed = parse_status_line(line + "\r\n")
+    assert parsed == {
+        "seconds": 12, "model": "daisynet_wavenet", "clock_mhz": 400, "cpu_percent": 51.2,
+        "model_cpu_percent": 49.5, "cycles_per_sample": 4269, "model_cycles_per_sample": 4126,
+        "p99_cycles_per_sample": 4400, "max_cycles_per_sample": 5600, "overruns": 0,
+        "callbacks": 1000, "non_finite": 0,
+    }
+    # A newer firmware's extra field is ignored; a cut or garbled line is not a status line.
+    assert parse_status_line(line + " temperature=41") == parsed
+    assert parse_status_line(line[: len(line) // 2]) is None
+    assert parse_status_line(line.replace("max=5600", "max=56x0")) is None
+    assert parse_status_line("hello") is None
+
+
+@pytest.fixture
+def terminal():
+    """A pseudo-terminal: (fd the test writes as the device, port path the monitor opens)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    yield master, os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
+
+
+def write_soon(device: int, data: bytes) -> None:
+    """Write once the monitor has opened the port (pyserial drops what came before)."""
+    threading.Timer(0.3, os.write, (device, data)).start()
+
+
+def test_skips_other_text_and_partial_lines(terminal):
+    device, port = terminal
+    line, _ = NativePatchRunner(DEFAULT_HEADER).status_text(STATUS)
+    write_soon(device, b"boot noise\r\n\x00\x01\x02\r\n" + line[:40].encode() + b"\r\n"
+               + line.encode() + b"\r\n")
+    shown = []
+    summary = monitor(port, count=1, wait=2.0, show=shown.append)
+    assert len(summary.lines) == 1 and summary.lines[0]["p99_cycles_per_sample"] == 4400
+    assert summary.other_lines == 3
+    assert shown[0].startswith("daisynet_wavenet at 400 MHz")
+
+
+def test_a_port_without_status_lines_is_one_clear_error(terminal):
+    device, port = terminal
+    write_soon(device, b"\x00\x17garbage from some other firmware\x00")
+    with pytest.raises(MonitorError, match="sent no daisynet status line in 0.5 s: is the "
+                                           "inference app running"):
+        monitor(port, wait=0.5, show=lambda _: None)
+
+
+def test_monitor_emulated_app_end_to_end_with_overruns_and_log(tmp_path, capsys):
+    log = tmp_path / "load.jsonl"
+    assert main(["monitor", "--emulate", "--count", "2", "--emulate-stall-every", "250",
+                 "--log", str(log), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status_lines"] == 2 and result["stop_reason"] == "count reached"
+    assert result["model"] == "daisynet_wavenet" and result["clock_mhz"] == 400
+    # Every 250th callback stalls 2 ms, longer than its 1 ms block: 4 overruns a second.
+    assert [line["overruns"] for line in result["lines"]] == [4, 4]
+    assert all(line["callbacks"] == 1000 for line in result["lines"])
+    logged = [json.loads(text) for text in log.read_text().splitlines()]
+    assert logged == result["lines"]
+
+
+def test_an_unwritable_log_is_one_clear_error(tmp_path, capsys):
+    assert main(["monitor", "--emulate", "--count", "1", "--log",
+                 str(tmp_path / "missing" / "x.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write the log" in err and err.count("\n") == 1
+
+
+def test_finds_the_daisy_running_the_inference_app(monkeypatch):
+    ports = [SimpleNamespace(device=f"/dev/ttyACM{i}", vid=0x0483, pid=0x5740, product=product,
+                             serial_number=None)
+             for i, product in enumerate(["Daisy daisynet datalogger", "Daisy daisynet inference"])]
+    monkeypatch.setattr(capture.list_ports, "comports", lambda: ports)
+    assert capture.find_port(None, app="inference") == "/dev/ttyACM1"
+    assert capture.find_port(None, app="datalogger") == "/dev/ttyACM0"

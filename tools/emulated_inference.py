@@ -1,0 +1,112 @@
+"""The inference app without hardware, for ``daisynet monitor --emulate``.
+
+``EmulatedInference(header)`` runs the firmware's own callback and CPU meter
+(firmware/core/patch_runner.h and patch_status.h, native build through host_sim/native.py) on a
+test signal, 48-frame blocks at 48 kHz, and writes the app's once-per-second USB status line
+to a pseudo-terminal that pyserial opens like /dev/ttyACM0. Cycles are the host's time in
+cycles of the Daisy's clock: they test the monitor end to end, they are not Daisy figures.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tty
+from pathlib import Path
+
+import numpy as np
+
+from host_sim.daisy_target import daisy_target
+from host_sim.native import REPO, NativePatchRunner
+
+DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
+SAMPLE_RATE = 48_000  # Hz, as the app runs the Patch
+BLOCK = 48  # frames per callback, DaisyDuino's default
+CALLBACKS_PER_STATUS = SAMPLE_RATE // BLOCK  # one status line per second of audio
+
+
+class EmulatedInference:
+    """Context manager: a running emulated inference app; ``port`` is its terminal's path.
+
+    realtime: one status line per wall-clock second, as the Daisy sends them (otherwise as fast
+    as the host computes). stall_every: every that many callbacks, one takes ``stall_ms``
+    longer (0: never), to show overruns. seconds: stop after that many status lines.
+    """
+
+    def __init__(self, header: str | Path = DEFAULT_HEADER, realtime: bool = True,
+                 stall_every: int = 0, stall_ms: float = 2.0, seconds: int | None = None) -> None:
+        self.header = Path(header)
+        self.realtime = realtime
+        self.stall_every = stall_every
+        self.stall_ns = int(stall_ms * 1e6)
+        self.seconds = seconds
+        self.port = ""
+        self.lines_dropped = 0  # status lines the terminal had no room for (nobody reading)
+        self._runner = NativePatchRunner(self.header)  # builds now, so errors come up front
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._master = self._slave = -1
+
+    def __enter__(self) -> EmulatedInference:
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # binary-clean, no echo, as a USB CDC port
+        os.set_blocking(self._master, False)
+        self.port = os.ttyname(self._slave)
+        self._thread = threading.Thread(target=self._run, name="emulated-inference", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                os.close(fd)
+        self._master = self._slave = -1
+
+    def _run(self) -> None:
+        clock_hz = daisy_target().core_clock_hz
+        runner = self._runner
+        runner.meter_init(clock_hz, SAMPLE_RATE)
+        jacks, knobs = _test_signal()
+        callback = 0
+        second = 0
+        started = time.monotonic()
+        while not self._stop.is_set() and (self.seconds is None or second < self.seconds):
+            for _ in range(CALLBACKS_PER_STATUS):
+                start = (callback * BLOCK) % (len(jacks) - BLOCK)
+                stall = self.stall_every and callback % self.stall_every == self.stall_every - 1
+                runner.callback(jacks[start:start + BLOCK], knobs[callback % len(knobs)],
+                                clock_hz, self.stall_ns if stall else 0)
+                callback += 1
+            second += 1
+            if self.realtime:
+                self._stop.wait(max(0.0, started + second - time.monotonic()))
+            status = runner.meter_end_period(second, runner.non_finite_outputs)
+            line, _ = runner.status_text(status)
+            self._send(line.encode() + b"\r\n")
+
+    def _send(self, data: bytes) -> None:
+        """Never blocking, like the firmware: a line the terminal has no room for (nobody is
+        reading) is dropped and counted; one it took only in part counts as dropped too."""
+        try:
+            written = os.write(self._master, data)
+        except BlockingIOError:
+            written = 0
+        if written < len(data):
+            self.lines_dropped += 1
+
+
+def _test_signal() -> tuple[np.ndarray, np.ndarray]:
+    """One second of 4 jacks (a sine sweep on 1, quieter tones on 2..4) and per-block knobs
+    that move slowly, so the model sees changing conditions."""
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    sweep = np.sin(2 * np.pi * (50 * t + 400 * t**2))
+    tones = [0.3 * np.sin(2 * np.pi * f * t) for f in (110.0, 220.0, 330.0)]
+    jacks = np.stack([sweep, *tones], axis=1).astype(np.float32)
+    blocks = np.arange(CALLBACKS_PER_STATUS) / CALLBACKS_PER_STATUS
+    knobs = np.stack([0.5 + 0.5 * np.sin(2 * np.pi * (k + 1) * blocks) for k in range(4)],
+                     axis=1).astype(np.float32)
+    return jacks, knobs

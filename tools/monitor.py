@@ -1,0 +1,169 @@
+"""``daisynet monitor``: the inference app's live load, from its once-per-second status line.
+
+The inference firmware (firmware/inference, text from firmware/core/patch_status.h) prints
+``daisynet t=12s model=NAME clock=400MHz cpu=51.2% model_cpu=49.5% cycles/sample=4269
+model_cycles/sample=4126 p99=4400 max=5600 overruns=0 callbacks=1000 nonfinite=0`` over USB
+serial. ``monitor`` finds the port as ``capture`` does, shows each line as a table row, and
+records them as JSON lines with ``--log``. Other text on the port is counted and skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import serial
+
+from tools.capture import CaptureError, open_port
+
+STATUS_LINE = re.compile(r"^daisynet t=(\d+)s (.*)$")
+# Status keys -> (field name, unit suffix to strip, type).
+FIELDS = {
+    "model": ("model", "", str),
+    "clock": ("clock_mhz", "MHz", int),
+    "cpu": ("cpu_percent", "%", float),
+    "model_cpu": ("model_cpu_percent", "%", float),
+    "cycles/sample": ("cycles_per_sample", "", int),
+    "model_cycles/sample": ("model_cycles_per_sample", "", int),
+    "p99": ("p99_cycles_per_sample", "", int),
+    "max": ("max_cycles_per_sample", "", int),
+    "overruns": ("overruns", "", int),
+    "callbacks": ("callbacks", "", int),
+    "nonfinite": ("non_finite", "", int),
+}
+LONGEST_LINE = 1024  # bytes without a newline before the pending text is dropped as garbage
+HEADER = ("     t   cpu %  model %  cycles/sample    p99     max  overruns  nonfinite")
+
+
+class MonitorError(Exception):
+    """The monitor cannot start or must stop; the message says why in one line."""
+
+
+def parse_status_line(text: str) -> dict | None:
+    """The fields of one status line, or None when ``text`` is not a complete one."""
+    match = STATUS_LINE.match(text.strip())
+    if not match:
+        return None
+    values: dict = {"seconds": int(match.group(1))}
+    for pair in match.group(2).split():
+        key, _, raw = pair.partition("=")
+        if key not in FIELDS:
+            continue  # a newer firmware's extra field
+        name, unit, kind = FIELDS[key]
+        try:
+            values[name] = kind(raw.removesuffix(unit))
+        except ValueError:
+            return None
+    if len(values) != len(FIELDS) + 1:
+        return None
+    return values
+
+
+def format_row(status: dict) -> str:
+    flag = "  OVERRUN" if status["overruns"] else ""
+    return (f"{status['seconds']:6d}  {status['cpu_percent']:6.1f}  "
+            f"{status['model_cpu_percent']:7.1f}  {status['cycles_per_sample']:13,d}  "
+            f"{status['p99_cycles_per_sample']:6,d}  {status['max_cycles_per_sample']:6,d}  "
+            f"{status['overruns']:8d}  {status['non_finite']:9d}{flag}")
+
+
+@dataclass
+class MonitorSummary:
+    port: str
+    stop_reason: str = ""
+    lines: list[dict] = field(default_factory=list)
+    other_lines: int = 0
+
+    def to_json(self) -> dict:
+        lines = self.lines
+        return {
+            "port": self.port,
+            "stop_reason": self.stop_reason,
+            "status_lines": len(lines),
+            "other_lines": self.other_lines,
+            "model": lines[-1]["model"] if lines else None,
+            "clock_mhz": lines[-1]["clock_mhz"] if lines else None,
+            "mean_cpu_percent": (round(sum(s["cpu_percent"] for s in lines) / len(lines), 1)
+                                 if lines else None),
+            "worst_p99_cycles_per_sample": max((s["p99_cycles_per_sample"] for s in lines),
+                                               default=None),
+            "worst_max_cycles_per_sample": max((s["max_cycles_per_sample"] for s in lines),
+                                               default=None),
+            "overruns": sum(s["overruns"] for s in lines),
+            "non_finite": lines[-1]["non_finite"] if lines else None,
+        }
+
+
+def monitor(port: str, duration: float | None = None, count: int | None = None,
+            log_path: str | Path | None = None, wait: float = 5.0,
+            show: Callable[[str], None] = print) -> MonitorSummary:
+    """Read status lines from ``port`` until ``duration`` seconds or ``count`` lines, Ctrl-C,
+    unplug, or ``wait`` seconds without a status line. ``show`` gets the table's text lines;
+    ``log_path`` gets each status line as a JSON line."""
+    with contextlib.ExitStack() as cleanup:
+        log_file = None
+        if log_path is not None:
+            try:
+                log_file = cleanup.enter_context(Path(log_path).open("a"))
+            except OSError as err:
+                raise MonitorError(f"cannot write the log {log_path}: {err.strerror}") from err
+        try:
+            connection = cleanup.enter_context(open_port(port))
+        except CaptureError as err:
+            raise MonitorError(str(err)) from err
+        summary = MonitorSummary(port)
+        try:
+            _read_status_lines(connection, summary, duration, count, wait, show, log_file)
+        except KeyboardInterrupt:
+            summary.stop_reason = "interrupted"
+    return summary
+
+
+def _read_status_lines(connection: serial.Serial, summary: MonitorSummary,
+                       duration: float | None, count: int | None, wait: float,
+                       show: Callable[[str], None], log_file: TextIO | None) -> None:
+    port = summary.port
+    pending = bytearray()
+    started = last_status = time.monotonic()
+    while not summary.stop_reason:
+        try:
+            data = connection.read(max(1, connection.in_waiting))
+        except (serial.SerialException, OSError):
+            summary.stop_reason = "disconnected"
+            return
+        pending += data
+        *complete, rest = pending.split(b"\n")
+        pending = bytearray(rest if len(rest) <= LONGEST_LINE else b"")
+        for raw in complete:
+            status = parse_status_line(raw.decode("ascii", "replace"))
+            if status is None:
+                summary.other_lines += bool(raw.strip())
+                continue
+            last_status = time.monotonic()
+            if not summary.lines:
+                show(f"{status['model']} at {status['clock_mhz']} MHz on {port}; "
+                     "cycles are per sample, over the last second")
+                show(HEADER)
+            summary.lines.append(status)
+            show(format_row(status))
+            if log_file:
+                log_file.write(json.dumps(status) + "\n")
+                log_file.flush()
+            if count is not None and len(summary.lines) >= count:
+                summary.stop_reason = "count reached"
+                return
+        now = time.monotonic()
+        if duration is not None and now - started >= duration:
+            summary.stop_reason = "duration reached"
+        elif now - last_status > wait:
+            if not summary.lines:
+                raise MonitorError(
+                    f"{port} sent no daisynet status line in {wait:g} s: is the inference "
+                    "app running on it? (the datalogger app sends no status lines)")
+            summary.stop_reason = f"no status line for {wait:g} s"
