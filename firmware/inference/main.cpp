@@ -35,8 +35,10 @@ U8G2_SSD1309_128X64_NONAME2_F_4W_SW_SPI oled(U8G2_R0, 8, 10, 7, 9, 30);
 constexpr uint8_t kOledTileColumns = 16;  // 128 px / 8
 constexpr uint8_t kOledTileRows = 8;      // 64 px / 8
 
-// In AXI SRAM (the default .bss): the engine's histories are read every sample.
-daisynet::PatchRunner<kMaxBlock> runner;
+// In DTCM (zero wait states, never cached; section added by dtcm.ld, see platformio.ini): the
+// engine's histories are read and written every sample. NOLOAD, so not zeroed at start-up:
+// runner.Init() sets every field before the first callback.
+__attribute__((section(".dtcm_bss"))) daisynet::PatchRunner<kMaxBlock> runner;
 daisynet::CpuMeter meter;
 
 // Knob/CV values (0..1) read by loop() and taken by the audio callback. STM32duino's

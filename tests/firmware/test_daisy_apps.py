@@ -52,3 +52,39 @@ def test_the_datalogger_recorder_costs_no_flash_for_its_initial_state(tmp_path):
              if len(fields) >= 2 and fields[0].startswith(".") and fields[1].isdigit()}
     assert sizes.get(".data", 0) == 0
     assert sizes[".bss"] > 4096  # the recorder itself, zero-initialised at start-up
+
+
+def link_with_dtcm_script(tmp_path, state_bytes: int) -> subprocess.CompletedProcess:
+    """Link a program whose state is in .dtcm_bss with firmware/inference/dtcm.ld, using the
+    emulator's linker script as the default one (the Daisy's comes with PlatformIO)."""
+    compiler = require_tool("arm-none-eabi-g++")
+    source = tmp_path / "state.cc"
+    source.write_text(f'__attribute__((section(".dtcm_bss"))) float state[{state_bytes // 4}];\n'
+                      'int main() { state[1] = 1.0f; return static_cast<int>(state[0]); }\n')
+    target = daisy_target()
+    return subprocess.run(
+        [compiler, *target.machine_flags, *target.optimize_flags, *target.cxx_flags,
+         "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", "-Wl,--no-check-sections",
+         f"-Wl,--default-script={REPO / 'firmware' / 'emulator' / 'mps2_an500.ld'}",
+         f"-Wl,-T,{REPO / 'firmware' / 'inference' / 'dtcm.ld'}", str(source),
+         "-o", str(tmp_path / "state.elf")],
+        capture_output=True, text=True)
+
+
+def test_the_dtcm_script_places_engine_state_in_dtcm_without_flash(tmp_path):
+    result = link_with_dtcm_script(tmp_path, 16_384)
+    assert result.returncode == 0, result.stderr
+    headers = subprocess.run([require_tool("arm-none-eabi-objdump"), "-h",
+                              str(tmp_path / "state.elf")], capture_output=True, text=True,
+                             check=True).stdout
+    line = next(text for text in headers.splitlines() if ".dtcm_bss" in text)
+    name, size, vma = line.split()[1:4]
+    assert int(size, 16) == 16_384 and int(vma, 16) == 0x20000000  # the H750's DTCM
+    flags = headers.splitlines()[headers.splitlines().index(line) + 1]
+    assert "ALLOC" in flags and "LOAD" not in flags  # NOLOAD: nothing stored in flash
+
+
+def test_the_dtcm_script_refuses_state_larger_than_dtcm(tmp_path):
+    result = link_with_dtcm_script(tmp_path, 129 * 1024)
+    assert result.returncode != 0
+    assert "does not fit the 128 KiB DTCM" in result.stderr
