@@ -22,10 +22,10 @@ INTERNAL_FLASH_BYTES = 128 * 1024
 # Flash each app takes without the model's weights: text + data of a local build of each app
 # against the sources PlatformIO uses (platform-ststm32 19.6.0, STM32duino 2.12.0, CMSIS 6.3.0,
 # CMSIS-DSP 1.16.2, DaisyDuino 0932d70, U8g2 2.36.17, nano.specs), less the default model's
-# weight arrays (2,141 B in the inference image of 89,488 B). Built with Debian's GCC 12.2.1;
+# weight arrays (2,141 B in the inference image of 90,300 B). Built with Debian's GCC 12.2.1;
 # PlatformIO's toolchain is GCC 12.3.1, hence the margin. Re-measure when a pin changes.
 APP_FLASH_MEASURED_ON = "2026-11-22"
-APP_FLASH_BYTES = {"inference": 87_347, "datalogger": 87_476}
+APP_FLASH_BYTES = {"inference": 88_159, "datalogger": 85_952}
 FLASH_MARGIN_BYTES = 4 * 1024
 
 
