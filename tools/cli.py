@@ -41,6 +41,29 @@ def _name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _inputs(*paths: str | None) -> list[Path]:
+    """The files a command reads, with each dataset's WAV and sidecar, which no output may
+    replace."""
+    from tools.dataset import dataset_paths
+
+    files = []
+    for path in paths:
+        if path:
+            files.append(Path(path))
+            if Path(path).suffix in (".wav", ".json"):
+                files.extend(dataset_paths(path))
+    return files
+
+
+def _wav_output(path: str, inputs: list[Path]) -> Path:
+    """A float32 WAV the command may write, checked before the work starts."""
+    from tools.paths import check_output_file
+
+    if Path(path).suffix.lower() != ".wav":
+        raise CommandError(f"{path}: the output is a float32 WAV; name it NAME.wav")
+    return check_output_file(path, inputs)
+
+
 def _emit_json(data: dict) -> None:
     print(json.dumps(data, indent=2))
 
@@ -89,14 +112,15 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
     options = dict(duration=args.duration, channels=args.channels, sample_format=args.format,
                    mode=args.mode, on_gap=args.on_gap, wait=args.wait,
                    silence_timeout=args.silence_timeout, progress=not args.json, log=log,
-                   start="encoder" if args.encoder else "command")
+                   start="encoder" if args.encoder else "command", force=args.force)
     try:
         if not args.emulate:
             return capture(find_port(args.port), output, **options).log
         if args.emulate_input:
-            from tools.dataset import load_dataset
+            from tools.dataset import dataset_paths, load_dataset
 
             dataset = load_dataset(args.emulate_input)
+            options["inputs"] = dataset_paths(args.emulate_input)  # never captured over
         else:
             from tools.builtin_data import make_waveshaper_dataset
 
@@ -113,9 +137,11 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.dataset import describe, load_dataset
+    from tools.paths import writable_folder
     from training.train import TrainConfig, train
 
     log = _logger(args.json)
+    writable_folder(args.output)
     peek = load_dataset(args.dataset)
     inputs = args.inputs or peek.source.get("suggested_inputs")
     target = args.target or peek.source.get("suggested_target")
@@ -143,16 +169,25 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
         name=args.name,
     )
     report = train(dataset, config, args.output, log=log)
-    log(f"wrote {Path(args.output) / 'model.keras'} and training.json, loss.png, "
-        "test_prediction.png")
+    model = Path(args.output) / "model.keras"
+    log(f"wrote {model} and training.json, loss.png, test_prediction.png")
+    if report["interrupted"]:
+        log(f"training was interrupted: {model} is the best model so far; export it with "
+            f"`daisynet export {model} -o model_defn.h`, or train again to go further")
     return report
 
 
 def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.audio_io import read_model_inputs
-    from training.export import ModelMetadata, export, load_keras, spec_from_keras
+    from tools.paths import check_output_file
+    from training.export import ModelMetadata, export, golden_path, load_keras, spec_from_keras
 
     log = _logger(args.json)
+    inputs = _inputs(args.model, args.golden_input)
+    if Path(args.output).suffix != ".h":
+        raise CommandError(f"{args.output}: the output is a C++ header; name it NAME.h")
+    check_output_file(args.output, inputs)
+    check_output_file(golden_path(args.output), inputs)
     metadata = ModelMetadata.beside(args.model)
     if not metadata.found:
         log(f"warning: no training.json beside {args.model}; input names default to input_N "
@@ -205,6 +240,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.engines import renderer
 
     log = _logger(args.json)
+    _wav_output(args.output, _inputs(args.model, args.input))
     spec = _load_spec(args.model)
     inputs, rate = read_model_inputs(args.input, spec)
     if spec.sample_rate and rate != spec.sample_rate:
@@ -229,6 +265,7 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.engines import renderer
     from host_sim.header import read_golden, read_header
     from host_sim.verify import compare
+    from tools.paths import check_output_file
     from training.export import (
         ModelMetadata,
         excitation,
@@ -239,6 +276,10 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     from training.plots import plot_predictions
 
     log = _logger(args.json)
+    if args.plot:
+        if Path(args.plot).suffix.lower() != ".png":
+            raise CommandError(f"{args.plot}: the plot is a PNG; name it NAME.png")
+        check_output_file(args.plot, _inputs(args.model, args.header, args.input))
     keras_model = load_keras(args.model)
     keras_spec = spec_from_keras(keras_model, ModelMetadata.beside(args.model))
     spec = keras_spec
@@ -332,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                   "record a dataset from the Daisy Patch datalogger over USB serial")
     capture.add_argument("-o", "--output",
                          help="dataset to write (default captures/capture-DATE-TIME)")
+    capture.add_argument("--force", action="store_true",
+                         help="replace an earlier capture of the same name (default: refuse)")
     capture.add_argument("--port", help="serial port (default: the one Daisy found by USB id)")
     capture.add_argument("--duration", type=float,
                          help="seconds to record (default: until stopped; record mode: until "

@@ -164,6 +164,14 @@ def train(
     model, chosen_seed, first_history = _best_candidate(arch, config, windows, warmup, energy, log)
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
+    best_path = checkpoint_dir / "best.keras"
+    # The checkpoint is exportable on its own, whatever stops the run (export reads the names
+    # and rate from the training.json beside a .keras file).
+    (checkpoint_dir / REPORT_FILE).write_text(json.dumps(
+        {"model_file": best_path.name, "name": config.name, "sample_rate": dataset.sample_rate,
+         "inputs": list(config.inputs), "target": config.target,
+         "note": "names and rate of the best checkpoint, for export"}, indent=2) + "\n")
+    history = keras.callbacks.History()
     callbacks = [
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True
@@ -175,17 +183,28 @@ def train(
             checkpoint_dir / "best.keras", monitor="val_loss", save_best_only=True
         ),
         _epoch_logger(log, config.max_epochs, energy),
+        history,
     ]
-    history = model.fit(
-        *windows["train"],
-        validation_data=windows["validation"],
-        batch_size=config.batch_size,
-        initial_epoch=len(first_history["loss"]),
-        epochs=config.max_epochs,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    interrupted = False
+    try:
+        model.fit(
+            *windows["train"],
+            validation_data=windows["validation"],
+            batch_size=config.batch_size,
+            initial_epoch=len(first_history["loss"]),
+            epochs=config.max_epochs,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C ends training, not the run: the best weights so far are evaluated and saved
+        # like a finished run's (the last epoch may be half-trained).
+        interrupted = True
+        if best_path.exists():
+            model = keras.saving.load_model(best_path, compile=False)
+        log(f"interrupted after {len(first_history['loss']) + len(history.history.get('loss', []))}"
+            " epochs; keeping the best model so far")
     train_seconds = time.perf_counter() - started
     model.save(out_dir / MODEL_FILE)
 
@@ -212,6 +231,7 @@ def train(
     best_epoch = int(np.argmin(losses["val_loss"])) + 1
     report = {
         "model_file": MODEL_FILE,
+        "interrupted": interrupted,
         "name": config.name,
         "architecture": arch.to_json(),
         "params": arch.parameters,

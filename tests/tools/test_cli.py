@@ -197,3 +197,76 @@ def test_bench_reports_m7_instructions_per_sample(exported, capsys):
     assert result["core_clock_hz"] == 400_000_000
     assert result["cycle_budget_per_sample"] == pytest.approx(400e6 / result["sample_rate"])
     assert "instructions/sample" in captured.err and "of the budget at 400 MHz" in captured.err
+
+
+# --- outputs never replace inputs, bad output paths are one line (issue 10, findings 8, 10) --
+
+
+def one_line_error(capsys, *expected: str) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+def test_export_never_writes_over_its_model(exported, capsys):
+    model_path, _ = exported
+    before = model_path.read_bytes()
+    assert main(["export", str(model_path), "-o", str(model_path)]) == 1
+    one_line_error(capsys, "NAME.h")
+    header = model_path.with_name("model.h")
+    golden = model_path.with_name("model_golden.h")
+    golden.write_text("an input")
+    assert main(["export", str(model_path), "-o", str(header), "--golden-input",
+                 str(golden)]) == 1
+    one_line_error(capsys, "is also an input")
+    assert model_path.read_bytes() == before and golden.read_text() == "an input"
+
+
+def test_simulate_never_writes_over_its_input(tmp_path, exported, capsys):
+    _, header = exported
+    make_waveshaper_dataset(seconds=0.1, seed=3).save(tmp_path / "data")
+    before = (tmp_path / "data.wav").read_bytes()
+    for source in ("data.wav", "data.json"):
+        assert main(["simulate", str(header), str(tmp_path / source), "-o",
+                     str(tmp_path / "data.wav")]) == 1
+        one_line_error(capsys, "is also an input")
+    assert (tmp_path / "data.wav").read_bytes() == before
+
+
+@pytest.mark.parametrize("where, message", [
+    ("folder", "is a folder"),
+    ("file/out", "is a file, not a folder"),
+    ("file/deeper/out", "cannot create the output folder"),
+])
+def test_bad_output_paths_are_one_line_before_any_work(tmp_path, exported, capsys, where,
+                                                       message):
+    model_path, header = exported
+    (tmp_path / "folder.wav").mkdir()
+    (tmp_path / "folder.h").mkdir()
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "file").write_text("a file")
+    make_waveshaper_dataset(seconds=0.1, seed=3).save(tmp_path / "data")
+    target = str(tmp_path / where)
+    commands = [
+        ["simulate", str(header), str(tmp_path / "data.wav"), "-o", target + ".wav"],
+        ["export", str(model_path), "-o", target + ".h"],
+        ["verify", str(model_path), "--plot", target + ".png"],
+    ]
+    for command in commands:
+        assert main(command) == 1, command
+        one_line_error(capsys, message)
+    assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "file")]) == 1
+    one_line_error(capsys, "is a file, not a folder")
+
+
+def test_a_bad_output_extension_fails_before_rendering(tmp_path, exported, capsys, monkeypatch):
+    from host_sim import engines
+
+    monkeypatch.setattr(engines, "renderer", lambda *_, **__: pytest.fail("rendered"))
+    _, header = exported
+    make_waveshaper_dataset(seconds=0.1, seed=3).save(tmp_path / "data")
+    assert main(["simulate", str(header), str(tmp_path / "data.wav"), "-o",
+                 str(tmp_path / "out.flac")]) == 1
+    one_line_error(capsys, "out.flac: the output is a float32 WAV")
