@@ -907,7 +907,7 @@ def capture_emulated(
     the firmware's own recorder behind the modelled USB link, a pseudo-terminal and pyserial,
     as with hardware. ``options`` go to ``capture``; the source's suggested model channels
     carry over."""
-    from tools.emulated_device import EmulatedDatalogger
+    from tools.emulated_device import DEVICE_CHANNELS, EmulatedDatalogger
 
     suggestions = {key: value for key, value in dataset.source.items()
                    if key in ("suggested_inputs", "suggested_target")}
@@ -915,6 +915,13 @@ def capture_emulated(
                             sdram_bytes=sdram_bytes) as device:
         emulated = {"faults": vars(device.faults), "realtime": realtime, "link_rate": link_rate,
                     "input_frames": device.frames, "ignored_channels": device.unused_channels}
+        if device.unused_channels:
+            played = len(dataset.channels) - len(device.unused_channels)
+            options.get("log", print)(
+                f"warning: the emulated Daisy Patch has no input named "
+                f"{', '.join(device.unused_channels)} (it has {', '.join(DEVICE_CHANNELS)}); "
+                + ("it plays nothing of this dataset: the capture will be silent" if not played
+                   else "those channels are not played"))
         result = capture(device.port, output, link_rate=link_rate,
                          source_extra={"emulated": emulated, **suggestions},
                          on_ready=device.press_encoder, **options)

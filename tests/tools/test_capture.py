@@ -540,3 +540,16 @@ def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
     assert log["stop_reason"] == reason
     captured = load_dataset(output)
     assert 0.5 < captured.seconds < 10 and captured.frames == log["frames_captured"]
+
+
+def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source, capsys):
+    """Issue 10, finding 3: such a replay used to record silence without a word."""
+    from tools.dataset import Dataset
+
+    renamed = Dataset(samples=source.samples, sample_rate=source.sample_rate,
+                      channels=[f"mic_{n}" for n in range(len(source.channels))])
+    renamed.save(tmp_path / "foreign")
+    main(["capture", "--emulate", "--emulate-input", str(tmp_path / "foreign.wav"),
+          "-o", str(tmp_path / "c"), "--json"])
+    err = capsys.readouterr().err
+    assert "no input named mic_0, mic_1" in err and "the capture will be silent" in err
