@@ -270,3 +270,62 @@ def test_a_bad_output_extension_fails_before_rendering(tmp_path, exported, capsy
     assert main(["simulate", str(header), str(tmp_path / "data.wav"), "-o",
                  str(tmp_path / "out.flac")]) == 1
     one_line_error(capsys, "out.flac: the output is a float32 WAV")
+
+
+# --- bad argument values are one line, before any work (issue 10, findings 4, 5, 13) -------
+
+BAD_ARGUMENTS = [
+    (["train", "d.wav", "--learning-rate", "nan"], "--learning-rate"),
+    (["train", "d.wav", "--learning-rate", "-1"], "--learning-rate"),
+    (["train", "d.wav", "--epochs", "0"], "--epochs"),
+    (["train", "d.wav", "--candidates", "0"], "--candidates"),
+    (["train", "d.wav", "--batch-size", "0"], "--batch-size"),
+    (["train", "d.wav", "--window", "0"], "--window"),
+    (["train", "d.wav", "--inputs", ","], "--inputs"),
+    (["train", "d.wav", "--name", "my model"], "--name"),
+    (["train", "d.wav", "--patience", "nine"], "--patience"),
+    (["export", "m.keras", "-o", "m.h", "--golden-frames", "0"], "--golden-frames"),
+    (["simulate", "m.h", "x.wav", "-o", "y.wav", "--block-size", "0"], "--block-size"),
+    (["verify", "m.keras", "--seconds", "0"], "--seconds"),
+    (["verify", "m.keras", "--seconds", "-1"], "--seconds"),
+    (["verify", "m.keras", "--tolerance", "inf"], "--tolerance"),
+    (["capture", "--emulate", "--duration", "-1"], "--duration"),
+    (["capture", "--emulate", "--drop-rate", "1.5"], "--drop-rate"),
+    (["bench", "--seconds", "0"], "--seconds"),
+    (["demo", "--epochs", "0"], "--epochs"),
+]
+
+
+@pytest.mark.parametrize("argv, argument", BAD_ARGUMENTS,
+                         ids=[" ".join(argv) for argv, _ in BAD_ARGUMENTS])
+def test_bad_argument_values_are_one_line(argv, argument, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main(argv)
+    assert exit_status.value.code == 2
+    err = one_line_error(capsys, f"argument {argument}")
+    assert err.startswith(f"daisynet {argv[0]}: error:")
+
+
+def test_golden_frames_beyond_one_second_or_beyond_the_input_are_refused(tmp_path, exported,
+                                                                         capsys):
+    model_path, _ = exported
+    header = tmp_path / "g.h"
+    assert main(["export", str(model_path), "-o", str(header), "--golden-frames",
+                 "10000000"]) == 1
+    one_line_error(capsys, "golden frames must be 1..48000")
+    soundfile.write(tmp_path / "short.wav", np.zeros((10, 3), np.float32), 48_000,
+                    subtype="FLOAT")
+    assert main(["export", str(model_path), "-o", str(header), "--golden-input",
+                 str(tmp_path / "short.wav")]) == 1
+    one_line_error(capsys, "the golden input has 10 frames, fewer than the 512")
+    assert not header.exists()
+
+
+def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypatch):
+    from training import train as train_module
+
+    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False})
+    make_waveshaper_dataset(seconds=0.5, seed=1).save(tmp_path / "data")
+    assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run"), "--inputs",
+                 "knob_1,audio_in_2", "--target", "audio_in_2"]) == 0
+    assert "warning: the target audio_in_2 is also an input" in capsys.readouterr().out
