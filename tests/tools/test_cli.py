@@ -329,3 +329,13 @@ def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypa
     assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run"), "--inputs",
                  "knob_1,audio_in_2", "--target", "audio_in_2"]) == 0
     assert "warning: the target audio_in_2 is also an input" in capsys.readouterr().out
+
+
+def test_broken_plain_wavs_are_one_line_in_simulate(tmp_path, exported, capsys):
+    from tests.tools.test_dataset import plain_wavs
+
+    _, header = exported
+    for name in plain_wavs(tmp_path):
+        assert main(["simulate", str(header), str(tmp_path / f"{name}.wav"), "-o",
+                     str(tmp_path / "out.wav")]) == 1, name
+        one_line_error(capsys, f"{name}.wav")
