@@ -28,7 +28,12 @@ class HeaderError(ValueError):
 def _definitions(path: Path) -> dict[str, str]:
     if not path.exists():
         raise HeaderError(f"{path}: no such file")
-    text = _COMMENT.sub("", path.read_text())
+    if path.is_dir():
+        raise HeaderError(f"{path}: is a folder; give a model_defn.h")
+    try:
+        text = _COMMENT.sub("", path.read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        raise HeaderError(f"{path}: cannot read as a header ({err})") from err
     return {m["name"]: m["value"].strip() for m in _DEFINITION.finditer(text)} | {
         "__table__": (_TABLE.search(text) or {"rows": ""})["rows"]
     }

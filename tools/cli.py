@@ -241,6 +241,8 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     from training.export import ModelMetadata, export, golden_path, load_keras, spec_from_keras
 
     log = _logger(args.json)
+    if not Path(args.model).is_file():  # before the training.json warning below
+        raise CommandError(f"{args.model}: no such model file")
     inputs = _inputs(args.model, args.golden_input)
     if Path(args.output).suffix != ".h":
         raise CommandError(f"{args.output}: the output is a C++ header; name it NAME.h")

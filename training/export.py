@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -53,7 +54,14 @@ def load_keras(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
-    return keras.saving.load_model(path, compile=False)
+    if path.is_dir() or path.suffix != ".keras":
+        raise ValueError(f"{path}: expected a .keras model file")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+        # Keras says "File not found" for any file that is not a .keras zip archive.
+        raise ValueError(f"{path}: not a readable .keras model (a zip archive Keras "
+                         f"saved); {type(err).__name__}") from err
 
 
 def spec_from_keras(model, metadata: ModelMetadata | None = None) -> ModelSpec:

@@ -339,3 +339,29 @@ def test_broken_plain_wavs_are_one_line_in_simulate(tmp_path, exported, capsys):
         assert main(["simulate", str(header), str(tmp_path / f"{name}.wav"), "-o",
                      str(tmp_path / "out.wav")]) == 1, name
         one_line_error(capsys, f"{name}.wav")
+
+
+def test_a_missing_or_invalid_keras_file_is_one_line(tmp_path, capsys):
+    """Issue 10, finding 13: Keras said "File not found" for a file that exists, and export
+    warned about training.json before saying the model is missing."""
+    assert main(["export", str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m.h")]) == 1
+    err = one_line_error(capsys, "nope.keras: no such model file")
+    assert "training.json" not in err
+    (tmp_path / "bad.keras").write_text("not a model")
+    for command in (["export", str(tmp_path / "bad.keras"), "-o", str(tmp_path / "m.h")],
+                    ["verify", str(tmp_path / "bad.keras")],
+                    ["simulate", str(tmp_path / "bad.keras"), str(tmp_path / "in.wav"), "-o",
+                     str(tmp_path / "o.wav")]):
+        assert main(command) == 1, command
+        one_line_error(capsys, "bad.keras: not a readable .keras model")
+
+
+def test_a_folder_or_binary_file_as_header_is_one_line(tmp_path, capsys):
+    (tmp_path / "dir.h").mkdir()
+    (tmp_path / "binary.h").write_bytes(b"\xff\xfe\x00binary")
+    for header, message in (("dir.h", "is a folder"), ("binary.h", "cannot read as a header")):
+        for command in (["bench", str(tmp_path / header)],
+                        ["simulate", str(tmp_path / header), str(tmp_path / "in.wav"), "-o",
+                         str(tmp_path / "o.wav")]):
+            assert main(command) == 1, command
+            one_line_error(capsys, f"{header}: {message}")
