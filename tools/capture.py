@@ -615,7 +615,12 @@ def _end_capture_on_signals() -> Callable[[], None]:
 
     ends = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig]
     previous = {sig: signal.signal(sig, end) for sig in ends}
-    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 @contextlib.contextmanager
@@ -807,7 +812,7 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
     nothing_arrived = capture_log["frames_missing"] == samples.shape[0]
     if failure is not None or nothing_arrived:
         capture_log["dataset"] = None
-        log_path = _write_rescued(log_path, lambda path: _write_log(path, capture_log), log)
+        log_path = _write_rescued(log_path, lambda path: _write_log(path, capture_log))
         if failure is not None:
             raise CaptureError(f"{failure} (capture log: {log_path})")
         lost = (f"all {samples.shape[0]} frames the device recorded were lost"
@@ -843,7 +848,7 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
         dataset.save(path)
 
     requested = wav_path
-    wav_path = _write_rescued(wav_path, write, log)
+    wav_path = _write_rescued(wav_path, write)
     log_path = _log_path(wav_path)
     seconds = samples.shape[0] / session.sample_rate
     resent = sum(r.get("blocks_received", 0) for r in context.get("resend_rounds", []))
@@ -854,7 +859,7 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
     if wav_path != requested:
         raise CaptureError(f"could not write {requested}; the capture is saved as {wav_path} "
-                           "instead")
+                           "instead (with its .json and .capture.json)")
     return CaptureResult(wav_path, log_path, capture_log)
 
 
@@ -873,16 +878,15 @@ def rescue_folders() -> list[Path]:
     return [Path.home() / "daisynet-rescued", Path(tempfile.gettempdir()) / "daisynet-rescued"]
 
 
-def _write_rescued(path: Path, write: Callable[[Path], None],
-                   log: Callable[[str], None]) -> Path:
+def _write_rescued(path: Path, write: Callable[[Path], None]) -> Path:
     """Calls ``write(path)``; when that fails (the folder vanished, became read-only or full
-    while recording), ``write`` again under the same name in the first rescue folder that
-    works, under a fresh name. Returns where it was written."""
+    while recording), calls ``write`` again with a fresh name in the first rescue folder that
+    works. Returns where it was written. (Nothing is printed on the way: after SIGHUP the
+    terminal may be gone, and printing must not cost the recording.)"""
     try:
         write(path)
         return path
     except OSError as err:
-        log(f"warning: could not write {path} ({err.strerror or err}); saving elsewhere")
         reasons = [f"{path}: {err.strerror or err}"]
     for folder in rescue_folders():
         rescued = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"  # a fresh name

@@ -197,7 +197,6 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
     from training.train import TrainConfig, train
 
     log = _logger(args.json)
-    writable_folder(args.output)
     peek = load_dataset(args.dataset)
     inputs = args.inputs or peek.source.get("suggested_inputs")
     target = args.target or peek.source.get("suggested_target")
@@ -207,6 +206,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
             + ", ".join(peek.channels)
         )
     dataset = load_dataset(args.dataset, required_channels=[*inputs, target])
+    writable_folder(args.output)  # before the minutes of training that write there
     log(f"dataset: {describe(dataset)}")
     if target in inputs:
         log(f"warning: the target {target} is also an input: the model can learn to copy it")
