@@ -147,7 +147,9 @@ ENGINE_LABELS = {"python": "simulator", "native": "native core", "m7": "emulated
 
 def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.demo import run_demo
+    from tools.paths import writable_folder
 
+    writable_folder(args.output)
     return run_demo(
         out_dir=Path(args.output),
         seconds=args.seconds,

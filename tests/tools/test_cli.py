@@ -257,8 +257,10 @@ def test_bad_output_paths_are_one_line_before_any_work(tmp_path, exported, capsy
     for command in commands:
         assert main(command) == 1, command
         one_line_error(capsys, message)
-    assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "file")]) == 1
-    one_line_error(capsys, "is a file, not a folder")
+    for command in ("train", "demo"):
+        argv = [command, str(tmp_path / "data.wav")] if command == "train" else [command]
+        assert main([*argv, "-o", str(tmp_path / "file")]) == 1
+        one_line_error(capsys, "is a file, not a folder")
 
 
 def test_a_bad_output_extension_fails_before_rendering(tmp_path, exported, capsys, monkeypatch):
