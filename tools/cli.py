@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 # TensorFlow prints start-up banners on stderr at import; keep the terminal for our output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -93,7 +94,7 @@ def _model_name(text: str) -> str:
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors on one line (the usage is one --help away)."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
