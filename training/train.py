@@ -84,8 +84,9 @@ def _epoch_logger(log: Callable[[str], None], max_epochs: int, energy: dict[str,
 
 def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
     """Train ``config.candidates`` freshly seeded models for a few epochs; return the one with
-    the lowest validation loss (still compiled, so its optimizer state carries on), its seed
-    and its per-epoch history."""
+    the lowest validation loss (still compiled, so its optimizer state carries on), its seed,
+    its per-epoch history, and whether Ctrl-C cut the candidates short (then the best of those
+    finished is returned; Ctrl-C during the first one propagates, as nothing is trained yet)."""
     import keras
 
     # Short runs spend at most a quarter of their epochs on the candidates.
@@ -101,15 +102,23 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
             loss=_masked_mse(warmup),
         )
-        history = model.fit(
-            *windows["train"],
-            validation_data=windows["validation"],
-            batch_size=config.batch_size,
-            epochs=epochs,
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=0,
-        ).history
+        try:
+            history = model.fit(
+                *windows["train"],
+                validation_data=windows["validation"],
+                batch_size=config.batch_size,
+                epochs=epochs,
+                shuffle=True,
+                callbacks=callbacks,
+                verbose=0,
+            ).history
+        except KeyboardInterrupt:
+            if best is None:
+                raise
+            log(f"interrupted during candidate {index + 1}/{config.candidates}; keeping seed "
+                f"{best[1]}")
+            _, seed, model, history = best
+            return model, seed, {key: list(values) for key, values in history.items()}, True
         val_loss = min(history["val_loss"])
         if several:
             log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
@@ -119,7 +128,7 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
     _, seed, model, history = best
     if several:
         log(f"continuing with seed {seed}")
-    return model, seed, {key: list(values) for key, values in history.items()}
+    return model, seed, {key: list(values) for key, values in history.items()}, False
 
 
 def train(
@@ -161,7 +170,8 @@ def train(
     )
 
     started = time.perf_counter()
-    model, chosen_seed, first_history = _best_candidate(arch, config, windows, warmup, energy, log)
+    model, chosen_seed, first_history, interrupted = _best_candidate(arch, config, windows,
+                                                                     warmup, energy, log)
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
     best_path = checkpoint_dir / "best.keras"
@@ -185,26 +195,27 @@ def train(
         _epoch_logger(log, config.max_epochs, energy),
         history,
     ]
-    interrupted = False
-    try:
-        model.fit(
-            *windows["train"],
-            validation_data=windows["validation"],
-            batch_size=config.batch_size,
-            initial_epoch=len(first_history["loss"]),
-            epochs=config.max_epochs,
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=0,
-        )
-    except KeyboardInterrupt:
-        # Ctrl-C ends training, not the run: the best weights so far are evaluated and saved
-        # like a finished run's (the last epoch may be half-trained).
-        interrupted = True
-        if best_path.exists():
-            model = keras.saving.load_model(best_path, compile=False)
-        log(f"interrupted after {len(first_history['loss']) + len(history.history.get('loss', []))}"
-            " epochs; keeping the best model so far")
+    if not interrupted:  # Ctrl-C during the candidates skips the main run
+        try:
+            model.fit(
+                *windows["train"],
+                validation_data=windows["validation"],
+                batch_size=config.batch_size,
+                initial_epoch=len(first_history["loss"]),
+                epochs=config.max_epochs,
+                shuffle=True,
+                callbacks=callbacks,
+                verbose=0,
+            )
+        except KeyboardInterrupt:
+            # Ctrl-C ends training, not the run: the best weights so far are evaluated and
+            # saved like a finished run's (the last epoch may be half-trained).
+            interrupted = True
+            if best_path.exists():
+                model = keras.saving.load_model(best_path, compile=False)
+    if interrupted:
+        epochs_done = len(first_history["loss"]) + len(history.history.get("loss", []))
+        log(f"interrupted after {epochs_done} epochs; keeping the best model so far")
     train_seconds = time.perf_counter() - started
     model.save(out_dir / MODEL_FILE)
 
