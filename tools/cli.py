@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import math
 import os
@@ -412,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="daisynet",
         description="Record a eurorack patch, train a small wavenet of it, run it on a Daisy.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"daisynet {importlib.metadata.version('daisynet')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -505,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: the dataset's suggestion)")
     train.add_argument("--target", help="channel to predict (default: the dataset's suggestion)")
     train.add_argument("--filters", type=_int_list, default=defaults.filters,
-                       help="filters per block (%(default)s)")
+                       help="filters per block, comma-separated "
+                            f"({','.join(map(str, defaults.filters))})")
     train.add_argument("--kernel-size", type=_whole(2), default=defaults.kernel_size,
                        help="kernel size K; block i is dilated by K**i (%(default)s)")
     train.add_argument("--window", type=_whole(1), default=defaults.scored_frames,
@@ -536,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "deterministic synthetic signal)")
 
     simulate = add("simulate", cmd_simulate,
-                   "render audio through the cached-activation simulator")
+                   "render audio through the simulator or the firmware's C++ core (--engine)")
     simulate.add_argument("model", help="model_defn.h or .keras")
     simulate.add_argument("input", help="WAV with the model's inputs in order, or a dataset")
     simulate.add_argument("-o", "--output", required=True, help="output WAV (float32)")

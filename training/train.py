@@ -277,8 +277,10 @@ def train(
         out_dir / "test_prediction.png",
         title=f"{config.name}: test split, ESR {evaluation['test']['esr']:.4f}",
     )
+    epochs_run = report["epochs_run"]
     log(
-        f"trained {report['epochs_run']} epochs in {train_seconds:.1f}s (best {best_epoch}); "
+        f"trained {epochs_run} epoch{'' if epochs_run == 1 else 's'} in {train_seconds:.1f}s "
+        f"(best {best_epoch}); "
         + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items())
     )
     return report

@@ -367,3 +367,17 @@ def test_a_folder_or_binary_file_as_header_is_one_line(tmp_path, capsys):
                          str(tmp_path / "o.wav")]):
             assert main(command) == 1, command
             one_line_error(capsys, f"{header}: {message}")
+
+
+def test_version_and_plain_defaults_in_help(capsys):
+    """Issue 10, finding 20."""
+    with pytest.raises(SystemExit) as exit_status:
+        main(["--version"])
+    assert exit_status.value.code == 0 and capsys.readouterr().out.startswith("daisynet 0.")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "(4,4,4,8)" in help_text and "((" not in help_text
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    assert "firmware's C++ core" in capsys.readouterr().out
