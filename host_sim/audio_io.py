@@ -8,7 +8,7 @@ import numpy as np
 import soundfile
 
 from host_sim.spec import ModelSpec
-from tools.dataset import dataset_paths, load_dataset
+from tools.dataset import dataset_paths, load_dataset, read_wav
 
 
 def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, int]:
@@ -23,7 +23,7 @@ def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, in
     if path.suffix == ".json" or dataset_paths(path)[1].exists():
         dataset = load_dataset(path, required_channels=spec.input_names)
         return dataset.select(spec.input_names), dataset.sample_rate
-    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    samples, rate = read_wav(path)
     if samples.shape[1] != spec.inputs:
         raise ValueError(
             f"{path.name} has {samples.shape[1]} channel(s); the model takes {spec.inputs}: "

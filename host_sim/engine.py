@@ -19,6 +19,10 @@ from host_sim.spec import ConvLayer, ModelSpec
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 DAISY_BLOCK_SIZE = 48  # frames per audio callback on the Daisy at its default setting
+# arm_matrix_instance_f32 counts rows in a uint16_t, and a block's frames are the rows of every
+# tap's product: longer blocks must go through in parts (which gives the same output, bit for
+# bit, as any other block size) or CMSIS-DSP reads past its buffers.
+MAX_MATRIX_ROWS = 0xFFFF
 
 
 def _mat_mult(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -81,6 +85,9 @@ class Simulator:
             )
         if block.shape[0] == 0:
             return np.zeros((0, self.spec.outputs), np.float32)
+        if block.shape[0] > MAX_MATRIX_ROWS:
+            return np.concatenate([self.process(block[start : start + MAX_MATRIX_ROWS])
+                                   for start in range(0, block.shape[0], MAX_MATRIX_ROWS)])
         x = np.ascontiguousarray(block)
         for layer in self.layers:
             x = layer.process(x)

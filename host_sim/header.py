@@ -28,7 +28,12 @@ class HeaderError(ValueError):
 def _definitions(path: Path) -> dict[str, str]:
     if not path.exists():
         raise HeaderError(f"{path}: no such file")
-    text = _COMMENT.sub("", path.read_text())
+    if path.is_dir():
+        raise HeaderError(f"{path}: is a folder; give a model_defn.h")
+    try:
+        text = _COMMENT.sub("", path.read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        raise HeaderError(f"{path}: cannot read as a header ({err})") from err
     return {m["name"]: m["value"].strip() for m in _DEFINITION.finditer(text)} | {
         "__table__": (_TABLE.search(text) or {"rows": ""})["rows"]
     }
@@ -41,7 +46,50 @@ def _need(defs: dict[str, str], name: str, path: Path) -> str:
 
 
 def _int(defs: dict[str, str], name: str, path: Path) -> int:
-    return int(_need(defs, name, path).rstrip("uU"))
+    text = _need(defs, name, path)
+    try:
+        return int(text.rstrip("uU"), 0)
+    except ValueError as err:
+        raise HeaderError(f"{path}: {name} = {text} is not an integer") from err
+
+
+def _sample_rate(defs: dict[str, str], path: Path) -> int:
+    text = _need(defs, "kSampleRate", path)
+    try:
+        rate = float(text.rstrip("fF"))
+    except ValueError as err:
+        raise HeaderError(f"{path}: kSampleRate = {text} is not a number") from err
+    if not (rate > 0 and rate.is_integer()):
+        raise HeaderError(f"{path}: kSampleRate = {text}; a sample rate is a whole number of Hz "
+                          "above 0")
+    return int(rate)
+
+
+def _check_constants(defs: dict[str, str], spec: ModelSpec, path: Path) -> None:
+    """Every shape constant the firmware compiles with must be what the layer table says: the
+    engine sizes its buffers from some and the layer table drives the rest."""
+    arch = spec.architecture()
+    expected = {
+        "kNumInputs": spec.inputs,
+        "kNumOutputs": spec.outputs,
+        "kKernelSize": arch.kernel_size,
+        "kNumBlocks": len(arch.filters),
+        "kReceptiveField": arch.receptive_field,
+        "kParameters": arch.parameters,
+        "kMacsPerSample": arch.macs_per_sample,
+        "kWeightsHash32": int(spec.weights_sha256()[:8], 16),
+    }
+    for name, value in expected.items():
+        found = _int(defs, name, path)
+        if found != value:
+            raise HeaderError(f"{path}: {name} is {found}, but the layer table makes it {value} "
+                              "(edited after export); export the model again")
+    filters = [item.strip().rstrip("uU") for item in
+               _need(defs, "kBlockFilters", path).strip("{}").split(",") if item.strip()]
+    if filters != [str(f) for f in arch.filters]:
+        raise HeaderError(f"{path}: kBlockFilters is {{{', '.join(filters)}}}, but the layer "
+                          f"table makes it {{{', '.join(map(str, arch.filters))}}} (edited after "
+                          "export); export the model again")
 
 
 def _floats(defs: dict[str, str], name: str, path: Path, count: int) -> np.ndarray:
@@ -86,17 +134,18 @@ def read_header(path: str | Path) -> ModelSpec:
     spec = ModelSpec(
         layers=layers,
         name=name_match[1] if name_match else "",
-        sample_rate=int(float(_need(defs, "kSampleRate", path).rstrip("fF"))),
+        sample_rate=_sample_rate(defs, path),
         input_names=_strings(defs, "kInputNames", path),
         output_names=_strings(defs, "kOutputNames", path),
     )
     recorded = _need(defs, "kWeightsSha256", path).strip('"')
     if recorded != spec.weights_sha256():
         raise HeaderError(
-            f"{path}: weights do not match kWeightsSha256 (edited or damaged after export); "
-            "export the model again"
+            f"{path}: weights, shapes, channel names or sample rate do not match kWeightsSha256 "
+            "(edited or damaged after export); export the model again"
         )
     spec.validate()
+    _check_constants(defs, spec, path)
     return spec
 
 

@@ -8,6 +8,7 @@ the firmware built from the same header) can execute.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,12 +80,27 @@ class ModelSpec:
                    for array in (layer.weights, layer.bias))
 
     def weights_sha256(self) -> str:
-        """Hash of every weight then bias, float32 little-endian, in layer order."""
+        """Hash of everything that decides what the model does with its inputs: per layer its
+        shape (kernel, dilation, in and out channels, relu as five uint32) then its weights and
+        bias (float32), all little-endian, in layer order; then the input and output names in
+        order and the sample rate, as JSON (see behaviour_json). Not the name, which only
+        labels the model."""
         digest = hashlib.sha256()
         for layer in self.layers:
+            shape = (layer.kernel, layer.dilation, layer.in_channels, layer.out_channels,
+                     int(layer.relu))
+            digest.update(np.array(shape, dtype="<u4").tobytes())
             digest.update(np.ascontiguousarray(layer.weights, dtype="<f4").tobytes())
             digest.update(np.ascontiguousarray(layer.bias, dtype="<f4").tobytes())
+        digest.update(self.behaviour_json().encode())
         return digest.hexdigest()
+
+    def behaviour_json(self) -> str:
+        """The part of weights_sha256 beyond the layers: which channel goes where, and at
+        what rate, which change the model's output as much as its weights do."""
+        return json.dumps({"inputs": self.input_names, "outputs": self.output_names,
+                           "sample_rate": int(self.sample_rate or 0)}, sort_keys=True,
+                          separators=(",", ":"))
 
     def validate(self) -> None:
         """Raise UnsupportedModelError unless this is a wavenet the engine can run.

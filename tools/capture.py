@@ -20,11 +20,15 @@ lists each gap as ``source.gaps = [[first_frame, frames], ...]``, which training
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
+import signal
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +39,7 @@ from serial.tools import list_ports
 from tqdm import tqdm
 
 from tools.dataset import Dataset, dataset_paths
+from tools.paths import OutputPathError, check_output_file
 from tools.wire import (
     COUNTERS,
     HEADER,
@@ -511,6 +516,8 @@ def capture(
     on_ready: Callable[[], None] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
+    inputs: tuple[str | Path, ...] = (),
 ) -> CaptureResult:
     """Record ``channels`` (default: all the device has) from ``port`` in ``sample_format``,
     live or record-then-transfer (``mode`` live, record or auto), until the device ends the
@@ -518,11 +525,14 @@ def capture(
     s, is unplugged, or Ctrl-C. ``start`` "command" starts the recording from here, "encoder"
     waits for the Daisy's encoder (``on_ready`` runs then: the emulated device presses it).
     ``wait`` is how long to wait for the device to answer. Writes the dataset and
-    NAME.capture.json next to it."""
+    NAME.capture.json next to it; an earlier capture there is replaced only with ``force``, and
+    ``inputs`` (files this capture reads) never. SIGTERM and SIGHUP end the capture as Ctrl-C
+    does, and what arrived is saved."""
     sample_format = SampleFormat[sample_format.upper()] if isinstance(sample_format, str) \
         else sample_format
-    wav_path, _ = dataset_paths(output)
-    log_path = wav_path.with_name(wav_path.stem + ".capture.json")
+    wav_path, json_path = dataset_paths(output)
+    log_path = _log_path(wav_path)
+    _check_destination([wav_path, json_path, log_path], inputs, force)
     connection = open_port(port)
     assembler = Assembler(on_gap)
     link = _Link(connection, port, assembler)
@@ -533,6 +543,7 @@ def capture(
     budget: LinkBudget | None = None
     resend_rounds: list[dict] = []
     bar = None
+    restore_signals = _end_capture_on_signals()
     try:
         capabilities = _hello(link, wait)
         budget = plan_link(capabilities, channels or capabilities.channels, sample_format, mode,
@@ -562,26 +573,93 @@ def capture(
                 stop_reason.startswith("device ended")):
             resend_rounds = _resend(link, assembler, silence_timeout)
             assembler.check_missing()
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
+    except KeyboardInterrupt as stop:
+        stop_reason = _interrupted(stop)
     except GapError as err:
         failure = err
         stop_reason = "gap"
     finally:
         if bar is not None:
-            bar.close()
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                bar.close()
         connection.close()
+        restore_signals()
     if assembler.session is None:
-        if stop_reason == "interrupted":
+        if stop_reason.startswith(("interrupted", "ended by")):
             raise KeyboardInterrupt
         raise CaptureError(f"{port}: {stop_reason} before the recording started; nothing saved")
     elapsed = time.monotonic() - started
-    return _save(assembler, link.decoder, wav_path, log_path, failure, stop_reason, duration, {
-        "port": port, "started_at": started_at, "seconds": elapsed,
-        "link_budget": asdict(budget) | {"share": budget.share} if budget else None,
-        "resend_rounds": resend_rounds,
-        **(source_extra or {}),
-    }, log)
+    with _signals_deferred():
+        return _save(assembler, link.decoder, wav_path, log_path, failure, stop_reason,
+                     duration, {
+                         "port": port, "started_at": started_at, "seconds": elapsed,
+                         "link_budget": asdict(budget) | {"share": budget.share} if budget
+                         else None,
+                         "resend_rounds": resend_rounds,
+                         **(source_extra or {}),
+                     }, log)
+
+
+class _EndSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, a closed terminal, a killed ssh session): ends the
+    capture exactly as Ctrl-C does, so everything received is saved."""
+
+
+def _interrupted(stop: KeyboardInterrupt) -> str:
+    return f"ended by {stop.args[0]}" if isinstance(stop, _EndSignal) else "interrupted"
+
+
+def _end_capture_on_signals() -> Callable[[], None]:
+    """Makes SIGTERM and SIGHUP raise _EndSignal; returns what puts the old handlers back.
+    (Python lets only the main thread install handlers; elsewhere they keep their default.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def end(signum: int, _frame) -> None:
+        raise _EndSignal(signal.Signals(signum).name)
+
+    ends = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig]
+    previous = {sig: signal.signal(sig, end) for sig in ends}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While saving, Ctrl-C, SIGTERM and SIGHUP wait until the files are written, then end
+    the command as an interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    deferred = [sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+                if sig]
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
+                for sig in deferred}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _check_destination(paths: list[Path], inputs: tuple[str | Path, ...], force: bool) -> None:
+    """Before anything is recorded: the capture's files can be written, replace none of
+    ``inputs``, and replace an earlier capture only with ``force``."""
+    for path in paths:
+        try:
+            check_output_file(path, inputs, replace=True)
+        except OutputPathError as err:
+            raise CaptureError(str(err)) from err
+        if path.exists() and not force:
+            raise CaptureError(f"{path} already exists (an earlier capture?); replace it with "
+                               "--force or choose another name with -o")
 
 
 def _record(link: _Link, assembler: Assembler, bar: _Progress, silence_timeout: float,
@@ -610,7 +688,7 @@ def _record(link: _Link, assembler: Assembler, bar: _Progress, silence_timeout: 
                 return "the device started a new session"
             if now - link.last_bytes > silence_timeout:
                 return f"device silent for {silence_timeout:g} s"
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             session = assembler.session
             recording_to_store = (session is not None and session.mode == Mode.RECORD
                                   and assembler.blocks_received == 0)
@@ -618,12 +696,12 @@ def _record(link: _Link, assembler: Assembler, bar: _Progress, silence_timeout: 
                 if not stopping:
                     link.send(CommandType.STOP)
             except (serial.SerialException, OSError):
-                return "interrupted"
+                return _interrupted(stop)
             if recording_to_store and not stopping:
                 stopping = True
                 log("stopping the recording; the transfer follows (Ctrl-C again to abort it)")
                 continue
-            return "interrupted"
+            return _interrupted(stop)
 
 
 def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[dict]:
@@ -736,12 +814,16 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
         "frames_missing": int(sum(count for _, count in gaps)),
         "dataset": None if failure else str(wav_path),
     }
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.write_text(json.dumps(capture_log, indent=2) + "\n")
-    if failure is not None:
-        raise CaptureError(f"{failure} (capture log: {log_path})")
-    if samples.shape[0] == 0:
-        raise CaptureError(f"no audio received ({stop_reason}); capture log: {log_path}")
+    nothing_arrived = capture_log["frames_missing"] == samples.shape[0]
+    if failure is not None or nothing_arrived:
+        capture_log["dataset"] = None
+        log_path = _write_rescued(log_path, lambda path: _write_log(path, capture_log))
+        if failure is not None:
+            raise CaptureError(f"{failure} (capture log: {log_path})")
+        lost = (f"all {samples.shape[0]} frames the device recorded were lost"
+                if samples.shape[0] else "no audio frames arrived")
+        raise CaptureError(f"{lost} ({stop_reason}); nothing saved but the capture log: "
+                           f"{log_path}")
     source = {
         "generator": "daisynet capture",
         "port": context["port"],
@@ -760,9 +842,19 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
         "capture_log": log_path.name,
         **{k: v for k, v in context.items() if k.startswith("suggested_") or k == "emulated"},
     }
-    Dataset(samples=samples, sample_rate=session.sample_rate,
-            channels=[*session.audio_channels, *session.control_channels],
-            source=source).save(wav_path)
+    dataset = Dataset(samples=samples, sample_rate=session.sample_rate,
+                      channels=[*session.audio_channels, *session.control_channels],
+                      source=source)
+
+    def write(path: Path) -> None:
+        capture_log["dataset"] = str(path)
+        source["capture_log"] = _log_path(path).name
+        _write_log(_log_path(path), capture_log)
+        dataset.save(path)
+
+    requested = wav_path
+    wav_path = _write_rescued(wav_path, write)
+    log_path = _log_path(wav_path)
     seconds = samples.shape[0] / session.sample_rate
     resent = sum(r.get("blocks_received", 0) for r in context.get("resend_rounds", []))
     log(f"captured {seconds:.2f} s ({samples.shape[0]} frames) from {context['port']}: "
@@ -770,7 +862,45 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
         f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage"
         + (f", {resent} blocks resent" if resent else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
+    if wav_path != requested:
+        raise CaptureError(f"could not write {requested}; the capture is saved as {wav_path} "
+                           "instead (with its .json and .capture.json)")
     return CaptureResult(wav_path, log_path, capture_log)
+
+
+def _log_path(wav_path: Path) -> Path:
+    return wav_path.with_name(wav_path.stem + ".capture.json")
+
+
+def _write_log(path: Path, capture_log: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(capture_log, indent=2) + "\n")
+
+
+def rescue_folders() -> list[Path]:
+    """Where a capture goes when its own destination fails at save time: the user's home,
+    then the temporary folder."""
+    return [Path.home() / "daisynet-rescued", Path(tempfile.gettempdir()) / "daisynet-rescued"]
+
+
+def _write_rescued(path: Path, write: Callable[[Path], None]) -> Path:
+    """Calls ``write(path)``; when that fails (the folder vanished, became read-only or full
+    while recording), calls ``write`` again with a fresh name in the first rescue folder that
+    works. Returns where it was written. (Nothing is printed on the way: after SIGHUP the
+    terminal may be gone, and printing must not cost the recording.)"""
+    try:
+        write(path)
+        return path
+    except OSError as err:
+        reasons = [f"{path}: {err.strerror or err}"]
+    for folder in rescue_folders():
+        rescued = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"  # a fresh name
+        try:
+            write(rescued)
+            return rescued
+        except OSError as err:
+            reasons.append(f"{rescued}: {err.strerror or err}")
+    raise CaptureError("could not save the capture anywhere (" + "; ".join(reasons) + ")")
 
 
 def capture_emulated(
@@ -786,7 +916,7 @@ def capture_emulated(
     the firmware's own recorder behind the modelled USB link, a pseudo-terminal and pyserial,
     as with hardware. ``options`` go to ``capture``; the source's suggested model channels
     carry over."""
-    from tools.emulated_device import EmulatedDatalogger
+    from tools.emulated_device import DEVICE_CHANNELS, EmulatedDatalogger
 
     suggestions = {key: value for key, value in dataset.source.items()
                    if key in ("suggested_inputs", "suggested_target")}
@@ -794,6 +924,13 @@ def capture_emulated(
                             sdram_bytes=sdram_bytes) as device:
         emulated = {"faults": vars(device.faults), "realtime": realtime, "link_rate": link_rate,
                     "input_frames": device.frames, "ignored_channels": device.unused_channels}
+        if device.unused_channels:
+            played = len(dataset.channels) - len(device.unused_channels)
+            options.get("log", print)(
+                f"warning: the emulated Daisy Patch has no input named "
+                f"{', '.join(device.unused_channels)} (it has {', '.join(DEVICE_CHANNELS)}); "
+                + ("it plays nothing of this dataset: the capture will be silent" if not played
+                   else "those channels are not played"))
         result = capture(device.port, output, link_rate=link_rate,
                          source_extra={"emulated": emulated, **suggestions},
                          on_ready=device.press_encoder, **options)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import math
 import os
+import re
 import shlex
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 # TensorFlow prints start-up banners on stderr at import; keep the terminal for our output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,7 +42,84 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def _name_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated channel names, got {text!r}")
+    return names
+
+
+def _whole(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from err
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float = math.inf, low_included: bool = False
+            ) -> Callable[[str], float]:
+    """An argparse type: a finite number above ``low`` (or from it, with ``low_included``), up
+    to ``high``. NaN, inf and negative durations used to reach numpy and TensorFlow."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from err
+        above = value >= low if low_included else value > low
+        if not (math.isfinite(value) and above and value <= high):
+            bound = f"from {low:g}" if low_included else f"above {low:g}"
+            if math.isfinite(high):
+                bound += f" up to {high:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _model_name(text: str) -> str:
+    # It names the Keras model (whose scope names allow no spaces) and the C++ string.
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use letters, digits, '_', '.' or '-', starting with a letter")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _inputs(*paths: str | None) -> list[Path]:
+    """The files a command reads, with each dataset's WAV and sidecar, which no output may
+    replace."""
+    from tools.dataset import dataset_paths
+
+    files = []
+    for path in paths:
+        if path:
+            files.append(Path(path))
+            if Path(path).suffix in (".wav", ".json"):
+                files.extend(dataset_paths(path))
+    return files
+
+
+def _wav_output(path: str, inputs: list[Path]) -> Path:
+    """A float32 WAV the command may write, checked before the work starts."""
+    from tools.paths import check_output_file
+
+    if Path(path).suffix.lower() != ".wav":
+        raise CommandError(f"{path}: the output is a float32 WAV; name it NAME.wav")
+    return check_output_file(path, inputs)
 
 
 def _emit_json(data: dict) -> None:
@@ -68,7 +149,9 @@ ENGINE_LABELS = {"python": "simulator", "native": "native core", "m7": "emulated
 
 def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.demo import run_demo
+    from tools.paths import writable_folder
 
+    writable_folder(args.output)
     return run_demo(
         out_dir=Path(args.output),
         seconds=args.seconds,
@@ -89,14 +172,15 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
     options = dict(duration=args.duration, channels=args.channels, sample_format=args.format,
                    mode=args.mode, on_gap=args.on_gap, wait=args.wait,
                    silence_timeout=args.silence_timeout, progress=not args.json, log=log,
-                   start="encoder" if args.encoder else "command")
+                   start="encoder" if args.encoder else "command", force=args.force)
     try:
         if not args.emulate:
             return capture(find_port(args.port), output, **options).log
         if args.emulate_input:
-            from tools.dataset import load_dataset
+            from tools.dataset import dataset_paths, load_dataset
 
             dataset = load_dataset(args.emulate_input)
+            options["inputs"] = dataset_paths(args.emulate_input)  # never captured over
         else:
             from tools.builtin_data import make_waveshaper_dataset
 
@@ -141,6 +225,7 @@ def cmd_monitor(args: argparse.Namespace, argv: list[str]) -> dict:
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.dataset import describe, load_dataset
+    from tools.paths import writable_folder
     from training.train import TrainConfig, train
 
     log = _logger(args.json)
@@ -153,7 +238,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
             + ", ".join(peek.channels)
         )
     dataset = load_dataset(args.dataset, required_channels=[*inputs, target])
+    writable_folder(args.output)  # before the minutes of training that write there
     log(f"dataset: {describe(dataset)}")
+    if target in inputs:
+        log(f"warning: the target {target} is also an input: the model can learn to copy it")
     for warning in dataset.warnings:
         log(f"warning: {warning}")
     config = TrainConfig(
@@ -171,16 +259,27 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
         name=args.name,
     )
     report = train(dataset, config, args.output, log=log)
-    log(f"wrote {Path(args.output) / 'model.keras'} and training.json, loss.png, "
-        "test_prediction.png")
+    model = Path(args.output) / "model.keras"
+    log(f"wrote {model} and training.json, loss.png, test_prediction.png")
+    if report["interrupted"]:
+        log(f"training was interrupted: {model} is the best model so far; export it with "
+            f"`daisynet export {model} -o model_defn.h`, or train again to go further")
     return report
 
 
 def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.audio_io import read_model_inputs
-    from training.export import ModelMetadata, export, load_keras, spec_from_keras
+    from tools.paths import check_output_file
+    from training.export import ModelMetadata, export, golden_path, load_keras, spec_from_keras
 
     log = _logger(args.json)
+    if not Path(args.model).is_file():  # before the training.json warning below
+        raise CommandError(f"{args.model}: no such model file")
+    inputs = _inputs(args.model, args.golden_input)
+    if Path(args.output).suffix != ".h":
+        raise CommandError(f"{args.output}: the output is a C++ header; name it NAME.h")
+    check_output_file(args.output, inputs)
+    check_output_file(golden_path(args.output), inputs)
     metadata = ModelMetadata.beside(args.model)
     if not metadata.found:
         log(f"warning: no training.json beside {args.model}; input names default to input_N "
@@ -233,6 +332,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.engines import renderer
 
     log = _logger(args.json)
+    _wav_output(args.output, _inputs(args.model, args.input))
     spec = _load_spec(args.model)
     inputs, rate = read_model_inputs(args.input, spec)
     if spec.sample_rate and rate != spec.sample_rate:
@@ -257,6 +357,7 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.engines import renderer
     from host_sim.header import read_golden, read_header
     from host_sim.verify import compare
+    from tools.paths import check_output_file
     from training.export import (
         ModelMetadata,
         excitation,
@@ -267,6 +368,10 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     from training.plots import plot_predictions
 
     log = _logger(args.json)
+    if args.plot:
+        if Path(args.plot).suffix.lower() != ".png":
+            raise CommandError(f"{args.plot}: the plot is a PNG; name it NAME.png")
+        check_output_file(args.plot, _inputs(args.model, args.header, args.input))
     keras_model = load_keras(args.model)
     keras_spec = spec_from_keras(keras_model, ModelMetadata.beside(args.model))
     spec = keras_spec
@@ -329,12 +434,15 @@ def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from training.export import DEFAULT_GOLDEN_FRAMES
     from training.train import TrainConfig
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="daisynet",
         description="Record a eurorack patch, train a small wavenet of it, run it on a Daisy.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"daisynet {importlib.metadata.version('daisynet')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -347,9 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo,
                "generate the built-in dataset, train the reference model, export, verify")
     demo.add_argument("-o", "--output", default="runs/demo", help="output folder (runs/demo)")
-    demo.add_argument("--seconds", type=float, default=60.0,
+    demo.add_argument("--seconds", type=_number(0), default=60.0,
                       help="length of the generated dataset in seconds (60)")
-    demo.add_argument("--epochs", type=int, default=TrainConfig.max_epochs,
+    demo.add_argument("--epochs", type=_whole(1), default=TrainConfig.max_epochs,
                       help="most epochs to train (%(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="data and weight seed (0)")
     demo.add_argument("--source", choices=("builtin", "emulated"), default="builtin",
@@ -360,8 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
                   "record a dataset from the Daisy Patch datalogger over USB serial")
     capture.add_argument("-o", "--output",
                          help="dataset to write (default captures/capture-DATE-TIME)")
+    capture.add_argument("--force", action="store_true",
+                         help="replace an earlier capture of the same name (default: refuse)")
     capture.add_argument("--port", help="serial port (default: the one Daisy found by USB id)")
-    capture.add_argument("--duration", type=float,
+    capture.add_argument("--duration", type=_number(0),
                          help="seconds to record (default: until stopped; record mode: until "
                               "the Daisy's SDRAM store is full)")
     capture.add_argument("--channels", type=_name_list,
@@ -380,9 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("--on-gap", choices=("mark", "fail"), default="mark",
                          help="lost frames: mark them in the dataset (training skips them) or "
                               "stop with an error (%(default)s)")
-    capture.add_argument("--wait", type=float, default=5.0,
+    capture.add_argument("--wait", type=_number(0), default=5.0,
                          help="seconds to wait for the first daisynet frame (%(default)s)")
-    capture.add_argument("--silence-timeout", type=float, default=2.0,
+    capture.add_argument("--silence-timeout", type=_number(0), default=2.0,
                          help="stop and save when the device sends nothing for this many "
                               "seconds (%(default)s)")
     emulated = capture.add_argument_group(
@@ -392,27 +502,27 @@ def build_parser() -> argparse.ArgumentParser:
                           help="capture from the emulated datalogger instead of hardware")
     emulated.add_argument("--emulate-input",
                           help="dataset it plays (default: the built-in waveshaper dataset)")
-    emulated.add_argument("--emulate-seconds", type=float, default=10.0,
+    emulated.add_argument("--emulate-seconds", type=_number(0), default=10.0,
                           help="length of the built-in dataset it plays (%(default)s)")
     emulated.add_argument("--realtime", action="store_true",
                           help="tie the device's virtual clock to the wall clock (default: "
                                "virtual time, as fast as the host reads)")
-    emulated.add_argument("--link-rate", type=int, default=1_000_000,
+    emulated.add_argument("--link-rate", type=_whole(1), default=1_000_000,
                           help="USB link budget in bytes/s, moved in 64-byte packets per 1 ms "
                                "USB frame (%(default)s: full speed as planned)")
-    emulated.add_argument("--flip-rate", type=float, default=0.0,
+    emulated.add_argument("--flip-rate", type=_number(0, 1, low_included=True), default=0.0,
                           help="fraction of bytes corrupted (0)")
-    emulated.add_argument("--flip-burst", type=int, default=1,
+    emulated.add_argument("--flip-burst", type=_whole(1), default=1,
                           help="bytes per corruption; 64 is a lost USB packet (1)")
-    emulated.add_argument("--drop-rate", type=float, default=0.0,
+    emulated.add_argument("--drop-rate", type=_number(0, 1, low_included=True), default=0.0,
                           help="fraction of frames dropped whole (0)")
-    emulated.add_argument("--truncate-at", type=int,
+    emulated.add_argument("--truncate-at", type=_whole(0),
                           help="stop sending after this many bytes, staying connected")
-    emulated.add_argument("--disconnect-at", type=int,
+    emulated.add_argument("--disconnect-at", type=_whole(0),
                           help="unplug after this many bytes")
-    emulated.add_argument("--stall-every", type=int, default=0,
+    emulated.add_argument("--stall-every", type=_whole(0), default=0,
                           help="stall the link after every this many bytes (0: never)")
-    emulated.add_argument("--stall-ms", type=int, default=0,
+    emulated.add_argument("--stall-ms", type=_whole(0), default=0,
                           help="length of each stall in (virtual) ms (0)")
     emulated.add_argument("--fault-seed", type=int, default=1,
                           help="seed of the faults and of the built-in dataset (1)")
@@ -426,41 +536,43 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: the dataset's suggestion)")
     train.add_argument("--target", help="channel to predict (default: the dataset's suggestion)")
     train.add_argument("--filters", type=_int_list, default=defaults.filters,
-                       help="filters per block (%(default)s)")
-    train.add_argument("--kernel-size", type=int, default=defaults.kernel_size,
+                       help="filters per block, comma-separated "
+                            f"({','.join(map(str, defaults.filters))})")
+    train.add_argument("--kernel-size", type=_whole(2), default=defaults.kernel_size,
                        help="kernel size K; block i is dilated by K**i (%(default)s)")
-    train.add_argument("--window", type=int, default=defaults.scored_frames,
+    train.add_argument("--window", type=_whole(1), default=defaults.scored_frames,
                        help="scored frames per training window, after the warm-up (%(default)s)")
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size,
+    train.add_argument("--batch-size", type=_whole(1), default=defaults.batch_size,
                        help="windows per batch (%(default)s)")
-    train.add_argument("--epochs", type=int, default=defaults.max_epochs,
+    train.add_argument("--epochs", type=_whole(1), default=defaults.max_epochs,
                        help="most epochs (%(default)s)")
-    train.add_argument("--patience", type=int, default=defaults.patience,
+    train.add_argument("--patience", type=_whole(0), default=defaults.patience,
                        help="stop after this many epochs without improvement (%(default)s)")
-    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+    train.add_argument("--learning-rate", type=_number(0), default=defaults.learning_rate,
                        help="Adam step (%(default)s)")
     train.add_argument("--seed", type=int, default=defaults.seed,
                        help="weight initialisation seed (%(default)s)")
-    train.add_argument("--candidates", type=int, default=defaults.candidates,
+    train.add_argument("--candidates", type=_whole(1), default=defaults.candidates,
                        help="models started from different seeds; the best after a few "
                             "epochs is trained on (%(default)s)")
-    train.add_argument("--name", default=defaults.name, help="model name for the header")
+    train.add_argument("--name", type=_model_name, default=defaults.name,
+                       help="model name for the header (%(default)s)")
 
     export = add("export", cmd_export, "write model_defn.h and golden vectors from a .keras model")
     export.add_argument("model", help="trained model (.keras); training.json beside it is read")
     export.add_argument("-o", "--output", required=True, help="header to write, e.g. model_defn.h")
-    export.add_argument("--golden-frames", type=int, default=512,
+    export.add_argument("--golden-frames", type=_whole(1), default=DEFAULT_GOLDEN_FRAMES,
                         help="frames of golden vectors to write (512)")
     export.add_argument("--golden-input",
                         help="WAV or dataset to take golden input frames from (default: a "
                              "deterministic synthetic signal)")
 
     simulate = add("simulate", cmd_simulate,
-                   "render audio through the cached-activation simulator")
+                   "render audio through the simulator or the firmware's C++ core (--engine)")
     simulate.add_argument("model", help="model_defn.h or .keras")
     simulate.add_argument("input", help="WAV with the model's inputs in order, or a dataset")
     simulate.add_argument("-o", "--output", required=True, help="output WAV (float32)")
-    simulate.add_argument("--block-size", type=int, default=48,
+    simulate.add_argument("--block-size", type=_whole(1), default=48,
                           help="frames per processing block, as the Daisy's audio block (48)")
     simulate.add_argument("--engine", choices=ENGINE_LABELS, default="python",
                           help="python: cmsisdsp simulator; native: the firmware's C++ core on "
@@ -473,14 +585,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--header", help="exported model_defn.h to simulate (default: the model)")
     verify.add_argument("--input", help="WAV or dataset (default: the header's golden vectors, "
                                         "else a synthetic signal)")
-    verify.add_argument("--seconds", type=float, default=1.0,
+    verify.add_argument("--seconds", type=_number(0), default=1.0,
                         help="length of the synthetic signal (1.0)")
-    verify.add_argument("--block-size", type=int, default=48, help="engine block size (48)")
+    verify.add_argument("--block-size", type=_whole(1), default=48, help="engine block size (48)")
     verify.add_argument("--engine", choices=ENGINE_LABELS, default="python",
                         help="what to check against Keras: python (the simulator), native "
                              "(the firmware's C++ core here) or m7 (on an emulated Cortex-M7); "
                              "native and m7 compile --header, else a fresh export (python)")
-    verify.add_argument("--tolerance", type=float, default=1e-5,
+    verify.add_argument("--tolerance", type=_number(0, low_included=True), default=1e-5,
                         help="max-abs error that passes outright (1e-5); beyond it, the "
                              "simulator must be as close to the float64 answer as Keras is")
     verify.add_argument("--plot", help="write a PNG of Keras vs simulator")
@@ -493,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model_defn.h (default: the committed firmware/model/model_defn.h)")
     bench.add_argument("--block-sizes", type=_int_list, default=(1, 48),
                        help="audio block sizes to measure, 1..64 (1,48)")
-    bench.add_argument("--seconds", type=float, default=0.2,
+    bench.add_argument("--seconds", type=_number(0), default=0.2,
                        help="length of the synthetic input in seconds (0.2)")
 
     watch = add("monitor", cmd_monitor,

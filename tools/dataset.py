@@ -9,6 +9,7 @@ channel at fault in every error or warning.
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,69 @@ def dataset_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".wav"), stem.with_name(stem.name + ".json")
 
 
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """(frames, channels) float32 samples and the sample rate of an audio file; DatasetError,
+    naming the file, if it is not audio, holds no frames or is cut short."""
+    path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a folder, not a WAV file")
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, OSError, soundfile.LibsndfileError) as err:
+        reason = str(err).split(": ", 1)[-1].strip() or type(err).__name__
+        raise DatasetError(f"{path}: cannot read as audio ({reason})") from err
+    if samples.shape[0] == 0:
+        raise DatasetError(f"{path}: holds no audio frames")
+    announced = _wav_announced_frames(path)
+    if announced is not None and announced > samples.shape[0]:
+        raise DatasetError(f"{path}: truncated: its header announces {announced} frames, the "
+                           f"file holds {samples.shape[0]}")
+    return samples, int(rate)
+
+
+def _wav_announced_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE file's data chunk announces (libsndfile reads a cut-short file
+    without a word), or None for other formats and headers it cannot follow."""
+    with path.open("rb") as file:
+        head = file.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, block_align = 12, None
+    while offset + 8 <= len(head):
+        chunk, size = head[offset : offset + 4], struct.unpack_from("<I", head, offset + 4)[0]
+        if chunk == b"fmt " and offset + 22 <= len(head):
+            block_align = struct.unpack_from("<H", head, offset + 20)[0]
+        if chunk == b"data":
+            return size // block_align if block_align else None
+        offset += 8 + size + (size & 1)  # chunks are padded to an even length
+    return None
+
+
+def _check_sidecar(sidecar: object, json_path: Path) -> dict:
+    """The sidecar's keys with the types the format gives them (hand-edited files vary)."""
+    if not isinstance(sidecar, dict):
+        raise DatasetError(f"{json_path}: expected a JSON object, got {type(sidecar).__name__}")
+    for key in ("sample_rate", "channels", "frames"):
+        if key not in sidecar:
+            raise DatasetError(f"{json_path}: required key {key!r} is missing")
+    channels = sidecar["channels"]
+    if not (isinstance(channels, list) and channels
+            and all(isinstance(name, str) and name for name in channels)):
+        raise DatasetError(f"{json_path}: 'channels' must be a list of channel names, got "
+                           f"{json.dumps(channels)[:60]}")
+    for key, least in (("sample_rate", 1), ("frames", 0)):
+        value = sidecar[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise DatasetError(f"{json_path}: {key!r} must be a whole number of at least "
+                               f"{least}, got {json.dumps(value)[:60]}")
+    if not isinstance(sidecar.get("source", {}), dict):
+        raise DatasetError(f"{json_path}: 'source' must be a JSON object, got "
+                           f"{type(sidecar['source']).__name__}")
+    return sidecar
+
+
 def load_dataset(
     path: str | Path,
     required_channels: list[str] | None = None,
@@ -111,21 +175,17 @@ def load_dataset(
             f"{json_path}: sidecar missing; it names the channels of {wav_path.name}"
         )
     try:
-        sidecar = json.loads(json_path.read_text())
-    except json.JSONDecodeError as err:
+        sidecar = _check_sidecar(json.loads(json_path.read_text()), json_path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DatasetError(f"{json_path}: not valid JSON ({err})") from err
-    for key in ("sample_rate", "channels", "frames"):
-        if key not in sidecar:
-            raise DatasetError(f"{json_path}: required key {key!r} is missing")
+    except OSError as err:
+        raise DatasetError(f"{json_path}: cannot read ({err.strerror or err})") from err
     names = list(sidecar["channels"])
     if len(set(names)) != len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         raise DatasetError(f"{json_path}: channel names repeat: {', '.join(duplicated)}")
 
-    try:
-        samples, wav_rate = soundfile.read(wav_path, dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as err:
-        raise DatasetError(f"{wav_path}: cannot read as audio ({err})") from err
+    samples, wav_rate = read_wav(wav_path)
 
     wav_channels = samples.shape[1]
     if wav_channels > len(names):

@@ -37,8 +37,9 @@ def run_demo(
     generated = make_waveshaper_dataset(seconds, seed)
     if source == "emulated":
         log("      capturing it through the emulated datalogger (firmware encoder, pty, pyserial)")
+        # The demo remakes its own folder on every run, as the builtin source does.
         captured = capture_emulated(generated, out_dir / "dataset" / "waveshaper", progress=False,
-                                    log=lambda line: log("      " + line))
+                                    log=lambda line: log("      " + line), force=True)
         wav_path = captured.dataset_path
     else:
         wav_path, _ = generated.save(out_dir / "dataset" / "waveshaper")

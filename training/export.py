@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -15,6 +16,9 @@ from training.model import predict_sequence
 TEMPLATES = Path(__file__).parent / "templates"
 SUPPORTED_ACTIVATIONS = {"relu": True, "linear": False}  # name -> applies relu
 DEFAULT_GOLDEN_FRAMES = 512
+# One second at 48 kHz: the golden header takes about 15 bytes per value, so more would only
+# make a header too big to compile for the tests that use it.
+MAX_GOLDEN_FRAMES = 48_000
 VALUES_PER_LINE = 6
 
 
@@ -50,7 +54,14 @@ def load_keras(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
-    return keras.saving.load_model(path, compile=False)
+    if path.is_dir() or path.suffix != ".keras":
+        raise ValueError(f"{path}: expected a .keras model file")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+        # Keras says "File not found" for any file that is not a .keras zip archive.
+        raise ValueError(f"{path}: not a readable .keras model (a zip archive Keras "
+                         f"saved); {type(err).__name__}") from err
 
 
 def spec_from_keras(model, metadata: ModelMetadata | None = None) -> ModelSpec:
@@ -239,7 +250,14 @@ def export(
     golden_frames: int = DEFAULT_GOLDEN_FRAMES,
     metadata: ModelMetadata | None = None,
 ) -> tuple[ModelSpec, Path, Path]:
-    """Write the header and its golden vectors; returns (spec, header path, golden path)."""
+    """Write the header and its golden vectors; returns (spec, header path, golden path).
+    ``golden_inputs``, if given, must hold at least ``golden_frames`` frames."""
+    if not 1 <= golden_frames <= MAX_GOLDEN_FRAMES:
+        raise ValueError(f"golden frames must be 1..{MAX_GOLDEN_FRAMES}, got {golden_frames}")
+    if golden_inputs is not None and len(golden_inputs) < golden_frames:
+        raise ValueError(f"the golden input has {len(golden_inputs)} frames, fewer than the "
+                         f"{golden_frames} golden frames asked for; give a longer input or "
+                         "fewer --golden-frames")
     model = load_keras(model_path)
     metadata = metadata or ModelMetadata.beside(model_path)
     spec = spec_from_keras(model, metadata)

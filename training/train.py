@@ -84,8 +84,9 @@ def _epoch_logger(log: Callable[[str], None], max_epochs: int, energy: dict[str,
 
 def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
     """Train ``config.candidates`` freshly seeded models for a few epochs; return the one with
-    the lowest validation loss (still compiled, so its optimizer state carries on), its seed
-    and its per-epoch history."""
+    the lowest validation loss (still compiled, so its optimizer state carries on), its seed,
+    its per-epoch history, and whether Ctrl-C cut the candidates short (then the best of those
+    finished is returned; Ctrl-C during the first one propagates, as nothing is trained yet)."""
     import keras
 
     # Short runs spend at most a quarter of their epochs on the candidates.
@@ -101,15 +102,23 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
             loss=_masked_mse(warmup),
         )
-        history = model.fit(
-            *windows["train"],
-            validation_data=windows["validation"],
-            batch_size=config.batch_size,
-            epochs=epochs,
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=0,
-        ).history
+        try:
+            history = model.fit(
+                *windows["train"],
+                validation_data=windows["validation"],
+                batch_size=config.batch_size,
+                epochs=epochs,
+                shuffle=True,
+                callbacks=callbacks,
+                verbose=0,
+            ).history
+        except KeyboardInterrupt:
+            if best is None:
+                raise
+            log(f"interrupted during candidate {index + 1}/{config.candidates}; keeping seed "
+                f"{best[1]}")
+            _, seed, model, history = best
+            return model, seed, {key: list(values) for key, values in history.items()}, True
         val_loss = min(history["val_loss"])
         if several:
             log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
@@ -119,7 +128,7 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
     _, seed, model, history = best
     if several:
         log(f"continuing with seed {seed}")
-    return model, seed, {key: list(values) for key, values in history.items()}
+    return model, seed, {key: list(values) for key, values in history.items()}, False
 
 
 def train(
@@ -161,9 +170,18 @@ def train(
     )
 
     started = time.perf_counter()
-    model, chosen_seed, first_history = _best_candidate(arch, config, windows, warmup, energy, log)
+    model, chosen_seed, first_history, interrupted = _best_candidate(arch, config, windows,
+                                                                     warmup, energy, log)
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
+    best_path = checkpoint_dir / "best.keras"
+    # The checkpoint is exportable on its own, whatever stops the run (export reads the names
+    # and rate from the training.json beside a .keras file).
+    (checkpoint_dir / REPORT_FILE).write_text(json.dumps(
+        {"model_file": best_path.name, "name": config.name, "sample_rate": dataset.sample_rate,
+         "inputs": list(config.inputs), "target": config.target,
+         "note": "names and rate of the best checkpoint, for export"}, indent=2) + "\n")
+    history = keras.callbacks.History()
     callbacks = [
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True
@@ -175,17 +193,29 @@ def train(
             checkpoint_dir / "best.keras", monitor="val_loss", save_best_only=True
         ),
         _epoch_logger(log, config.max_epochs, energy),
+        history,
     ]
-    history = model.fit(
-        *windows["train"],
-        validation_data=windows["validation"],
-        batch_size=config.batch_size,
-        initial_epoch=len(first_history["loss"]),
-        epochs=config.max_epochs,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    if not interrupted:  # Ctrl-C during the candidates skips the main run
+        try:
+            model.fit(
+                *windows["train"],
+                validation_data=windows["validation"],
+                batch_size=config.batch_size,
+                initial_epoch=len(first_history["loss"]),
+                epochs=config.max_epochs,
+                shuffle=True,
+                callbacks=callbacks,
+                verbose=0,
+            )
+        except KeyboardInterrupt:
+            # Ctrl-C ends training, not the run: the best weights so far are evaluated and
+            # saved like a finished run's (the last epoch may be half-trained).
+            interrupted = True
+            if best_path.exists():
+                model = keras.saving.load_model(best_path, compile=False)
+    if interrupted:
+        epochs_done = len(first_history["loss"]) + len(history.history.get("loss", []))
+        log(f"interrupted after {epochs_done} epochs; keeping the best model so far")
     train_seconds = time.perf_counter() - started
     model.save(out_dir / MODEL_FILE)
 
@@ -212,6 +242,7 @@ def train(
     best_epoch = int(np.argmin(losses["val_loss"])) + 1
     report = {
         "model_file": MODEL_FILE,
+        "interrupted": interrupted,
         "name": config.name,
         "architecture": arch.to_json(),
         "params": arch.parameters,
@@ -246,8 +277,10 @@ def train(
         out_dir / "test_prediction.png",
         title=f"{config.name}: test split, ESR {evaluation['test']['esr']:.4f}",
     )
+    epochs_run = report["epochs_run"]
     log(
-        f"trained {report['epochs_run']} epochs in {train_seconds:.1f}s (best {best_epoch}); "
+        f"trained {epochs_run} epoch{'' if epochs_run == 1 else 's'} in {train_seconds:.1f}s "
+        f"(best {best_epoch}); "
         + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items())
     )
     return report

@@ -82,3 +82,13 @@ def test_bad_input_shape_and_empty_block(random_wavenet):
     assert sim.process(np.zeros((0, 2), np.float32)).shape == (0, 1)
     with pytest.raises(ValueError, match="block size"):
         sim.render(np.zeros((10, 2), np.float32), block_size=0)
+
+
+@pytest.mark.parametrize("block_size", [65_535, 65_536, 70_000, 200_000])
+def test_blocks_beyond_cmsis_16_bit_row_counts_are_split_and_exact(block_size, random_wavenet,
+                                                                   audio_like):
+    """Issue 10, finding 1: a block of 65,536 frames segfaulted, longer ones gave garbage."""
+    spec = spec_from_keras(random_wavenet(3, (4, 4), 4, seed=3))
+    x = audio_like(140_000, 3, seed=1)
+    expected = Simulator(spec).render(x, block_size=4096)
+    assert np.array_equal(Simulator(spec).render(x, block_size=block_size), expected)

@@ -451,3 +451,105 @@ def test_a_silent_port(capsys, tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+# --- no lost data (issue 10, findings 3, 6, 7, 8) ---------------------------------------------
+
+
+def test_an_unwritable_destination_is_refused_before_recording(tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    code = main(["capture", "--emulate", "--emulate-seconds", "1",
+                 "-o", str(tmp_path / "file" / "cap")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "file: is a file, not a folder" in err
+
+
+def test_a_destination_that_fails_at_save_time_saves_to_a_rescue_folder(tmp_path, source,
+                                                                         monkeypatch):
+    from tools import capture as capture_module
+
+    monkeypatch.setattr(capture_module, "_check_destination", lambda *_: None)
+    rescue = tmp_path / "rescue"
+    monkeypatch.setattr(capture_module, "rescue_folders", lambda: [rescue])
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(capture_module.CaptureError, match="the capture is saved as") as err:
+        capture_emulated(source, tmp_path / "file" / "cap", **quiet())
+    saved = str(err.value).split("saved as ")[1].split(" instead")[0]
+    assert saved.startswith(str(rescue)) and saved.endswith("-cap.wav")
+    captured = load_dataset(saved)
+    assert captured.frames == source.frames
+    log = json.loads((rescue / (os.path.basename(saved)[:-4] + ".capture.json")).read_text())
+    assert log["dataset"] == saved and captured.source["capture_log"].endswith("-cap.capture.json")
+
+
+def test_an_earlier_capture_is_replaced_only_with_force(tmp_path, capsys):
+    command = ["capture", "--emulate", "--emulate-seconds", "1", "-o", str(tmp_path / "c")]
+    assert main(command) == 0
+    first = (tmp_path / "c.wav").read_bytes()
+    capsys.readouterr()
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "c.wav already exists" in err and "--force" in err and err.count("\n") == 1
+    assert (tmp_path / "c.wav").read_bytes() == first
+    assert main([*command, "--force"]) == 0
+
+
+def test_capture_never_writes_over_the_dataset_it_replays(tmp_path, source, capsys):
+    source.save(tmp_path / "in")
+    before = (tmp_path / "in.wav").read_bytes()
+    assert main(["capture", "--emulate", "--emulate-input", str(tmp_path / "in.wav"),
+                 "-o", str(tmp_path / "in"), "--force"]) == 1
+    assert "is also an input" in capsys.readouterr().err
+    assert (tmp_path / "in.wav").read_bytes() == before
+
+
+def test_losing_every_frame_is_an_error_not_a_silent_dataset(tmp_path, source, monkeypatch):
+    from tools import capture as capture_module
+
+    monkeypatch.setattr(capture_module.Assembler, "_on_data", lambda self, frame: None)
+    with pytest.raises(capture_module.CaptureError, match="frames the device recorded were lost"):
+        capture_emulated(source, tmp_path / "cap", **quiet())
+    assert not (tmp_path / "cap.wav").exists() and (tmp_path / "cap.capture.json").exists()
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
+    import signal
+    import subprocess
+    import sys
+
+    output = tmp_path / "cap"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.cli", "capture", "--emulate", "--realtime",
+         "--emulate-seconds", "30", "-o", str(output), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:  # wait until the recording runs
+        lines.append(process.stderr.readline())
+        if lines[-1].startswith("mode:") or not lines[-1]:
+            break
+    time.sleep(1.5)
+    process.send_signal(getattr(signal, signal_name))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, "".join(lines) + err
+    log = json.loads(out)
+    reason = "interrupted" if signal_name == "SIGINT" else f"ended by {signal_name}"
+    assert log["stop_reason"] == reason
+    captured = load_dataset(output)
+    assert 0.5 < captured.seconds < 10 and captured.frames == log["frames_captured"]
+
+
+def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source, capsys):
+    """Issue 10, finding 3: such a replay used to record silence without a word."""
+    from tools.dataset import Dataset
+
+    renamed = Dataset(samples=source.samples, sample_rate=source.sample_rate,
+                      channels=[f"mic_{n}" for n in range(len(source.channels))])
+    renamed.save(tmp_path / "foreign")
+    main(["capture", "--emulate", "--emulate-input", str(tmp_path / "foreign.wav"),
+          "-o", str(tmp_path / "c"), "--json"])
+    err = capsys.readouterr().err
+    assert "no input named mic_0, mic_1" in err and "the capture will be silent" in err

@@ -197,3 +197,187 @@ def test_bench_reports_m7_instructions_per_sample(exported, capsys):
     assert result["core_clock_hz"] == 400_000_000
     assert result["cycle_budget_per_sample"] == pytest.approx(400e6 / result["sample_rate"])
     assert "instructions/sample" in captured.err and "of the budget at 400 MHz" in captured.err
+
+
+# --- outputs never replace inputs, bad output paths are one line (issue 10, findings 8, 10) --
+
+
+def one_line_error(capsys, *expected: str) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+def test_export_never_writes_over_its_model(exported, capsys):
+    model_path, _ = exported
+    before = model_path.read_bytes()
+    assert main(["export", str(model_path), "-o", str(model_path)]) == 1
+    one_line_error(capsys, "NAME.h")
+    header = model_path.with_name("model.h")
+    golden = model_path.with_name("model_golden.h")
+    golden.write_text("an input")
+    assert main(["export", str(model_path), "-o", str(header), "--golden-input",
+                 str(golden)]) == 1
+    one_line_error(capsys, "is also an input")
+    assert model_path.read_bytes() == before and golden.read_text() == "an input"
+
+
+def test_simulate_never_writes_over_its_input(tmp_path, exported, capsys):
+    _, header = exported
+    make_waveshaper_dataset(seconds=0.1, seed=3).save(tmp_path / "data")
+    before = (tmp_path / "data.wav").read_bytes()
+    for source in ("data.wav", "data.json"):
+        assert main(["simulate", str(header), str(tmp_path / source), "-o",
+                     str(tmp_path / "data.wav")]) == 1
+        one_line_error(capsys, "is also an input")
+    assert (tmp_path / "data.wav").read_bytes() == before
+
+
+@pytest.mark.parametrize("where, message", [
+    ("folder", "is a folder"),
+    ("file/out", "is a file, not a folder"),
+    ("file/deeper/out", "cannot create the output folder"),
+])
+def test_bad_output_paths_are_one_line_before_any_work(tmp_path, exported, capsys, where,
+                                                       message):
+    model_path, header = exported
+    (tmp_path / "folder.wav").mkdir()
+    (tmp_path / "folder.h").mkdir()
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "file").write_text("a file")
+    make_waveshaper_dataset(seconds=0.1, seed=3).save(tmp_path / "data")
+    target = str(tmp_path / where)
+    commands = [
+        ["simulate", str(header), str(tmp_path / "data.wav"), "-o", target + ".wav"],
+        ["export", str(model_path), "-o", target + ".h"],
+        ["verify", str(model_path), "--plot", target + ".png"],
+    ]
+    for command in commands:
+        assert main(command) == 1, command
+        one_line_error(capsys, message)
+    for command in ("train", "demo"):
+        argv = [command, str(tmp_path / "data.wav")] if command == "train" else [command]
+        assert main([*argv, "-o", str(tmp_path / "file")]) == 1
+        one_line_error(capsys, "is a file, not a folder")
+
+
+def test_a_bad_output_extension_fails_before_rendering(tmp_path, exported, capsys, monkeypatch):
+    from host_sim import engines
+
+    monkeypatch.setattr(engines, "renderer", lambda *_, **__: pytest.fail("rendered"))
+    _, header = exported
+    make_waveshaper_dataset(seconds=0.1, seed=3).save(tmp_path / "data")
+    assert main(["simulate", str(header), str(tmp_path / "data.wav"), "-o",
+                 str(tmp_path / "out.flac")]) == 1
+    one_line_error(capsys, "out.flac: the output is a float32 WAV")
+
+
+# --- bad argument values are one line, before any work (issue 10, findings 4, 5, 13) -------
+
+BAD_ARGUMENTS = [
+    (["train", "d.wav", "--learning-rate", "nan"], "--learning-rate"),
+    (["train", "d.wav", "--learning-rate", "-1"], "--learning-rate"),
+    (["train", "d.wav", "--epochs", "0"], "--epochs"),
+    (["train", "d.wav", "--candidates", "0"], "--candidates"),
+    (["train", "d.wav", "--batch-size", "0"], "--batch-size"),
+    (["train", "d.wav", "--window", "0"], "--window"),
+    (["train", "d.wav", "--inputs", ","], "--inputs"),
+    (["train", "d.wav", "--name", "my model"], "--name"),
+    (["train", "d.wav", "--patience", "nine"], "--patience"),
+    (["export", "m.keras", "-o", "m.h", "--golden-frames", "0"], "--golden-frames"),
+    (["simulate", "m.h", "x.wav", "-o", "y.wav", "--block-size", "0"], "--block-size"),
+    (["verify", "m.keras", "--seconds", "0"], "--seconds"),
+    (["verify", "m.keras", "--seconds", "-1"], "--seconds"),
+    (["verify", "m.keras", "--tolerance", "inf"], "--tolerance"),
+    (["capture", "--emulate", "--duration", "-1"], "--duration"),
+    (["capture", "--emulate", "--drop-rate", "1.5"], "--drop-rate"),
+    (["bench", "--seconds", "0"], "--seconds"),
+    (["demo", "--epochs", "0"], "--epochs"),
+]
+
+
+@pytest.mark.parametrize("argv, argument", BAD_ARGUMENTS,
+                         ids=[" ".join(argv) for argv, _ in BAD_ARGUMENTS])
+def test_bad_argument_values_are_one_line(argv, argument, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        main(argv)
+    assert exit_status.value.code == 2
+    err = one_line_error(capsys, f"argument {argument}")
+    assert err.startswith(f"daisynet {argv[0]}: error:")
+
+
+def test_golden_frames_beyond_one_second_or_beyond_the_input_are_refused(tmp_path, exported,
+                                                                         capsys):
+    model_path, _ = exported
+    header = tmp_path / "g.h"
+    assert main(["export", str(model_path), "-o", str(header), "--golden-frames",
+                 "10000000"]) == 1
+    one_line_error(capsys, "golden frames must be 1..48000")
+    soundfile.write(tmp_path / "short.wav", np.zeros((10, 3), np.float32), 48_000,
+                    subtype="FLOAT")
+    assert main(["export", str(model_path), "-o", str(header), "--golden-input",
+                 str(tmp_path / "short.wav")]) == 1
+    one_line_error(capsys, "the golden input has 10 frames, fewer than the 512")
+    assert not header.exists()
+
+
+def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypatch):
+    from training import train as train_module
+
+    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False})
+    make_waveshaper_dataset(seconds=0.5, seed=1).save(tmp_path / "data")
+    assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run"), "--inputs",
+                 "knob_1,audio_in_2", "--target", "audio_in_2"]) == 0
+    assert "warning: the target audio_in_2 is also an input" in capsys.readouterr().out
+
+
+def test_broken_plain_wavs_are_one_line_in_simulate(tmp_path, exported, capsys):
+    from tests.tools.test_dataset import plain_wavs
+
+    _, header = exported
+    for name in plain_wavs(tmp_path):
+        assert main(["simulate", str(header), str(tmp_path / f"{name}.wav"), "-o",
+                     str(tmp_path / "out.wav")]) == 1, name
+        one_line_error(capsys, f"{name}.wav")
+
+
+def test_a_missing_or_invalid_keras_file_is_one_line(tmp_path, capsys):
+    """Issue 10, finding 13: Keras said "File not found" for a file that exists, and export
+    warned about training.json before saying the model is missing."""
+    assert main(["export", str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m.h")]) == 1
+    err = one_line_error(capsys, "nope.keras: no such model file")
+    assert "training.json" not in err
+    (tmp_path / "bad.keras").write_text("not a model")
+    for command in (["export", str(tmp_path / "bad.keras"), "-o", str(tmp_path / "m.h")],
+                    ["verify", str(tmp_path / "bad.keras")],
+                    ["simulate", str(tmp_path / "bad.keras"), str(tmp_path / "in.wav"), "-o",
+                     str(tmp_path / "o.wav")]):
+        assert main(command) == 1, command
+        one_line_error(capsys, "bad.keras: not a readable .keras model")
+
+
+def test_a_folder_or_binary_file_as_header_is_one_line(tmp_path, capsys):
+    (tmp_path / "dir.h").mkdir()
+    (tmp_path / "binary.h").write_bytes(b"\xff\xfe\x00binary")
+    for header, message in (("dir.h", "is a folder"), ("binary.h", "cannot read as a header")):
+        for command in (["bench", str(tmp_path / header)],
+                        ["simulate", str(tmp_path / header), str(tmp_path / "in.wav"), "-o",
+                         str(tmp_path / "o.wav")]):
+            assert main(command) == 1, command
+            one_line_error(capsys, f"{header}: {message}")
+
+
+def test_version_and_plain_defaults_in_help(capsys):
+    """Issue 10, finding 20."""
+    with pytest.raises(SystemExit) as exit_status:
+        main(["--version"])
+    assert exit_status.value.code == 0 and capsys.readouterr().out.startswith("daisynet 0.")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "(4,4,4,8)" in help_text and "((" not in help_text
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    assert "firmware's C++ core" in capsys.readouterr().out

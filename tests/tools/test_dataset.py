@@ -188,3 +188,55 @@ def test_builtin_target_follows_the_selectors():
 def test_soundfile_sees_float32(tmp_path):
     small_dataset().save(tmp_path / "d")
     assert soundfile.info(tmp_path / "d.wav").subtype == "FLOAT"
+
+
+# --- malformed files are one clear error naming the file (issue 10, findings 11, 12) --------
+
+
+def plain_wavs(tmp_path):
+    """Broken plain WAVs (no sidecar), by what is wrong with them."""
+    soundfile.write(tmp_path / "full.wav", np.zeros((1000, 2), np.float32), 48_000,
+                    subtype="FLOAT")
+    full = (tmp_path / "full.wav").read_bytes()
+    files = {
+        "empty": b"",
+        "text": b"this is not audio\n",
+        "header-only": full[: len(full) - 1000 * 8],
+        "truncated": full[: len(full) - 400 * 8],
+    }
+    for name, content in files.items():
+        (tmp_path / f"{name}.wav").write_bytes(content)
+    (tmp_path / "folder.wav").mkdir()
+    return ["empty", "text", "header-only", "truncated", "folder"]
+
+
+def test_broken_plain_wavs_are_refused_with_the_file_name(tmp_path):
+    from tools.dataset import read_wav
+
+    messages = {}
+    for name in plain_wavs(tmp_path):
+        with pytest.raises(DatasetError) as err:
+            read_wav(tmp_path / f"{name}.wav")
+        assert f"{name}.wav" in str(err.value)
+        messages[name] = str(err.value)
+    assert "is a folder" in messages["folder"]
+    assert "holds no audio frames" in messages["header-only"]
+    assert "announces 1000 frames, the file holds 600" in messages["truncated"]
+    assert read_wav(tmp_path / "full.wav")[0].shape == (1000, 2)
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"channels": [1, 2]}, "'channels' must be a list of channel names"),
+    ({"channels": "audio_in_1,knob_1"}, "'channels' must be a list of channel names"),
+    ({"source": ["a list"]}, "'source' must be a JSON object"),
+    ({"sample_rate": "48000"}, "'sample_rate' must be a whole number of at least 1"),
+    ({"frames": 4.5}, "'frames' must be a whole number of at least 0"),
+])
+def test_sidecar_values_of_the_wrong_type_are_named(tmp_path, edit, message):
+    _, sidecar = small_dataset().save(tmp_path / "take")
+    sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | edit))
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(tmp_path / "take")
+    sidecar.write_text("[1, 2]")
+    with pytest.raises(DatasetError, match="expected a JSON object, got list"):
+        load_dataset(tmp_path / "take")

@@ -174,3 +174,48 @@ def test_committed_default_header_is_reproducible(tmp_path):
     assert np.array_equal(fresh_in, expected_in)
     # Keras outputs may differ in the last bits between CPUs; weights and inputs may not.
     np.testing.assert_allclose(fresh_out, expected_out, atol=1e-6)
+
+
+# Issue 10, finding 2: every hand edit that changes behaviour, or that the firmware compiles
+# with, is refused by the header reader.
+HAND_EDITS = [
+    ('{"knob_1", "knob_2", "audio_in_1"}', '{"knob_2", "knob_1", "audio_in_1"}', "kWeightsSha256"),
+    ('kOutputNames[kNumOutputs] = {"audio_in_2"}', 'kOutputNames[kNumOutputs] = {"audio_in_3"}',
+     "kWeightsSha256"),
+    ("kSampleRate = 44100.0f", "kSampleRate = 48000.0f", "kWeightsSha256"),
+    ("kSampleRate = 44100.0f", "kSampleRate = 0.0f", "kSampleRate = 0.0f; a sample rate"),
+    ("kNumInputs = 3;", "kNumInputs = 4;", "kNumInputs is 4, but the layer table makes it 3"),
+    ("kKernelSize = 4;", "kKernelSize = 3;", "kKernelSize is 3"),
+    ("kReceptiveField = 256;", "kReceptiveField = 64;", "kReceptiveField is 64"),
+    ("kBlockFilters[kNumBlocks] = {4, 4, 4, 8}", "kBlockFilters[kNumBlocks] = {4, 4, 8, 8}",
+     "kBlockFilters is {4, 4, 8, 8}"),
+    ("kParameters = 465;", "kParameters = 400;", "kParameters is 400"),
+    ("kMacsPerSample = 424;", "kMacsPerSample = 1;", "kMacsPerSample is 1"),
+    ("kNumBlocks = 4;", "kNumBlocks = x;", "kNumBlocks = x is not an integer"),
+]
+
+
+@pytest.mark.parametrize("old, new, message", HAND_EDITS, ids=[e[1] for e in HAND_EDITS])
+def test_every_hand_edit_of_the_header_is_refused(tmp_path, random_wavenet, old, new, message):
+    path = save_with_metadata(random_wavenet(3, (4, 4, 4, 8), 4, seed=2), tmp_path / "m",
+                              ["knob_1", "knob_2", "audio_in_1"], target="audio_in_2")
+    _, header, _ = export(path, tmp_path / "model_defn.h", command="x")
+    text = header.read_text()
+    assert text.count(old) == 1
+    header.write_text(text.replace(old, new))
+    with pytest.raises(HeaderError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        read_header(header)
+
+
+def test_the_hash_covers_names_order_rate_and_shapes(random_wavenet):
+    spec = spec_from_keras(random_wavenet(2, (2, 2), 2, seed=1),
+                           ModelMetadata(input_names=["a", "b"], output_names=["y"]))
+    digest = spec.weights_sha256()
+    for change in ({"input_names": ["b", "a"]}, {"output_names": ["z"]}, {"sample_rate": 44_100}):
+        other = spec_from_keras(random_wavenet(2, (2, 2), 2, seed=1), ModelMetadata(
+            **{"input_names": ["a", "b"], "output_names": ["y"], **change}))
+        assert other.weights_sha256() != digest, change
+    relu_flipped = spec_from_keras(random_wavenet(2, (2, 2), 2, seed=1),
+                                   ModelMetadata(input_names=["a", "b"], output_names=["y"]))
+    relu_flipped.layers[-1].relu = True
+    assert relu_flipped.weights_sha256() != digest

@@ -1,0 +1,63 @@
+import json
+
+from host_sim.header import read_header
+from tools.builtin_data import make_waveshaper_dataset
+from tools.cli import main
+from training import train as train_module
+from training.train import TrainConfig, train
+
+INPUTS = ["knob_1", "knob_2", "audio_in_1"]
+
+
+def test_ctrl_c_during_training_leaves_exportable_best_models(tmp_path, monkeypatch):
+    """Issue 10, finding 9: model.keras and checkpoints/best.keras both export with the
+    dataset's channel names after Ctrl-C."""
+    import keras
+
+    def interrupting_logger(log, max_epochs, energy):
+        class CtrlC(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch == 3:  # the second epoch after the candidates' two
+                    raise KeyboardInterrupt
+
+        return CtrlC()
+
+    monkeypatch.setattr(train_module, "_epoch_logger", interrupting_logger)
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=8, candidates=2, seed=5)
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    assert report["interrupted"] and report["epochs_run"] == 3
+    assert any("interrupted after 3 epochs" in line for line in lines)
+    assert json.loads((tmp_path / "training.json").read_text())["interrupted"]
+    for model in ("model.keras", "checkpoints/best.keras"):
+        header = tmp_path / (model.replace("/", "_") + ".h")
+        assert main(["export", str(tmp_path / model), "-o", str(header)]) == 0
+        spec = read_header(header)
+        assert spec.input_names == INPUTS and spec.output_names == ["audio_in_2"]
+
+
+def test_ctrl_c_during_the_candidates_keeps_the_best_finished_one(tmp_path, monkeypatch):
+    real_build = train_module.build_model
+    built = []
+
+    def build(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        built.append(model)
+        if len(built) == 2:  # Ctrl-C while the second candidate trains
+            def interrupted_fit(*_, **__):
+                raise KeyboardInterrupt
+
+            model.fit = interrupted_fit
+        return model
+
+    monkeypatch.setattr(train_module, "build_model", build)
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=8, candidates=3, seed=5)
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    assert len(built) == 2 and report["interrupted"] and report["chosen_seed"] == 5
+    assert report["epochs_run"] == 2  # the first candidate's, and no more
+    assert any("interrupted during candidate 2/3; keeping seed 5" in line for line in lines)
+    assert main(["export", str(tmp_path / "model.keras"), "-o", str(tmp_path / "m.h")]) == 0
+    assert read_header(tmp_path / "m.h").input_names == INPUTS
