@@ -46,6 +46,10 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         f"receptive field {arch.receptive_field}, {rate} Hz")
 
     m7 = M7Engine(header)
+    if frames > m7.max_frames:
+        raise ValueError(f"--seconds {seconds:g} is {frames:,} frames; the emulated Cortex-M7's "
+                         f"RAM holds at most {m7.max_frames:,} frames of this model "
+                         f"({m7.max_frames / rate:.1f} s at {rate} Hz)")
     log(f"emulated Cortex-M7 (QEMU mps2-an500, -icount shift=0), {frames} frames:")
     log(f"  block  instructions/sample  per MAC  of the budget at {target.clock_mhz:g} MHz")
     per_block = []

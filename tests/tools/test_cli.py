@@ -381,3 +381,14 @@ def test_version_and_plain_defaults_in_help(capsys):
     with pytest.raises(SystemExit):
         main(["simulate", "--help"])
     assert "firmware's C++ core" in capsys.readouterr().out
+
+
+def test_bench_seconds_beyond_the_emulated_ram_is_one_line_about_seconds(exported, capsys):
+    from tests.conftest import require_tool
+
+    require_tool("arm-none-eabi-g++")
+    require_tool("qemu-system-arm")
+    _, header = exported
+    assert main(["bench", str(header), "--seconds", "100"]) == 1
+    err = capsys.readouterr().err
+    assert "--seconds 100 is" in err and "--engine" not in err and err.count("\n") == 1
