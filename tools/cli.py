@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import json
 import math
@@ -280,10 +281,21 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
         raise CommandError(f"{args.output}: the output is a C++ header; name it NAME.h")
     check_output_file(args.output, inputs)
     check_output_file(golden_path(args.output), inputs)
-    metadata = ModelMetadata.beside(args.model)
+    # training.json beside the model, overridden by the flags (a model trained elsewhere has
+    # none: the flags give the Patch input names, the target and the rate it was trained at).
+    given = {"name": args.name, "sample_rate": args.sample_rate, "input_names": args.inputs,
+             "output_names": [args.target] if args.target else None}
+    metadata = dataclasses.replace(ModelMetadata.beside(args.model),
+                                   **{key: value for key, value in given.items() if value})
     if not metadata.found:
-        log(f"warning: no training.json beside {args.model}; input names default to input_N "
-            f"and the sample rate to {metadata.sample_rate} Hz")
+        defaulted = [text for missing, text in (
+            (not args.inputs, "input names to input_N (give --inputs)"),
+            (not args.target, "the output name to output_1 (give --target)"),
+            (not args.sample_rate, f"the sample rate to {metadata.sample_rate} Hz "
+                                   "(give --sample-rate)")) if missing]
+        if defaulted:
+            log(f"warning: no training.json beside {args.model}; defaulting "
+                + ", ".join(defaulted))
     golden_inputs = None
     if args.golden_input:
         spec = spec_from_keras(load_keras(args.model), metadata)
@@ -563,6 +575,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, help="header to write, e.g. model_defn.h")
     export.add_argument("--golden-frames", type=_whole(1), default=DEFAULT_GOLDEN_FRAMES,
                         help="frames of golden vectors to write (512)")
+    export.add_argument("--inputs", type=_name_list,
+                        help="input names in the model's input order, e.g. knob_1,knob_2,"
+                             "audio_in_1 (default: from training.json)")
+    export.add_argument("--target", help="output name (default: from training.json)")
+    export.add_argument("--sample-rate", type=_whole(1),
+                        help="Hz the model was trained at (default: from training.json, else "
+                             "48000)")
+    export.add_argument("--name", type=_model_name,
+                        help="model name shown on the Daisy (default: from training.json)")
     export.add_argument("--golden-input",
                         help="WAV or dataset to take golden input frames from (default: a "
                              "deterministic synthetic signal)")

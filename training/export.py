@@ -11,7 +11,7 @@ from string import Template
 import numpy as np
 
 from host_sim.spec import ConvLayer, ModelSpec, UnsupportedModelError
-from training.model import predict_sequence
+from training.model import build_model, predict_sequence
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUPPORTED_ACTIVATIONS = {"relu": True, "linear": False}  # name -> applies relu
@@ -57,11 +57,30 @@ def load_keras(path: str | Path):
     if path.is_dir() or path.suffix != ".keras":
         raise ValueError(f"{path}: expected a .keras model file")
     try:
-        return keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
         # Keras says "File not found" for any file that is not a .keras zip archive.
         raise ValueError(f"{path}: not a readable .keras model (a zip archive Keras "
                          f"saved); {type(err).__name__}") from err
+    if model.inputs and model.inputs[0].shape[1] is not None:
+        model = _any_length(model)
+    return model
+
+
+def _any_length(model):
+    """``model`` rebuilt to take sequences of any length. Models trained elsewhere often
+    declare a fixed input length (the original notebook used 2,560 frames); the same causal
+    convolutions run on any length, which export, verify and simulate need. Only models the
+    engine can run are rebuilt; others come back as they are, to be refused with the reason."""
+    try:
+        spec = spec_from_keras(model)
+    except UnsupportedModelError:
+        return model
+    rebuilt = build_model(spec.architecture(), name=model.name)
+    convolutions = [layer for layer in rebuilt.layers if layer.weights]
+    for target, layer in zip(convolutions, spec.layers, strict=True):
+        target.set_weights([layer.weights, layer.bias])
+    return rebuilt
 
 
 def spec_from_keras(model, metadata: ModelMetadata | None = None) -> ModelSpec:

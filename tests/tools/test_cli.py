@@ -392,3 +392,49 @@ def test_bench_seconds_beyond_the_emulated_ram_is_one_line_about_seconds(exporte
     assert main(["bench", str(header), "--seconds", "100"]) == 1
     err = capsys.readouterr().err
     assert "--seconds 100 is" in err and "--engine" not in err and err.count("\n") == 1
+
+
+def test_a_model_trained_elsewhere_with_a_fixed_input_length_exports_with_flags(tmp_path,
+                                                                                 capsys):
+    """The original notebook's model: Input(shape=(2560, 3)), no training.json beside it."""
+    import keras
+
+    from host_sim.header import read_golden, read_header
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input(shape=(2560, 3))
+    x = inputs
+    for block, filters in enumerate((4, 4, 4, 8)):
+        x = keras.layers.Conv1D(filters, 4, dilation_rate=4**block, padding="causal",
+                                activation="relu")(x)
+        x = keras.layers.Conv1D(filters, 1, activation="relu")(x)
+    model = keras.Model(inputs, keras.layers.Conv1D(1, 1)(x))
+    for layer in model.layers[1:]:
+        layer.bias.assign(np.full(layer.bias.shape, 0.05, np.float32))
+    model.save(tmp_path / "blog.keras")
+    header = tmp_path / "model_defn.h"
+    assert main(["export", str(tmp_path / "blog.keras"), "-o", str(header), "--inputs",
+                 "knob_1,knob_2,audio_in_1", "--target", "audio_in_2", "--sample-rate", "48000",
+                 "--name", "blog_model"]) == 0
+    assert "warning" not in capsys.readouterr().out
+    spec = read_header(header)
+    assert (spec.name, spec.sample_rate, spec.input_names, spec.output_names) == (
+        "blog_model", 48_000, ["knob_1", "knob_2", "audio_in_1"], ["audio_in_2"])
+    # The golden outputs are the original fixed-length model's (causal: padding the 512 golden
+    # frames to 2,560 with silence changes none of the first 512 outputs).
+    golden_inputs, golden_outputs = read_golden(header.with_name("model_defn_golden.h"), spec)
+    padded = np.zeros((1, 2560, 3), np.float32)
+    padded[0, : len(golden_inputs)] = golden_inputs
+    original = keras.ops.convert_to_numpy(model(padded))[0, : len(golden_inputs)]
+    np.testing.assert_allclose(golden_outputs, original, atol=1e-6)
+
+
+def test_export_without_training_json_names_what_it_defaults(tmp_path, random_wavenet, capsys):
+    random_wavenet(3, (4,), 2).save(tmp_path / "bare.keras")
+    assert main(["export", str(tmp_path / "bare.keras"), "-o", str(tmp_path / "m.h"),
+                 "--sample-rate", "44100"]) == 0
+    out = capsys.readouterr().out
+    assert "input names to input_N (give --inputs)" in out and "--sample-rate" not in out
+    assert main(["export", str(tmp_path / "bare.keras"), "-o", str(tmp_path / "m2.h"),
+                 "--inputs", "knob_1,audio_in_1"]) == 1
+    assert "names given for 2 inputs" in capsys.readouterr().err
