@@ -93,6 +93,12 @@ HEARTBEATS_PER_SECOND = 2  # STATUS + SESSION every 0.5 s
 FLASH_HINT = "flash the matching firmware with `daisynet flash datalogger`"
 
 
+# Seconds without a byte before a capture stops and saves. The device buffers USB stalls far
+# longer (its 60 MiB store holds over 100 s of live audio), and an unplugged cable ends the
+# capture at once anyway, so only a device that has really stopped talking waits this long.
+DEFAULT_SILENCE_TIMEOUT = 30.0
+
+
 class CaptureError(Exception):
     """The capture cannot start or must stop; the message says why in one line."""
 
@@ -510,7 +516,7 @@ def capture(
     link_rate: int = LINK_RATE,
     on_gap: str = "mark",
     wait: float = 5.0,
-    silence_timeout: float = 2.0,
+    silence_timeout: float = DEFAULT_SILENCE_TIMEOUT,
     start: str = "command",
     source_extra: dict | None = None,
     on_ready: Callable[[], None] | None = None,

@@ -446,6 +446,7 @@ def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tools.capture import DEFAULT_SILENCE_TIMEOUT
     from training.export import DEFAULT_GOLDEN_FRAMES
     from training.train import TrainConfig
 
@@ -504,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "stop with an error (%(default)s)")
     capture.add_argument("--wait", type=_number(0), default=5.0,
                          help="seconds to wait for the first daisynet frame (%(default)s)")
-    capture.add_argument("--silence-timeout", type=_number(0), default=2.0,
+    capture.add_argument("--silence-timeout", type=_number(0), default=DEFAULT_SILENCE_TIMEOUT,
                          help="stop and save when the device sends nothing for this many "
                               "seconds (%(default)s)")
     emulated = capture.add_argument_group(

@@ -553,3 +553,17 @@ def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source,
           "-o", str(tmp_path / "c"), "--json"])
     err = capsys.readouterr().err
     assert "no input named mic_0, mic_1" in err and "the capture will be silent" in err
+
+
+def test_a_three_second_usb_stall_does_not_end_a_capture(tmp_path):
+    """Issue 10, finding 17: the old 2 s default ended a capture on a 3 s stall, although the
+    device buffers far longer. Real time, so the stall is 3 s of silence on the port."""
+    from tools.capture import DEFAULT_SILENCE_TIMEOUT
+
+    short = make_waveshaper_dataset(1.0, seed=3)
+    faults = Faults(stall_every=200_000, stall_ms=3_000)
+    result = capture_emulated(short, tmp_path / "cap", faults, realtime=True, progress=False,
+                              log=lambda _: None)
+    assert DEFAULT_SILENCE_TIMEOUT > 3
+    assert not result.log["stop_reason"].startswith("device silent")
+    assert result.log["data_gaps"] == [] and result.log["frames_captured"] == short.frames
