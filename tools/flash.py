@@ -7,10 +7,14 @@ sample rate, one output), PlatformIO itself and a Daisy in DFU mode on the USB b
 
 from __future__ import annotations
 
+import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +33,9 @@ DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 # platformio.ini searches this folder before firmware/model/, so a chosen header wins.
 FLASH_MODEL_DIR = REPO / "build" / "flash" / "model"
 USB_DEVICES = Path("/sys/bus/usb/devices")
+# PlatformIO is stopped when it prints nothing for this long: compiling the largest file takes
+# well under a minute; fetching packages without a network hangs forever.
+QUIET_LIMIT_SECONDS = 180.0
 DFU_ID = ("0483", "df11")  # the STM32H750's ROM bootloader
 CDC_ID = ("0483", "5740")  # a Daisy running STM32duino firmware with USB serial
 # firmware/core/patch_runner.h: WiringFor(); the two must agree.
@@ -112,6 +119,44 @@ def check_dfu_device() -> None:
                      "BOOT, press and release RESET, release BOOT, then run this again")
 
 
+def run_platformio(command: list[str], log: Callable[[str], None]) -> int:
+    """Run PlatformIO with its output passed on line by line; stop it, with the reason, when it
+    prints nothing for QUIET_LIMIT_SECONDS. Returns its exit status."""
+    quiet_limit = QUIET_LIMIT_SECONDS
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, errors="replace", start_new_session=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    last_line = ""
+    while True:
+        try:
+            line = lines.get(timeout=quiet_limit)
+        except queue.Empty:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise FlashError(_quiet_reason(last_line, quiet_limit)) from None
+        if line is None:
+            return process.wait()
+        log(line)
+        last_line = line.strip() or last_line
+
+
+def _quiet_reason(last_line: str, quiet_limit: float) -> str:
+    said = f"PlatformIO printed nothing for {quiet_limit:g} s after {last_line!r}"
+    if any(word in last_line for word in ("Install", "Download", "Unpack", "Resolving")):
+        return (f"{said}, so it was stopped: it was fetching packages, which the first build "
+                "does (the ststm32 platform and its toolchain, DaisyDuino and U8g2, from the "
+                "PlatformIO registry and GitHub). Connect to the network and run this again; "
+                "once fetched, they stay in ~/.platformio")
+    return f"{said}, so it was stopped; run `pio run -d . -e APP -v` to see where it hangs"
+
+
 def flash(app: str, model: str | None, log: Callable[[str], None]) -> dict:
     if app not in APPS:
         raise FlashError(f"unknown app {app!r}; choose {' or '.join(APPS)}")
@@ -130,7 +175,7 @@ def flash(app: str, model: str | None, log: Callable[[str], None]) -> dict:
             f"{FLASH_MODEL_DIR / 'model_defn.h'}")
     command = [pio, "run", "-d", str(REPO), "-e", app, "-t", "upload"]
     log(f"running {' '.join(command)} (the first build downloads the STM32 platform)")
-    status = subprocess.run(command).returncode
+    status = run_platformio(command, log)
     if status != 0:
         raise FlashError(f"PlatformIO failed (exit {status}); its output is above")
     log(f"flashed {app}; press RESET on the Daisy if it does not restart by itself")

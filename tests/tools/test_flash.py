@@ -129,3 +129,21 @@ def test_the_default_model_fits_with_room_to_spare():
 def test_model_option_is_only_for_inference(capsys):
     assert main(["flash", "datalogger", "--model", os.devnull]) == 1
     assert "--model is for the inference app" in capsys.readouterr().err
+
+
+def test_platformio_stuck_fetching_packages_is_stopped_with_the_reason(tmp_path, monkeypatch,
+                                                                       dfu_attached, capsys):
+    """Issue 10, finding 19: without a network, PlatformIO sat on "Installing" forever."""
+    script = tmp_path / "bin" / "pio"
+    script.parent.mkdir()
+    script.write_text('#!/bin/sh\necho "Processing datalogger"\n'
+                      'echo "Platform Manager: Installing ststm32 @ 19.6.0"\nsleep 60\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setattr(flash_module, "find_platformio", lambda: str(script))
+    monkeypatch.setattr(flash_module, "QUIET_LIMIT_SECONDS", 1.0)
+    assert main(["flash", "datalogger"]) == 1
+    captured = capsys.readouterr()
+    assert "Installing ststm32" in captured.out  # PlatformIO's own output is passed on
+    assert ("PlatformIO printed nothing for 1 s after 'Platform Manager: Installing ststm32 @ "
+            "19.6.0', so it was stopped: it was fetching packages") in captured.err
+    assert "Connect to the network" in captured.err and captured.err.count("\n") == 1
