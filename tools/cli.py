@@ -7,7 +7,6 @@ import dataclasses
 import importlib.metadata
 import json
 import math
-import os
 import re
 import shlex
 import sys
@@ -15,9 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
-
-# TensorFlow prints start-up banners on stderr at import; keep the terminal for our output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 class CommandError(Exception):

@@ -12,6 +12,7 @@ import numpy as np
 
 from host_sim.spec import ConvLayer, ModelSpec, UnsupportedModelError
 from training.model import build_model, predict_sequence
+from training.quiet_keras import import_keras
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUPPORTED_ACTIVATIONS = {"relu": True, "linear": False}  # name -> applies relu
@@ -49,7 +50,7 @@ class ModelMetadata:
 
 def load_keras(path: str | Path):
     """Load a .keras file for inference (training-only objects such as the loss are skipped)."""
-    import keras
+    keras = import_keras()
 
     path = Path(path)
     if not path.exists():
@@ -85,7 +86,7 @@ def _any_length(model):
 
 def spec_from_keras(model, metadata: ModelMetadata | None = None) -> ModelSpec:
     """Convert a Keras wavenet, raising UnsupportedModelError with the reason if it can't run."""
-    import keras
+    keras = import_keras()
 
     metadata = metadata or ModelMetadata()
     if len(model.inputs) != 1 or len(model.outputs) != 1:

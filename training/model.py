@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from training.quiet_keras import import_keras
+
 # Limits of what the export and the firmware engine accept; wider models still train.
 MAX_KERNEL_SIZE = 8
 MAX_BLOCKS = 8
@@ -74,7 +76,7 @@ REFERENCE = Architecture(inputs=3, filters=(4, 4, 4, 8), kernel_size=4)
 
 def build_model(arch: Architecture, seed: int | None = None, name: str = "daisynet_wavenet"):
     """A Keras model taking (batch, time, inputs) and returning (batch, time, outputs)."""
-    import keras
+    keras = import_keras()
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -100,7 +102,7 @@ def predict_sequence(model, inputs, receptive_field: int, chunk: int = 1 << 16):
     Long sequences go through in chunks that each re-read the previous ``receptive_field``
     frames, so memory stays bounded and the result equals one pass over the whole sequence.
     """
-    import keras
+    keras = import_keras()
     import numpy as np
 
     inputs = np.asarray(inputs, dtype=np.float32)

@@ -13,6 +13,7 @@ import numpy as np
 from tools.dataset import Dataset
 from training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from training.model import Architecture, build_model, predict_sequence
+from training.quiet_keras import import_keras
 from training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
@@ -50,7 +51,7 @@ class TrainConfig:
 
 def _masked_mse(warmup: int):
     """MSE over each window's frames after the first ``warmup`` (which saw zero padding)."""
-    import keras
+    keras = import_keras()
 
     def masked_mse(y_true, y_pred):
         error = y_true[:, warmup:, :] - y_pred[:, warmup:, :]
@@ -60,7 +61,7 @@ def _masked_mse(warmup: int):
 
 
 def _epoch_logger(log: Callable[[str], None], max_epochs: int, energy: dict[str, float]):
-    import keras
+    keras = import_keras()
 
     class EpochLog(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -87,7 +88,7 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
     the lowest validation loss (still compiled, so its optimizer state carries on), its seed,
     its per-epoch history, and whether Ctrl-C cut the candidates short (then the best of those
     finished is returned; Ctrl-C during the first one propagates, as nothing is trained yet)."""
-    import keras
+    keras = import_keras()
 
     # Short runs spend at most a quarter of their epochs on the candidates.
     epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
@@ -138,7 +139,7 @@ def train(
     log: Callable[[str], None] = print,
 ) -> dict:
     """Train, evaluate every split, write artifacts into ``out_dir``; returns the report."""
-    import keras
+    keras = import_keras()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

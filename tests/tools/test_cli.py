@@ -1,4 +1,6 @@
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -438,3 +440,17 @@ def test_export_without_training_json_names_what_it_defaults(tmp_path, random_wa
     assert main(["export", str(tmp_path / "bare.keras"), "-o", str(tmp_path / "m2.h"),
                  "--inputs", "knob_1,audio_in_1"]) == 1
     assert "names given for 2 inputs" in capsys.readouterr().err
+
+
+def test_tensorflow_start_up_noise_stays_off_the_terminal(tmp_path):
+    """Issue 10, finding 14: every TensorFlow command printed absl and oneDNN notices."""
+    import subprocess
+    import sys
+
+    model = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model.keras"
+    result = subprocess.run([sys.executable, "-m", "tools.cli", "export", str(model), "-o",
+                             str(tmp_path / "m.h")], capture_output=True, text=True,
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(model.parents[2])})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith("wrote ")
