@@ -121,6 +121,7 @@ def _blocks(frames: int, block_size: int, progress: bool) -> Iterator[tuple[int,
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc="simulating", unit="block", leave=False)
+        # disable=None: no bar when stderr is not a terminal (a log gets no carriage returns).
+        starts = tqdm(starts, desc="simulating", unit="block", leave=False, disable=None)
     for start in starts:
         yield start, min(frames, start + block_size)

@@ -25,6 +25,7 @@ import errno
 import json
 import math
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -78,6 +79,7 @@ USB_PID = 0x5740
 PRODUCT_HINT = "daisy"  # ST's VID:PID is generic; the product string tells the Daisy apart
 READ_CHUNK = 65536  # bytes per read
 POLL_SECONDS = 0.05  # longest a read waits, so Ctrl-C, timeouts and progress stay responsive
+PLAIN_PROGRESS_SECONDS = 5.0  # between progress lines when stderr is not a terminal
 PROGRESS_SECONDS = 0.2  # between progress bar updates
 # USB full-speed bulk carries at most 19 x 64 bytes per 1 ms frame in theory; CDC on the
 # Daisy is planned at 1 MB/s, in 64-byte packets, one 1 ms USB frame at a time.
@@ -738,18 +740,23 @@ def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[d
 
 
 class _Progress:
-    """Seconds recorded (live: received; record: the device's count), then transferred."""
+    """Seconds recorded (live: received; record: the device's count), then transferred. On a
+    terminal a tqdm line redrawn in place; elsewhere (a log file, a pipe) a plain line every
+    PLAIN_PROGRESS_SECONDS, so logs hold no carriage returns. Closing shows the final figure."""
 
     def __init__(self, enabled: bool, duration: float | None, budget: LinkBudget) -> None:
         self.mode = budget.mode
         self.duration = duration
-        self.last = 0.0
+        self.last = self.last_plain = 0.0
         self.started = time.monotonic()
-        self.bar = tqdm(total=duration, unit="s", disable=not enabled, leave=True,
+        self.plain = enabled and not sys.stderr.isatty()
+        self.latest: tuple[Assembler, FrameDecoder] | None = None
+        self.bar = tqdm(total=duration, unit="s", disable=not enabled or self.plain, leave=True,
                         desc="waiting for the recording", bar_format="{desc}: {n:.1f} s{postfix}")
 
     def update(self, assembler: Assembler, decoder: FrameDecoder, now: float,
                force: bool = False) -> None:
+        self.latest = (assembler, decoder)
         session = assembler.session
         if session is None or (now - self.last < PROGRESS_SECONDS and not force):
             return
@@ -771,9 +778,17 @@ class _Progress:
             self.bar.set_description_str("recording live", refresh=False)
             self.bar.n = received
         self.bar.set_postfix_str(_status_line(decoder, now - self.started), refresh=False)
-        self.bar.refresh()
+        if self.plain:
+            if force or now - self.last_plain >= PLAIN_PROGRESS_SECONDS:
+                self.last_plain = now
+                print(f"{self.bar.desc}: {self.bar.n:.1f} s, {self.bar.postfix}",
+                      file=sys.stderr, flush=True)
+        else:
+            self.bar.refresh()
 
     def close(self) -> None:
+        if self.latest is not None:
+            self.update(*self.latest, time.monotonic(), force=True)
         self.bar.close()
 
 
@@ -788,7 +803,7 @@ def _status_line(decoder: FrameDecoder, elapsed: float) -> str:
     stats = decoder.stats
     rate = stats.bytes_received / max(elapsed, 1e-9) / 1e6
     return (f"{rate:.2f} MB/s, {stats.crc_failures} CRC failures, "
-            f"{len(stats.sequence_gaps)} gaps ({stats.frames_lost} frames lost)")
+            f"{len(stats.sequence_gaps)} gaps ({stats.frames_lost} wire frames lost)")
 
 
 def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path: Path,
@@ -864,7 +879,8 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
     seconds = samples.shape[0] / session.sample_rate
     resent = sum(r.get("blocks_received", 0) for r in context.get("resend_rounds", []))
     log(f"captured {seconds:.2f} s ({samples.shape[0]} frames) from {context['port']}: "
-        f"{stop_reason}; {len(gaps)} gap(s), {capture_log['frames_missing']} frames missing, "
+        f"{stop_reason}; {len(gaps)} gap(s), {capture_log['frames_missing']} audio frames "
+        "missing, "
         f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage"
         + (f", {resent} blocks resent" if resent else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")

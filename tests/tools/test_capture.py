@@ -567,3 +567,15 @@ def test_a_three_second_usb_stall_does_not_end_a_capture(tmp_path):
     assert DEFAULT_SILENCE_TIMEOUT > 3
     assert not result.log["stop_reason"].startswith("device silent")
     assert result.log["data_gaps"] == [] and result.log["frames_captured"] == short.frames
+
+
+def test_progress_in_a_log_is_plain_lines_ending_at_the_final_figure(tmp_path, capsys):
+    """Issue 10, finding 15: the bar wrote carriage returns into logs and could end at 0.0 s."""
+    assert main(["capture", "--emulate", "--emulate-seconds", "2", "-o",
+                 str(tmp_path / "c")]) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err + captured.out
+    progress = [line for line in captured.err.splitlines() if line.startswith("recording live")]
+    assert progress and progress[-1].startswith("recording live: 2.0 s")
+    assert "wire frames lost" in progress[-1]
+    assert "audio frames missing" in captured.out
