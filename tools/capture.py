@@ -884,6 +884,8 @@ def _save(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path:
         f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage"
         + (f", {resent} blocks resent" if resent else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
+    if gaps:
+        _warn_if_too_gappy_to_train(samples.shape[0], gaps, log)
     if wav_path != requested:
         raise CaptureError(f"could not write {requested}; the capture is saved as {wav_path} "
                            "instead (with its .json and .capture.json)")
@@ -923,6 +925,23 @@ def _write_rescued(path: Path, write: Callable[[Path], None]) -> Path:
         except OSError as err:
             reasons.append(f"{rescued}: {err.strerror or err}")
     raise CaptureError("could not save the capture anywhere (" + "; ".join(reasons) + ")")
+
+
+def _warn_if_too_gappy_to_train(frames: int, gaps: list[list[int]],
+                                log: Callable[[str], None]) -> None:
+    """Say so when `daisynet train` with its defaults would find a split without a window."""
+    from training.model import REFERENCE
+    from training.train import TrainConfig
+    from training.windows import window_counts
+
+    warmup, scored = REFERENCE.receptive_field, TrainConfig.scored_frames
+    counts = window_counts(frames, gaps, warmup, scored)
+    empty = [name for name, count in counts.items() if count == 0]
+    if empty:
+        log(f"warning: too gappy to train with the default window ({warmup} warm-up + {scored} "
+            f"scored frames): no gap-free window in the {' and '.join(empty)} split(s) "
+            f"(windows per split: {counts}); capture again (record mode resends lost blocks: "
+            "--mode record) or train with a shorter --window")
 
 
 def capture_emulated(

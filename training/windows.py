@@ -59,6 +59,20 @@ def gap_free_ranges(split: Split, gaps: Sequence[Sequence[int]] = ()) -> list[Sp
     return ranges
 
 
+def _window_starts(part: Split, length: int, scored: int) -> np.ndarray:
+    """First frames of the windows of ``length`` frames, ``scored`` apart, inside ``part``."""
+    return np.arange(part.start, part.stop - length + 1, scored)
+
+
+def window_counts(frames: int, gaps: Sequence[Sequence[int]], warmup: int,
+                  scored: int) -> dict[str, int]:
+    """How many windows ``make_windows`` cuts from each split of a recording of ``frames``
+    frames with these gaps (without cutting them)."""
+    return {name: sum(len(_window_starts(part, warmup + scored, scored))
+                      for part in gap_free_ranges(split, gaps))
+            for name, split in contiguous_splits(frames).items()}
+
+
 def make_windows(
     inputs: np.ndarray,
     target: np.ndarray,
@@ -77,8 +91,8 @@ def make_windows(
     """
     length = warmup + scored
     ranges = gap_free_ranges(split, gaps)
-    starts = np.concatenate([np.arange(part.start, part.stop - length + 1, scored)
-                             for part in ranges] or [np.zeros(0, int)]).astype(int)
+    starts = np.concatenate([_window_starts(part, length, scored) for part in ranges]
+                            or [np.zeros(0, int)]).astype(int)
     if len(starts) == 0:
         longest = max((part.frames for part in ranges), default=0)
         frames = (f"{split.frames} frames" if ranges == [split]

@@ -579,3 +579,13 @@ def test_progress_in_a_log_is_plain_lines_ending_at_the_final_figure(tmp_path, c
     assert progress and progress[-1].startswith("recording live: 2.0 s")
     assert "wire frames lost" in progress[-1]
     assert "audio frames missing" in captured.out
+
+
+def test_a_capture_too_gappy_to_train_says_so(tmp_path, capsys):
+    """Issue 10, finding 16: a gappy live capture was saved without a word, then refused by
+    train. Dropping 5% of frames live leaves no 2,304-frame gap-free window."""
+    assert main(["capture", "--emulate", "--emulate-seconds", "5", "--drop-rate", "0.05",
+                 "--mode", "live", "-o", str(tmp_path / "gappy")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: too gappy to train with the default window" in out
+    assert "--mode record" in out

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.windows import Split, contiguous_splits, gap_free_ranges, make_windows
+from training.windows import Split, contiguous_splits, gap_free_ranges, make_windows, window_counts
 
 
 def test_splits_are_contiguous_ordered_and_cover_everything():
@@ -59,3 +59,19 @@ def test_no_room_between_gaps_is_explained():
     x = np.zeros((1000, 1), np.float32)
     with pytest.raises(ValueError, match="at most 500 frames between gaps"):
         make_windows(x, x, Split("train", 0, 1000), warmup=256, scored=300, gaps=[[500, 10]])
+
+
+def test_window_counts_match_the_windows_made():
+    rng = np.random.default_rng(5)
+    frames = 40_000
+    signal = np.zeros((frames, 1), np.float32)
+    for _ in range(20):
+        gaps = [[int(first), int(count)] for first, count in
+                zip(rng.integers(0, frames, 6), rng.integers(1, 3000, 6), strict=True)]
+        counts = window_counts(frames, gaps, 256, 1024)
+        for name, split in contiguous_splits(frames).items():
+            try:
+                made = len(make_windows(signal, signal, split, 256, 1024, gaps)[0])
+            except ValueError:
+                made = 0
+            assert counts[name] == made
