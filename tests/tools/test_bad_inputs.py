@@ -129,3 +129,86 @@ def test_any_edited_header_constant_reads_or_is_refused(tmp_path, data):
     header.write_text(text[: match.start()] + replacement + text[match.end():])
     with contextlib.suppress(HeaderError, UnsupportedModelError):
         read_header(header)
+
+
+# --- every subcommand's file inputs and outputs ---------------------------------------------
+
+BAD_INPUTS = ["missing", "empty", "directory", "text", "binary", "truncated_wav", "json"]
+
+
+def make_bad_input(folder: Path, name: str, kind: str) -> Path:
+    path = folder / name
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("hello, I am not what you think\n")
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)) * 4)
+    elif kind == "truncated_wav":
+        good = folder / "good.wav"
+        Dataset(np.full((4800, 2), 0.25, np.float32), 48_000,
+                ["audio_in_1", "knob_1"]).save(good)
+        path.write_bytes(good.read_bytes()[:300])
+        good.unlink()
+        good.with_suffix(".json").unlink()
+    elif kind == "json":
+        path.write_text('{"format": "daisynet-dataset", "channels": 7}')
+    return path
+
+
+# Each command as a function of its (bad) input files and its output path.
+COMMANDS = {
+    "simulate": (["model.h", "in.wav"], lambda i, o: ["simulate", i[0], i[1], "-o", o], ".wav"),
+    "verify": (["model.keras", "in.wav"], lambda i, o: ["verify", i[0], "--input", i[1],
+                                                        "--plot", o], ".png"),
+    "export": (["model.keras", "gold.wav"], lambda i, o: ["export", i[0], "-o", o,
+                                                          "--golden-input", i[1]], ".h"),
+    "train": (["data.wav"], lambda i, o: ["train", i[0], "-o", o], ""),
+    "bench": (["model.h"], lambda i, o: ["bench", i[0]], None),
+    "flash": (["model.h"], lambda i, o: ["flash", "inference", "--model", i[0]], None),
+    "capture": (["data.wav"], lambda i, o: ["capture", "--emulate", "--emulate-input", i[0],
+                                            "-o", o], ""),
+    "monitor": (["port"], lambda i, o: ["monitor", "--port", i[0], "--count", "1"], None),
+}
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+@settings(max_examples=120, deadline=None)
+@given(command=st.sampled_from(sorted(COMMANDS)), data=st.data())
+def test_bad_files_for_any_command_are_one_line_and_change_nothing(command, data):
+    import tempfile
+
+    names, argv_for, out_suffix = COMMANDS[command]
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        inputs = [make_bad_input(folder, name, data.draw(st.sampled_from(BAD_INPUTS)))
+                  for name in names]
+        output = folder / f"out{out_suffix or ''}"
+        if out_suffix is not None:
+            where = data.draw(st.sampled_from(["fresh", "an input", "a folder", "under a file"]))
+            if where == "an input" and inputs[0].is_file():
+                output = inputs[0]
+            elif where == "a folder":
+                output.mkdir()
+            elif where == "under a file":
+                (folder / "blocker").write_text("x")
+                output = folder / "blocker" / f"out{out_suffix}"
+        before = snapshot(folder)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                status = main(argv_for([str(p) for p in inputs], str(output)))
+            except SystemExit as exit_status:
+                status = exit_status.code
+        text = err.getvalue()
+        assert status in (1, 2), text
+        assert text.count("\n") == 1 and "Traceback" not in text, text
+        named = [p.name for p in [*inputs, output]] + ["blocker"]
+        assert any(name in text for name in named), text
+        assert snapshot(folder) == before
