@@ -5,8 +5,9 @@
 // compile time. A layer computes a tile of output channels x frames at a time, held in FPU
 // registers (the M7 has 32 single-precision ones): the bias goes straight into the
 // accumulators, each tap's input is read in place from the layer's history, every MAC is one
-// VFMA, and ReLU is applied on the way out. Dilation stays a run-time argument, so blocks of
-// the same shape share one copy of the code (flash is 128 KB for code and weights).
+// VFMA, and ReLU is applied on the way out. The dilation is a template argument too: with it
+// every tap's offset is a constant, where a run-time one made GCC keep a table of offsets on
+// the stack and reload them in the inner loop.
 //
 // History: each layer's input is a linear buffer of its history plus kRewindBlocks blocks.
 // Blocks are appended at a moving cursor; only when the buffer is full are the newest history
@@ -81,11 +82,11 @@ inline void StoreRelu(float* dst, float value) {
 // kKernel taps. `x` is the tile's first frame in the layer's input buffer; tap k reads
 // (kKernel - 1 - k) * dilation frames earlier. `weights` and `bias` start at the tile's first
 // output channel; so does `dst`, the tile's first frame in the next buffer.
-template <std::size_t kIn, std::size_t kOut, std::size_t kKernel, bool kRelu,
-          std::size_t kOutputs, std::size_t kFrames>
+template <std::size_t kIn, std::size_t kOut, std::size_t kKernel, std::size_t kDilation,
+          bool kRelu, std::size_t kOutputs, std::size_t kFrames>
 inline __attribute__((always_inline)) void Tile(const float* __restrict weights,
                                                 const float* __restrict bias,
-                                                const float* __restrict x, std::size_t tap_step,
+                                                const float* __restrict x,
                                                 float* __restrict dst) {
   float acc[kFrames][kOutputs];
 #pragma GCC unroll 16
@@ -95,9 +96,11 @@ inline __attribute__((always_inline)) void Tile(const float* __restrict weights,
   }
 #pragma GCC unroll 8
   for (std::size_t k = 0; k < kKernel; ++k) {
-    const float* tap = x - (kKernel - 1 - k) * tap_step;
+    const float* tap = x - (kKernel - 1 - k) * kDilation * kIn;
     const float* tap_weights = weights + k * kIn * kOut;
-#pragma GCC unroll 32
+    // Unrolled by 4, not fully: past 1020 bytes a VLDR offset needs its own address
+    // register, and fully unrolled wide layers spilled those and cost kilobytes of flash.
+#pragma GCC unroll 4
     for (std::size_t c = 0; c < kIn; ++c) {
       float in[kFrames];
 #pragma GCC unroll 16
@@ -124,41 +127,40 @@ inline __attribute__((always_inline)) void Tile(const float* __restrict weights,
 }
 
 // All output channels of kFrames frames: full tiles of kOutputs, then the narrower rest.
-template <std::size_t kIn, std::size_t kOut, std::size_t kKernel, bool kRelu,
-          std::size_t kOutputs, std::size_t kFrames>
+template <std::size_t kIn, std::size_t kOut, std::size_t kKernel, std::size_t kDilation,
+          bool kRelu, std::size_t kOutputs, std::size_t kFrames>
 inline __attribute__((always_inline)) void Frames(const float* weights, const float* bias,
-                                                  const float* x, std::size_t tap_step,
-                                                  float* dst) {
+                                                  const float* x, float* dst) {
   constexpr std::size_t kFullTiles = kOut / kOutputs;
   constexpr std::size_t kRest = kOut % kOutputs;
   for (std::size_t t = 0; t < kFullTiles; ++t) {
     const std::size_t o = t * kOutputs;
-    Tile<kIn, kOut, kKernel, kRelu, kOutputs, kFrames>(weights + o, bias + o, x, tap_step,
-                                                       dst + o);
+    Tile<kIn, kOut, kKernel, kDilation, kRelu, kOutputs, kFrames>(weights + o, bias + o, x,
+                                                                  dst + o);
   }
   if constexpr (kRest > 0) {
     constexpr std::size_t o = kFullTiles * kOutputs;
-    Tile<kIn, kOut, kKernel, kRelu, kRest, kFrames>(weights + o, bias + o, x, tap_step,
-                                                    dst + o);
+    Tile<kIn, kOut, kKernel, kDilation, kRelu, kRest, kFrames>(weights + o, bias + o, x,
+                                                               dst + o);
   }
 }
 
 // One layer over `frames` frames starting at `x` (its history precedes it), into `dst`.
-template <std::size_t kIn, std::size_t kOut, std::size_t kKernel, bool kRelu>
-void Layer(const float* weights, const float* bias, const float* x, std::size_t dilation,
-           float* dst, std::size_t frames) {
+template <std::size_t kIn, std::size_t kOut, std::size_t kKernel, std::size_t kDilation,
+          bool kRelu>
+void Layer(const float* weights, const float* bias, const float* x, float* dst,
+           std::size_t frames) {
   constexpr std::size_t kOutputs = kOut < kTileOutputs ? kOut : kTileOutputs;
   constexpr std::size_t kFrames = FramesPerTile(kOutputs);
   constexpr std::size_t kOneFrameOutputs = kOut < kSingleFrameOutputs ? kOut : kSingleFrameOutputs;
-  const std::size_t tap_step = dilation * kIn;  // floats between taps
   std::size_t f = 0;
   for (; f + kFrames <= frames; f += kFrames) {
-    Frames<kIn, kOut, kKernel, kRelu, kOutputs, kFrames>(weights, bias, x + f * kIn, tap_step,
-                                                         dst + f * kOut);
+    Frames<kIn, kOut, kKernel, kDilation, kRelu, kOutputs, kFrames>(weights, bias, x + f * kIn,
+                                                                    dst + f * kOut);
   }
   for (; f < frames; ++f) {
-    Frames<kIn, kOut, kKernel, kRelu, kOneFrameOutputs, 1>(weights, bias, x + f * kIn,
-                                                           tap_step, dst + f * kOut);
+    Frames<kIn, kOut, kKernel, kDilation, kRelu, kOneFrameOutputs, 1>(weights, bias,
+                                                                      x + f * kIn, dst + f * kOut);
   }
 }
 
@@ -228,8 +230,8 @@ class FastWavenetEngine {
       } else {
         dst = out;
       }
-      fast_detail::Layer<kDefn.in_channels, kDefn.out_channels, kDefn.kernel, kDefn.relu>(
-          kDefn.weights, kDefn.bias, x, kDefn.dilation, dst, block);
+      fast_detail::Layer<kDefn.in_channels, kDefn.out_channels, kDefn.kernel, kDefn.dilation,
+                         kDefn.relu>(kDefn.weights, kDefn.bias, x, dst, block);
       cursor_[kLayer] += block;
       RunLayers<kLayer + 1>(out, block);
     }
