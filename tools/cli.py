@@ -463,8 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "instructions per sample and footprint of a model on the emulated Cortex-M7")
     bench.add_argument("header", nargs="?", default=str(DEFAULT_HEADER),
                        help="model_defn.h (default: the committed firmware/model/model_defn.h)")
-    bench.add_argument("--block-sizes", type=_int_list, default=(1, 48),
-                       help="audio block sizes to measure, 1..64 (1,48)")
+    bench.add_argument("--block-sizes", type=_int_list, default=(1, 16, 32, 48, 64),
+                       help="audio block sizes to measure, 1..64 (1,16,32,48,64)")
     bench.add_argument("--seconds", type=float, default=0.2,
                        help="length of the synthetic input in seconds (0.2)")
 

@@ -5,7 +5,9 @@
 // compile time. A layer computes a tile of output channels x frames at a time, held in FPU
 // registers (the M7 has 32 single-precision ones): the bias goes straight into the
 // accumulators, each tap's input is read in place from the layer's history, every MAC is one
-// VFMA, and ReLU is applied on the way out. The dilation is a template argument too: with it
+// VFMA (GNU C++ contracts `acc += x * w` into VFMA by default, -ffp-contract=fast; std::fma
+// would be a libm call on hosts built without FMA instructions), and ReLU is applied on the
+// way out. The dilation is a template argument too: with it
 // every tap's offset is a constant, where a run-time one made GCC keep a table of offsets on
 // the stack and reload them in the inner loop.
 //
@@ -109,7 +111,7 @@ inline __attribute__((always_inline)) void Tile(const float* __restrict weights,
       for (std::size_t o = 0; o < kOutputs; ++o) {
         const float w = tap_weights[c * kOut + o];
 #pragma GCC unroll 16
-        for (std::size_t f = 0; f < kFrames; ++f) acc[f][o] = std::fma(in[f], w, acc[f][o]);
+        for (std::size_t f = 0; f < kFrames; ++f) acc[f][o] += in[f] * w;
       }
     }
   }
