@@ -11,10 +11,9 @@
 // every tap's offset is a constant, where a run-time one made GCC keep a table of offsets on
 // the stack and reload them in the inner loop.
 //
-// History: each layer's input is a linear buffer of its history plus kRewindBlocks blocks.
-// Blocks are appended at a moving cursor; only when the buffer is full are the newest history
-// frames copied back to its start. That copy happens at most once per kRewindBlocks full
-// blocks, so small blocks stay cheap.
+// History: each layer's input is a linear buffer of its history plus room for new frames
+// (BufferFrames). Blocks are appended at a moving cursor; only when the buffer is full are the
+// newest history frames copied back to its start, so small blocks stay cheap.
 //
 // The summation order differs from the CMSIS backend (all taps into one accumulator), so this
 // backend matches Keras to float32 rounding, not the Python simulator bit for bit.
@@ -36,9 +35,6 @@ namespace fast_detail {
 using model::kLayers;
 using model::kNumLayers;
 
-// Frames of room for new blocks in each layer's buffer, in blocks of kMaxBlock: the history
-// is copied back once every this many full blocks.
-constexpr std::size_t kRewindBlocks = 4;
 // Output channels per register tile. With 4 x 4 accumulators, 4 inputs and 4 weights live
 // in 24 of the 32 S registers: 16 VFMAs per 8 loads, and no spills.
 constexpr std::size_t kTileOutputs = 4;
@@ -56,9 +52,14 @@ constexpr std::size_t HistoryFrames(std::size_t layer) {
   return (kLayers[layer].kernel - 1) * kLayers[layer].dilation;
 }
 
+// A layer's history plus room for new frames: at least one block, and at least the history
+// itself, so copying the history back (H frames) happens at most once per H new frames: no
+// more than one float per input channel per sample, for at most twice the RAM. A 1x1 layer
+// has no history: its buffer is one block and nothing is ever copied.
 template <std::size_t kMaxBlock>
 constexpr std::size_t BufferFrames(std::size_t layer) {
-  return HistoryFrames(layer) + kRewindBlocks * kMaxBlock;
+  const std::size_t history = HistoryFrames(layer);
+  return history + (history > kMaxBlock ? history : kMaxBlock);
 }
 
 // Where each layer's input buffer starts in the arena (floats); entry kNumLayers is the end.
