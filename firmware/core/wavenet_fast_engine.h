@@ -89,6 +89,41 @@ inline void StoreRelu(float* dst, float value) {
   std::memcpy(dst, &bits, sizeof(bits));
 }
 
+// A tile's weights for one input channel: kOutputs consecutive floats at `row`, which then
+// steps to the next channel's row, kStride floats on. On the M7 a 4-wide tile's four come in
+// one VLDM (GCC never merges VLDRs), with write-back when the rows are exactly four floats
+// apart. Other widths load plainly: measured, two VLDMs for the 8-wide tile helped one model
+// and cost another, and wide single-frame tiles lost.
+template <std::size_t kOutputs, std::size_t kStride>
+inline __attribute__((always_inline)) void LoadWeights(const float*& row, float (&w)[kOutputs]) {
+#if defined(__ARM_ARCH_7EM__) && defined(__ARM_FP)
+  if constexpr (kOutputs == 4) {
+    register float w0 asm("s28");
+    register float w1 asm("s29");
+    register float w2 asm("s30");
+    register float w3 asm("s31");
+    if constexpr (kStride == 4) {
+      asm("vldmia %4!, {s28-s31}"
+          : "=t"(w0), "=t"(w1), "=t"(w2), "=t"(w3), "+r"(row)
+          : "m"(*reinterpret_cast<const float(*)[4]>(row)));
+    } else {
+      asm("vldmia %4, {s28-s31}"
+          : "=t"(w0), "=t"(w1), "=t"(w2), "=t"(w3)
+          : "r"(row), "m"(*reinterpret_cast<const float(*)[4]>(row)));
+      row += kStride;
+    }
+    w[0] = w0;
+    w[1] = w1;
+    w[2] = w2;
+    w[3] = w3;
+    return;
+  }
+#endif
+#pragma GCC unroll 16
+  for (std::size_t o = 0; o < kOutputs; ++o) w[o] = row[o];
+  row += kStride;
+}
+
 // One tile: kFrames frames x kOutputs channels of a layer with kIn inputs, kOut outputs and
 // kKernel taps. `x` is the tile's first frame in the layer's input buffer; tap k reads
 // (kKernel - 1 - k) * dilation frames earlier. `weights` and `bias` start at the tile's first
@@ -105,10 +140,10 @@ inline __attribute__((always_inline)) void Tile(const float* __restrict weights,
 #pragma GCC unroll 16
     for (std::size_t o = 0; o < kOutputs; ++o) acc[f][o] = bias[o];
   }
+  const float* row = weights;  // rows of kOut weights, [k][c], in the order they are used
 #pragma GCC unroll 8
   for (std::size_t k = 0; k < kKernel; ++k) {
     const float* tap = x - (kKernel - 1 - k) * kDilation * kIn;
-    const float* tap_weights = weights + k * kIn * kOut;
     // Unrolled by 4, not fully: past 1020 bytes a VLDR offset needs its own address
     // register, and fully unrolled wide layers spilled those and cost kilobytes of flash.
 #pragma GCC unroll 4
@@ -116,11 +151,12 @@ inline __attribute__((always_inline)) void Tile(const float* __restrict weights,
       float in[kFrames];
 #pragma GCC unroll 16
       for (std::size_t f = 0; f < kFrames; ++f) in[f] = tap[f * kIn + c];
+      float w[kOutputs];
+      LoadWeights<kOutputs, kOut>(row, w);
 #pragma GCC unroll 16
       for (std::size_t o = 0; o < kOutputs; ++o) {
-        const float w = tap_weights[c * kOut + o];
 #pragma GCC unroll 16
-        for (std::size_t f = 0; f < kFrames; ++f) acc[f][o] += in[f] * w;
+        for (std::size_t f = 0; f < kFrames; ++f) acc[f][o] += in[f] * w[o];
       }
     }
   }
