@@ -22,10 +22,13 @@ import numpy as np
 from host_sim.daisy_target import daisy_target
 from host_sim.header import read_header
 from host_sim.native import (
+    BACKENDS,
     CMSIS_SOURCES,
+    DEFAULT_BACKEND,
     REPO,
     STATUS_FIELDS,
     NativeBuildError,
+    backend_define,
     cached_build_dir,
     cmsis_source_dir,
 )
@@ -50,6 +53,10 @@ CXX_FLAGS = TARGET.cxx_flags
 LINK_FLAGS = [*TARGET.link_flags, "--specs=rdimon.specs", "-nostartfiles"]
 # The engine harness counts allocator calls (harness.cc wraps them).
 ENGINE_LINK_FLAGS = [*LINK_FLAGS, "-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"]
+# The engine backends the emulated firmware builds: the core's, plus the original blog
+# firmware's approach (one arm_mat_mult_f32 + arm_add_f32 per tap per sample), which only
+# `daisynet bench` runs, as the baseline of its speed-up.
+M7_BACKENDS = (*BACKENDS, "per_sample")
 MAX_BLOCK = 64  # firmware/emulator/engine_unit.h: kMaxBlock
 # The harness holds the whole input and output in the emulated 4 MiB of RAM, less room for
 # the stack, the engine and newlib.
@@ -98,8 +105,11 @@ def _run_build(command: list[str]) -> None:
         raise M7Error(f"build failed: {' '.join(command)}\n{result.stderr.strip()}")
 
 
-def build_firmware(header: str | Path) -> M7Build:
-    """Cross-compile (or reuse) the emulator harness for ``header``."""
+def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Build:
+    """Cross-compile (or reuse) the emulator harness for ``header`` with the engine
+    ``backend`` (one of M7_BACKENDS)."""
+    if backend not in M7_BACKENDS:
+        raise ValueError(f"unknown engine backend {backend!r}; one of {', '.join(M7_BACKENDS)}")
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
@@ -109,8 +119,8 @@ def build_firmware(header: str | Path) -> M7Build:
         cmsis = cmsis_source_dir()
     except NativeBuildError as err:
         raise M7Error(str(err)) from err
-    sources = [CORE / "wavenet_engine.h", *sorted(EMULATOR.iterdir())]
-    flags = COMMON_FLAGS + C_FLAGS + CXX_FLAGS + ENGINE_LINK_FLAGS
+    sources = [*sorted(CORE.glob("wavenet_*.h")), *sorted(EMULATOR.iterdir())]
+    flags = [*COMMON_FLAGS, *C_FLAGS, *CXX_FLAGS, *ENGINE_LINK_FLAGS, backend_define(backend)]
     out_dir = cached_build_dir("m7", [header, *sources], [*flags, cmsis.name])
     elf = out_dir / "harness.elf"
     footprint_file = out_dir / "footprint.txt"
@@ -120,13 +130,14 @@ def build_firmware(header: str | Path) -> M7Build:
         includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{EMULATOR}", f"-I{cmsis / 'Include'}",
                     f"-I{cmsis / 'PrivateInclude'}"]
         model_objects = []
-        for index, source in enumerate(CMSIS_SOURCES):
+        # The fast backend calls no CMSIS-DSP kernel, so its footprint holds none.
+        for index, source in enumerate(CMSIS_SOURCES if backend != "fast" else []):
             obj = out_dir / f"cmsis{index}.o"
             _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, *includes, "-c", str(cmsis / source),
                         "-o", str(obj)])
             model_objects.append(obj)
         engine_obj = out_dir / "engine_unit.o"
-        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
+        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, backend_define(backend), *includes, "-c",
                     str(EMULATOR / "engine_unit.cc"), "-o", str(engine_obj)])
         model_objects.append(engine_obj)
         harness_objects = [out_dir / "harness.o", out_dir / "startup.o"]
@@ -223,9 +234,10 @@ def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, lis
 class M7Engine:
     """The C++ core for one model, run on the emulated Cortex-M7."""
 
-    def __init__(self, header: str | Path) -> None:
+    def __init__(self, header: str | Path, backend: str = DEFAULT_BACKEND) -> None:
         self.spec = read_header(header)
-        self.build = build_firmware(header)
+        self.backend = backend
+        self.build = build_firmware(header, backend)
         _tool("qemu-system-arm")
         self.max_frames = RAM_FOR_AUDIO_BYTES // (4 * (self.spec.inputs + self.spec.outputs))
 

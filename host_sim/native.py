@@ -43,6 +43,15 @@ CMSIS_FLAGS = ["-std=c11", "-O3", "-ffast-math", "-DARM_MATH_LOOPUNROLL"]
 CXX_FLAGS = ["-std=c++17", "-O2", "-fno-exceptions", "-fno-rtti", "-fvisibility=hidden",
              "-fno-gnu-unique"]
 WRAPPED = ["malloc", "calloc", "realloc", "_Znwm", "_Znam"]
+# firmware/core/wavenet_engine.h: DAISYNET_ENGINE_BACKEND. "fast" is what the Daisy apps run;
+# "cmsis" is the readable reference that sums in the Python simulator's order.
+BACKENDS = ("fast", "cmsis")
+DEFAULT_BACKEND = "fast"
+
+
+def backend_define(backend: str) -> str:
+    """The compiler flag that builds the core with ``backend``."""
+    return f"-DDAISYNET_ENGINE_BACKEND=DAISYNET_ENGINE_{backend.upper()}"
 
 
 class NativeBuildError(RuntimeError):
@@ -93,16 +102,20 @@ def _compiler(name: str) -> str:
     return path
 
 
-def build_library(header: str | Path, entry: str = "native_engine.cc") -> Path:
-    """Compile (or reuse) the shared library of firmware/native/``entry`` for ``header``;
-    returns its path."""
+def build_library(header: str | Path, entry: str = "native_engine.cc",
+                  backend: str = DEFAULT_BACKEND) -> Path:
+    """Compile (or reuse) the shared library of firmware/native/``entry`` for ``header`` with
+    the engine ``backend``; returns its path."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown engine backend {backend!r}; one of {', '.join(BACKENDS)}")
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
     cmsis = cmsis_source_dir()
     sources = [*sorted(CORE.glob("*.h")), NATIVE / entry]
     out_dir = cached_build_dir("native", [header, *sources],
-                               COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS + [cmsis.name])
+                               COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS
+                               + [backend_define(backend), cmsis.name])
     library = out_dir / f"lib{Path(entry).stem}.so"
     if library.exists():
         return library
@@ -117,7 +130,8 @@ def build_library(header: str | Path, entry: str = "native_engine.cc") -> Path:
               str(cmsis / source), "-o", str(obj)])
         objects.append(str(obj))
     wrap = ",".join(f"--wrap={name}" for name in WRAPPED)
-    _run([_compiler("g++"), *CXX_FLAGS, *COMMON_FLAGS, *includes, "-shared",
+    _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS, *includes,
+          "-shared",
           str(NATIVE / entry), *objects, f"-Wl,{wrap}", "-o", str(library)])
     return library
 
@@ -130,10 +144,11 @@ def _run(command: list[str]) -> None:
 
 class NativeEngine:
     """The C++ core for one model. The library holds a single engine, so every NativeEngine
-    of the same header shares its state; creating one resets it."""
+    of the same header and backend shares its state; creating one resets it."""
 
-    def __init__(self, header: str | Path) -> None:
-        self.library_path = build_library(header)
+    def __init__(self, header: str | Path, backend: str = DEFAULT_BACKEND) -> None:
+        self.backend = backend
+        self.library_path = build_library(header, backend=backend)
         lib = ctypes.CDLL(str(self.library_path))
         size_t = ctypes.c_size_t
         for name, restype in [("dn_num_inputs", size_t), ("dn_num_outputs", size_t),

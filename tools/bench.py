@@ -1,10 +1,12 @@
-"""``daisynet bench``: what a model costs on the Daisy, measured on the emulated Cortex-M7.
+"""``daisynet bench``: what a model costs on the Daisy, per engine backend and block size.
 
 Instructions per sample come from SysTick under ``qemu -icount shift=0`` (deterministic: the
-same binary and input always give the same count). They are instructions, not cycles: the M7
-dual-issues some pairs and stalls on memory, so the Daisy's own DWT cycle counter (shown by the
-inference firmware) is the final word. Host speeds of the Python and native engines are
-measured in the same run, as multiples of real time.
+same binary and input always give the same count). They are instructions, not cycles: the
+estimated loads below assume one cycle per instruction, while the M7 dual-issues some pairs and
+stalls on memory, so the Daisy's own DWT cycle counter (shown by the inference firmware) is the
+final word. The original blog firmware's approach (one arm_mat_mult_f32 + arm_add_f32 per tap
+per sample) is measured in the same run on the same model, as the baseline of the speed-up.
+Host speeds of the native and Python engines are measured in the same run too.
 """
 
 from __future__ import annotations
@@ -19,9 +21,15 @@ from host_sim.daisy_target import daisy_target
 from host_sim.engine import Simulator
 from host_sim.header import read_header
 from host_sim.m7 import M7Engine
-from host_sim.native import REPO, NativeEngine
+from host_sim.native import BACKENDS, REPO, NativeEngine
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
+DEFAULT_BLOCK_SIZES = (1, 16, 32, 48, 64)
+LOAD_SAMPLE_RATES = (32_000, 48_000, 96_000)
+BASELINE = "per_sample"  # host_sim.m7.M7_BACKENDS: the original per-sample approach
+BASELINE_BLOCK = 48  # the Daisy's audio block; the baseline goes sample by sample whatever it is
+HOST_BLOCK = 48  # the Python simulator's block
+HOST_SECONDS = 10  # of audio for the native engines' speed
 
 
 def _frames_per_second(render: Callable[[], np.ndarray], frames: int) -> float:
@@ -37,57 +45,82 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
 
     spec = read_header(header)
     arch = spec.architecture()
+    macs = arch.macs_per_sample
     rate = spec.sample_rate or 48_000
     target = daisy_target()
-    budget = target.cycles_per_sample(rate)  # cycles available per sample at the Daisy's clock
     frames = max(int(seconds * rate), arch.receptive_field)
     inputs = excitation(spec.input_names, frames, rate)
-    log(f"model    {spec.name}: {arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
+    log(f"model    {spec.name}: {arch.parameters} parameters, {macs} MACs/sample, "
         f"receptive field {arch.receptive_field}, {rate} Hz")
+    log(f"emulated Cortex-M7 (QEMU mps2-an500, -icount shift=0), {frames} frames; load assumes "
+        f"1 cycle per instruction at {target.clock_mhz:g} MHz (real cycles come from the Daisy)")
 
-    m7 = M7Engine(header)
-    if frames > m7.max_frames:
+    baseline_engine = M7Engine(header, BASELINE)
+    if frames > baseline_engine.max_frames:
         raise ValueError(f"--seconds {seconds:g} is {frames:,} frames; the emulated Cortex-M7's "
-                         f"RAM holds at most {m7.max_frames:,} frames of this model "
-                         f"({m7.max_frames / rate:.1f} s at {rate} Hz)")
-    log(f"emulated Cortex-M7 (QEMU mps2-an500, -icount shift=0), {frames} frames:")
-    log(f"  block  instructions/sample  per MAC  of the budget at {target.clock_mhz:g} MHz")
-    per_block = []
-    for block_size in block_sizes:
-        run = m7.run(inputs, block_size)
-        per_sample = run.instructions_per_sample
-        row = {
-            "block_size": block_size,
-            "instructions_per_sample": round(per_sample, 1),
-            "instructions_per_mac": round(per_sample / arch.macs_per_sample, 2),
-            "budget_fraction": round(per_sample / budget, 4),
-            "allocations": run.allocations,
-        }
-        per_block.append(row)
-        log(f"  {block_size:5d}  {per_sample:19,.0f}  {row['instructions_per_mac']:7.1f}  "
-            f"{100 * row['budget_fraction']:6.1f} % of {budget:,.0f} cycles")
-    log(f"  footprint: flash {m7.build.flash_bytes:,} B (weights {4 * arch.parameters:,} B), "
-        f"RAM {m7.build.ram_bytes:,} B (engine state for blocks up to 64)")
+                         f"RAM holds at most {baseline_engine.max_frames:,} frames of this model "
+                         f"({baseline_engine.max_frames / rate:.1f} s at {rate} Hz)")
+    baseline = baseline_engine.run(inputs, BASELINE_BLOCK).instructions_per_sample
+    rates = "  ".join(f"{r // 1000:>3d}k" for r in LOAD_SAMPLE_RATES)
+    log(f"  backend  block  instr/sample  per MAC  speed-up  load at {rates}")
+    rows = []
+    footprints = {}
+    for backend in BACKENDS:
+        m7 = M7Engine(header, backend)
+        footprints[backend] = {"flash_bytes": m7.build.flash_bytes,
+                               "ram_bytes": m7.build.ram_bytes}
+        for block_size in block_sizes:
+            run = m7.run(inputs, block_size)
+            per_sample = run.instructions_per_sample
+            loads = {rate_hz: per_sample / target.cycles_per_sample(rate_hz)
+                     for rate_hz in LOAD_SAMPLE_RATES}
+            rows.append({
+                "backend": backend,
+                "block_size": block_size,
+                "instructions_per_sample": round(per_sample, 1),
+                "instructions_per_mac": round(per_sample / macs, 2),
+                "speedup_vs_per_sample": round(baseline / per_sample, 2),
+                **{f"load_at_{rate_hz}_hz": round(load, 4) for rate_hz, load in loads.items()},
+                "allocations": run.allocations,
+            })
+            load_text = "  ".join(f"{100 * load:3.0f}%" for load in loads.values())
+            log(f"  {backend:7s}  {block_size:5d}  {per_sample:12,.0f}  {per_sample / macs:7.2f}  "
+                f"{baseline / per_sample:7.1f}x  {load_text:>{8 + len(rates)}s}")
+    log(f"  {BASELINE:7s}  (the original approach, one arm_mat_mult_f32 + arm_add_f32 per tap "
+        f"per sample): {baseline:,.0f} instructions/sample, {baseline / macs:.1f} per MAC")
+    for backend, footprint in footprints.items():
+        log(f"  footprint {backend:5s}: flash {footprint['flash_bytes']:,} B (engine code, "
+            f"weights {4 * arch.parameters:,} B, CMSIS kernels it calls), RAM "
+            f"{footprint['ram_bytes']:,} B (engine state for blocks up to 64)")
 
-    host_block = 48
-    native = NativeEngine(header)
-    native.reset()
-    native_speed = _frames_per_second(lambda: native.render(inputs, host_block), frames) / rate
+    # One Process() call over the whole host signal (the engine splits it into 64-frame
+    # blocks), so Python's per-call overhead stays out of the figure; best of three.
+    host_inputs = excitation(spec.input_names, HOST_SECONDS * rate, rate)
+    native_speed = {}
+    for backend in BACKENDS:
+        native = NativeEngine(header, backend)
+        native.reset()
+        native_speed[backend] = max(
+            _frames_per_second(lambda engine=native: engine.process(host_inputs),
+                               len(host_inputs)) for _ in range(3)) / rate
     python_speed = _frames_per_second(
-        lambda: Simulator(spec).render(inputs, host_block), frames) / rate
-    log(f"host     at block {host_block}: native core {native_speed:,.0f}x real time, python "
-        f"simulator {python_speed:,.0f}x real time")
+        lambda: Simulator(spec).render(inputs, HOST_BLOCK), frames) / rate
+    log("host     one core: native "
+        + ", ".join(f"{backend} {speed:,.0f}x" for backend, speed in native_speed.items())
+        + f" real time; python simulator (block {HOST_BLOCK}) {python_speed:,.0f}x real time")
     return {
         "model": spec.name,
         "parameters": arch.parameters,
-        "macs_per_sample": arch.macs_per_sample,
+        "macs_per_sample": macs,
         "sample_rate": rate,
         "frames": frames,
         "core_clock_hz": target.core_clock_hz,
-        "cycle_budget_per_sample": budget,
-        "m7": per_block,
-        "m7_flash_bytes": m7.build.flash_bytes,
-        "m7_ram_bytes": m7.build.ram_bytes,
-        "native_realtime_factor": round(native_speed, 1),
+        "cycles_per_instruction_assumed": 1,
+        "cycle_budget_per_sample": target.cycles_per_sample(rate),
+        "m7": rows,
+        "per_sample_instructions_per_sample": round(baseline, 1),
+        "m7_footprint": footprints,
+        "native_realtime_factor": {backend: round(speed, 1)
+                                   for backend, speed in native_speed.items()},
         "python_realtime_factor": round(python_speed, 1),
     }

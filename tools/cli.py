@@ -429,6 +429,13 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
     return bench(args.header, args.block_sizes, args.seconds, _logger(args.json))
 
 
+def cmd_plan(args: argparse.Namespace, argv: list[str]) -> dict:
+    from tools.plan import plan
+
+    return plan(args.inputs, args.kernel_size, args.filters, args.sample_rates,
+                _logger(args.json))
+
+
 def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.flash import FlashError, flash
 
@@ -621,10 +628,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "instructions per sample and footprint of a model on the emulated Cortex-M7")
     bench.add_argument("header", nargs="?", default=str(DEFAULT_HEADER),
                        help="model_defn.h (default: the committed firmware/model/model_defn.h)")
-    bench.add_argument("--block-sizes", type=_int_list, default=(1, 48),
-                       help="audio block sizes to measure, 1..64 (1,48)")
+    bench.add_argument("--block-sizes", type=_int_list, default=(1, 16, 32, 48, 64),
+                       help="audio block sizes to measure, 1..64 (1,16,32,48,64)")
     bench.add_argument("--seconds", type=_number(0), default=0.2,
                        help="length of the synthetic input in seconds (0.2)")
+
+    plan = add("plan", cmd_plan,
+               "whether an architecture fits the Daisy, measured with random weights on the "
+               "emulated Cortex-M7")
+    plan.add_argument("--inputs", type=_whole(1), required=True, help="input channels")
+    plan.add_argument("--kernel-size", type=_whole(2), required=True, help="kernel size K")
+    plan.add_argument("--filters", type=_int_list, required=True, help="filters per block, a,b,c")
+    plan.add_argument("--sample-rates", type=_int_list, default=(32_000, 48_000, 96_000),
+                      help="sample rates to judge, Hz (32000,48000,96000)")
 
     watch = add("monitor", cmd_monitor,
                 "show the running inference app's CPU load, cycles and overruns, live")

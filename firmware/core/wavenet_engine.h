@@ -1,5 +1,11 @@
 // Cached-activation inference for a daisynet wavenet, compiled against a model_defn.h.
 //
+// Two backends, one compile-time switch: DAISYNET_ENGINE_BACKEND picks what WavenetEngine<B>
+// is. DAISYNET_ENGINE_FAST (the default, what the Daisy apps get) is the register-tiled engine
+// of wavenet_fast_engine.h; DAISYNET_ENGINE_CMSIS is CmsisWavenetEngine below, the readable
+// reference that sums in host_sim's order.
+//
+// The CMSIS backend:
 // Each layer keeps the last (kernel - 1) * dilation frames of its input in front of room for
 // one block. A block of B frames is computed layer by layer: for every tap k, the B rows that
 // start k * dilation frames into that buffer form a (B x in) matrix multiplied by the tap's
@@ -21,6 +27,13 @@
 
 #include "arm_math.h"
 #include "model_defn.h"
+#include "wavenet_fast_engine.h"
+
+#define DAISYNET_ENGINE_CMSIS 1
+#define DAISYNET_ENGINE_FAST 2
+#ifndef DAISYNET_ENGINE_BACKEND
+#define DAISYNET_ENGINE_BACKEND DAISYNET_ENGINE_FAST
+#endif
 
 namespace daisynet {
 
@@ -62,7 +75,7 @@ constexpr std::size_t MaxOutChannels() {
 // kMaxBlock: the most frames one Process() call computes at a time (the Daisy's audio block
 // is 48 by default); larger calls are split into blocks of this size.
 template <std::size_t kMaxBlock>
-class WavenetEngine {
+class CmsisWavenetEngine {
  public:
   static_assert(kMaxBlock >= 1, "a block holds at least one frame");
   static constexpr std::size_t kNumInputs = model::kNumInputs;
@@ -74,7 +87,7 @@ class WavenetEngine {
   static constexpr std::size_t kArenaFloats = kOutputOffset + kMaxBlock * kNumOutputs;
   static constexpr std::size_t kProductFloats = kMaxBlock * engine_detail::MaxOutChannels();
 
-  WavenetEngine() = default;
+  CmsisWavenetEngine() = default;
 
   void Init() { Reset(); }
 
@@ -152,5 +165,15 @@ class WavenetEngine {
   alignas(16) float product_[kProductFloats] = {};
   std::uint32_t non_finite_outputs_ = 0;
 };
+
+#if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_FAST
+template <std::size_t kMaxBlock>
+using WavenetEngine = FastWavenetEngine<kMaxBlock>;
+#elif DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_CMSIS
+template <std::size_t kMaxBlock>
+using WavenetEngine = CmsisWavenetEngine<kMaxBlock>;
+#else
+#error "DAISYNET_ENGINE_BACKEND must be DAISYNET_ENGINE_FAST or DAISYNET_ENGINE_CMSIS"
+#endif
 
 }  // namespace daisynet

@@ -3,12 +3,23 @@
 // the engine's state (RAM), which host_sim/m7.py reports with arm-none-eabi-size.
 #include "engine_unit.h"
 
+// DAISYNET_ENGINE_BACKEND (set by host_sim/m7.py) picks the core's backend, or the per-sample
+// baseline that only `daisynet bench` builds.
+#define DAISYNET_ENGINE_PER_SAMPLE 3
+#if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_PER_SAMPLE
+#include "per_sample_engine.h"
+#else
 #include "wavenet_engine.h"
+#endif
 
 namespace daisynet::emulator {
 
 namespace {
+#if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_PER_SAMPLE
+PerSampleEngine engine;
+#else
 WavenetEngine<kMaxBlock> engine;
+#endif
 }  // namespace
 
 void EngineInit() { engine.Init(); }

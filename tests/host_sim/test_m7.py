@@ -1,4 +1,8 @@
-"""The firmware's C++ core cross-compiled for the Cortex-M7 and run on QEMU (mps2-an500)."""
+"""The firmware's C++ core cross-compiled for the Cortex-M7 and run on QEMU (mps2-an500).
+
+Both engine backends are held to Keras's outputs (1e-5); they sum in different orders, so not
+to each other bit for bit.
+"""
 
 from pathlib import Path
 
@@ -8,6 +12,7 @@ import pytest
 from host_sim.daisy_target import daisy_target
 from host_sim.header import read_golden, read_header
 from host_sim.m7 import M7Engine, M7Error
+from host_sim.native import BACKENDS
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 from tests.host_sim.test_native import overflowing_model
@@ -15,7 +20,7 @@ from tests.training.test_export import save_with_metadata
 from training.export import export, golden_path
 
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
-BLOCK_SIZES = (1, 7, 48, 64)
+BLOCK_SIZES = (1, 7, 16, 48, 64)
 
 
 @pytest.fixture(autouse=True)
@@ -30,18 +35,20 @@ def default_engine():
     return M7Engine(DEFAULT_HEADER)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("block_size", BLOCK_SIZES)
-def test_default_model_golden_vectors(default_engine, block_size):
+def test_default_model_golden_vectors(backend, block_size):
     spec = read_header(DEFAULT_HEADER)
     inputs, keras_outputs = read_golden(golden_path(DEFAULT_HEADER), spec)
-    run = default_engine.run(inputs, block_size)
+    run = M7Engine(DEFAULT_HEADER, backend).run(inputs, block_size)
     assert np.max(np.abs(run.outputs - keras_outputs)) <= 1e-5
     assert run.allocations == 0
     assert run.non_finite_outputs == 0
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shape", SHAPES[1:7], ids=shape_id)
-def test_other_shapes_golden_vectors(shape, tmp_path, random_wavenet, audio_like):
+def test_other_shapes_golden_vectors(backend, shape, tmp_path, random_wavenet, audio_like):
     inputs, filters, kernel = shape
     model = random_wavenet(inputs, filters, kernel, seed=len(filters) * 10 + kernel)
     path = save_with_metadata(model, tmp_path / "m", [f"in_{i}" for i in range(inputs)])
@@ -51,22 +58,24 @@ def test_other_shapes_golden_vectors(shape, tmp_path, random_wavenet, audio_like
                                   golden_frames=1024)
     golden_inputs, keras_outputs = read_golden(golden, spec)
     assert np.std(keras_outputs) > 0.01, "degenerate model: the output does not follow the input"
-    engine = M7Engine(header)
+    engine = M7Engine(header, backend)
     for block_size in BLOCK_SIZES:
         run = engine.run(golden_inputs, block_size)
         assert np.max(np.abs(run.outputs - keras_outputs)) <= 1e-5, f"block {block_size}"
 
 
-def test_instruction_count_is_deterministic_and_blocks_pay_off(default_engine, audio_like):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_instruction_count_is_deterministic_and_blocks_pay_off(backend, audio_like):
+    engine = M7Engine(DEFAULT_HEADER, backend)
     x = audio_like(960, 3)
-    first, again = default_engine.run(x, 48), default_engine.run(x, 48)
+    first, again = engine.run(x, 48), engine.run(x, 48)
     assert first.instructions == again.instructions
     per_sample = first.instructions_per_sample
     # 424 MACs per sample cannot take fewer than one instruction each, and the Daisy's budget
     # is 8,333 cycles per sample (400 MHz / 48 kHz).
     assert 424 < per_sample < daisy_target().cycles_per_sample(48_000)
-    # Layer by layer over a block shares the CMSIS call overhead across its frames.
-    assert default_engine.run(x, 1).instructions_per_sample > 1.5 * per_sample
+    # Layer by layer over a block shares the per-call and per-tile overhead across its frames.
+    assert engine.run(x, 1).instructions_per_sample > 1.5 * per_sample
 
 
 def test_footprint(default_engine):
@@ -78,9 +87,11 @@ def test_footprint(default_engine):
     assert build.ram_bytes == run.engine_bytes
 
 
-def test_non_finite_outputs_are_silenced_and_counted(tmp_path, random_wavenet, audio_like):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_non_finite_outputs_are_silenced_and_counted(backend, tmp_path, random_wavenet,
+                                                     audio_like):
     header, x, _, bad = overflowing_model(tmp_path, random_wavenet, audio_like)
-    run = M7Engine(header).run(x, 48)
+    run = M7Engine(header, backend).run(x, 48)
     assert np.all(run.outputs[bad] == 0.0)
     assert run.non_finite_outputs == bad.sum()
 

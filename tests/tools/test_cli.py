@@ -191,14 +191,27 @@ def test_bench_reports_m7_instructions_per_sample(exported, capsys):
                  "--json"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out)
-    by_block = {row["block_size"]: row for row in result["m7"]}
-    assert 424 < by_block[48]["instructions_per_sample"] < by_block[1]["instructions_per_sample"]
-    assert by_block[48]["allocations"] == 0
-    assert result["m7_flash_bytes"] > 4 * result["parameters"]
-    # The budget is at the clock the firmware runs (400 MHz) and the model's sample rate.
+    rows = {(row["backend"], row["block_size"]): row for row in result["m7"]}
+    assert set(rows) == {(backend, block) for backend in ("fast", "cmsis") for block in (1, 48)}
+    for backend in ("fast", "cmsis"):
+        assert 0 < rows[backend, 48]["instructions_per_sample"] < rows[backend, 1][
+            "instructions_per_sample"]
+        assert rows[backend, 48]["allocations"] == 0
+        assert result["m7_footprint"][backend]["flash_bytes"] > 4 * result["parameters"]
+    # The fast backend beats both the CMSIS one and the original per-sample approach.
+    fast, cmsis = rows["fast", 48], rows["cmsis", 48]
+    assert fast["instructions_per_sample"] < cmsis["instructions_per_sample"]
+    assert fast["speedup_vs_per_sample"] == pytest.approx(
+        result["per_sample_instructions_per_sample"] / fast["instructions_per_sample"], rel=0.01)
+    assert fast["speedup_vs_per_sample"] > 1
+    # Loads are at the clock the firmware runs (400 MHz), one cycle per instruction assumed.
     assert result["core_clock_hz"] == 400_000_000
+    assert result["cycles_per_instruction_assumed"] == 1
+    assert fast["load_at_48000_hz"] == pytest.approx(
+        fast["instructions_per_sample"] / (400e6 / 48_000), abs=1e-3)
     assert result["cycle_budget_per_sample"] == pytest.approx(400e6 / result["sample_rate"])
-    assert "instructions/sample" in captured.err and "of the budget at 400 MHz" in captured.err
+    assert "instr/sample" in captured.err and "1 cycle per instruction at 400 MHz" in captured.err
+    assert set(result["native_realtime_factor"]) == {"fast", "cmsis"}
 
 
 # --- outputs never replace inputs, bad output paths are one line (issue 10, findings 8, 10) --

@@ -1,0 +1,147 @@
+"""``daisynet plan``: would an architecture run on the Daisy, before training it?
+
+Builds the architecture with random weights, exports it, and measures it on the emulated
+Cortex-M7 with the engine the Daisy apps run (the fast backend) at the Daisy's audio block of
+48. Verdicts use the emulated instruction count as cycles (one cycle per instruction; the
+Daisy's own cycle counter is the final word) against SAFETY_MARGIN of the cycles per sample at
+the Daisy's clock, the engine's RAM against the 128 KB DTCM, and the weights against the flash
+the inference app leaves.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from host_sim.daisy_target import daisy_target, weight_flash_budget
+from host_sim.m7 import M7Engine
+from host_sim.spec import ConvLayer, ModelSpec
+from training.model import Architecture
+
+SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
+DTCM_BYTES = 128 * 1024
+PLAN_BLOCK = 48  # the Daisy's audio block
+PLAN_FRAMES = 2400  # 50 ms at 48 kHz: long enough for a steady instruction count
+DEFAULT_SAMPLE_RATES = (32_000, 48_000, 96_000)
+WIDEST_SEARCHED = 64  # filters
+DEEPEST_SEARCHED = 12  # blocks
+
+
+def random_spec(arch: Architecture, seed: int = 0) -> ModelSpec:
+    """``arch`` with random weights (Glorot-like scale), as training would start it."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    shapes = arch.layer_shapes()
+    for index, (kernel, dilation, cin, cout) in enumerate(shapes):
+        scale = np.sqrt(2.0 / (kernel * cin + cout))
+        layers.append(ConvLayer(
+            name=f"layer{index}",
+            weights=(rng.standard_normal((kernel, cin, cout)) * scale).astype(np.float32),
+            bias=rng.uniform(-0.05, 0.25, cout).astype(np.float32),
+            dilation=dilation,
+            relu=index < len(shapes) - 1,
+        ))
+    return ModelSpec(layers=layers, name="daisynet_plan", sample_rate=48_000)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    instructions_per_sample: float
+    ram_bytes: int  # engine state for blocks up to 64 (the Daisy's apps use 48: a little less)
+    weight_bytes: int
+
+
+def measure(arch: Architecture) -> Measurement:
+    """Instructions per sample at block 48 on the emulated M7, engine RAM, weight bytes."""
+    from training.export import excitation, render_header
+
+    spec = random_spec(arch)
+    with tempfile.TemporaryDirectory(prefix="daisynet-plan-") as scratch:
+        header = Path(scratch) / "model_defn.h"
+        header.write_text(render_header(spec, "daisynet plan"))
+        engine = M7Engine(header)
+        run = engine.run(excitation(spec.input_names, PLAN_FRAMES, 48_000), PLAN_BLOCK)
+        return Measurement(run.instructions_per_sample, engine.build.ram_bytes,
+                           4 * arch.parameters)
+
+
+def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool:
+    budget = SAFETY_MARGIN * daisy_target().cycles_per_sample(sample_rate)
+    return (measurement.instructions_per_sample <= budget and measurement.ram_bytes <= DTCM_BYTES
+            and measurement.weight_bytes <= weight_flash_budget())
+
+
+def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
+    """Largest n in low..high with ok(n), assuming ok is true up to some n and false after."""
+    if not ok(low):
+        return None
+    while low < high:
+        middle = (low + high + 1) // 2
+        if ok(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
+         sample_rates: tuple[int, ...], log: Callable[[str], None], search: bool = True) -> dict:
+    """Measure the architecture and say whether it fits at each sample rate; with ``search``,
+    also the widest uniform filter count and the deepest network that fit at 48 kHz."""
+    arch = Architecture(inputs, tuple(filters), kernel_size)
+    target = daisy_target()
+    measured = measure(arch)
+    flash_budget = weight_flash_budget()
+    log(f"architecture  {inputs} inputs, kernel {kernel_size}, filters "
+        f"{','.join(map(str, filters))}: {arch.parameters:,} parameters, "
+        f"{arch.macs_per_sample:,} MACs/sample")
+    log(f"receptive field {arch.receptive_field:,} samples "
+        f"({1000 * arch.receptive_field / 48_000:.1f} ms at 48 kHz)")
+    log(f"emulated M7 at block {PLAN_BLOCK}: {measured.instructions_per_sample:,.0f} "
+        f"instructions/sample (taken as cycles at {target.clock_mhz:g} MHz, "
+        f"{100 * SAFETY_MARGIN:.0f}% of the budget allowed)")
+    rates = []
+    for rate in sample_rates:
+        budget = target.cycles_per_sample(rate)
+        load = measured.instructions_per_sample / budget
+        verdict = fits(arch, measured, rate)
+        rates.append({"sample_rate": rate, "cycles_per_sample": round(budget, 1),
+                      "load": round(load, 4), "fits": verdict})
+        log(f"  {rate:>6,} Hz  {100 * load:6.1f}% of {budget:,.0f} cycles  "
+            f"{'fits' if verdict else 'does NOT fit'}")
+    log(f"RAM    {measured.ram_bytes:,} B of {DTCM_BYTES:,} B DTCM "
+        f"({'ok' if measured.ram_bytes <= DTCM_BYTES else 'too big'})")
+    log(f"flash  {measured.weight_bytes:,} B of weights, {flash_budget:,} B left by the "
+        f"inference app ({'ok' if measured.weight_bytes <= flash_budget else 'too big'})")
+    result = {
+        "inputs": inputs, "kernel_size": kernel_size, "filters": list(filters),
+        "parameters": arch.parameters, "macs_per_sample": arch.macs_per_sample,
+        "receptive_field_samples": arch.receptive_field,
+        "receptive_field_ms_at_48k": round(1000 * arch.receptive_field / 48_000, 2),
+        "instructions_per_sample": round(measured.instructions_per_sample, 1),
+        "block_size": PLAN_BLOCK, "safety_margin": SAFETY_MARGIN,
+        "engine_ram_bytes": measured.ram_bytes, "dtcm_bytes": DTCM_BYTES,
+        "weight_flash_bytes": measured.weight_bytes, "weight_flash_budget": flash_budget,
+        "rates": rates,
+    }
+    if search:
+        blocks = len(filters)
+
+        def wide(width: int) -> bool:
+            candidate = Architecture(inputs, (width,) * blocks, kernel_size)
+            return fits(candidate, measure(candidate), 48_000)
+
+        def deep(depth: int) -> bool:
+            candidate = Architecture(inputs, (filters[-1],) * depth, kernel_size)
+            return fits(candidate, measure(candidate), 48_000)
+
+        result["widest_uniform_filters"] = _largest(1, WIDEST_SEARCHED, wide)
+        result["deepest_blocks"] = _largest(1, DEEPEST_SEARCHED, deep)
+        log(f"at 48 kHz: widest uniform filters for {blocks} blocks: "
+            f"{result['widest_uniform_filters']}; deepest network of {filters[-1]} filters: "
+            f"{result['deepest_blocks']} blocks")
+    return result
