@@ -23,9 +23,10 @@ from host_sim.daisy_target import (
     APP_FLASH_MEASURED_ON,
     FLASH_MARGIN_BYTES,
     INTERNAL_FLASH_BYTES,
-    weight_flash_budget,
+    model_flash_budget,
 )
 from host_sim.header import read_header
+from host_sim.m7 import M7Error, build_firmware
 from host_sim.native import REPO
 
 APPS = ("inference", "datalogger")
@@ -77,19 +78,33 @@ def check_model(header: Path) -> dict:
     if spec.outputs != 1:
         raise FlashError(f"{header}: the app plays one output on audio out 1; this model has "
                          f"{spec.outputs}")
-    weights, budget = spec.weight_flash_bytes(), weight_flash_budget("inference")
-    if weights > budget:
+    model_bytes, measured = model_flash_bytes(header, spec)
+    budget = model_flash_budget("inference")
+    if model_bytes > budget:
         parameters = spec.architecture().parameters
+        what = (f"the model takes {model_bytes:,} B of flash (engine code and {parameters:,} "
+                "float32 parameters)" if measured else
+                f"the weights alone take {model_bytes:,} B of flash ({parameters:,} float32 "
+                "parameters)")
         raise FlashError(
-            f"{header}: the weights take {weights:,} B of flash ({parameters:,} float32 "
-            f"parameters) but the inference app leaves {budget:,} B of the Daisy's "
+            f"{header}: {what} but the inference app leaves {budget:,} B of the Daisy's "
             f"{INTERNAL_FLASH_BYTES // 1024} KiB internal flash (app "
             f"{APP_FLASH_BYTES['inference']:,} B as measured on {APP_FLASH_MEASURED_ON}, plus "
-            f"{FLASH_MARGIN_BYTES // 1024} KiB margin): train a smaller model, about "
-            f"{budget // 4:,} parameters at most (fewer --filters or blocks)"
+            f"{FLASH_MARGIN_BYTES // 1024} KiB margin): train a smaller model (fewer --filters "
+            "or blocks); `daisynet plan` shows what fits"
         )
     return {"model": spec.name, "inputs": spec.input_names, "weights_sha256": spec.weights_sha256(),
-            "weight_flash_bytes": weights, "weight_flash_budget_bytes": budget}
+            "model_flash_bytes": model_bytes, "model_flash_measured": measured,
+            "model_flash_budget_bytes": budget}
+
+
+def model_flash_bytes(header: Path, spec) -> tuple[int, bool]:
+    """(bytes, measured): the model's engine code and weights as the emulated Cortex-M7 build
+    (the Daisy's flags) measures them; without the Cortex-M toolchain, its weights alone."""
+    try:
+        return build_firmware(header, "fast").flash_bytes, True
+    except M7Error:
+        return spec.weight_flash_bytes(), False
 
 
 def usb_ids(root: Path) -> set[tuple[str, str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.daisy_target import daisy_target, weight_flash_budget
+from host_sim.daisy_target import daisy_target, model_flash_budget
 from host_sim.m7 import M7Engine
 from host_sim.spec import ConvLayer, ModelSpec
 from training.model import Architecture
@@ -53,10 +53,12 @@ class Measurement:
     instructions_per_sample: float
     ram_bytes: int  # engine state for blocks up to 64 (the Daisy's apps use 48: a little less)
     weight_bytes: int
+    flash_bytes: int  # engine code and weights (the fast engine is specialised per model)
 
 
 def measure(arch: Architecture) -> Measurement:
-    """Instructions per sample at block 48 on the emulated M7, engine RAM, weight bytes."""
+    """Instructions per sample at block 48 on the emulated M7, engine RAM, weight bytes, and
+    the flash of the model's engine code and weights."""
     from training.export import excitation, render_header
 
     spec = random_spec(arch)
@@ -66,13 +68,13 @@ def measure(arch: Architecture) -> Measurement:
         engine = M7Engine(header)
         run = engine.run(excitation(spec.input_names, PLAN_FRAMES, 48_000), PLAN_BLOCK)
         return Measurement(run.instructions_per_sample, engine.build.ram_bytes,
-                           4 * arch.parameters)
+                           4 * arch.parameters, engine.build.flash_bytes)
 
 
 def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool:
     budget = SAFETY_MARGIN * daisy_target().cycles_per_sample(sample_rate)
     return (measurement.instructions_per_sample <= budget and measurement.ram_bytes <= DTCM_BYTES
-            and measurement.weight_bytes <= weight_flash_budget())
+            and measurement.flash_bytes <= model_flash_budget())
 
 
 def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
@@ -95,7 +97,7 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
     arch = Architecture(inputs, tuple(filters), kernel_size)
     target = daisy_target()
     measured = measure(arch)
-    flash_budget = weight_flash_budget()
+    flash_budget = model_flash_budget()
     log(f"architecture  {inputs} inputs, kernel {kernel_size}, filters "
         f"{','.join(map(str, filters))}: {arch.parameters:,} parameters, "
         f"{arch.macs_per_sample:,} MACs/sample")
@@ -115,8 +117,9 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
             f"{'fits' if verdict else 'does NOT fit'}")
     log(f"RAM    {measured.ram_bytes:,} B of {DTCM_BYTES:,} B DTCM "
         f"({'ok' if measured.ram_bytes <= DTCM_BYTES else 'too big'})")
-    log(f"flash  {measured.weight_bytes:,} B of weights, {flash_budget:,} B left by the "
-        f"inference app ({'ok' if measured.weight_bytes <= flash_budget else 'too big'})")
+    log(f"flash  {measured.flash_bytes:,} B of engine code and weights ({measured.weight_bytes:,} "
+        f"B of weights), {flash_budget:,} B left by the inference app "
+        f"({'ok' if measured.flash_bytes <= flash_budget else 'too big'})")
     result = {
         "inputs": inputs, "kernel_size": kernel_size, "filters": list(filters),
         "parameters": arch.parameters, "macs_per_sample": arch.macs_per_sample,
@@ -125,7 +128,8 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         "instructions_per_sample": round(measured.instructions_per_sample, 1),
         "block_size": PLAN_BLOCK, "safety_margin": SAFETY_MARGIN,
         "engine_ram_bytes": measured.ram_bytes, "dtcm_bytes": DTCM_BYTES,
-        "weight_flash_bytes": measured.weight_bytes, "weight_flash_budget": flash_budget,
+        "weight_flash_bytes": measured.weight_bytes, "model_flash_bytes": measured.flash_bytes,
+        "model_flash_budget": flash_budget,
         "rates": rates,
     }
     if search:

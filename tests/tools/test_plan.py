@@ -2,7 +2,7 @@
 
 import pytest
 
-from host_sim.daisy_target import weight_flash_budget
+from host_sim.daisy_target import model_flash_budget
 from tests.conftest import require_tool
 from tools.bench import bench
 from tools.plan import DTCM_BYTES, PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
@@ -37,7 +37,8 @@ def test_plan_verdicts_agree_with_bench(inputs, filters, kernel, verdicts, tmp_p
     for verdict in result["rates"]:
         rate = verdict["sample_rate"]
         expected = (fast[f"load_at_{rate}_hz"] <= SAFETY_MARGIN and ram <= DTCM_BYTES
-                    and 4 * measured["parameters"] <= weight_flash_budget())
+                    and measured["m7_footprint"]["fast"]["flash_bytes"]
+                    <= model_flash_budget())
         assert verdict["fits"] == expected, f"{rate} Hz"
     assert tuple(verdict["fits"] for verdict in result["rates"]) == verdicts
     assert result["receptive_field_samples"] == kernel ** len(filters)
