@@ -179,6 +179,9 @@ def flash(app: str, model: str | None, log: Callable[[str], None]) -> dict:
     if app == "inference":
         header = Path(model) if model else DEFAULT_HEADER
         result.update(check_model(header), header=str(header))
+        if not result["model_flash_measured"]:
+            log("note: no Cortex-M toolchain (arm-none-eabi-gcc) to measure the model's engine "
+                "code; only its weights were checked against the flash budget")
     elif model:
         raise FlashError("--model is for the inference app; the datalogger runs no model")
     pio = find_platformio()

@@ -152,3 +152,13 @@ def test_platformio_stuck_fetching_packages_is_stopped_with_the_reason(tmp_path,
     assert ("PlatformIO printed nothing for 1 s after 'Platform Manager: Installing ststm32 @ "
             "19.6.0', so it was stopped: it was fetching packages") in captured.err
     assert "Connect to the network" in captured.err and captured.err.count("\n") == 1
+
+
+def test_without_the_cortex_m_toolchain_flash_says_it_checked_weights_only(
+        fake_pio, dfu_attached, monkeypatch, capsys):
+    def no_toolchain(*_):
+        raise flash_module.M7Error("arm-none-eabi-g++ not found")
+
+    monkeypatch.setattr(flash_module, "build_firmware", no_toolchain)
+    assert main(["flash", "inference"]) == 0
+    assert "only its weights were checked" in capsys.readouterr().out
