@@ -22,6 +22,7 @@ from host_sim.engine import Simulator
 from host_sim.header import read_header
 from host_sim.m7 import M7Engine
 from host_sim.native import BACKENDS, REPO, NativeEngine
+from tools.plan import PLAN_BLOCK, real_time_verdict
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 DEFAULT_BLOCK_SIZES = (1, 16, 32, 48, 64)
@@ -93,6 +94,13 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
             f"weights {4 * arch.parameters:,} B, CMSIS kernels it calls), RAM "
             f"{footprint['ram_bytes']:,} B (engine state for blocks up to 64)")
 
+    real_time = None
+    at_daisy_block = [row for row in rows if row["backend"] == "fast"
+                      and row["block_size"] == PLAN_BLOCK]
+    if at_daisy_block:
+        real_time = real_time_verdict(at_daisy_block[0]["instructions_per_sample"], rate)
+        log(real_time["message"])
+
     # One Process() call over the whole host signal (the engine splits it into 64-frame
     # blocks), so Python's per-call overhead stays out of the figure; best of three.
     host_inputs = excitation(spec.input_names, HOST_SECONDS * rate, rate)
@@ -123,4 +131,5 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "native_realtime_factor": {backend: round(speed, 1)
                                    for backend, speed in native_speed.items()},
         "python_realtime_factor": round(python_speed, 1),
+        "real_time": real_time,
     }

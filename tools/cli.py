@@ -307,9 +307,20 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     arch = spec.architecture()
     log(f"wrote {header} ({arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
         f"receptive field {arch.receptive_field}) and {golden}")
+    from host_sim.m7 import M7Error
+    from tools.plan import measure_header, real_time_verdict
+
+    real_time = None
+    try:
+        measured = measure_header(header)
+        real_time = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
+        log(real_time["message"])
+    except M7Error as err:
+        log(f"real-time check skipped: {err}")
     return {
         "header": str(header),
         "golden": str(golden),
+        "real_time": real_time,
         "weights_sha256": spec.weights_sha256(),
         "params": arch.parameters,
         "macs_per_sample": arch.macs_per_sample,
@@ -440,7 +451,7 @@ def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.flash import FlashError, flash
 
     try:
-        return flash(args.app, args.model, _logger(args.json))
+        return flash(args.app, args.model, _logger(args.json), force=args.force)
     except FlashError as err:
         raise CommandError(str(err)) from err
 
@@ -665,6 +676,9 @@ def build_parser() -> argparse.ArgumentParser:
     flash.add_argument("app", choices=["inference", "datalogger"], help="which app to flash")
     flash.add_argument("--model", help="model_defn.h for the inference app (default: "
                                        "firmware/model/model_defn.h)")
+    flash.add_argument("--force", action="store_true",
+                       help="flash a model even when the emulated M7 says it cannot run in "
+                            "real time")
     return parser
 
 

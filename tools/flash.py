@@ -172,7 +172,27 @@ def _quiet_reason(last_line: str, quiet_limit: float) -> str:
     return f"{said}, so it was stopped; run `pio run -d . -e APP -v` to see where it hangs"
 
 
-def flash(app: str, model: str | None, log: Callable[[str], None]) -> dict:
+def check_real_time(header: Path, force: bool, log: Callable[[str], None]) -> dict | None:
+    """The model's real-time verdict on the emulated Cortex-M7 (None without the toolchain);
+    refuses a model that cannot run in real time unless ``force``."""
+    from tools.plan import measure_header, real_time_verdict
+
+    spec = read_header(header)
+    try:
+        measured = measure_header(header)
+    except M7Error:
+        log("note: no Cortex-M toolchain to measure the model's load; not checked")
+        return None
+    verdict = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
+    if verdict["verdict"] == "cannot run" and not force:
+        raise FlashError(f"{header}: {verdict['message']}; train a smaller model (`daisynet "
+                         "plan` shows what fits), or pass --force to flash it anyway")
+    log(verdict["message"])
+    return verdict
+
+
+def flash(app: str, model: str | None, log: Callable[[str], None],
+          force: bool = False) -> dict:
     if app not in APPS:
         raise FlashError(f"unknown app {app!r}; choose {' or '.join(APPS)}")
     result: dict = {"app": app}
@@ -182,6 +202,7 @@ def flash(app: str, model: str | None, log: Callable[[str], None]) -> dict:
         if not result["model_flash_measured"]:
             log("note: no Cortex-M toolchain (arm-none-eabi-gcc) to measure the model's engine "
                 "code; only its weights were checked against the flash budget")
+        result["real_time"] = check_real_time(header, force, log)
     elif model:
         raise FlashError("--model is for the inference app; the datalogger runs no model")
     pio = find_platformio()

@@ -59,16 +59,49 @@ class Measurement:
 def measure(arch: Architecture) -> Measurement:
     """Instructions per sample at block 48 on the emulated M7, engine RAM, weight bytes, and
     the flash of the model's engine code and weights."""
-    from training.export import excitation, render_header
+    from training.export import render_header
 
     spec = random_spec(arch)
     with tempfile.TemporaryDirectory(prefix="daisynet-plan-") as scratch:
         header = Path(scratch) / "model_defn.h"
         header.write_text(render_header(spec, "daisynet plan"))
-        engine = M7Engine(header)
-        run = engine.run(excitation(spec.input_names, PLAN_FRAMES, 48_000), PLAN_BLOCK)
-        return Measurement(run.instructions_per_sample, engine.build.ram_bytes,
-                           4 * arch.parameters, engine.build.flash_bytes)
+        return measure_header(header)
+
+
+def measure_header(header: str | Path) -> Measurement:
+    """``measure`` for an exported model_defn.h (a trained model)."""
+    from host_sim.header import read_header
+    from training.export import excitation
+
+    spec = read_header(header)
+    engine = M7Engine(header)
+    inputs = excitation(spec.input_names, PLAN_FRAMES, spec.sample_rate or 48_000)
+    run = engine.run(inputs, PLAN_BLOCK)
+    return Measurement(run.instructions_per_sample, engine.build.ram_bytes,
+                       spec.weight_flash_bytes(), engine.build.flash_bytes)
+
+
+def real_time_verdict(instructions_per_sample: float, sample_rate: int) -> dict:
+    """Whether a model that takes ``instructions_per_sample`` at the Daisy's block runs in real
+    time at ``sample_rate``: "fits" within SAFETY_MARGIN of the cycles per sample, "tight"
+    between that and all of them (the knob reads, OLED and USB need the rest: it may glitch),
+    else "cannot run"; with a one-line message saying so."""
+    target = daisy_target()
+    budget = target.cycles_per_sample(sample_rate)
+    load = instructions_per_sample / budget
+    if load <= SAFETY_MARGIN:
+        verdict, said = "fits", f"fits, within the {100 * SAFETY_MARGIN:.0f}% margin"
+    elif load <= 1.0:
+        verdict, said = "tight", (f"tight: over the {100 * SAFETY_MARGIN:.0f}% margin the rest "
+                                  "of the app needs, so it may glitch")
+    else:
+        verdict, said = "cannot run", "CANNOT run in real time on the Daisy"
+    message = (f"real time at {sample_rate:,} Hz: {said} ({100 * load:.0f}% of the "
+               f"{budget:,.0f} cycles per sample at {target.clock_mhz:g} MHz, "
+               f"{instructions_per_sample:,.0f} emulated instructions per sample at block "
+               f"{PLAN_BLOCK}, one cycle each)")
+    return {"sample_rate": sample_rate, "load": round(load, 4), "verdict": verdict,
+            "message": message}
 
 
 def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool:

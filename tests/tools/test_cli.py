@@ -212,6 +212,9 @@ def test_bench_reports_m7_instructions_per_sample(exported, capsys):
     assert result["cycle_budget_per_sample"] == pytest.approx(400e6 / result["sample_rate"])
     assert "instr/sample" in captured.err and "1 cycle per instruction at 400 MHz" in captured.err
     assert set(result["native_realtime_factor"]) == {"fast", "cmsis"}
+    # The verdict the Daisy's block gets (issue 10, finding 18).
+    assert result["real_time"]["verdict"] == "fits"
+    assert f"real time at {result['sample_rate']:,} Hz: fits" in captured.err
 
 
 # --- outputs never replace inputs, bad output paths are one line (issue 10, findings 8, 10) --
@@ -467,3 +470,16 @@ def test_tensorflow_start_up_noise_stays_off_the_terminal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.startswith("wrote ")
+
+
+def test_export_says_whether_the_model_runs_in_real_time(exported, tmp_path, capsys):
+    from tests.conftest import require_tool
+
+    require_tool("arm-none-eabi-g++")
+    require_tool("qemu-system-arm")
+    model, _ = exported
+    assert main(["export", str(model), "-o", str(tmp_path / "again.h"), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["real_time"]["verdict"] == "fits" and 0 < result["real_time"]["load"] < 0.8
+    assert "real time at 44,100 Hz: fits, within the 80% margin" in captured.err

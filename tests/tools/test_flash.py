@@ -162,3 +162,21 @@ def test_without_the_cortex_m_toolchain_flash_says_it_checked_weights_only(
     monkeypatch.setattr(flash_module, "build_firmware", no_toolchain)
     assert main(["flash", "inference"]) == 0
     assert "only its weights were checked" in capsys.readouterr().out
+
+
+def test_a_model_that_cannot_run_in_real_time_is_refused_unless_forced(
+        fake_pio, dfu_attached, tmp_path, random_wavenet, capsys):
+    """Issue 10 finding 18, issue 11: two wide blocks, about 5,500 MACs per sample, need more
+    than the Daisy's cycles at 48 kHz, while their code and weights still fit the flash."""
+    require_tool("arm-none-eabi-g++")
+    require_tool("qemu-system-arm")
+    model = random_wavenet(4, (36, 36), 2)
+    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "knob_2", "audio_in_1",
+                                                      "audio_in_2"], sample_rate=48_000)
+    _, header, _ = export(path, tmp_path / "model_defn.h", command="test")
+    assert main(["flash", "inference", "--model", str(header)]) == 1
+    err = capsys.readouterr().err
+    assert "CANNOT run in real time on the Daisy" in err and "--force" in err
+    assert err.count("\n") == 1 and not fake_pio.exists()
+    assert main(["flash", "inference", "--model", str(header), "--force"]) == 0
+    assert "CANNOT run in real time" in capsys.readouterr().out and fake_pio.exists()
