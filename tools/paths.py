@@ -54,5 +54,7 @@ def check_output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()
                                   "somewhere else")
     if path.exists() and not replace:
         raise OutputPathError(f"{path}: already exists")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputPathError(f"{path}: is read-only; make it writable or write elsewhere")
     writable_folder(path.parent)
     return path
