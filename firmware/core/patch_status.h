@@ -68,7 +68,10 @@ class CpuMeter {
     if (std::uint64_t{callback_cycles} * sample_rate_ > std::uint64_t{frames} * clock_hz_) {
       ++window.overruns;
     }
-    const std::uint64_t bin = std::uint64_t{per_sample} * kBinsPerBudget / budget_;
+    // 32-bit arithmetic here: a 64-bit division is a library call on the Cortex-M7. Below 2^26
+    // cycles per sample, per_sample * kBinsPerBudget (64) fits in 32 bits.
+    const std::uint32_t bin =
+        per_sample < (1u << 26) ? per_sample * kBinsPerBudget / budget_ : std::uint32_t{kBins};
     ++window.histogram[bin < kBins ? bin : kBins - 1];
   }
 
