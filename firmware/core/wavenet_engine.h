@@ -100,12 +100,9 @@ class CmsisWavenetEngine {
   // inputs[c][i]: frame i of input channel c, channels in model::kInputNames order.
   // out[i * kNumOutputs + o]: frame i of output o. Non-finite outputs become 0 and are counted.
   void Process(const float* const* inputs, float* out, std::size_t frames) {
-    std::size_t done = 0;
-    while (done < frames) {
-      const std::size_t block = frames - done < kMaxBlock ? frames - done : kMaxBlock;
-      ProcessBlock(inputs, done, out + done * kNumOutputs, block);
-      done += block;
-    }
+    ForEachBlock<kMaxBlock>(frames, [&](std::size_t first, std::size_t block) {
+      ProcessBlock(inputs, first, out + first * kNumOutputs, block);
+    });
   }
 
   // Output samples replaced by silence because they were NaN or infinite, since Reset().

@@ -30,6 +30,15 @@
 
 namespace daisynet {
 
+// Calls body(first, count) for consecutive blocks of at most kMaxBlock of `frames` frames: how
+// both engine backends split a Process() call longer than the blocks they are sized for.
+template <std::size_t kMaxBlock, typename Body>
+inline void ForEachBlock(std::size_t frames, Body&& body) {
+  for (std::size_t first = 0; first < frames; first += kMaxBlock) {
+    body(first, frames - first < kMaxBlock ? frames - first : kMaxBlock);
+  }
+}
+
 namespace fast_detail {
 
 using model::kLayers;
@@ -240,12 +249,9 @@ class FastWavenetEngine {
   // inputs[c][i]: frame i of input channel c, channels in model::kInputNames order.
   // out[i * kNumOutputs + o]: frame i of output o. Non-finite outputs become 0 and are counted.
   void Process(const float* const* inputs, float* out, std::size_t frames) {
-    std::size_t done = 0;
-    while (done < frames) {
-      const std::size_t block = frames - done < kMaxBlock ? frames - done : kMaxBlock;
-      ProcessBlock(inputs, done, out + done * kNumOutputs, block);
-      done += block;
-    }
+    ForEachBlock<kMaxBlock>(frames, [&](std::size_t first, std::size_t block) {
+      ProcessBlock(inputs, first, out + first * kNumOutputs, block);
+    });
   }
 
   std::uint32_t non_finite_outputs() const { return non_finite_outputs_; }
