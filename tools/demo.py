@@ -27,6 +27,7 @@ def run_demo(
     command: str,
     log: Callable[[str], None] = print,
     source: str = "builtin",
+    max_seconds: float | None = None,
 ) -> dict:
     """Run every step, write report.json into ``out_dir`` and return it. ``source`` "emulated"
     records the built-in dataset through the emulated datalogger and trains on the capture."""
@@ -54,6 +55,7 @@ def run_demo(
         filters=REFERENCE.filters,
         kernel_size=REFERENCE.kernel_size,
         max_epochs=max_epochs,
+        max_seconds=max_seconds,
         seed=seed,
     )
     training = train(dataset, config, out_dir, log=lambda line: log("      " + line))
@@ -104,7 +106,7 @@ def run_demo(
             "header": str(header),
             "golden": str(golden),
             "plots": [str(out_dir / name) for name in
-                      ("loss.png", "test_prediction.png", "verify.png")],
+                      ("loss.png", "test_prediction.png", "knobs.png", "verify.png")],
         },
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -14,22 +14,20 @@ SNIPPETS = 4  # panels in a prediction plot, spread evenly over the signal
 SNIPPET_SECONDS = 0.01  # 10 ms: a few cycles of a mid-range oscillator
 
 
-def plot_losses(history: dict[str, list[float]], energy: dict[str, float], path: Path) -> None:
-    """Training and validation loss per epoch, with the ESR scale on the right axis."""
+def plot_losses(train_esr: list[float], val_esr: list[float], path: Path,
+                esr_kind: str = "ESR") -> None:
+    """Training and validation ESR per epoch (what the loss measures), best epoch marked."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    ax.semilogy(epochs, history["loss"], label="train loss")
-    ax.semilogy(epochs, history["val_loss"], label="validation loss")
-    best = int(np.argmin(history["val_loss"]))
-    ax.axvline(best + 1, color="grey", linestyle=":", label=f"best epoch {best + 1}")
+    epochs = np.arange(1, len(train_esr) + 1)
+    ax.semilogy(epochs, train_esr, label=f"train {esr_kind}")
+    ax.semilogy(epochs, val_esr, label=f"validation {esr_kind}")
+    if val_esr:
+        best = int(np.argmin(val_esr))
+        ax.axvline(best + 1, color="grey", linestyle=":",
+                   label=f"best epoch {best + 1} ({val_esr[best]:.4f})")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("masked MSE")
+    ax.set_ylabel(esr_kind)
     ax.grid(True, which="both", alpha=0.3)
-    esr_axis = ax.secondary_yaxis(
-        "right",
-        functions=(lambda mse: mse / energy["validation"], lambda e: e * energy["validation"]),
-    )
-    esr_axis.set_ylabel("validation ESR")
     ax.legend()
     ax.set_title("training progress")
     fig.tight_layout()
@@ -67,6 +65,32 @@ def plot_predictions(
         ax.grid(True, alpha=0.3)
     axes[0, 0].legend(loc="upper right", fontsize="small")
     axes[-1, 0].set_xlabel("time (ms)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_knob_sweeps(sweeps, path: Path, title: str) -> None:
+    """One panel per knob sweep (training.knobs.KnobSweeps): the model's output over one period
+    of test audio for each knob value, the other knobs' settings in the panel title."""
+    rows = len(sweeps.panels)
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 2.6 * rows), squeeze=False)
+    t_ms = 1000.0 * np.arange(len(sweeps.audio)) / sweeps.sample_rate
+    colours = plt.get_cmap("viridis")
+    for ax, sweep in zip(axes[:, 0], sweeps.panels, strict=True):
+        ax.plot(t_ms, sweeps.audio, color="grey", linestyle="--", linewidth=0.9,
+                label=f"{sweeps.audio_name} (input)")
+        for i, (value, output) in enumerate(zip(sweep.values, sweep.outputs, strict=True)):
+            ax.plot(t_ms, output, color=colours(i / max(1, len(sweep.values) - 1)),
+                    linewidth=1.3, label=f"{sweep.knob} = {value:.2f}")
+        held = ", ".join(f"{name} = {value:.2f}" for name, value in sweep.held.items())
+        ax.set_title(f"sweeping {sweep.knob}" + (f" with {held}" if held else ""), fontsize=10)
+        ax.set_ylabel("model output")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    span = "one period" if sweeps.period_found else "no clear period"
+    axes[-1, 0].set_xlabel(f"time (ms): {span} of test audio, {len(sweeps.audio)} frames")
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -18,6 +18,7 @@ from training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "training.json"
+KNOBS_PLOT = "knobs.png"  # written only for models with knob/CV inputs
 
 
 @dataclass
@@ -29,14 +30,18 @@ class TrainConfig:
     filters: tuple[int, ...] = (4, 4, 4, 8)
     kernel_size: int = 4
     scored_frames: int = 2048  # frames per window that count in the loss, after the warm-up
-    batch_size: int = 16
-    max_epochs: int = 200
-    patience: int = 8  # epochs without a better validation loss before stopping
-    learning_rate: float = 0.005
-    # A net this small can settle in a poor minimum from an unlucky start, and it shows within
-    # a few epochs: train this many candidates (seeds seed, seed+1, ...) briefly, keep the best.
-    candidates: int = 4
-    candidate_epochs: int = 10
+    batch_size: int = 8
+    max_epochs: int = 40
+    # Stop after this many seconds of training instead (whichever comes first): the learning
+    # rate schedule follows whichever limit is nearer, so a time-limited run still ends cool.
+    max_seconds: float | None = None
+    learning_rate: float = 0.003  # Adam's peak step, reached after the warm-up
+    warmup_fraction: float = 0.02  # of the run spent ramping the step up from a tenth
+    final_lr_fraction: float = 0.02  # the cosine decay ends at this fraction of the peak
+    loss: str = "mse"  # one of LOSSES
+    # A start can die (a layer whose every ReLU is off passes no gradient, so nothing is
+    # learnt); the run then starts again from the next seed, at most this many times.
+    restarts: int = 3
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
@@ -49,87 +54,187 @@ class TrainConfig:
         )
 
 
-def _masked_mse(warmup: int):
-    """MSE over each window's frames after the first ``warmup`` (which saw zero padding)."""
+# Losses over each window's scored frames. "mse" is what ESR measures (ESR is MSE over the
+# target's mean square); "esr-pre" is the amp-modelling literature's pre-emphasised ESR, which
+# weighs the upper spectrum more (edges, aliasing) at some cost in plain ESR.
+LOSSES = ("mse", "esr-pre")
+# A layer can also die in the first epochs, while the steps are large; after these the check
+# stops (a later death shows in the validation ESR, and the best weights are kept anyway).
+DEAD_CHECK_EPOCHS = 3
+PROBE_WINDOWS = 16  # training windows a liveness check runs through
+
+
+def learning_rate_at(progress: float, config: TrainConfig) -> float:
+    """Adam's step at ``progress`` (0..1) through the run: a linear warm-up from a tenth of the
+    peak, then a cosine decay to ``final_lr_fraction`` of it."""
+    peak = config.learning_rate
+    warmup = config.warmup_fraction
+    if progress < warmup:
+        return peak * (0.1 + 0.9 * progress / warmup)
+    decay = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
+    floor = config.final_lr_fraction
+    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + np.cos(np.pi * decay)))
+
+
+def _window_loss(kind: str, warmup: int):
+    """Per-window loss over the frames after the first ``warmup`` (which saw zero padding)."""
     keras = import_keras()
 
     def masked_mse(y_true, y_pred):
         error = y_true[:, warmup:, :] - y_pred[:, warmup:, :]
         return keras.ops.mean(keras.ops.square(error), axis=(1, 2))
 
-    return masked_mse
+    def esr_pre_emphasis(y_true, y_pred):
+        def emphasise(y):
+            return y[:, warmup + 1 :, :] - DEFAULT_PRE_EMPHASIS * y[:, warmup:-1, :]
+
+        target = emphasise(y_true)
+        error = target - emphasise(y_pred)
+        return keras.ops.sum(keras.ops.square(error), axis=(1, 2)) / (
+            keras.ops.sum(keras.ops.square(target), axis=(1, 2)) + 1e-8)
+
+    return {"mse": masked_mse, "esr-pre": esr_pre_emphasis}[kind]
 
 
-def _epoch_logger(log: Callable[[str], None], max_epochs: int, energy: dict[str, float]):
+def dead_layers(model, probe) -> list[str]:
+    """Names of ReLU layers whose every output is zero for the ``probe`` windows: nothing
+    reaches the layers after them, and no gradient reaches the layers before. The first one
+    named is the cause; the ones after it are usually dead because of it."""
+    keras = import_keras()
+    relu_layers = [layer for layer in model.layers
+                   if getattr(layer, "activation", None) is keras.activations.relu]
+    outputs = keras.Model(model.input, [layer.output for layer in relu_layers])(probe)
+    return [layer.name for layer, output in zip(relu_layers, outputs, strict=True)
+            if float(keras.ops.max(output)) <= 0.0]
+
+
+def _format_duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+class _RunClock:
+    """Where a run is between its limits: epochs, and seconds if ``max_seconds`` is set."""
+
+    def __init__(self, config: TrainConfig, steps_per_epoch: int) -> None:
+        self.config = config
+        self.total_steps = config.max_epochs * steps_per_epoch
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def progress(self, steps_done: int) -> float:
+        by_steps = steps_done / self.total_steps
+        if self.config.max_seconds is None:
+            return by_steps
+        return max(by_steps, self.elapsed() / self.config.max_seconds)
+
+
+def _run_callback(config, clock, energy, probe, log, state):
+    """Sets the learning rate every step, logs each epoch with the best so far and an ETA, stops
+    at the time limit, and stops a dead run early (state["dead"] says why)."""
     keras = import_keras()
 
-    class EpochLog(keras.callbacks.Callback):
+    class RunCallback(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.steps_done = 0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            progress = clock.progress(self.steps_done)
+            self.model.optimizer.learning_rate.assign(learning_rate_at(min(progress, 1.0), config))
+            if progress >= 1.0:  # the time limit, reached mid-epoch: this is the last step
+                self.model.stop_training = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps_done += 1
+
         def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
+            self.epoch_started = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            seconds = time.perf_counter() - self.started
-            # The loss is a mean square error over scored frames, so dividing by the mean
-            # square of the target over the same frames gives the window-level ESR.
-            train_esr = logs["loss"] / energy["train"]
-            val_esr = logs["val_loss"] / energy["validation"]
-            log(
-                f"epoch {epoch + 1:3d}/{max_epochs}  loss {logs['loss']:.3e}  "
-                f"val_loss {logs['val_loss']:.3e}  train_esr {train_esr:.4f}  "
-                f"val_esr {val_esr:.4f}  {seconds:5.1f}s"
-            )
+            seconds = time.perf_counter() - self.epoch_started
+            train_esr = logs["loss"] / energy["train"] if config.loss == "mse" else logs["loss"]
+            val_esr = logs["val_loss"] / energy["validation"] if config.loss == "mse" \
+                else logs["val_loss"]
+            state["train_esr"].append(train_esr)
+            state["val_esr"].append(val_esr)
+            if val_esr < state["best_esr"]:
+                state["best_esr"], state["best_epoch"] = val_esr, epoch + 1
+                state["best_weights"] = self.model.get_weights()
+            done = epoch + 1
+            remaining = (config.max_epochs - done) * clock.elapsed() / done
+            if config.max_seconds is not None:
+                remaining = min(remaining, max(0.0, config.max_seconds - clock.elapsed()))
+            log(f"epoch {done:3d}/{config.max_epochs}  train_esr {train_esr:.4f}  "
+                f"val_esr {val_esr:.4f}  best {state['best_esr']:.4f} (epoch "
+                f"{state['best_epoch']})  lr {float(self.model.optimizer.learning_rate):.1e}  "
+                f"{seconds:4.1f}s  ETA {_format_duration(remaining)}")
+            if done <= DEAD_CHECK_EPOCHS:
+                dead = dead_layers(self.model, probe)
+                if dead:
+                    state["dead"] = f"every ReLU of {dead[0]} is off after {done} " \
+                                    f"epoch{'' if done == 1 else 's'}"
+                    self.model.stop_training = True
+            if config.max_seconds is not None and clock.elapsed() >= config.max_seconds:
+                self.model.stop_training = True
 
-    return EpochLog()
+    return RunCallback()
 
 
-def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log):
-    """Train ``config.candidates`` freshly seeded models for a few epochs; return the one with
-    the lowest validation loss (still compiled, so its optimizer state carries on), its seed,
-    its per-epoch history, and whether Ctrl-C cut the candidates short (then the best of those
-    finished is returned; Ctrl-C during the first one propagates, as nothing is trained yet)."""
+def _train_with_restarts(arch, config, windows, warmup, energy, best_path, log):
+    """Train from ``config.seed``; a start that dies or learns nothing in its first epochs is
+    replaced by one from the next seed, at most ``config.restarts`` times. Returns the model
+    (its last weights; state["best_weights"] are the best), the seed used, the run's state
+    (history, best validation ESR and epoch, restarts) and whether Ctrl-C ended it."""
     keras = import_keras()
 
-    # Short runs spend at most a quarter of their epochs on the candidates.
-    epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
-    several = config.candidates > 1
-    # A single candidate is the whole run's start, so its epochs are logged like the rest.
-    callbacks = [] if several else [_epoch_logger(log, config.max_epochs, energy)]
-    best = None
-    for index in range(max(1, config.candidates)):
-        seed = config.seed + index
+    x_train, y_train = windows["train"]
+    steps_per_epoch = -(-len(x_train) // config.batch_size)
+    probe = x_train[np.linspace(0, len(x_train) - 1, min(PROBE_WINDOWS, len(x_train))).astype(int)]
+    restarts = []
+    for attempt in range(config.restarts + 1):
+        seed = config.seed + attempt
         model = build_model(arch, seed=seed, name=config.name)
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-            loss=_masked_mse(warmup),
-        )
+        dead = dead_layers(model, probe)
+        if dead and attempt < config.restarts:
+            restarts.append({"seed": seed, "epochs": 0,
+                             "reason": f"every ReLU of {dead[0]} is off from the start"})
+            log(f"seed {seed}: {restarts[-1]['reason']}; starting from seed {seed + 1}")
+            continue
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                      loss=_window_loss(config.loss, warmup), jit_compile=True)
+        state = {"train_esr": [], "val_esr": [], "best_esr": float("inf"), "best_epoch": 0,
+                 "best_weights": None, "dead": None, "restarts": restarts}
+        history = keras.callbacks.History()
+        callbacks = [
+            _run_callback(config, _RunClock(config, steps_per_epoch), energy, probe, log, state),
+            keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True),
+            history,
+        ]
+        interrupted = False
         try:
-            history = model.fit(
-                *windows["train"],
-                validation_data=windows["validation"],
-                batch_size=config.batch_size,
-                epochs=epochs,
-                shuffle=True,
-                callbacks=callbacks,
-                verbose=0,
-            ).history
+            model.fit(x_train, y_train, validation_data=windows["validation"],
+                      batch_size=config.batch_size, epochs=config.max_epochs, shuffle=True,
+                      callbacks=callbacks, verbose=0)
         except KeyboardInterrupt:
-            if best is None:
-                raise
-            log(f"interrupted during candidate {index + 1}/{config.candidates}; keeping seed "
-                f"{best[1]}")
-            _, seed, model, history = best
-            return model, seed, {key: list(values) for key, values in history.items()}, True
-        val_loss = min(history["val_loss"])
-        if several:
-            log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
-                f"{val_loss / energy['validation']:.4f} after {epochs} epochs")
-        if best is None or val_loss < best[0]:
-            best = (val_loss, seed, model, history)
-    _, seed, model, history = best
-    if several:
-        log(f"continuing with seed {seed}")
-    return model, seed, {key: list(values) for key, values in history.items()}, False
+            # Ctrl-C ends training, not the run: the best weights so far are evaluated and
+            # saved like a finished run's (the last epoch may be half-trained).
+            interrupted = True
+        state["history"] = {key: list(values) for key, values in history.history.items()}
+        if state["dead"] and not interrupted:
+            restarts.append({"seed": seed, "epochs": len(state["val_esr"]),
+                             "reason": state["dead"]})
+            if attempt < config.restarts:
+                log(f"seed {seed}: {state['dead']}; starting again from seed {seed + 1}")
+                continue
+            log(f"warning: seed {seed}: {state['dead']}, and no restarts are left "
+                f"(--restarts {config.restarts}); this model has learnt nothing")
+        if interrupted and state["best_weights"] is None:
+            raise KeyboardInterrupt  # not one epoch finished: nothing worth saving
+        return model, seed, state, interrupted
+    raise AssertionError("unreachable: the last attempt always returns")
 
 
 def train(
@@ -170,9 +275,6 @@ def train(
         f"validation, of {warmup} warm-up + {config.scored_frames} scored frames"
     )
 
-    started = time.perf_counter()
-    model, chosen_seed, first_history, interrupted = _best_candidate(arch, config, windows,
-                                                                     warmup, energy, log)
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
     best_path = checkpoint_dir / "best.keras"
@@ -182,42 +284,15 @@ def train(
         {"model_file": best_path.name, "name": config.name, "sample_rate": dataset.sample_rate,
          "inputs": list(config.inputs), "target": config.target,
          "note": "names and rate of the best checkpoint, for export"}, indent=2) + "\n")
-    history = keras.callbacks.History()
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
-        ),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
-        ),
-        keras.callbacks.ModelCheckpoint(
-            checkpoint_dir / "best.keras", monitor="val_loss", save_best_only=True
-        ),
-        _epoch_logger(log, config.max_epochs, energy),
-        history,
-    ]
-    if not interrupted:  # Ctrl-C during the candidates skips the main run
-        try:
-            model.fit(
-                *windows["train"],
-                validation_data=windows["validation"],
-                batch_size=config.batch_size,
-                initial_epoch=len(first_history["loss"]),
-                epochs=config.max_epochs,
-                shuffle=True,
-                callbacks=callbacks,
-                verbose=0,
-            )
-        except KeyboardInterrupt:
-            # Ctrl-C ends training, not the run: the best weights so far are evaluated and
-            # saved like a finished run's (the last epoch may be half-trained).
-            interrupted = True
-            if best_path.exists():
-                model = keras.saving.load_model(best_path, compile=False)
-    if interrupted:
-        epochs_done = len(first_history["loss"]) + len(history.history.get("loss", []))
-        log(f"interrupted after {epochs_done} epochs; keeping the best model so far")
+
+    started = time.perf_counter()
+    model, chosen_seed, state, interrupted = _train_with_restarts(
+        arch, config, windows, warmup, energy, best_path, log)
     train_seconds = time.perf_counter() - started
+    if state["best_weights"] is not None:
+        model.set_weights(state["best_weights"])
+    if interrupted:
+        log(f"interrupted after {len(state['val_esr'])} epochs; keeping the best model so far")
     model.save(out_dir / MODEL_FILE)
 
     evaluation = {}
@@ -239,8 +314,6 @@ def train(
         if name == "test":
             test_prediction = prediction
 
-    losses = {key: first_history[key] + history.history.get(key, []) for key in first_history}
-    best_epoch = int(np.argmin(losses["val_loss"])) + 1
     report = {
         "model_file": MODEL_FILE,
         "interrupted": interrupted,
@@ -255,10 +328,14 @@ def train(
         "target": config.target,
         "dataset_source": dataset.source,
         "config": {**asdict(config), "filters": list(config.filters)},
-        "epochs_run": len(losses["loss"]),
-        "best_epoch": best_epoch,
+        "epochs_run": len(state["val_esr"]),
+        "best_epoch": state["best_epoch"],
+        "best_validation_esr": state["best_esr"],
         "chosen_seed": chosen_seed,
-        "history": {key: [float(v) for v in values] for key, values in losses.items()},
+        "restarts": state["restarts"],
+        "history": {"loss": [float(v) for v in state["history"].get("loss", [])],
+                    "val_loss": [float(v) for v in state["history"].get("val_loss", [])],
+                    "train_esr": state["train_esr"], "val_esr": state["val_esr"]},
         "splits": evaluation,
         "test_esr": evaluation["test"]["esr"],
         "train_seconds": train_seconds,
@@ -266,10 +343,12 @@ def train(
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
 
-    from training.plots import plot_losses, plot_predictions
+    from training.knobs import knob_sweeps
+    from training.plots import plot_knob_sweeps, plot_losses, plot_predictions
 
     test = splits["test"]
-    plot_losses(report["history"], energy, out_dir / "loss.png")
+    plot_losses(state["train_esr"], state["val_esr"], out_dir / "loss.png",
+                esr_kind="pre-emphasis ESR" if config.loss == "esr-pre" else "ESR")
     plot_predictions(
         target[test.start : test.stop, 0],
         test_prediction[:, 0],
@@ -278,10 +357,18 @@ def train(
         out_dir / "test_prediction.png",
         title=f"{config.name}: test split, ESR {evaluation['test']['esr']:.4f}",
     )
+    sweeps = knob_sweeps(
+        lambda batch: keras.ops.convert_to_numpy(model(batch, training=False)),
+        list(config.inputs), inputs[splits["train"].start : splits["train"].stop],
+        inputs[test.start : test.stop], warmup, dataset.sample_rate,
+    )
+    if sweeps is not None:
+        plot_knob_sweeps(sweeps, out_dir / KNOBS_PLOT,
+                         title=f"{config.name}: what the knobs do ({config.target})")
     epochs_run = report["epochs_run"]
     log(
         f"trained {epochs_run} epoch{'' if epochs_run == 1 else 's'} in {train_seconds:.1f}s "
-        f"(best {best_epoch}); "
+        f"(best {state['best_epoch']}); "
         + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items())
     )
     return report
