@@ -30,17 +30,22 @@ class TrainConfig:
     filters: tuple[int, ...] = (4, 4, 4, 8)
     kernel_size: int = 4
     scored_frames: int = 2048  # frames per window that count in the loss, after the warm-up
-    batch_size: int = 8
-    max_epochs: int = 40
+    batch_size: int = 16
+    max_epochs: int = 60
     # Stop after this many seconds of training instead (whichever comes first): the learning
     # rate schedule follows whichever limit is nearer, so a time-limited run still ends cool.
     max_seconds: float | None = None
-    learning_rate: float = 0.003  # Adam's peak step, reached after the warm-up
+    learning_rate: float = 0.005  # Adam's peak step, reached after the warm-up
     warmup_fraction: float = 0.02  # of the run spent ramping the step up from a tenth
     final_lr_fraction: float = 0.02  # the cosine decay ends at this fraction of the peak
     loss: str = "mse"  # one of LOSSES
+    # A net this small can settle in a poor minimum from an unlucky start, and it shows within a
+    # few epochs: train this many starts (seeds seed, seed+1, ...) for candidate_epochs each on
+    # the same schedule, and carry on with the one of lowest validation ESR.
+    candidates: int = 3
+    candidate_epochs: int = 6
     # A start can die (a layer whose every ReLU is off passes no gradient, so nothing is
-    # learnt); the run then starts again from the next seed, at most this many times.
+    # learnt); it is then replaced by one from the next seed, at most this many times.
     restarts: int = 3
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -114,11 +119,15 @@ def _format_duration(seconds: float) -> str:
 
 
 class _RunClock:
-    """Where a run is between its limits: epochs, and seconds if ``max_seconds`` is set."""
+    """Where a run is between its limits (epochs, and seconds if ``max_seconds`` is set), over
+    all its candidates: the candidates' epochs and seconds count towards the ETA and the time
+    limit, while each start follows the schedule by its own steps."""
 
-    def __init__(self, config: TrainConfig, steps_per_epoch: int) -> None:
+    def __init__(self, config: TrainConfig, steps_per_epoch: int, total_epochs: int) -> None:
         self.config = config
         self.total_steps = config.max_epochs * steps_per_epoch
+        self.total_epochs = total_epochs
+        self.epochs_done = 0
         self.started = time.perf_counter()
 
     def elapsed(self) -> float:
@@ -130,15 +139,24 @@ class _RunClock:
             return by_steps
         return max(by_steps, self.elapsed() / self.config.max_seconds)
 
+    def out_of_time(self) -> bool:
+        return self.config.max_seconds is not None and self.elapsed() >= self.config.max_seconds
 
-def _run_callback(config, clock, energy, probe, log, state):
+    def eta(self) -> float:
+        remaining = (self.total_epochs - self.epochs_done) * self.elapsed() / self.epochs_done
+        if self.config.max_seconds is not None:
+            remaining = min(remaining, max(0.0, self.config.max_seconds - self.elapsed()))
+        return remaining
+
+
+def _run_callback(config, clock, energy, probe, log, state, label=""):
     """Sets the learning rate every step, logs each epoch with the best so far and an ETA, stops
-    at the time limit, and stops a dead run early (state["dead"] says why)."""
+    at the time limit, and stops a dead run early (state["dead"] says why). One per start: its
+    step count carries on when a candidate's training continues."""
     keras = import_keras()
 
     class RunCallback(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.steps_done = 0
+        steps_done = 0
 
         def on_train_batch_begin(self, batch, logs=None):
             progress = clock.progress(self.steps_done)
@@ -164,77 +182,109 @@ def _run_callback(config, clock, energy, probe, log, state):
                 state["best_esr"], state["best_epoch"] = val_esr, epoch + 1
                 state["best_weights"] = self.model.get_weights()
             done = epoch + 1
-            remaining = (config.max_epochs - done) * clock.elapsed() / done
-            if config.max_seconds is not None:
-                remaining = min(remaining, max(0.0, config.max_seconds - clock.elapsed()))
-            log(f"epoch {done:3d}/{config.max_epochs}  train_esr {train_esr:.4f}  "
+            clock.epochs_done += 1
+            log(f"{label}epoch {done:3d}/{config.max_epochs}  train_esr {train_esr:.4f}  "
                 f"val_esr {val_esr:.4f}  best {state['best_esr']:.4f} (epoch "
                 f"{state['best_epoch']})  lr {float(self.model.optimizer.learning_rate):.1e}  "
-                f"{seconds:4.1f}s  ETA {_format_duration(remaining)}")
+                f"{seconds:4.1f}s  ETA {_format_duration(clock.eta())}")
             if done <= DEAD_CHECK_EPOCHS:
                 dead = dead_layers(self.model, probe)
                 if dead:
                     state["dead"] = f"every ReLU of {dead[0]} is off after {done} " \
                                     f"epoch{'' if done == 1 else 's'}"
                     self.model.stop_training = True
-            if config.max_seconds is not None and clock.elapsed() >= config.max_seconds:
+            if clock.out_of_time():
                 self.model.stop_training = True
 
     return RunCallback()
 
 
-def _train_with_restarts(arch, config, windows, warmup, energy, best_path, log):
-    """Train from ``config.seed``; a start that dies or learns nothing in its first epochs is
-    replaced by one from the next seed, at most ``config.restarts`` times. Returns the model
-    (its last weights; state["best_weights"] are the best), the seed used, the run's state
-    (history, best validation ESR and epoch, restarts) and whether Ctrl-C ended it."""
+def _train_candidates(arch, config, windows, warmup, energy, best_path, log):
+    """Train ``config.candidates`` starts from seeds ``config.seed``, ``config.seed + 1``, ...
+    for ``config.candidate_epochs`` each, then carry on with the best to ``max_epochs``. A start
+    that dies (at once or in its first epochs) is replaced by one from the next seed, at most
+    ``config.restarts`` times. Returns the model (its last weights; state["best_weights"] are
+    its best), its seed, its state (history, best validation ESR and epoch, restarts) and
+    whether Ctrl-C ended the run."""
     keras = import_keras()
 
     x_train, y_train = windows["train"]
     steps_per_epoch = -(-len(x_train) // config.batch_size)
     probe = x_train[np.linspace(0, len(x_train) - 1, min(PROBE_WINDOWS, len(x_train))).astype(int)]
-    restarts = []
-    for attempt in range(config.restarts + 1):
-        seed = config.seed + attempt
+    several = config.candidates > 1
+    # Short runs spend at most a quarter of their epochs on the candidates.
+    first_epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4)) if several \
+        else config.max_epochs
+    clock = _RunClock(config, steps_per_epoch,
+                      total_epochs=config.candidates * first_epochs + config.max_epochs
+                      - first_epochs)
+    # One checkpoint callback for every start, so best.keras only ever gets better.
+    checkpoint = keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss",
+                                                 save_best_only=True)
+    restarts, starts = [], []
+    seed = config.seed
+    interrupted = False
+
+    def fit(start, initial_epoch, epochs):
+        model, state = start["model"], start["state"]
+        history = keras.callbacks.History()
+        try:
+            model.fit(x_train, y_train, validation_data=windows["validation"],
+                      batch_size=config.batch_size, initial_epoch=initial_epoch, epochs=epochs,
+                      shuffle=True, callbacks=[*start["callbacks"], history], verbose=0)
+        except KeyboardInterrupt:
+            # Ctrl-C ends training, not the run: the best weights so far are evaluated and
+            # saved like a finished run's (the last epoch may be half-trained).
+            return True
+        finally:
+            for key, values in history.history.items():
+                state["history"].setdefault(key, []).extend(values)
+        return False
+
+    while len(starts) < max(1, config.candidates) and not interrupted:
         model = build_model(arch, seed=seed, name=config.name)
         dead = dead_layers(model, probe)
-        if dead and attempt < config.restarts:
+        if dead and len(restarts) < config.restarts:
             restarts.append({"seed": seed, "epochs": 0,
                              "reason": f"every ReLU of {dead[0]} is off from the start"})
             log(f"seed {seed}: {restarts[-1]['reason']}; starting from seed {seed + 1}")
+            seed += 1
             continue
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
                       loss=_window_loss(config.loss, warmup), jit_compile=True)
         state = {"train_esr": [], "val_esr": [], "best_esr": float("inf"), "best_epoch": 0,
-                 "best_weights": None, "dead": None, "restarts": restarts}
-        history = keras.callbacks.History()
-        callbacks = [
-            _run_callback(config, _RunClock(config, steps_per_epoch), energy, probe, log, state),
-            keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True),
-            history,
-        ]
-        interrupted = False
-        try:
-            model.fit(x_train, y_train, validation_data=windows["validation"],
-                      batch_size=config.batch_size, epochs=config.max_epochs, shuffle=True,
-                      callbacks=callbacks, verbose=0)
-        except KeyboardInterrupt:
-            # Ctrl-C ends training, not the run: the best weights so far are evaluated and
-            # saved like a finished run's (the last epoch may be half-trained).
-            interrupted = True
-        state["history"] = {key: list(values) for key, values in history.history.items()}
+                 "best_weights": None, "dead": None, "history": {}}
+        label = f"candidate {len(starts) + 1}/{config.candidates} (seed {seed}): " \
+            if several else ""
+        start = {"seed": seed, "model": model, "state": state, "callbacks": [
+            _run_callback(config, clock, energy, probe, log, state, label), checkpoint]}
+        interrupted = fit(start, 0, first_epochs)
         if state["dead"] and not interrupted:
             restarts.append({"seed": seed, "epochs": len(state["val_esr"]),
                              "reason": state["dead"]})
-            if attempt < config.restarts:
+            if len(restarts) <= config.restarts:
                 log(f"seed {seed}: {state['dead']}; starting again from seed {seed + 1}")
+                seed += 1
                 continue
             log(f"warning: seed {seed}: {state['dead']}, and no restarts are left "
                 f"(--restarts {config.restarts}); this model has learnt nothing")
-        if interrupted and state["best_weights"] is None:
-            raise KeyboardInterrupt  # not one epoch finished: nothing worth saving
-        return model, seed, state, interrupted
-    raise AssertionError("unreachable: the last attempt always returns")
+        if state["best_weights"] is not None:
+            starts.append(start)
+        seed += 1
+        if clock.out_of_time():
+            break
+    if not starts:
+        raise KeyboardInterrupt  # Ctrl-C before any epoch finished: nothing worth saving
+    best = min(starts, key=lambda start: start["state"]["best_esr"])
+    best_state = best["state"]
+    if interrupted and several:
+        log(f"interrupted during the candidates; keeping seed {best['seed']}")
+    elif several and first_epochs < config.max_epochs and not clock.out_of_time():
+        log(f"continuing with seed {best['seed']} (validation ESR "
+            f"{best_state['best_esr']:.4f})")
+        interrupted = fit(best, first_epochs, config.max_epochs)
+    best_state["restarts"] = restarts
+    return best["model"], best["seed"], best_state, interrupted
 
 
 def train(
@@ -286,7 +336,7 @@ def train(
          "note": "names and rate of the best checkpoint, for export"}, indent=2) + "\n")
 
     started = time.perf_counter()
-    model, chosen_seed, state, interrupted = _train_with_restarts(
+    model, chosen_seed, state, interrupted = _train_candidates(
         arch, config, windows, warmup, energy, best_path, log)
     train_seconds = time.perf_counter() - started
     if state["best_weights"] is not None:

@@ -130,9 +130,12 @@ def test_train_then_export_then_simulate_small_model(tmp_path, capsys):
     assert main(["train", str(tmp_path / "data.wav"), "-o", str(run), "--filters", "3,3",
                  "--kernel-size", "3", "--epochs", "4", "--window", "256", "--seed", "5"]) == 0
     out = capsys.readouterr().out
-    assert "epoch   1/4" in out and "epoch   4/4" in out and "ETA" in out and "best" in out
+    # One epoch per candidate (a quarter of 4), then the best one trains on to epoch 4.
+    assert "candidate 1/3 (seed 5): epoch   1/4" in out and "candidate 3/3" in out
+    assert "candidate 1/3 (seed 5): epoch   2/4" not in out and "epoch   4/4" in out
+    assert "ETA" in out and "best" in out and "continuing with seed" in out
     report = json.loads((run / "training.json").read_text())
-    assert report["chosen_seed"] == 5 + len(report["restarts"])
+    assert 5 <= report["chosen_seed"] <= 7 + len(report["restarts"])
     assert report["params"] == 3 * 3 * 3 + 3 + 12 + 3 * 3 * 3 + 3 + 12 + 3 + 1
     assert report["receptive_field"] == 9
     assert report["epochs_run"] == 4

@@ -52,6 +52,30 @@ def test_ctrl_c_during_training_leaves_exportable_best_models(tmp_path, monkeypa
         assert spec.input_names == INPUTS and spec.output_names == ["audio_in_2"]
 
 
+def test_ctrl_c_during_the_candidates_keeps_the_best_finished_one(tmp_path, monkeypatch):
+    real_build = train_module.build_model
+    built = []
+
+    def build(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        built.append(model)
+        if len(built) == 2:  # Ctrl-C while the second candidate trains
+            def interrupted_fit(*_, **__):
+                raise KeyboardInterrupt
+
+            model.fit = interrupted_fit
+        return model
+
+    monkeypatch.setattr(train_module, "build_model", build)
+    config = TrainConfig(**SMALL, max_epochs=8, candidates=3, seed=5)
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    assert len(built) == 2 and report["interrupted"] and report["chosen_seed"] == 5
+    assert report["epochs_run"] == 2  # the first candidate's, and no more
+    assert "interrupted during the candidates; keeping seed 5" in lines
+    assert main(["export", str(tmp_path / "model.keras"), "-o", str(tmp_path / "m.h")]) == 0
+
+
 def test_ctrl_c_before_the_first_epoch_ends_saves_nothing(tmp_path, monkeypatch):
     real_build = train_module.build_model
 
@@ -88,8 +112,8 @@ def test_a_dead_start_is_replaced_by_the_next_seed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "build_model", build)
     lines = []
-    report = train(make_waveshaper_dataset(3.0, seed=1), TrainConfig(**SMALL, max_epochs=2,
-                                                                      seed=5),
+    report = train(make_waveshaper_dataset(3.0, seed=1),
+                   TrainConfig(**SMALL, max_epochs=2, candidates=1, seed=5),
                    tmp_path, log=lines.append)
     assert seeds == [5, 6] and report["chosen_seed"] == 6
     assert report["restarts"] == [{"seed": 5, "epochs": 0,
@@ -115,7 +139,9 @@ def test_max_seconds_stops_the_run_and_ends_the_schedule(tmp_path):
     report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
     assert report["epochs_run"] == 1 and not report["interrupted"]
     final = f"lr {learning_rate_at(1.0, config):.1e}"
-    assert any(line.startswith("epoch   1/50") and final in line for line in lines)
+    assert any(line.startswith("candidate 1/3 (seed 0): epoch   1/50") and final in line
+               for line in lines)
+    assert not any("candidate 2/3" in line for line in lines)  # the time is up for them too
 
 
 def test_learning_rate_warms_up_then_decays_on_a_cosine():
