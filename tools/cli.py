@@ -153,7 +153,6 @@ def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
         out_dir=Path(args.output),
         seconds=args.seconds,
         max_epochs=args.epochs,
-        max_seconds=args.max_seconds,
         seed=args.seed,
         command=_invocation(argv),
         log=_logger(args.json),
@@ -251,10 +250,10 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
         batch_size=args.batch_size,
         max_epochs=args.epochs,
         max_seconds=args.max_seconds,
+        patience=args.patience,
         learning_rate=args.learning_rate,
-        loss=args.loss,
         seed=args.seed,
-        restarts=args.restarts,
+        candidates=args.candidates,
         name=args.name,
     )
     report = train(dataset, config, args.output, log=log)
@@ -443,10 +442,9 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.train_bench import bench_seeds, bench_starts
+    from tools.train_bench import bench_seeds
 
-    log = _logger(args.json)
-    return bench_starts(args.starts, log) if args.starts else bench_seeds(list(args.seeds), log)
+    return bench_seeds(list(args.seeds), _logger(args.json))
 
 
 def cmd_plan(args: argparse.Namespace, argv: list[str]) -> dict:
@@ -471,7 +469,7 @@ def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     from tools.capture import DEFAULT_SILENCE_TIMEOUT
     from training.export import DEFAULT_GOLDEN_FRAMES
-    from training.train import LOSSES, TrainConfig
+    from training.train import TrainConfig
 
     parser = _Parser(
         prog="daisynet",
@@ -495,8 +493,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="length of the generated dataset in seconds (60)")
     demo.add_argument("--epochs", type=_whole(1), default=TrainConfig.max_epochs,
                       help="most epochs to train (%(default)s)")
-    demo.add_argument("--max-seconds", type=_number(0),
-                      help="stop training after this many seconds, if before --epochs")
     demo.add_argument("--seed", type=int, default=0, help="data and weight seed (0)")
     demo.add_argument("--source", choices=("builtin", "emulated"), default="builtin",
                       help="builtin: use the generated dataset as is; emulated: record it "
@@ -585,19 +581,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_whole(1), default=defaults.max_epochs,
                        help="most epochs (%(default)s)")
     train.add_argument("--max-seconds", type=_number(0), default=defaults.max_seconds,
-                       help="stop after this many seconds of training, if before --epochs; "
-                            "the learning-rate schedule follows the nearer limit")
+                       help="stop after this many seconds of training, if before --epochs")
+    train.add_argument("--patience", type=_whole(0), default=defaults.patience,
+                       help="stop after this many epochs without improvement (%(default)s)")
     train.add_argument("--learning-rate", type=_number(0), default=defaults.learning_rate,
-                       help="Adam's peak step; it warms up to it, then decays on a cosine "
-                            "(%(default)s)")
-    train.add_argument("--loss", choices=LOSSES, default=defaults.loss,
-                       help="mse (what ESR measures) or esr-pre (pre-emphasised ESR, "
-                            "favours edges) (%(default)s)")
+                       help="Adam step (%(default)s)")
     train.add_argument("--seed", type=int, default=defaults.seed,
                        help="weight initialisation seed (%(default)s)")
-    train.add_argument("--restarts", type=_whole(0), default=defaults.restarts,
-                       help="fresh starts from the next seeds allowed when a start dies or "
-                            "learns nothing in its first epochs (%(default)s)")
+    train.add_argument("--candidates", type=_whole(1), default=defaults.candidates,
+                       help="models started from different seeds; the best after a few "
+                            "epochs is trained on (%(default)s)")
     train.add_argument("--name", type=_model_name, default=defaults.name,
                        help="model name for the header (%(default)s)")
 
@@ -665,8 +658,6 @@ def build_parser() -> argparse.ArgumentParser:
                       "their spread")
     train_bench.add_argument("--seeds", type=_int_list, default=(0, 1, 2, 3, 4),
                              help="seeds to train, data and weights alike (0,1,2,3,4)")
-    train_bench.add_argument("--starts", type=_whole(1),
-                             help="instead: this many short trainings, counting dead starts")
 
     plan = add("plan", cmd_plan,
                "whether an architecture fits the Daisy, measured with random weights on the "

@@ -27,7 +27,6 @@ def run_demo(
     command: str,
     log: Callable[[str], None] = print,
     source: str = "builtin",
-    max_seconds: float | None = None,
 ) -> dict:
     """Run every step, write report.json into ``out_dir`` and return it. ``source`` "emulated"
     records the built-in dataset through the emulated datalogger and trains on the capture."""
@@ -55,7 +54,6 @@ def run_demo(
         filters=REFERENCE.filters,
         kernel_size=REFERENCE.kernel_size,
         max_epochs=max_epochs,
-        max_seconds=max_seconds,
         seed=seed,
     )
     training = train(dataset, config, out_dir, log=lambda line: log("      " + line))

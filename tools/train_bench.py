@@ -3,9 +3,7 @@ that depends on the seed.
 
 Runs the demo configuration (the built-in dataset and the reference model with the default
 recipe) once per seed and prints, per seed, the wall time of training and the test ESR, then
-their spread. ``--starts N`` instead trains N fresh starts (seeds 0..N-1) for just the epochs in
-which a dead start is detected, and counts how many started or became dead and whether the
-restart caught each one. A benchmark, not a test: the figures depend on the machine.
+their spread. A benchmark, not a test: the figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -13,13 +11,12 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
 from training.model import REFERENCE
-from training.train import DEAD_CHECK_EPOCHS, TrainConfig, train
+from training.train import TrainConfig, train
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
 
@@ -38,7 +35,7 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
     ``daisynet demo --seed`` does)."""
     log(f"training the demo configuration for seeds {', '.join(map(str, seeds))} "
         f"({_machine()})")
-    log(f"{'seed':>4}  {'train s':>8}  {'epochs':>6}  {'restarts':>8}  {'test ESR':>9}")
+    log(f"{'seed':>4}  {'train s':>8}  {'epochs':>6}  {'kept seed':>9}  {'test ESR':>9}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="daisynet-train-bench-") as scratch:
         for seed in seeds:
@@ -46,11 +43,11 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
             report = train(dataset, _config(seed), Path(scratch) / f"seed{seed}",
                            log=lambda line: None)
             row = {"seed": seed, "train_seconds": report["train_seconds"],
-                   "epochs": report["epochs_run"], "restarts": len(report["restarts"]),
+                   "epochs": report["epochs_run"], "chosen_seed": report["chosen_seed"],
                    "test_esr": report["test_esr"]}
             rows.append(row)
             log(f"{seed:>4}  {row['train_seconds']:>8.1f}  {row['epochs']:>6}  "
-                f"{row['restarts']:>8}  {row['test_esr']:>9.4f}")
+                f"{row['chosen_seed']:>9}  {row['test_esr']:>9.4f}")
     esrs = [row["test_esr"] for row in rows]
     times = [row["train_seconds"] for row in rows]
     spread = {
@@ -64,26 +61,3 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
         f"{spread['test_esr_mean']:.4f}, stdev {spread['test_esr_stdev']:.4f}); training "
         f"{spread['train_seconds_min']:.0f} .. {spread['train_seconds_max']:.0f} s")
     return {"mode": "seeds", "machine": _machine(), "rows": rows, "spread": spread}
-
-
-def bench_starts(starts: int, log: Callable[[str], None]) -> dict:
-    """``starts`` short trainings (seeds 0..starts-1) with no restarts allowed, each as long as
-    the dead-start check lasts: how many starts die, and does the check catch each one?"""
-    log(f"{starts} short trainings of {DEAD_CHECK_EPOCHS} epochs on a 20 s demo dataset "
-        f"({_machine()})")
-    dataset = make_waveshaper_dataset(20.0, 0)
-    rows = []
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="daisynet-train-bench-") as scratch:
-        for seed in range(starts):
-            report = train(dataset, _config(seed, max_epochs=DEAD_CHECK_EPOCHS, restarts=0),
-                           Path(scratch) / f"seed{seed}", log=lambda line: None)
-            dead = [restart["reason"] for restart in report["restarts"]]
-            rows.append({"seed": seed, "dead": dead[0] if dead else None,
-                         "validation_esr": report["best_validation_esr"]})
-            log(f"seed {seed:>2}: " + (f"DEAD ({dead[0]})" if dead else
-                                      f"alive, validation ESR {report['best_validation_esr']:.3f}"))
-    dead = sum(row["dead"] is not None for row in rows)
-    log(f"{dead} of {starts} starts died and were caught by the check (each would restart from "
-        f"the next seed); {time.perf_counter() - started:.0f} s")
-    return {"mode": "starts", "machine": _machine(), "rows": rows, "dead": dead}

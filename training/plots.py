@@ -14,20 +14,22 @@ SNIPPETS = 4  # panels in a prediction plot, spread evenly over the signal
 SNIPPET_SECONDS = 0.01  # 10 ms: a few cycles of a mid-range oscillator
 
 
-def plot_losses(train_esr: list[float], val_esr: list[float], path: Path,
-                esr_kind: str = "ESR") -> None:
-    """Training and validation ESR per epoch (what the loss measures), best epoch marked."""
+def plot_losses(history: dict[str, list[float]], energy: dict[str, float], path: Path) -> None:
+    """Training and validation loss per epoch, with the ESR scale on the right axis."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    epochs = np.arange(1, len(train_esr) + 1)
-    ax.semilogy(epochs, train_esr, label=f"train {esr_kind}")
-    ax.semilogy(epochs, val_esr, label=f"validation {esr_kind}")
-    if val_esr:
-        best = int(np.argmin(val_esr))
-        ax.axvline(best + 1, color="grey", linestyle=":",
-                   label=f"best epoch {best + 1} ({val_esr[best]:.4f})")
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax.semilogy(epochs, history["loss"], label="train loss")
+    ax.semilogy(epochs, history["val_loss"], label="validation loss")
+    best = int(np.argmin(history["val_loss"]))
+    ax.axvline(best + 1, color="grey", linestyle=":", label=f"best epoch {best + 1}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(esr_kind)
+    ax.set_ylabel("masked MSE")
     ax.grid(True, which="both", alpha=0.3)
+    esr_axis = ax.secondary_yaxis(
+        "right",
+        functions=(lambda mse: mse / energy["validation"], lambda e: e * energy["validation"]),
+    )
+    esr_axis.set_ylabel("validation ESR")
     ax.legend()
     ax.set_title("training progress")
     fig.tight_layout()

@@ -308,7 +308,8 @@ def test_train_accepts_a_captured_dataset(tmp_path, capsys):
     assert main(["capture", "--emulate", "--emulate-seconds", "3", "-o", str(tmp_path / "c"),
                  "--json"]) == 0
     assert main(["train", str(tmp_path / "c.wav"), "-o", str(tmp_path / "run"), "--filters",
-                 "3,3", "--kernel-size", "3", "--epochs", "1", "--window", "256"]) == 0
+                 "3,3", "--kernel-size", "3", "--epochs", "1", "--window", "256",
+                 "--candidates", "1"]) == 0
     report = json.loads((tmp_path / "run" / "training.json").read_text())
     assert report["inputs"] == ["knob_1", "knob_2", "audio_in_1"]
     assert report["dataset_source"]["generator"] == "daisynet capture"
