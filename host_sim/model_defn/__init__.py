@@ -9,9 +9,6 @@ Keras nor ``training``.
 
 from host_sim.model_defn.reader import HeaderError, read_golden, read_header
 from host_sim.model_defn.spec import (
-    MAX_BLOCKS,
-    MAX_FILTERS,
-    MAX_KERNEL_SIZE,
     Architecture,
     ConvLayer,
     ModelSpec,
@@ -20,9 +17,6 @@ from host_sim.model_defn.spec import (
 from host_sim.model_defn.writer import golden_path, render_golden, render_header
 
 __all__ = [
-    "MAX_BLOCKS",
-    "MAX_FILTERS",
-    "MAX_KERNEL_SIZE",
     "Architecture",
     "ConvLayer",
     "HeaderError",
