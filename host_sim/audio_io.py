@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from host_sim.spec import ModelSpec
+from host_sim.model_defn import ModelSpec
 from tools.dataset import dataset_paths, load_dataset, read_wav
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import cmsisdsp as dsp
 import numpy as np
 
-from host_sim.spec import ConvLayer, ModelSpec
+from host_sim.model_defn import ConvLayer, ModelSpec
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 DAISY_BLOCK_SIZE = 48  # frames per audio callback on the Daisy at its default setting

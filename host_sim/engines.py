@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.spec import ModelSpec
+from host_sim.model_defn import ModelSpec
 
 ENGINES = ("python", "native", "m7")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from host_sim.daisy_target import daisy_target
-from host_sim.header import read_header
+from host_sim.model_defn import read_header
 from host_sim.native import (
     BACKENDS,
     CMSIS_SOURCES,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host_sim.spec import ModelSpec
+from host_sim.model_defn import ModelSpec
 
 
 def reference_output(spec: ModelSpec, inputs: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ import numpy as np
 
 from host_sim.daisy_target import daisy_target
 from host_sim.engine import Simulator
-from host_sim.header import read_header
 from host_sim.m7 import M7Engine
+from host_sim.model_defn import read_header
 from host_sim.native import BACKENDS, REPO, NativeEngine
 from tools.plan import PLAN_BLOCK, real_time_verdict
 

@@ -125,7 +125,7 @@ def _emit_json(data: dict) -> None:
 
 def _load_spec(path: str):
     """A ModelSpec from a model_defn.h or a .keras file (with training.json beside it)."""
-    from host_sim.header import read_header
+    from host_sim.model_defn import read_header
 
     model_path = Path(path)
     if model_path.suffix == ".h":
@@ -267,8 +267,9 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
 
 def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.audio_io import read_model_inputs
+    from host_sim.model_defn import golden_path
     from tools.paths import check_output_file
-    from training.export import ModelMetadata, export, golden_path, load_keras, spec_from_keras
+    from training.export import ModelMetadata, export, load_keras, spec_from_keras
 
     log = _logger(args.json)
     if not Path(args.model).is_file():  # before the training.json warning below
@@ -375,17 +376,11 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
 
     from host_sim.audio_io import read_model_inputs
     from host_sim.engines import renderer
-    from host_sim.header import read_golden, read_header
-    from host_sim.verify import compare
+    from host_sim.model_defn import golden_path, read_golden, read_header
     from tools.paths import check_output_file
-    from training.export import (
-        ModelMetadata,
-        excitation,
-        golden_path,
-        load_keras,
-        spec_from_keras,
-    )
+    from training.export import ModelMetadata, excitation, load_keras, spec_from_keras
     from training.plots import plot_predictions
+    from training.verify import compare
 
     log = _logger(args.json)
     if args.plot:
@@ -700,10 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    from host_sim.header import HeaderError
     from host_sim.m7 import M7Error
+    from host_sim.model_defn import HeaderError, UnsupportedModelError
     from host_sim.native import NativeBuildError
-    from host_sim.spec import UnsupportedModelError
     from tools.dataset import DatasetError
 
     try:

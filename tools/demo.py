@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from host_sim.header import read_golden, read_header
-from host_sim.verify import compare
+from host_sim.model_defn import golden_path, read_golden, read_header
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
 from tools.capture import capture_emulated
 from tools.dataset import describe, load_dataset
-from training.export import export, golden_path, load_keras
+from training.export import export, load_keras
 from training.model import REFERENCE
 from training.plots import plot_predictions
 from training.train import TrainConfig, train
+from training.verify import compare
 from training.windows import contiguous_splits
 
 

@@ -25,8 +25,8 @@ from host_sim.daisy_target import (
     INTERNAL_FLASH_BYTES,
     model_flash_budget,
 )
-from host_sim.header import read_header
 from host_sim.m7 import M7Error, build_firmware
+from host_sim.model_defn import read_header
 from host_sim.native import REPO
 
 APPS = ("inference", "datalogger")

@@ -19,8 +19,7 @@ import numpy as np
 
 from host_sim.daisy_target import daisy_target, model_flash_budget
 from host_sim.m7 import M7Engine
-from host_sim.spec import ConvLayer, ModelSpec
-from training.model import Architecture
+from host_sim.model_defn import Architecture, ConvLayer, ModelSpec, read_header, render_header
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
 DTCM_BYTES = 128 * 1024
@@ -59,8 +58,6 @@ class Measurement:
 def measure(arch: Architecture) -> Measurement:
     """Instructions per sample at block 48 on the emulated M7, engine RAM, weight bytes, and
     the flash of the model's engine code and weights."""
-    from training.export import render_header
-
     spec = random_spec(arch)
     with tempfile.TemporaryDirectory(prefix="daisynet-plan-") as scratch:
         header = Path(scratch) / "model_defn.h"
@@ -70,7 +67,6 @@ def measure(arch: Architecture) -> Measurement:
 
 def measure_header(header: str | Path) -> Measurement:
     """``measure`` for an exported model_defn.h (a trained model)."""
-    from host_sim.header import read_header
     from training.export import excitation
 
     spec = read_header(header)

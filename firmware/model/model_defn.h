@@ -11,7 +11,8 @@ namespace daisynet::model {
 inline constexpr char kModelName[] = "daisynet_wavenet";
 // SHA-256 of everything that changes behaviour: each layer's shape (kernel, dilation, in, out,
 // relu as uint32), weights and bias (float32), little-endian, in layer order; then
-// {"inputs":[...],"outputs":[...],"sample_rate":N} (host_sim/spec.py ModelSpec.weights_sha256).
+// {"inputs":[...],"outputs":[...],"sample_rate":N}
+// (ModelSpec.weights_sha256 in host_sim/model_defn/spec.py).
 inline constexpr char kWeightsSha256[] = "a700e7ce8d4eb5d064f1cf20dae859a819be23b5283e22840178697bc46cfe81";
 inline constexpr std::uint32_t kWeightsHash32 = 0xa700e7ceu;  // first 8 hex digits above
 inline constexpr float kSampleRate = 48000.0f;  // Hz the model was trained at

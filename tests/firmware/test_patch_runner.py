@@ -7,8 +7,8 @@ import pytest
 
 from host_sim.daisy_target import daisy_target
 from host_sim.engine import Simulator
-from host_sim.header import read_header
 from host_sim.m7 import status_text_on_m7
+from host_sim.model_defn import read_header
 from host_sim.native import NativeBuildError, NativePatchRunner
 from tests.conftest import require_tool
 from tests.training.test_export import save_with_metadata

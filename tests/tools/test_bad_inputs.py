@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from host_sim.header import HeaderError, read_header
-from host_sim.spec import UnsupportedModelError
+from host_sim.model_defn import HeaderError, UnsupportedModelError, read_header
 from tools.cli import main
 from tools.dataset import Dataset, DatasetError, load_dataset, read_wav
 

@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from host_sim.engine import Simulator
-from host_sim.header import read_header
+from host_sim.model_defn import read_header
 from tests.training.test_export import save_with_metadata
 from tools.builtin_data import make_waveshaper_dataset
 from tools.cli import main
@@ -420,7 +420,7 @@ def test_a_model_trained_elsewhere_with_a_fixed_input_length_exports_with_flags(
     """The original notebook's model: Input(shape=(2560, 3)), no training.json beside it."""
     import keras
 
-    from host_sim.header import read_golden, read_header
+    from host_sim.model_defn import read_golden, read_header
 
     keras.utils.set_random_seed(4)
     inputs = keras.Input(shape=(2560, 3))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from host_sim.daisy_target import model_flash_budget
-from host_sim.header import read_header
+from host_sim.model_defn import read_header
 from tests.conftest import require_tool
 from tests.training.test_export import save_with_metadata
 from tools import flash as flash_module

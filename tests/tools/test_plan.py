@@ -3,11 +3,10 @@
 import pytest
 
 from host_sim.daisy_target import model_flash_budget
+from host_sim.model_defn import Architecture, render_header
 from tests.conftest import require_tool
 from tools.bench import bench
 from tools.plan import DTCM_BYTES, PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
-from training.export import render_header
-from training.model import Architecture
 
 RATES = (32_000, 48_000, 96_000)
 

@@ -5,11 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.header import HeaderError, read_golden, read_header
-from host_sim.spec import UnsupportedModelError
+from host_sim.model_defn import (
+    Architecture,
+    HeaderError,
+    UnsupportedModelError,
+    golden_path,
+    read_golden,
+    read_header,
+)
 from tests.conftest import require_tool
-from training.export import ModelMetadata, export, golden_path, load_keras, spec_from_keras
-from training.model import Architecture, predict_sequence
+from training.export import ModelMetadata, export, load_keras, spec_from_keras
+from training.model import predict_sequence
 
 REPO = Path(__file__).resolve().parents[2]
 

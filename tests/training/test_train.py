@@ -1,6 +1,6 @@
 import json
 
-from host_sim.header import read_header
+from host_sim.model_defn import read_header
 from tools.builtin_data import make_waveshaper_dataset
 from tools.cli import main
 from training import train as train_module

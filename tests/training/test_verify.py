@@ -1,7 +1,7 @@
 import numpy as np
 
-from host_sim.verify import compare
 from training.export import spec_from_keras
+from training.verify import compare
 
 
 def test_exact_engine_passes_within_tolerance(random_wavenet, audio_like):

@@ -2,18 +2,76 @@
 
 Keras models and ``model_defn.h`` headers both load into a ``ModelSpec``; the exporter writes
 one and the simulator runs one, so the checks here are the single list of what the engine (and
-the firmware built from the same header) can execute.
+the firmware built from the same header) can execute. ``Architecture`` is the shape alone, which
+training builds Keras models from.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from training.model import MAX_BLOCKS, MAX_FILTERS, MAX_KERNEL_SIZE, Architecture
+# Limits of what the export and the firmware engine accept; wider models still train.
+MAX_KERNEL_SIZE = 8
+MAX_BLOCKS = 8
+MAX_FILTERS = 64
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Shape of a wavenet: everything needed to build it, count it and size its caches."""
+
+    inputs: int
+    filters: tuple[int, ...]
+    kernel_size: int
+    outputs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.inputs < 1:
+            raise ValueError(f"need at least one input channel, got {self.inputs}")
+        if self.outputs < 1:
+            raise ValueError(f"need at least one output channel, got {self.outputs}")
+        if not 2 <= self.kernel_size <= MAX_KERNEL_SIZE:
+            raise ValueError(f"kernel size must be 2..{MAX_KERNEL_SIZE}, got {self.kernel_size}")
+        if not 1 <= len(self.filters) <= MAX_BLOCKS:
+            raise ValueError(f"need 1..{MAX_BLOCKS} blocks, got {len(self.filters)}")
+        if any(not 1 <= f <= MAX_FILTERS for f in self.filters):
+            raise ValueError(f"filters must each be 1..{MAX_FILTERS}, got {list(self.filters)}")
+
+    @property
+    def dilations(self) -> list[int]:
+        return [self.kernel_size**i for i in range(len(self.filters))]
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples of input history that reach one output sample, the current one included."""
+        return self.kernel_size ** len(self.filters)
+
+    def layer_shapes(self) -> list[tuple[int, int, int, int]]:
+        """(kernel, dilation, in_channels, out_channels) for every conv layer in order."""
+        shapes = []
+        channels = self.inputs
+        for filters, dilation in zip(self.filters, self.dilations, strict=True):
+            shapes.append((self.kernel_size, dilation, channels, filters))
+            shapes.append((1, 1, filters, filters))
+            channels = filters
+        shapes.append((1, 1, channels, self.outputs))
+        return shapes
+
+    @property
+    def parameters(self) -> int:
+        return sum(k * cin * cout + cout for k, _, cin, cout in self.layer_shapes())
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulates per output sample with cached activations (biases excluded)."""
+        return sum(k * cin * cout for k, _, cin, cout in self.layer_shapes())
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "filters": list(self.filters)}
 
 
 class UnsupportedModelError(ValueError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from host_sim.engines import Renderer, renderer
+from host_sim.model_defn import ModelSpec
 from host_sim.reference import reference_output
-from host_sim.spec import ModelSpec
 from training.export import ModelMetadata, spec_from_keras
 from training.metrics import esr
 from training.model import predict_sequence

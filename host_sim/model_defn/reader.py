@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.spec import ConvLayer, ModelSpec
+from host_sim.model_defn.spec import ConvLayer, ModelSpec
 
 _COMMENT = re.compile(r"//[^\n]*")
 _DEFINITION = re.compile(

@@ -1,0 +1,30 @@
+"""The model_defn.h contract, one place for both sides of it.
+
+``spec`` describes the model (the shape, the layers and their weights, what the engine can run,
+and the hash that identifies its behaviour); ``writer`` renders a spec into model_defn.h and its
+golden vectors from ``templates/``; ``reader`` parses them back, checking the hash and every
+shape constant. Training, the simulator and the CLI import it from here; it imports neither
+Keras nor ``training``.
+"""
+
+from host_sim.model_defn.reader import HeaderError, read_golden, read_header
+from host_sim.model_defn.spec import (
+    Architecture,
+    ConvLayer,
+    ModelSpec,
+    UnsupportedModelError,
+)
+from host_sim.model_defn.writer import golden_path, render_golden, render_header
+
+__all__ = [
+    "Architecture",
+    "ConvLayer",
+    "HeaderError",
+    "ModelSpec",
+    "UnsupportedModelError",
+    "golden_path",
+    "read_golden",
+    "read_header",
+    "render_golden",
+    "render_header",
+]
