@@ -401,38 +401,47 @@ inline __attribute__((always_inline)) void Tile(const float* __restrict packed,
 #endif
 }
 
-// Output channels kFirst.. of `frames` frames: the tile of outputs that starts at kFirst over
-// all frames (tiles of FramesPerTile, then single frames), then the next tile of outputs.
+// One tile of kOutputs output channels over `frames` frames: tiles of FramesPerTile frames,
+// then single frames for the rest of the block.
 template <std::size_t kIn, std::size_t kTaps, std::size_t kStride, std::size_t kOut,
-          bool kRelu, std::size_t kFirst>
-inline __attribute__((always_inline)) void Columns(const float* packed, const float* oldest,
-                                                   std::size_t tap_stride, float* dst,
-                                                   std::size_t frames) {
-  if constexpr (kFirst < kOut) {
-    constexpr std::size_t kOutputs = TileWidth(kOut, kFirst);
-    constexpr std::size_t kFrames = FramesPerTile(kOutputs);
-    std::size_t f = 0;
-    for (; f + kFrames <= frames; f += kFrames) {
-      Tile<kIn, kTaps, kStride, kOut, kRelu, kOutputs, kFrames>(
-          packed, oldest + f * kStride, tap_stride, dst + f * kOut + kFirst);
-    }
-    for (; f < frames; ++f) {
-      Tile<kIn, kTaps, kStride, kOut, kRelu, kOutputs, 1>(packed, oldest + f * kStride,
-                                                          tap_stride, dst + f * kOut + kFirst);
-    }
-    Columns<kIn, kTaps, kStride, kOut, kRelu, kFirst + kOutputs>(
-        packed + kOutputs * (1 + kTaps * kIn), oldest, tap_stride, dst, frames);
+          bool kRelu, std::size_t kOutputs>
+inline __attribute__((always_inline)) void Rows(const float* packed, const float* oldest,
+                                                std::size_t tap_stride, float* dst,
+                                                std::size_t frames) {
+  constexpr std::size_t kFrames = FramesPerTile(kOutputs);
+  std::size_t f = 0;
+  for (; f + kFrames <= frames; f += kFrames) {
+    Tile<kIn, kTaps, kStride, kOut, kRelu, kOutputs, kFrames>(packed, oldest + f * kStride,
+                                                              tap_stride, dst + f * kOut);
+  }
+  for (; f < frames; ++f) {
+    Tile<kIn, kTaps, kStride, kOut, kRelu, kOutputs, 1>(packed, oldest + f * kStride,
+                                                        tap_stride, dst + f * kOut);
   }
 }
 
-// One layer over `frames` frames into `dst`. Its shape is compile-time; its dilation is not
-// (tap_stride), so layers of one shape share one function: with the dilation a template
-// argument, a deep model paid ~3 KB of flash per dilation for the same instructions.
+// One layer over `frames` frames into `dst`: its output tiles of kMaxTileOutputs channels,
+// then the narrower rest (TileWidth). The full tiles are a run-time loop over one copy of
+// their code, so a wide layer costs no more flash than a layer of 8 outputs. Its shape is
+// compile-time; its dilation is not (tap_stride), so layers of one shape share one function:
+// with the dilation a template argument, a deep model paid ~3 KB of flash per dilation for
+// the same instructions.
 template <std::size_t kIn, std::size_t kTaps, std::size_t kStride, std::size_t kOut,
           bool kRelu>
 void Layer(const float* packed, const float* oldest, std::size_t tap_stride, float* dst,
            std::size_t frames) {
-  Columns<kIn, kTaps, kStride, kOut, kRelu, 0>(packed, oldest, tap_stride, dst, frames);
+  constexpr std::size_t kFull = kOut / kMaxTileOutputs;
+  constexpr std::size_t kRest = kOut % kMaxTileOutputs;
+  constexpr std::size_t kTileFloats = kMaxTileOutputs * (1 + kTaps * kIn);  // bias + weights
+  for (std::size_t t = 0; t < kFull; ++t) {
+    Rows<kIn, kTaps, kStride, kOut, kRelu, kMaxTileOutputs>(
+        packed + t * kTileFloats, oldest, tap_stride, dst + t * kMaxTileOutputs, frames);
+  }
+  if constexpr (kRest > 0) {
+    Rows<kIn, kTaps, kStride, kOut, kRelu, kRest>(packed + kFull * kTileFloats, oldest,
+                                                   tap_stride, dst + kFull * kMaxTileOutputs,
+                                                   frames);
+  }
 }
 
 // Copies n floats from src down to dst (dst < src; they may overlap). A forward copy, words
