@@ -20,14 +20,17 @@ import numpy as np
 from host_sim.daisy_target import daisy_target, model_flash_budget
 from host_sim.m7 import M7Engine
 from host_sim.model_defn import Architecture, ConvLayer, ModelSpec, read_header, render_header
+from host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
 DTCM_BYTES = 128 * 1024
 PLAN_BLOCK = 48  # the Daisy's audio block
 PLAN_FRAMES = 2400  # 50 ms at 48 kHz: long enough for a steady instruction count
 DEFAULT_SAMPLE_RATES = (32_000, 48_000, 96_000)
-WIDEST_SEARCHED = 64  # filters
-DEEPEST_SEARCHED = 12  # blocks
+SEARCH_RATE = 48_000  # Hz the widest/deepest search asks about
+# The search spans what Architecture accepts (a candidate beyond it cannot even be built).
+WIDEST_SEARCHED = MAX_FILTERS  # filters
+DEEPEST_SEARCHED = MAX_BLOCKS  # blocks
 
 
 def random_spec(arch: Architecture, seed: int = 0) -> ModelSpec:
@@ -106,6 +109,14 @@ def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool
             and measurement.flash_bytes <= model_flash_budget())
 
 
+def fits_at(arch: Architecture, sample_rate: int = SEARCH_RATE) -> bool:
+    """Whether ``arch`` would fit on the Daisy at ``sample_rate``: measured on the emulated M7,
+    unless its weights alone are over the flash budget (then no build is needed)."""
+    if 4 * arch.parameters > model_flash_budget():
+        return False
+    return fits(arch, measure(arch), sample_rate)
+
+
 def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
     """Largest n in low..high with ok(n), assuming ok is true up to some n and false after."""
     if not ok(low):
@@ -117,6 +128,24 @@ def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
         else:
             high = middle - 1
     return low
+
+
+def search_limits(inputs: int, kernel_size: int, filters: tuple[int, ...],
+                  fits_on: Callable[[Architecture], bool]) -> tuple[int | None, int | None]:
+    """(widest, deepest): the most filters that ``len(filters)`` blocks of one width may have,
+    and the most blocks of ``filters[-1]`` filters, for which ``fits_on`` holds; None when not
+    even 1 does. A binary search over 1..WIDEST_SEARCHED and 1..DEEPEST_SEARCHED, so
+    ``fits_on`` (in ``plan``, a build and a run on the emulated M7) is asked about 11 times,
+    not 72; it assumes that more filters or blocks never fit better."""
+    blocks = len(filters)
+
+    def wide(width: int) -> bool:
+        return fits_on(Architecture(inputs, (width,) * blocks, kernel_size))
+
+    def deep(depth: int) -> bool:
+        return fits_on(Architecture(inputs, (filters[-1],) * depth, kernel_size))
+
+    return _largest(1, WIDEST_SEARCHED, wide), _largest(1, DEEPEST_SEARCHED, deep)
 
 
 def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
@@ -162,19 +191,9 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         "rates": rates,
     }
     if search:
-        blocks = len(filters)
-
-        def wide(width: int) -> bool:
-            candidate = Architecture(inputs, (width,) * blocks, kernel_size)
-            return fits(candidate, measure(candidate), 48_000)
-
-        def deep(depth: int) -> bool:
-            candidate = Architecture(inputs, (filters[-1],) * depth, kernel_size)
-            return fits(candidate, measure(candidate), 48_000)
-
-        result["widest_uniform_filters"] = _largest(1, WIDEST_SEARCHED, wide)
-        result["deepest_blocks"] = _largest(1, DEEPEST_SEARCHED, deep)
-        log(f"at 48 kHz: widest uniform filters for {blocks} blocks: "
-            f"{result['widest_uniform_filters']}; deepest network of {filters[-1]} filters: "
-            f"{result['deepest_blocks']} blocks")
+        widest, deepest = search_limits(inputs, kernel_size, tuple(filters), fits_at)
+        result["widest_uniform_filters"] = widest
+        result["deepest_blocks"] = deepest
+        log(f"at {SEARCH_RATE // 1000} kHz: widest uniform filters for {len(filters)} blocks: "
+            f"{widest}; deepest network of {filters[-1]} filters: {deepest} blocks")
     return result

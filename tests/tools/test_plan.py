@@ -1,25 +1,41 @@
-"""`daisynet plan`: its verdicts agree with what `daisynet bench` measures on the same model."""
+"""`daisynet plan`: its verdicts agree with what `daisynet bench` measures on the same model, and
+its search for the widest and deepest architecture that fit finds the boundary."""
+
+import math
 
 import pytest
 
+import tools.plan
 from host_sim.daisy_target import model_flash_budget
 from host_sim.model_defn import Architecture, render_header
 from tests.conftest import require_tool
 from tools.bench import bench
-from tools.plan import DTCM_BYTES, PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
+from tools.plan import (
+    DEEPEST_SEARCHED,
+    DTCM_BYTES,
+    PLAN_BLOCK,
+    SAFETY_MARGIN,
+    WIDEST_SEARCHED,
+    Measurement,
+    fits_at,
+    plan,
+    random_spec,
+    search_limits,
+)
 
 RATES = (32_000, 48_000, 96_000)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def arm_toolchain():
     for tool in ("arm-none-eabi-g++", "arm-none-eabi-size", "qemu-system-arm", "g++"):
         require_tool(tool)
 
 
+@pytest.mark.usefixtures("arm_toolchain")
 @pytest.mark.parametrize("inputs, filters, kernel, verdicts", [
     (3, (4, 4, 4, 8), 4, (True, True, True)),  # the reference
-    (4, (12,) * 6, 2, (True, True, False)),  # 2,412 MACs/sample: over the margin at 96 kHz
+    (4, (16,) * 5, 2, (True, True, False)),  # 3,472 MACs/sample: over the margin at 96 kHz
     (4, (24,) * 6, 3, (False, False, False)),  # 12,408 MACs/sample, 50 KB of weights
 ])
 def test_plan_verdicts_agree_with_bench(inputs, filters, kernel, verdicts, tmp_path):
@@ -42,3 +58,81 @@ def test_plan_verdicts_agree_with_bench(inputs, filters, kernel, verdicts, tmp_p
     assert tuple(verdict["fits"] for verdict in result["rates"]) == verdicts
     assert result["receptive_field_samples"] == kernel ** len(filters)
     assert result["macs_per_sample"] == measured["macs_per_sample"]
+
+
+# The search asks its question about a dozen architectures; on the emulated M7 that is a dozen
+# builds and runs. Its logic is tested with a stand-in question instead: a cost that grows with
+# the MACs and the layers, like the engine's, against a budget.
+def cheap_fits(budget: float):
+    asked = []
+
+    def fits_on(arch: Architecture) -> bool:
+        asked.append(arch)
+        return 1.3 * arch.macs_per_sample + 60 * len(arch.filters) <= budget
+
+    return fits_on, asked
+
+
+def largest(ok, high):
+    """The exhaustive answer: the largest n in 1..high with ok(n), or None."""
+    return max((n for n in range(1, high + 1) if ok(n)), default=None)
+
+
+@pytest.mark.parametrize("inputs, kernel, filters, budget", [
+    (4, 3, (16,) * 6, 6_667),  # 80% of 8,333 cycles: the issue's 5,584-MAC model
+    (3, 4, (4, 4, 4, 8), 1_000),  # the reference, in a tight budget
+    (1, 2, (2, 2), 100),  # only the smallest fit
+    (1, 2, (2, 2), 10),  # nothing fits, not even one filter or one block
+    (1, 2, (1,), 1e9),  # everything fits: the searched ranges' ends
+])
+def test_search_finds_the_widest_and_deepest_that_fit(inputs, kernel, filters, budget):
+    fits_on, asked = cheap_fits(budget)
+    widest, deepest = search_limits(inputs, kernel, filters, fits_on)
+    searched = len(asked)
+
+    blocks = len(filters)
+    assert widest == largest(
+        lambda n: fits_on(Architecture(inputs, (n,) * blocks, kernel)), WIDEST_SEARCHED)
+    assert deepest == largest(
+        lambda n: fits_on(Architecture(inputs, (filters[-1],) * n, kernel)), DEEPEST_SEARCHED)
+    # A binary search: 1 + log2 questions per range, not one per candidate.
+    assert searched <= (2 + math.ceil(math.log2(WIDEST_SEARCHED))
+                        + 2 + math.ceil(math.log2(DEEPEST_SEARCHED)))
+    # Every question was about the architecture the answer names: same inputs and kernel,
+    # `blocks` blocks of one width, or blocks of the last block's filters.
+    for arch in asked[:searched]:
+        assert (arch.inputs, arch.kernel_size) == (inputs, kernel)
+        assert ((len(arch.filters) == blocks and len(set(arch.filters)) == 1)
+                or set(arch.filters) == {filters[-1]})
+
+
+def test_plan_reports_the_search_with_the_measurement_it_would_make(monkeypatch):
+    """plan() end to end with a stand-in for the emulated M7: its search agrees with asking
+    fits_at about every candidate, and the weights alone rule out a build."""
+    measured = []
+
+    def stand_in(arch: Architecture) -> Measurement:
+        measured.append(arch)
+        return Measurement(instructions_per_sample=1.3 * arch.macs_per_sample + 60 * len(
+            arch.filters), ram_bytes=1_000 * len(arch.filters), weight_bytes=4 * arch.parameters,
+            flash_bytes=4 * arch.parameters + 6_000)
+
+    monkeypatch.setattr(tools.plan, "measure", stand_in)
+    lines = []
+    result = plan(4, 3, (16,) * 6, RATES, log=lines.append)
+    searched = len(measured)
+
+    def exhaustive(make, high):
+        return largest(lambda n: fits_at(make(n)), high)
+
+    assert result["widest_uniform_filters"] == exhaustive(
+        lambda n: Architecture(4, (n,) * 6, 3), WIDEST_SEARCHED)
+    assert result["deepest_blocks"] == exhaustive(
+        lambda n: Architecture(4, (16,) * n, 3), DEEPEST_SEARCHED)
+    # Boundaries inside both ranges, so the search had something to find.
+    assert 1 < result["widest_uniform_filters"] < WIDEST_SEARCHED
+    assert 1 < result["deepest_blocks"] < DEEPEST_SEARCHED
+    assert f"widest uniform filters for 6 blocks: {result['widest_uniform_filters']}" in lines[-1]
+    # No candidate whose weights alone overflow the flash was measured.
+    assert all(4 * arch.parameters <= model_flash_budget() for arch in measured[:searched])
+    assert searched <= 1 + 2 * (2 + math.ceil(math.log2(WIDEST_SEARCHED)))
