@@ -406,3 +406,32 @@ def export_quantized(
     json_path = report_path(header_path)
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     return QuantizedExport(spec, header_path, golden, json_path, report)
+
+
+def export_quantized_model(
+    model_path: str | Path,
+    header_path: str | Path,
+    number_format: str,
+    command: str | None = None,
+    golden_input: str | Path | None = None,
+    golden_frames: int = DEFAULT_GOLDEN_FRAMES,
+    calibration_path: str | Path | None = None,
+    max_esr: float | None = None,
+) -> QuantizedExport:
+    """``daisynet export MODEL -o HEADER --quantize FORMAT [--golden-input WAV]`` as one call
+    (metadata from training.json, calibration and test audio found as the CLI finds them),
+    without the CLI's real-time check: e.g. the demo model's q15 header for a firmware test,
+    ``export_quantized_model("firmware/model/model.keras", tmp / "model_defn.h", "q15",
+    golden_input="firmware/model/golden_input.wav")``."""
+    from host_sim.audio_io import read_model_inputs
+
+    metadata = ModelMetadata.beside(model_path)
+    spec = spec_from_keras(load_keras(model_path), metadata)
+    golden_inputs = None
+    if golden_input is not None:
+        golden_inputs, _ = read_model_inputs(golden_input, spec)
+    calibration, test = quantization_audio(model_path, spec, calibration_path)
+    command = command or (f"export_quantized_model({str(model_path)!r}, {number_format!r})")
+    return export_quantized(model_path, header_path, command, number_format, calibration, test,
+                            golden_inputs=golden_inputs, golden_frames=golden_frames,
+                            metadata=metadata, max_esr=max_esr)

@@ -19,6 +19,7 @@ from training.export import (
     ModelMetadata,
     QuantizationRefusedError,
     export_quantized,
+    export_quantized_model,
     load_keras,
     quantization_audio,
     spec_from_keras,
@@ -84,6 +85,18 @@ def test_demo_model_accuracy_cost(fmt, demo_audio, tmp_path, capsys):
     assert np.array_equal(Simulator(spec).render(inputs, 7), outputs)
     keras = predict_sequence(load_keras(DEMO_MODEL), inputs, 256)
     np.testing.assert_allclose(float_outputs, keras, atol=1e-6)
+
+
+def test_export_quantized_model_is_the_cli_in_one_call(tmp_path):
+    exported = export_quantized_model(DEMO_MODEL, tmp_path / "model_defn.h", "q15",
+                                      golden_input=DEMO_GOLDEN_INPUT)
+    spec = read_header(exported.header)
+    inputs, outputs, _ = read_golden_all(exported.golden, spec)
+    golden, _ = soundfile.read(DEMO_GOLDEN_INPUT, dtype="float32", always_2d=True)
+    assert np.array_equal(inputs, golden)
+    assert spec.float_sha256 == read_header(REPO / "firmware" / "model" /
+                                            "model_defn.h").weights_sha256()
+    assert exported.report["esr"] <= 1e-3
 
 
 def test_max_esr_refuses_and_writes_nothing(demo_audio, tmp_path):
