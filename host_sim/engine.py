@@ -6,6 +6,13 @@ form one (B x in) matrix multiplied by the tap's (in x out) weights with ``arm_m
 the products are summed onto the bias with ``arm_add_f32`` and rectified with ``arm_clip_f32``.
 Only the newest B output columns are ever computed, so the cost per sample is independent of the
 receptive field. Histories start at zero, which is what Keras' causal zero padding assumes.
+
+A q15/q7 spec runs in integers, with the calls the firmware's CMSIS backend makes: the K tap
+rows of every frame gathered side by side into one (B x kernel*in) matrix, one
+``arm_mat_mult_q15``/``q7`` by the (kernel*in x out) weights, then ``arm_add`` of the bias,
+``arm_shift`` into the output format and ``arm_clip`` for the ReLU. The inputs are quantized and
+the outputs dequantized at the edges exactly as ``model_defn.fixed_point`` defines, which this
+must match bit for bit.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import cmsisdsp as dsp
 import numpy as np
 
 from host_sim.model_defn import ConvLayer, ModelSpec
+from host_sim.model_defn.fixed_point import dequantize, quantize_inputs
+from host_sim.model_defn.spec import NumberFormat
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 DAISY_BLOCK_SIZE = 48  # frames per audio callback on the Daisy at its default setting
@@ -63,13 +72,68 @@ class CachedConvLayer:
         return accumulator.reshape(frames, out_channels)
 
 
+# The cmsisdsp fixed-point calls of each format.
+_Q_CALLS = {
+    "q15": (dsp.arm_mat_mult_q15, dsp.arm_add_q15, dsp.arm_shift_q15, dsp.arm_clip_q15),
+    "q7": (dsp.arm_mat_mult_q7, dsp.arm_add_q7, dsp.arm_shift_q7, dsp.arm_clip_q7),
+}
+
+
+class QuantizedConvLayer:
+    """One causal convolution in q15/q7 with its rolling (integer) input history."""
+
+    def __init__(self, layer: ConvLayer, fmt: NumberFormat) -> None:
+        quant = layer.quant
+        if quant is None:
+            raise ValueError(f"layer {layer.name!r} has no {fmt.name} weights")
+        self.layer, self.fmt = layer, fmt
+        self.mat_mult, self.add, self.shift_call, self.clip = _Q_CALLS[fmt.name]
+        # [k][in][out] is already the (kernel*in x out) matrix of the gathered rows.
+        self.weights = np.ascontiguousarray(
+            quant.weights.reshape(layer.kernel * layer.in_channels, layer.out_channels),
+            dtype=fmt.dtype)
+        self.bias = np.ascontiguousarray(quant.bias, dtype=fmt.dtype)
+        self.shift = quant.shift
+        # arm_mat_mult_q15's scratch for the transposed weights (used by its DSP-extension path)
+        self.state = np.zeros(self.weights.size, fmt.dtype)
+        self.history_frames = (layer.kernel - 1) * layer.dilation
+        self.reset()
+
+    def reset(self) -> None:
+        self.history = np.zeros((self.history_frames, self.layer.in_channels), self.fmt.dtype)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(B, in_channels) integers -> (B, out_channels) integers, advancing the history."""
+        frames = block.shape[0]
+        layer = self.layer
+        window = np.concatenate([self.history, block]) if self.history_frames else block
+        rows = np.ascontiguousarray(np.concatenate(
+            [window[k * layer.dilation : k * layer.dilation + frames]
+             for k in range(layer.kernel)], axis=1))
+        status, product = self.mat_mult(rows, self.weights, self.state)
+        if status != 0:
+            raise RuntimeError(f"arm_mat_mult_{self.fmt.name} failed with status {status}")
+        out = self.add(product.reshape(-1), np.tile(self.bias, frames))
+        if self.shift:
+            out = self.shift_call(out, self.shift)
+        if layer.relu:
+            out = self.clip(out, 0, self.fmt.max)
+        if self.history_frames:
+            self.history = window[-self.history_frames :].copy()
+        return np.asarray(out, dtype=self.fmt.dtype).reshape(frames, layer.out_channels)
+
+
 class Simulator:
-    """Streams audio through a model block by block; state persists between calls."""
+    """Streams audio through a model block by block; state persists between calls. Float32
+    specs run in float32, q15/q7 specs in integers (floats in and out at the edges)."""
 
     def __init__(self, spec: ModelSpec) -> None:
         spec.validate()
         self.spec = spec
-        self.layers = [CachedConvLayer(layer) for layer in spec.layers]
+        if spec.quantized:
+            self.layers = [QuantizedConvLayer(layer, spec.format) for layer in spec.layers]
+        else:
+            self.layers = [CachedConvLayer(layer) for layer in spec.layers]
 
     def reset(self) -> None:
         """Back to silence, as after power-up."""
@@ -88,7 +152,23 @@ class Simulator:
         if block.shape[0] > MAX_MATRIX_ROWS:
             return np.concatenate([self.process(block[start : start + MAX_MATRIX_ROWS])
                                    for start in range(0, block.shape[0], MAX_MATRIX_ROWS)])
+        if self.spec.quantized:
+            x = quantize_inputs(block, self.spec.format, self.spec.input_frac_bits)
+            return dequantize(self.process_fixed(x), self.spec.output_frac_bits)
         x = np.ascontiguousarray(block)
+        for layer in self.layers:
+            x = layer.process(x)
+        return x
+
+    def process_fixed(self, block: np.ndarray) -> np.ndarray:
+        """Quantized specs: (frames, inputs) integers already in the input format ->
+        (frames, outputs) integers in the output format."""
+        if not self.spec.quantized:
+            raise ValueError("process_fixed runs q15/q7 models; this one is float32")
+        x = np.ascontiguousarray(block, dtype=self.spec.format.dtype)
+        if x.shape[0] > MAX_MATRIX_ROWS:
+            return np.concatenate([self.process_fixed(x[start : start + MAX_MATRIX_ROWS])
+                                   for start in range(0, x.shape[0], MAX_MATRIX_ROWS)])
         for layer in self.layers:
             x = layer.process(x)
         return x

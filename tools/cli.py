@@ -268,17 +268,23 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
 def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     from host_sim.audio_io import read_model_inputs
     from host_sim.model_defn import golden_path
+    from host_sim.quantize import report_path
     from tools.paths import check_output_file
     from training.export import ModelMetadata, export, load_keras, spec_from_keras
 
     log = _logger(args.json)
     if not Path(args.model).is_file():  # before the training.json warning below
         raise CommandError(f"{args.model}: no such model file")
-    inputs = _inputs(args.model, args.golden_input)
+    if not args.quantize and (args.calibration or args.max_esr is not None):
+        raise CommandError("--calibration and --max-esr apply to quantized exports; add "
+                           "--quantize q15 or --quantize q7")
+    inputs = _inputs(args.model, args.golden_input, args.calibration)
     if Path(args.output).suffix != ".h":
         raise CommandError(f"{args.output}: the output is a C++ header; name it NAME.h")
     check_output_file(args.output, inputs)
     check_output_file(golden_path(args.output), inputs)
+    if args.quantize:
+        check_output_file(report_path(args.output), inputs)
     # training.json beside the model, overridden by the flags (a model trained elsewhere has
     # none: the flags give the Patch input names, the target and the rate it was trained at).
     given = {"name": args.name, "sample_rate": args.sample_rate, "input_names": args.inputs,
@@ -295,20 +301,27 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
             log(f"warning: no training.json beside {args.model}; defaulting "
                 + ", ".join(defaulted))
     golden_inputs = None
-    if args.golden_input:
+    if args.golden_input or args.quantize:
         spec = spec_from_keras(load_keras(args.model), metadata)
+    if args.golden_input:
         golden_inputs, _ = read_model_inputs(args.golden_input, spec)
-    spec, header, golden = export(
-        args.model,
-        args.output,
-        command=_invocation(argv),
-        golden_inputs=golden_inputs,
-        golden_frames=args.golden_frames,
-        metadata=metadata,
-    )
+    quantization = None
+    if args.quantize:
+        quantization = _export_quantized(args, argv, spec, metadata, golden_inputs, log)
+        spec, header, golden = (quantization.spec, quantization.header, quantization.golden)
+    else:
+        spec, header, golden = export(
+            args.model,
+            args.output,
+            command=_invocation(argv),
+            golden_inputs=golden_inputs,
+            golden_frames=args.golden_frames,
+            metadata=metadata,
+        )
     arch = spec.architecture()
     log(f"wrote {header} ({arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
-        f"receptive field {arch.receptive_field}) and {golden}")
+        f"receptive field {arch.receptive_field}{', ' + spec.number_format if quantization else ''}"
+        f") and {golden}" + (f", {quantization.report_path}" if quantization else ""))
     from host_sim.m7 import M7Error
     from tools.plan import measure_header, real_time_verdict
 
@@ -318,8 +331,12 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
         real_time = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
         log(real_time["message"])
     except M7Error as err:
-        log(f"real-time check skipped: {err}")
-    return {
+        reason = str(err)
+        if quantization and reason.startswith("build failed"):
+            reason = (f"the emulated M7 build of this {spec.number_format} header failed "
+                      f"(`daisynet bench {header}` shows the compiler's message)")
+        log(f"real-time check skipped: {reason}")
+    result = {
         "header": str(header),
         "golden": str(golden),
         "real_time": real_time,
@@ -329,7 +346,34 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
         "receptive_field": arch.receptive_field,
         "inputs": spec.input_names,
         "outputs": spec.output_names,
+        "number_format": spec.number_format,
     }
+    if quantization:
+        result.update(report=str(quantization.report_path), quantization=quantization.report)
+    return result
+
+
+def _export_quantized(args: argparse.Namespace, argv: list[str], spec, metadata,
+                      golden_inputs, log: Callable[[str], None]):
+    """The --quantize half of export: find the audio, quantize, report, write (or refuse)."""
+    from host_sim.quantize import accuracy_summary
+    from training.export import export_quantized, quantization_audio
+
+    calibration, test = quantization_audio(args.model, spec, args.calibration)
+    log(f"calibrating {args.quantize} on {len(calibration.samples)} frames: "
+        f"{calibration.source}")
+    if not test.held_out:
+        log("warning: no held-out audio (the training dataset was not found): the accuracy "
+            "cost is measured on the calibration audio itself")
+    exported = export_quantized(
+        args.model, args.output, _invocation(argv), args.quantize, calibration, test,
+        golden_inputs=golden_inputs, golden_frames=args.golden_frames, metadata=metadata,
+        max_esr=args.max_esr)
+    for line in accuracy_summary(exported.report):
+        log(line)
+    for warning in exported.report["warnings"]:
+        log(f"warning: {warning}")
+    return exported
 
 
 def _engine_header(args: argparse.Namespace, scratch: Path) -> Path | None:
@@ -380,7 +424,7 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.paths import check_output_file
     from training.export import ModelMetadata, excitation, load_keras, spec_from_keras
     from training.plots import plot_predictions
-    from training.verify import compare
+    from training.verify import compare, compare_quantized
 
     log = _logger(args.json)
     if args.plot:
@@ -392,10 +436,13 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     spec = keras_spec
     if args.header:
         spec = read_header(args.header)
-        if spec.weights_sha256() != keras_spec.weights_sha256():
+        # A quantized header names the float model it was made from.
+        source_sha = spec.float_sha256 if spec.quantized else spec.weights_sha256()
+        if source_sha != keras_spec.weights_sha256():
             raise CommandError(
-                f"{args.header} holds different weights from {args.model} (sha256 "
-                f"{spec.weights_sha256()[:8]} vs {keras_spec.weights_sha256()[:8]}); re-export"
+                f"{args.header} holds {'a model quantized from ' if spec.quantized else ''}"
+                f"different weights from {args.model} (sha256 {(source_sha or '?')[:8]} vs "
+                f"{keras_spec.weights_sha256()[:8]}); re-export"
             )
     if args.input:
         inputs, _ = read_model_inputs(args.input, spec)
@@ -411,20 +458,34 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="daisynet-") as scratch:
         header = _engine_header(args, Path(scratch))
         render = renderer(args.engine, spec, header, progress=len(inputs) > 1 << 16)
-        result = compare(keras_model, spec, inputs, args.block_size, args.tolerance, render)
+        if spec.quantized:
+            result = compare_quantized(keras_model, spec, inputs, args.block_size, render)
+        else:
+            result = compare(keras_model, spec, inputs, args.block_size, args.tolerance, render)
     keras_out, sim_out = result.pop("keras"), result.pop("simulator")
     result.update(model=args.model, header=args.header, input=source, engine=args.engine)
     if args.plot:
         plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or 48_000, 0,
                          Path(args.plot), title=f"{label} vs Keras", reference_label="Keras",
                          prediction_label=label)
-    log(f"{'PASS' if result['passed'] else 'FAIL'}  {label} vs Keras on {source}: "
-        f"{result['frames']} frames, block {args.block_size} ({result['criterion']})")
-    log(f"  max abs error   {result['sim_vs_keras_max_abs_err']:.3e}  (tolerance "
-        f"{args.tolerance:.0e}, worst at frame {result['worst_frame']})")
-    log(f"  ESR             {result['sim_vs_keras_esr']:.3e}")
-    log(f"  vs float64 ref  Keras {result['keras_vs_float64_max_abs_err']:.3e}, {label} "
-        f"{result['sim_vs_float64_max_abs_err']:.3e}  (output peak {result['output_peak']:.3f})")
+    verdict = "PASS" if result["passed"] else "FAIL"
+    if spec.quantized:
+        log(f"{verdict}  {label} vs the {spec.number_format} arithmetic on {source}: "
+            f"{result['frames']} frames, block {args.block_size} ({result['criterion']}"
+            + (f"; {result['mismatched_frames']} frames differ, the first at frame "
+               f"{result['first_mismatch']}" if not result["passed"] else "") + ")")
+        log(f"  {spec.number_format} vs Keras  ESR {result['sim_vs_keras_esr']:.3e}, max abs "
+            f"error {result['sim_vs_keras_max_abs_err']:.3e} (the cost of quantization; "
+            f"output peak {result['output_peak']:.3f})")
+    else:
+        log(f"{verdict}  {label} vs Keras on {source}: "
+            f"{result['frames']} frames, block {args.block_size} ({result['criterion']})")
+        log(f"  max abs error   {result['sim_vs_keras_max_abs_err']:.3e}  (tolerance "
+            f"{args.tolerance:.0e}, worst at frame {result['worst_frame']})")
+        log(f"  ESR             {result['sim_vs_keras_esr']:.3e}")
+        log(f"  vs float64 ref  Keras {result['keras_vs_float64_max_abs_err']:.3e}, {label} "
+            f"{result['sim_vs_float64_max_abs_err']:.3e}  (output peak "
+            f"{result['output_peak']:.3f})")
     if not result["passed"]:
         result["exit_status"] = 1
     return result
@@ -462,6 +523,7 @@ def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from host_sim.model_defn import QUANTIZED_FORMATS
     from tools.capture import DEFAULT_SILENCE_TIMEOUT
     from training.export import DEFAULT_GOLDEN_FRAMES
     from training.train import TrainConfig
@@ -606,6 +668,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--golden-input",
                         help="WAV or dataset to take golden input frames from (default: a "
                              "deterministic synthetic signal)")
+    export.add_argument("--quantize", choices=QUANTIZED_FORMATS,
+                        help="write a fixed-point model: q15 (16-bit) or q7 (8-bit) weights and "
+                             "activations, power-of-two scales per layer (default: float32)")
+    export.add_argument("--calibration",
+                        help="with --quantize: dataset or WAV of the model's inputs whose ranges "
+                             "set the scales (default: the validation split of the training "
+                             "dataset that training.json names)")
+    export.add_argument("--max-esr", type=_number(0),
+                        help="with --quantize: refuse (write nothing, exit 1) if the quantized "
+                             "model's ESR against the float model on held-out audio is above "
+                             "this")
 
     simulate = add("simulate", cmd_simulate,
                    "render audio through the simulator or the firmware's C++ core (--engine)")

@@ -1,12 +1,15 @@
 """Keras model -> ModelSpec -> model_defn.h (+ golden vectors), refusing what the engine lacks.
 
-The Keras side only: the header itself is written by ``host_sim.model_defn``."""
+The Keras side only: the header itself is written by ``host_sim.model_defn``, and a quantized
+model's formats are chosen by ``host_sim.quantize``. Here: where the calibration and held-out
+audio come from (the training dataset's validation and test splits, found through the
+training.json beside the model), and the files an export writes."""
 
 from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,11 @@ DEFAULT_GOLDEN_FRAMES = 512
 # One second at 48 kHz: the golden header takes about 15 bytes per value, so more would only
 # make a header too big to compile for the tests that use it.
 MAX_GOLDEN_FRAMES = 48_000
+BUILTIN_GENERATOR = "daisynet builtin waveshaper"  # tools/builtin_data.py's dataset source
+
+
+class QuantizationRefusedError(ValueError):
+    """The quantized model costs more accuracy than --max-esr allows; nothing was written."""
 
 
 @dataclass
@@ -177,16 +185,8 @@ def excitation(input_names: list[str], frames: int, sample_rate: int, seed: int 
     return np.stack(columns, axis=1).astype(np.float32)
 
 
-def export(
-    model_path: str | Path,
-    header_path: str | Path,
-    command: str,
-    golden_inputs: np.ndarray | None = None,
-    golden_frames: int = DEFAULT_GOLDEN_FRAMES,
-    metadata: ModelMetadata | None = None,
-) -> tuple[ModelSpec, Path, Path]:
-    """Write the header and its golden vectors; returns (spec, header path, golden path).
-    ``golden_inputs``, if given, must hold at least ``golden_frames`` frames."""
+def _prepare(model_path, golden_inputs, golden_frames, metadata):
+    """(Keras model, float spec, golden inputs) with every argument checked."""
     if not 1 <= golden_frames <= MAX_GOLDEN_FRAMES:
         raise ValueError(f"golden frames must be 1..{MAX_GOLDEN_FRAMES}, got {golden_frames}")
     if golden_inputs is not None and len(golden_inputs) < golden_frames:
@@ -203,6 +203,20 @@ def export(
         raise ValueError(
             f"golden inputs must be (frames, {spec.inputs}), got {golden_inputs.shape}"
         )
+    return model, spec, golden_inputs
+
+
+def export(
+    model_path: str | Path,
+    header_path: str | Path,
+    command: str,
+    golden_inputs: np.ndarray | None = None,
+    golden_frames: int = DEFAULT_GOLDEN_FRAMES,
+    metadata: ModelMetadata | None = None,
+) -> tuple[ModelSpec, Path, Path]:
+    """Write the header and its golden vectors; returns (spec, header path, golden path).
+    ``golden_inputs``, if given, must hold at least ``golden_frames`` frames."""
+    model, spec, golden_inputs = _prepare(model_path, golden_inputs, golden_frames, metadata)
     golden_outputs = predict_sequence(model, golden_inputs, spec.architecture().receptive_field)
     header_path = Path(header_path)
     header_path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,3 +226,212 @@ def export(
         render_golden(spec, golden_inputs, golden_outputs, command, header_path.name)
     )
     return spec, header_path, golden
+
+
+# --- quantized export ------------------------------------------------------------------------
+
+
+@dataclass
+class Audio:
+    """Model inputs (frames, inputs) and where they came from, for the report."""
+
+    samples: np.ndarray
+    source: str
+    held_out: bool = True  # False: the calibration audio itself stands in for held-out audio
+
+
+@dataclass
+class QuantizedExport:
+    spec: ModelSpec
+    header: Path
+    golden: Path
+    report_path: Path
+    report: dict = field(default_factory=dict)
+
+
+def training_dataset(model_path: str | Path):
+    """(dataset, description) of the dataset the model was trained on, from the training.json
+    beside it: its ``dataset`` path if it records one, else the built-in dataset regenerated
+    from its recorded generator, seed and length. (None, why not) when neither is possible."""
+    from tools.dataset import DatasetError, load_dataset
+
+    report_path = Path(model_path).with_name("training.json")
+    if not report_path.exists():
+        return None, f"no training.json beside {model_path}"
+    try:
+        report = json.loads(report_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        return None, f"{report_path} is unreadable ({err})"
+    dataset, description = None, ""
+    recorded = report.get("dataset")
+    if recorded:
+        path = Path(recorded)
+        candidates = [path] if path.is_absolute() else [report_path.parent / path, path]
+        for candidate in candidates:
+            try:
+                dataset = load_dataset(candidate)
+                description = str(candidate)
+                break
+            except DatasetError:
+                continue
+    source = report.get("dataset_source") or {}
+    if dataset is None and source.get("generator") == BUILTIN_GENERATOR:
+        from tools.builtin_data import make_waveshaper_dataset
+
+        dataset = make_waveshaper_dataset(float(source["seconds"]), int(source["seed"]))
+        description = (f"the built-in dataset ({source['seconds']:g} s, seed {source['seed']}, "
+                       "regenerated)")
+    if dataset is None:
+        why = (f"{report_path} names dataset {recorded}, which is not there" if recorded else
+               f"{report_path} names no dataset file and it is not the built-in dataset")
+        return None, why
+    splits = report.get("splits") or {}
+    recorded_frames = sum(int(split.get("frames", 0)) for split in splits.values())
+    if recorded_frames and recorded_frames != dataset.frames:
+        return None, (f"{description} has {dataset.frames} frames, but the splits in "
+                      f"{report_path} cover {recorded_frames}")
+    return dataset, description
+
+
+def _split(dataset, model_path: Path, name: str) -> tuple[int, int]:
+    """(first frame, frames) of split ``name`` as training.json recorded it (else as training
+    would cut it with the recorded fractions)."""
+    from training.windows import contiguous_splits
+
+    report = json.loads(Path(model_path).with_name("training.json").read_text())
+    recorded = (report.get("splits") or {}).get(name)
+    if recorded and "first_frame" in recorded:
+        return int(recorded["first_frame"]), int(recorded["frames"])
+    config = report.get("config") or {}
+    split = contiguous_splits(dataset.frames, config.get("validation_fraction", 0.1),
+                              config.get("test_fraction", 0.1))[name]
+    return split.start, split.frames
+
+
+def quantization_audio(model_path: str | Path, spec: ModelSpec,
+                       calibration_path: str | Path | None = None) -> tuple[Audio, Audio]:
+    """(calibration, held-out test) audio for quantizing the model at ``model_path``.
+
+    Calibration: the whole of ``calibration_path`` (a dataset, whose channels are picked by
+    the model's input names, or a WAV holding exactly the model's inputs) if given, else the
+    training dataset's validation split. Test: the training dataset's test split; without the
+    training dataset, the calibration audio, marked as not held out."""
+    from host_sim.audio_io import read_model_inputs
+
+    dataset, description = training_dataset(model_path)
+    test = None
+    if dataset is not None:
+        first, frames = _split(dataset, Path(model_path), "test")
+        samples = dataset.select(spec.input_names)[first : first + frames]
+        test = Audio(samples, f"test split of {description}, frames {first}..{first + frames}")
+    if calibration_path is not None:
+        samples, _ = read_model_inputs(calibration_path, spec)
+        calibration = Audio(samples, str(calibration_path))
+    elif dataset is not None:
+        first, frames = _split(dataset, Path(model_path), "validation")
+        samples = dataset.select(spec.input_names)[first : first + frames]
+        calibration = Audio(samples, f"validation split of {description}, frames "
+                                     f"{first}..{first + frames}")
+    else:
+        raise ValueError(f"no calibration audio: {description}; give --calibration with a "
+                         "dataset or WAV of the model's inputs")
+    if test is None:
+        test = Audio(calibration.samples, f"{calibration.source} (the calibration audio: "
+                                          f"{description}, so nothing is held out)",
+                     held_out=False)
+    return calibration, test
+
+
+def export_quantized(
+    model_path: str | Path,
+    header_path: str | Path,
+    command: str,
+    number_format: str,
+    calibration: Audio,
+    test: Audio,
+    golden_inputs: np.ndarray | None = None,
+    golden_frames: int = DEFAULT_GOLDEN_FRAMES,
+    metadata: ModelMetadata | None = None,
+    max_esr: float | None = None,
+    headroom: float | None = None,
+) -> QuantizedExport:
+    """Quantize, measure the cost on ``test``, then (unless the ESR exceeds ``max_esr``, which
+    raises QuantizationRefusedError before anything is written) write the header, its golden
+    vectors (the fixed-point engine's exact outputs and Keras's) and the report JSON."""
+    from host_sim.engine import Simulator
+    from host_sim.model_defn.fixed_point import run_fixed_point
+    from host_sim.quantize import (
+        DEFAULT_HEADROOM,
+        ESR_WARN,
+        SATURATION_WARN,
+        accuracy_report,
+        quantize_spec,
+        report_path,
+    )
+
+    model, float_spec, golden_inputs = _prepare(model_path, golden_inputs, golden_frames,
+                                                metadata)
+    headroom = DEFAULT_HEADROOM[number_format] if headroom is None else headroom
+    spec = quantize_spec(float_spec, number_format, calibration.samples, headroom)
+    report = accuracy_report(float_spec, spec, test.samples)
+    report.update(
+        calibration={"source": calibration.source, "frames": len(calibration.samples),
+                     "headroom": headroom},
+        test={"source": test.source, "frames": len(test.samples),
+              "held_out": test.held_out},
+        thresholds={"esr_warn": ESR_WARN, "saturation_warn": SATURATION_WARN,
+                    "max_esr": max_esr},
+        weights_sha256=spec.weights_sha256(),
+        float_weights_sha256=float_spec.weights_sha256(),
+    )
+    if max_esr is not None and report["esr"] > max_esr:
+        raise QuantizationRefusedError(
+            f"{number_format} ESR {report['esr']:.3g} against the float model on "
+            f"{len(test.samples)} {'held-out' if test.held_out else 'calibration'} frames "
+            f"exceeds --max-esr {max_esr:g}; nothing written")
+    golden_outputs = run_fixed_point(spec, golden_inputs).outputs
+    simulated = Simulator(spec).render(golden_inputs, 48)
+    if not np.array_equal(simulated, golden_outputs):  # the contract's two implementations
+        raise RuntimeError("internal error: the cmsisdsp simulator and the fixed-point "
+                           "reference disagree on the golden vectors")
+    float_outputs = predict_sequence(model, golden_inputs,
+                                     spec.architecture().receptive_field)
+    header_path = Path(header_path)
+    header_path.parent.mkdir(parents=True, exist_ok=True)
+    header_path.write_text(render_header(spec, command))
+    golden = golden_path(header_path)
+    golden.write_text(render_golden(spec, golden_inputs, golden_outputs, command,
+                                    header_path.name, float_outputs=float_outputs))
+    report.update(header=str(header_path), golden=str(golden), command=command)
+    json_path = report_path(header_path)
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    return QuantizedExport(spec, header_path, golden, json_path, report)
+
+
+def export_quantized_model(
+    model_path: str | Path,
+    header_path: str | Path,
+    number_format: str,
+    command: str | None = None,
+    golden_input: str | Path | None = None,
+    golden_frames: int = DEFAULT_GOLDEN_FRAMES,
+    calibration_path: str | Path | None = None,
+    max_esr: float | None = None,
+) -> QuantizedExport:
+    """``daisynet export MODEL -o HEADER --quantize FORMAT [--golden-input WAV]`` as one call
+    (metadata from training.json, calibration and test audio found as the CLI finds them),
+    without the CLI's real-time check: e.g. the demo model's q15 header for a firmware test,
+    ``export_quantized_model("firmware/model/model.keras", tmp / "model_defn.h", "q15",
+    golden_input="firmware/model/golden_input.wav")``."""
+    from host_sim.audio_io import read_model_inputs
+
+    metadata = ModelMetadata.beside(model_path)
+    spec = spec_from_keras(load_keras(model_path), metadata)
+    golden_inputs = None
+    if golden_input is not None:
+        golden_inputs, _ = read_model_inputs(golden_input, spec)
+    calibration, test = quantization_audio(model_path, spec, calibration_path)
+    command = command or (f"export_quantized_model({str(model_path)!r}, {number_format!r})")
+    return export_quantized(model_path, header_path, command, number_format, calibration, test,
+                            golden_inputs=golden_inputs, golden_frames=golden_frames,
+                            metadata=metadata, max_esr=max_esr)

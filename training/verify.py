@@ -77,3 +77,42 @@ def _verdict(figures: dict) -> dict:
 
 def _safe_esr(reference: np.ndarray, other: np.ndarray) -> float:
     return esr(reference, other) if np.any(reference) else float(np.max(np.abs(other)) > 0)
+
+
+def compare_quantized(
+    keras_model,
+    spec: ModelSpec,
+    inputs: np.ndarray,
+    block_size: int,
+    render: Renderer | None = None,
+) -> dict:
+    """A q15/q7 engine against the fixed-point arithmetic it must reproduce bit for bit
+    (``model_defn.fixed_point``), and what quantization costs against Keras on the same
+    audio. ``passed`` means bit-exact; the cost is reported, not judged (export judges it)."""
+    from host_sim.model_defn.fixed_point import run_fixed_point
+
+    inputs = np.asarray(inputs, dtype=np.float32)
+    keras_out = predict_sequence(keras_model, inputs, spec.architecture().receptive_field)
+    if render is None:
+        render = renderer("python", spec, None, progress=len(inputs) > 1 << 16)
+    sim_out = render(inputs, block_size)
+    expected = run_fixed_point(spec, inputs).outputs
+    differs = np.any(sim_out != expected, axis=1) if sim_out.size else np.zeros(0, bool)
+    error = np.abs(sim_out.astype(np.float64) - keras_out)
+    passed = bool(sim_out.shape == expected.shape and not differs.any())
+    return {
+        "frames": int(inputs.shape[0]),
+        "block_size": block_size,
+        "number_format": spec.number_format,
+        "bit_exact": passed,
+        "mismatched_frames": int(differs.sum()),
+        "first_mismatch": int(np.argmax(differs)) if differs.any() else None,
+        "sim_vs_keras_max_abs_err": float(error.max()) if error.size else 0.0,
+        "sim_vs_keras_esr": _safe_esr(keras_out, sim_out),
+        "output_peak": float(np.max(np.abs(keras_out))) if keras_out.size else 0.0,
+        "passed": passed,
+        "criterion": (f"bit for bit with the {spec.number_format} arithmetic" if passed else
+                      f"differs from the {spec.number_format} arithmetic"),
+        "keras": keras_out,
+        "simulator": sim_out,
+    }

@@ -16,6 +16,8 @@ inline constexpr char kModelName[] = "daisynet_wavenet";
 inline constexpr char kWeightsSha256[] = "a700e7ce8d4eb5d064f1cf20dae859a819be23b5283e22840178697bc46cfe81";
 inline constexpr std::uint32_t kWeightsHash32 = 0xa700e7ceu;  // first 8 hex digits above
 inline constexpr float kSampleRate = 48000.0f;  // Hz the model was trained at
+enum class NumberFormat { kFloat32, kQ15, kQ7 };  // of weights and activations
+inline constexpr NumberFormat kNumberFormat = NumberFormat::kFloat32;
 
 // Process() takes the input channels in this order, each a float per frame: audio in -1..1,
 // knobs/CV 0..1 as the datalogger records them.

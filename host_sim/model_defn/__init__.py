@@ -1,18 +1,23 @@
 """The model_defn.h contract, one place for both sides of it.
 
-``spec`` describes the model (the shape, the layers and their weights, what the engine can run,
-and the hash that identifies its behaviour); ``writer`` renders a spec into model_defn.h and its
-golden vectors from ``templates/``; ``reader`` parses them back, checking the hash and every
-shape constant. Training, the simulator and the CLI import it from here; it imports neither
+``spec`` describes the model (the shape, the layers and their weights, float32 or q15/q7, what
+the engine can run, and the hash that identifies its behaviour); ``fixed_point`` defines the
+integer arithmetic of q15/q7 models; ``writer`` renders a spec into model_defn.h and its golden
+vectors from ``templates/``; ``reader`` parses them back, checking the hash and every shape
+constant. Training, the simulator and the CLI import it from here; it imports neither
 Keras nor ``training``.
 """
 
-from host_sim.model_defn.reader import HeaderError, read_golden, read_header
+from host_sim.model_defn.reader import HeaderError, read_golden, read_golden_all, read_header
 from host_sim.model_defn.spec import (
+    QUANTIZED_FORMATS,
     Architecture,
     ConvLayer,
+    LayerQuant,
     ModelSpec,
+    NumberFormat,
     UnsupportedModelError,
+    number_format,
 )
 from host_sim.model_defn.writer import golden_path, render_golden, render_header
 
@@ -20,10 +25,15 @@ __all__ = [
     "Architecture",
     "ConvLayer",
     "HeaderError",
+    "LayerQuant",
     "ModelSpec",
+    "NumberFormat",
+    "QUANTIZED_FORMATS",
     "UnsupportedModelError",
     "golden_path",
+    "number_format",
     "read_golden",
+    "read_golden_all",
     "read_header",
     "render_golden",
     "render_header",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.model_defn.spec import ConvLayer, ModelSpec
+from host_sim.model_defn.spec import NUMBER_FORMATS, ConvLayer, LayerQuant, ModelSpec, NumberFormat
 
 _COMMENT = re.compile(r"//[^\n]*")
 _DEFINITION = re.compile(
@@ -16,8 +16,10 @@ _DEFINITION = re.compile(
     re.DOTALL,
 )
 _TABLE_ROW = re.compile(
-    r"\{\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(true|false)\s*,\s*(\w+)\s*,\s*(\w+)\s*\}"
+    r"\{\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(true|false)\s*,\s*(\w+)\s*,\s*(\w+)\s*"
+    r"(?:,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*)?\}"
 )
+_SAMPLE_TYPE = re.compile(r"\busing\s+Sample\s*=\s*([\w:]+)\s*;")
 _TABLE = re.compile(r"kLayers\s*\[[^\]]*\]\s*=\s*\{(?P<rows>.*?)\};", re.DOTALL)
 
 
@@ -34,8 +36,10 @@ def _definitions(path: Path) -> dict[str, str]:
         text = _COMMENT.sub("", path.read_text())
     except (OSError, UnicodeDecodeError) as err:
         raise HeaderError(f"{path}: cannot read as a header ({err})") from err
+    sample = _SAMPLE_TYPE.search(text)
     return {m["name"]: m["value"].strip() for m in _DEFINITION.finditer(text)} | {
-        "__table__": (_TABLE.search(text) or {"rows": ""})["rows"]
+        "__table__": (_TABLE.search(text) or {"rows": ""})["rows"],
+        "__sample__": sample[1] if sample else "",
     }
 
 
@@ -104,6 +108,51 @@ def _floats(defs: dict[str, str], name: str, path: Path, count: int) -> np.ndarr
     return values
 
 
+def _ints(defs: dict[str, str], name: str, path: Path, count: int,
+          fmt: NumberFormat) -> np.ndarray:
+    body = _need(defs, name, path).strip("{}")
+    items = [item.strip() for item in body.split(",") if item.strip()]
+    try:
+        values = np.array([int(item, 10) for item in items], dtype=np.int64)
+    except ValueError as err:
+        raise HeaderError(f"{path}: {name} holds a value that is not an integer ({err})") from err
+    if values.size != count:
+        raise HeaderError(f"{path}: {name} has {values.size} values, expected {count}")
+    if values.size and (values.min() < fmt.min or values.max() > fmt.max):
+        raise HeaderError(f"{path}: {name} holds values outside {fmt.name}'s "
+                          f"{fmt.min}..{fmt.max}")
+    return values.astype(fmt.dtype)
+
+
+def _number_format(defs: dict[str, str], path: Path) -> NumberFormat:
+    """The header's format: kNumberFormat (float32 if absent: headers from before it)."""
+    if "kNumberFormat" not in defs:
+        return NUMBER_FORMATS["float32"]
+    value = defs["kNumberFormat"].split("::")[-1].strip()
+    for fmt in NUMBER_FORMATS.values():
+        if fmt.cpp_enum == value:
+            break
+    else:
+        raise HeaderError(f"{path}: kNumberFormat = {defs['kNumberFormat']} is not one of "
+                          + ", ".join(f"NumberFormat::{f.cpp_enum}" for f in
+                                      NUMBER_FORMATS.values()))
+    if fmt.quantized and defs["__sample__"] != fmt.cpp_type:
+        raise HeaderError(f"{path}: Sample is {defs['__sample__'] or 'not defined'}, but a "
+                          f"{fmt.name} header needs {fmt.cpp_type}")
+    return fmt
+
+
+def _check_fixed_constants(defs: dict[str, str], spec: ModelSpec, path: Path) -> None:
+    expected = {"kProductShift": spec.format.product_shift,
+                "kInputFracBits": spec.input_frac_bits,
+                "kOutputFracBits": spec.output_frac_bits}
+    for name, value in expected.items():
+        found = _int(defs, name, path)
+        if found != value:
+            raise HeaderError(f"{path}: {name} is {found}, but the layer table makes it {value} "
+                              "(edited after export); export the model again")
+
+
 def _strings(defs: dict[str, str], name: str, path: Path) -> list[str]:
     return re.findall(r'"((?:[^"\\]|\\.)*)"', _need(defs, name, path))
 
@@ -112,22 +161,44 @@ def read_header(path: str | Path) -> ModelSpec:
     """Parse a model_defn.h written by ``daisynet export`` into a validated ModelSpec."""
     path = Path(path)
     defs = _definitions(path)
+    fmt = _number_format(defs, path)
     rows = _TABLE_ROW.findall(defs["__table__"])
     num_layers = _int(defs, "kNumLayers", path)
     if len(rows) != num_layers:
         raise HeaderError(f"{path}: kLayers lists {len(rows)} layers, kNumLayers says {num_layers}")
     layers = []
-    for index, (kernel, dilation, cin, cout, relu, weights_name, bias_name) in enumerate(rows):
-        kernel, dilation, cin, cout = int(kernel), int(dilation), int(cin), int(cout)
-        weights = _floats(defs, weights_name, path, kernel * cin * cout)
-        bias = _floats(defs, bias_name, path, cout)
+    for index, row in enumerate(rows):
+        kernel, dilation, cin, cout = (int(v) for v in row[:4])
+        relu, weights_name, bias_name = row[4:7]
+        frac_bits = row[7:]
+        if fmt.quantized != bool(frac_bits[0]):
+            raise HeaderError(f"{path}: kLayers row {index} "
+                              + ("lacks the four frac-bit fields a " if fmt.quantized else
+                                 "has frac-bit fields, which a ") + f"{fmt.name} header "
+                              + ("needs" if fmt.quantized else "does not have"))
+        if fmt.quantized:
+            in_f, weight_f, product_f, out_f = (int(v) for v in frac_bits)
+            quant = LayerQuant(
+                weights=_ints(defs, weights_name, path, kernel * cin * cout,
+                              fmt).reshape(kernel, cin, cout),
+                bias=_ints(defs, bias_name, path, cout, fmt),
+                in_frac_bits=in_f, weight_frac_bits=weight_f, product_frac_bits=product_f,
+                out_frac_bits=out_f)
+            weights = (quant.weights.astype(np.float64) * 2.0**-weight_f).astype(np.float32)
+            bias = (quant.bias.astype(np.float64) * 2.0**-product_f).astype(np.float32)
+        else:
+            quant = None
+            weights = _floats(defs, weights_name, path, kernel * cin * cout).reshape(
+                kernel, cin, cout)
+            bias = _floats(defs, bias_name, path, cout)
         layers.append(
             ConvLayer(
                 name=f"layer{index}",
-                weights=weights.reshape(kernel, cin, cout),
+                weights=weights,
                 bias=bias,
                 dilation=dilation,
                 relu=relu == "true",
+                quant=quant,
             )
         )
     name_match = re.search(r'"(.*)"', _need(defs, "kModelName", path))
@@ -137,6 +208,9 @@ def read_header(path: str | Path) -> ModelSpec:
         sample_rate=_sample_rate(defs, path),
         input_names=_strings(defs, "kInputNames", path),
         output_names=_strings(defs, "kOutputNames", path),
+        number_format=fmt.name,
+        float_sha256=(_need(defs, "kFloatWeightsSha256", path).strip('"') or None)
+        if fmt.quantized else None,
     )
     recorded = _need(defs, "kWeightsSha256", path).strip('"')
     if recorded != spec.weights_sha256():
@@ -146,11 +220,22 @@ def read_header(path: str | Path) -> ModelSpec:
         )
     spec.validate()
     _check_constants(defs, spec, path)
+    if fmt.quantized:
+        _check_fixed_constants(defs, spec, path)
     return spec
 
 
 def read_golden(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, outputs) frame-major arrays from a golden header made for ``spec``."""
+    """(inputs, outputs) frame-major arrays from a golden header made for ``spec``: for a
+    quantized spec the outputs are its fixed-point engine's exact outputs."""
+    inputs, outputs, _ = read_golden_all(path, spec)
+    return inputs, outputs
+
+
+def read_golden_all(path: str | Path, spec: ModelSpec
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(inputs, outputs, float outputs): the last is the float model's outputs a quantized
+    golden header carries for reference (None in float headers)."""
     path = Path(path)
     defs = _definitions(path)
     if _need(defs, "kWeightsSha256", path).strip('"') != spec.weights_sha256():
@@ -158,4 +243,8 @@ def read_golden(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, np.ndarr
     frames = _int(defs, "kFrames", path)
     inputs = _floats(defs, "kInputs", path, frames * spec.inputs).reshape(frames, spec.inputs)
     outputs = _floats(defs, "kOutputs", path, frames * spec.outputs).reshape(frames, spec.outputs)
-    return inputs, outputs
+    float_outputs = None
+    if spec.quantized:
+        float_outputs = _floats(defs, "kFloatOutputs", path,
+                                frames * spec.outputs).reshape(frames, spec.outputs)
+    return inputs, outputs, float_outputs

@@ -4,6 +4,11 @@ Keras models and ``model_defn.h`` headers both load into a ``ModelSpec``; the ex
 one and the simulator runs one, so the checks here are the single list of what the engine (and
 the firmware built from the same header) can execute. ``Architecture`` is the shape alone, which
 training builds Keras models from.
+
+A quantized spec (``number_format`` q15 or q7) carries, per layer, a ``LayerQuant``: the integer
+weights and bias and the power-of-two formats the arithmetic of ``fixed_point`` runs them in.
+Its float ``weights`` and ``bias`` are then the exact values of those integers (q * 2^-f), so
+shapes, counts and the float reference work on either kind.
 """
 
 from __future__ import annotations
@@ -78,6 +83,81 @@ class UnsupportedModelError(ValueError):
     """The model uses something the inference engine cannot run; the message says what."""
 
 
+@dataclass(frozen=True)
+class NumberFormat:
+    """How weights and activations are stored. Fixed-point formats hold integers of ``bits``
+    bits whose scale is a power of two per array (``frac_bits``: value = q * 2^-frac_bits);
+    a layer's exact integer sum is shifted right by ``product_shift`` (15 or 7, as
+    arm_mat_mult_q15/q7 do) into its product format."""
+
+    name: str
+    cpp_enum: str  # NumberFormat::<this> in model_defn.h
+    cpp_type: str  # the C++ element type of weights and activations
+    dtype: str  # numpy dtype of the same
+    bits: int
+
+    @property
+    def quantized(self) -> bool:
+        return self.name != "float32"
+
+    @property
+    def item_bytes(self) -> int:
+        return self.bits // 8
+
+    @property
+    def product_shift(self) -> int:
+        """B: bits the exact integer sum is shifted right by (the type's fractional bits)."""
+        return self.bits - 1
+
+    @property
+    def min(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+
+FLOAT32 = NumberFormat("float32", "kFloat32", "float", "float32", 32)
+Q15 = NumberFormat("q15", "kQ15", "std::int16_t", "int16", 16)
+Q7 = NumberFormat("q7", "kQ7", "std::int8_t", "int8", 8)
+NUMBER_FORMATS = {f.name: f for f in (FLOAT32, Q15, Q7)}
+QUANTIZED_FORMATS = ("q15", "q7")
+
+
+def number_format(name: str) -> NumberFormat:
+    try:
+        return NUMBER_FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown number format {name!r}; choose one of "
+                         f"{', '.join(NUMBER_FORMATS)}") from None
+
+
+@dataclass
+class LayerQuant:
+    """A layer's fixed-point form (see ``fixed_point`` for the arithmetic).
+
+    ``weights`` (kernel, in, out) and ``bias`` (out,) are integers of the spec's format; the
+    weights are in ``weight_frac_bits``, the bias in ``product_frac_bits`` = ``in_frac_bits`` +
+    ``weight_frac_bits`` - B, the layer's output in ``out_frac_bits``."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    in_frac_bits: int
+    weight_frac_bits: int
+    product_frac_bits: int
+    out_frac_bits: int
+
+    @property
+    def shift(self) -> int:
+        """s = out_frac_bits - product_frac_bits: left (>= 0) or right shift of the sum."""
+        return self.out_frac_bits - self.product_frac_bits
+
+    def frac_bits(self) -> tuple[int, int, int, int]:
+        return (self.in_frac_bits, self.weight_frac_bits, self.product_frac_bits,
+                self.out_frac_bits)
+
+
 @dataclass
 class ConvLayer:
     """``out[t] = act(bias + sum_k in[t - (kernel-1-k)*dilation] @ weights[k])``."""
@@ -87,6 +167,7 @@ class ConvLayer:
     bias: np.ndarray  # (out_channels,) float32
     dilation: int
     relu: bool
+    quant: LayerQuant | None = None  # set in quantized specs only
 
     @property
     def kernel(self) -> int:
@@ -108,6 +189,10 @@ class ModelSpec:
     sample_rate: int | None = None
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
+    number_format: str = "float32"
+    # Quantized specs: weights_sha256 of the float model they were made from (provenance; not
+    # part of their own hash).
+    float_sha256: str | None = None
 
     def __post_init__(self) -> None:
         if not self.input_names:
@@ -131,25 +216,66 @@ class ModelSpec:
             outputs=self.outputs,
         )
 
-    def weight_flash_bytes(self) -> int:
-        """Flash the weight and bias arrays take in model_defn.h: float32, each array aligned
-        to 16 bytes (so up to 12 bytes of padding before the next)."""
-        return sum(-(-4 * array.size // 16) * 16 for layer in self.layers
+    @property
+    def format(self) -> NumberFormat:
+        return number_format(self.number_format)
+
+    @property
+    def quantized(self) -> bool:
+        return self.format.quantized
+
+    @property
+    def input_frac_bits(self) -> int:
+        """kInputFracBits: the model input's format (quantized specs only)."""
+        return self._quant(0).in_frac_bits
+
+    @property
+    def output_frac_bits(self) -> int:
+        """kOutputFracBits: the head's output format (quantized specs only)."""
+        return self._quant(len(self.layers) - 1).out_frac_bits
+
+    def _quant(self, index: int) -> LayerQuant:
+        quant = self.layers[index].quant
+        if quant is None:
+            raise ValueError(f"layer {index} has no fixed-point form; the spec is "
+                             f"{self.number_format}")
+        return quant
+
+    def weight_flash_bytes(self, fmt: str | None = None) -> int:
+        """Flash the weight and bias arrays take in model_defn.h in this spec's format (or in
+        ``fmt``): 4, 2 or 1 bytes a value, each array aligned to 16 bytes (so up to 15 bytes of
+        padding before the next)."""
+        size = number_format(fmt or self.number_format).item_bytes
+        return sum(-(-size * array.size // 16) * 16 for layer in self.layers
                    for array in (layer.weights, layer.bias))
 
     def weights_sha256(self) -> str:
-        """Hash of everything that decides what the model does with its inputs: per layer its
-        shape (kernel, dilation, in and out channels, relu as five uint32) then its weights and
-        bias (float32), all little-endian, in layer order; then the input and output names in
-        order and the sample rate, as JSON (see behaviour_json). Not the name, which only
-        labels the model."""
+        """Hash of everything that decides what the model does with its inputs.
+
+        Float32: per layer its shape (kernel, dilation, in and out channels, relu as five
+        uint32) then its weights and bias (float32), all little-endian, in layer order; then
+        the input and output names in order and the sample rate, as JSON (see
+        behaviour_json). Not the name, which only labels the model.
+
+        Quantized: the format name (ASCII, e.g. ``q15``), then per layer the same five uint32,
+        its four frac-bit fields (in, weight, product, out as int32) and its integer weights
+        and bias (int16 or int8), little-endian, in layer order; then the same JSON."""
         digest = hashlib.sha256()
-        for layer in self.layers:
+        if self.quantized:
+            digest.update(self.number_format.encode("ascii"))
+        for index, layer in enumerate(self.layers):
             shape = (layer.kernel, layer.dilation, layer.in_channels, layer.out_channels,
                      int(layer.relu))
             digest.update(np.array(shape, dtype="<u4").tobytes())
-            digest.update(np.ascontiguousarray(layer.weights, dtype="<f4").tobytes())
-            digest.update(np.ascontiguousarray(layer.bias, dtype="<f4").tobytes())
+            if self.quantized:
+                quant = self._quant(index)
+                item = "<" + np.dtype(self.format.dtype).str[1:]
+                digest.update(np.array(quant.frac_bits(), dtype="<i4").tobytes())
+                digest.update(np.ascontiguousarray(quant.weights, dtype=item).tobytes())
+                digest.update(np.ascontiguousarray(quant.bias, dtype=item).tobytes())
+            else:
+                digest.update(np.ascontiguousarray(layer.weights, dtype="<f4").tobytes())
+                digest.update(np.ascontiguousarray(layer.bias, dtype="<f4").tobytes())
         digest.update(self.behaviour_json().encode())
         return digest.hexdigest()
 
@@ -235,3 +361,44 @@ class ModelSpec:
                 f"names given for {len(self.input_names)} inputs / {len(self.output_names)} "
                 f"outputs, but the model has {self.inputs} / {self.outputs}"
             )
+        self._validate_formats()
+
+    def _validate_formats(self) -> None:
+        """A quantized spec's layers chain their formats, hold integers of its type, and shift
+        by no more than B either way (the exporter guarantees it; past B every value is
+        saturated or 0/-1, and CMSIS's shifts are only defined that far)."""
+        fmt = number_format(self.number_format)
+        quants = [layer.quant for layer in self.layers]
+        if not fmt.quantized:
+            if any(quant is not None for quant in quants):
+                raise UnsupportedModelError("a float32 model with fixed-point layers")
+            return
+        previous_out = None
+        for index, (layer, quant) in enumerate(zip(self.layers, quants, strict=True)):
+            where = f"layer {index} ({layer.name!r})"
+            if quant is None:
+                raise UnsupportedModelError(f"{where}: no {fmt.name} weights")
+            if quant.weights.shape != layer.weights.shape or quant.bias.shape != layer.bias.shape:
+                raise UnsupportedModelError(f"{where}: {fmt.name} weights/bias shapes differ "
+                                            "from the layer's")
+            for label, values in (("weights", quant.weights), ("bias", quant.bias)):
+                values = np.asarray(values)
+                if values.size and (values.dtype.kind not in "iu" or values.min() < fmt.min
+                                    or values.max() > fmt.max):
+                    raise UnsupportedModelError(f"{where}: {label} are not {fmt.name} integers")
+            if quant.product_frac_bits != (quant.in_frac_bits + quant.weight_frac_bits
+                                           - fmt.product_shift):
+                raise UnsupportedModelError(
+                    f"{where}: product_frac_bits {quant.product_frac_bits} != in "
+                    f"{quant.in_frac_bits} + weight {quant.weight_frac_bits} - "
+                    f"{fmt.product_shift}")
+            if previous_out is not None and quant.in_frac_bits != previous_out:
+                raise UnsupportedModelError(
+                    f"{where}: in_frac_bits {quant.in_frac_bits}, but the layer before "
+                    f"writes {previous_out}")
+            if abs(quant.shift) > fmt.product_shift:
+                raise UnsupportedModelError(
+                    f"{where}: output shift {quant.shift} (out_frac_bits - "
+                    f"product_frac_bits); {fmt.name} allows -{fmt.product_shift}.."
+                    f"{fmt.product_shift}")
+            previous_out = quant.out_frac_bits

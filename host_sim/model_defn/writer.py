@@ -31,14 +31,49 @@ def _c_array(values: np.ndarray, indent: str = "    ") -> str:
     return "\n".join(lines)
 
 
+def _c_ints(values: np.ndarray, indent: str = "    ", per_line: int = 12) -> str:
+    items = [str(int(v)) for v in np.asarray(values).reshape(-1)]
+    lines = [
+        indent + ", ".join(items[i : i + per_line]) + ","
+        for i in range(0, len(items), per_line)
+    ]
+    return "\n".join(lines)
+
+
 def _c_strings(names: list[str]) -> str:
     return ", ".join(json.dumps(n) for n in names)
+
+
+def _common_fields(spec: ModelSpec, command: str) -> dict:
+    arch = spec.architecture()
+    sha = spec.weights_sha256()
+    sample_rate = int(spec.sample_rate or 48_000)
+    return dict(
+        command=command,
+        name=spec.name,
+        parameters=arch.parameters,
+        macs=arch.macs_per_sample,
+        receptive_field=arch.receptive_field,
+        receptive_ms=f"{1000 * arch.receptive_field / sample_rate:.1f}",
+        sample_rate=sample_rate,
+        sha256=sha,
+        sha256_32=sha[:8],
+        inputs=spec.inputs,
+        input_names=_c_strings(spec.input_names),
+        outputs=spec.outputs,
+        output_names=_c_strings(spec.output_names),
+        kernel=arch.kernel_size,
+        blocks=len(arch.filters),
+        filters=", ".join(str(f) for f in arch.filters),
+        num_layers=len(spec.layers),
+    )
 
 
 def render_header(spec: ModelSpec, command: str) -> str:
     """The text of model_defn.h for ``spec``; ``command`` is recorded on the first line."""
     spec.validate()
-    arch = spec.architecture()
+    if spec.quantized:
+        return _render_fixed_header(spec, command)
     arrays, table = [], []
     for index, layer in enumerate(spec.layers):
         prefix = f"kLayer{index}"
@@ -56,46 +91,95 @@ def render_header(spec: ModelSpec, command: str) -> str:
             f"    {{{layer.kernel}, {layer.dilation}, {layer.in_channels}, {layer.out_channels}, "
             f"{'true' if layer.relu else 'false'}, {prefix}Weights, {prefix}Bias}},"
         )
-    sha = spec.weights_sha256()
-    sample_rate = int(spec.sample_rate or 48_000)
     template = Template((TEMPLATES / "model_defn.h.tmpl").read_text())
     return template.substitute(
-        command=command,
-        name=spec.name,
-        parameters=arch.parameters,
-        macs=arch.macs_per_sample,
-        receptive_field=arch.receptive_field,
-        receptive_ms=f"{1000 * arch.receptive_field / sample_rate:.1f}",
-        sample_rate=sample_rate,
-        sha256=sha,
-        sha256_32=sha[:8],
-        inputs=spec.inputs,
-        input_names=_c_strings(spec.input_names),
-        outputs=spec.outputs,
-        output_names=_c_strings(spec.output_names),
-        kernel=arch.kernel_size,
-        blocks=len(arch.filters),
-        filters=", ".join(str(f) for f in arch.filters),
+        **_common_fields(spec, command),
         layer_arrays="\n".join(arrays),
-        num_layers=len(spec.layers),
         layer_table="\n".join(table),
     )
 
 
+def _render_fixed_header(spec: ModelSpec, command: str) -> str:
+    fmt = spec.format
+    arrays, table, asserts = [], [], []
+    for index, layer in enumerate(spec.layers):
+        quant = layer.quant
+        prefix = f"kLayer{index}"
+        arrays.append(
+            f"// layer {index}: {layer.name}, kernel {layer.kernel}, dilation {layer.dilation}, "
+            f"{layer.in_channels} -> {layer.out_channels}, {'relu' if layer.relu else 'linear'}; "
+            f"frac bits in {quant.in_frac_bits}, weights {quant.weight_frac_bits}, "
+            f"product {quant.product_frac_bits}, out {quant.out_frac_bits}\n"
+            f"alignas(16) inline constexpr Sample {prefix}Weights[{layer.weights.size}] = {{\n"
+            f"{_c_ints(quant.weights)}\n}};\n"
+            f"alignas(16) inline constexpr Sample {prefix}Bias[{layer.bias.size}] = {{\n"
+            f"{_c_ints(quant.bias)}\n}};\n"
+            f"static_assert(sizeof({prefix}Weights) / sizeof(Sample) == "
+            f"{layer.kernel} * {layer.in_channels} * {layer.out_channels}, \"layer {index}\");\n"
+        )
+        table.append(
+            f"    {{{layer.kernel}, {layer.dilation}, {layer.in_channels}, {layer.out_channels}, "
+            f"{'true' if layer.relu else 'false'}, {prefix}Weights, {prefix}Bias, "
+            f"{quant.in_frac_bits}, {quant.weight_frac_bits}, {quant.product_frac_bits}, "
+            f"{quant.out_frac_bits}}},"
+        )
+        asserts.append(
+            f"static_assert(kLayers[{index}].product_frac_bits == kLayers[{index}].in_frac_bits "
+            f"+ kLayers[{index}].weight_frac_bits - kProductShift, \"layer {index}\");")
+        if index:
+            asserts.append(
+                f"static_assert(kLayers[{index}].in_frac_bits == "
+                f"kLayers[{index - 1}].out_frac_bits, \"layer {index} reads layer {index - 1}\");")
+    template = Template((TEMPLATES / "model_defn_fixed.h.tmpl").read_text())
+    return template.substitute(
+        **_common_fields(spec, command),
+        format=fmt.name,
+        format_enum=fmt.cpp_enum,
+        sample_type=fmt.cpp_type,
+        shift=fmt.product_shift,
+        accumulator="64-bit" if fmt.bits == 16 else "32-bit",
+        source_sha256=spec.float_sha256 or "",
+        input_frac_bits=spec.input_frac_bits,
+        output_frac_bits=spec.output_frac_bits,
+        layer_arrays="\n".join(arrays),
+        layer_table="\n".join(table),
+        format_asserts="\n".join(asserts),
+    )
+
+
 def render_golden(
-    spec: ModelSpec, inputs: np.ndarray, outputs: np.ndarray, command: str, header_name: str
+    spec: ModelSpec, inputs: np.ndarray, outputs: np.ndarray, command: str, header_name: str,
+    float_outputs: np.ndarray | None = None,
 ) -> str:
+    """The golden header: ``inputs`` and the ``outputs`` an engine running ``spec`` must
+    produce from them. Quantized specs: ``outputs`` are the fixed-point engine's exact
+    outputs, and ``float_outputs`` (the float model's, for reference) are required."""
     template = Template((TEMPLATES / "golden.h.tmpl").read_text())
+    if spec.quantized:
+        if float_outputs is None:
+            raise ValueError("a quantized golden header needs the float model's outputs too")
+        what = (f"the {spec.number_format} engine's exact outputs for them\n"
+                "// (and the float model's, for reference)")
+        float_block = (
+            "\n// The float model's outputs for the same inputs, for reference only: the "
+            f"{spec.number_format} engine\n// must reproduce kOutputs exactly, and is this "
+            "close to kFloatOutputs.\n"
+            "alignas(16) inline constexpr float kFloatOutputs[kFrames * kNumOutputs] = {\n"
+            f"{_c_array(float_outputs)}\n}};\n")
+    else:
+        what, float_block = "the Keras outputs for them", ""
     return template.substitute(
         command=command,
         name=spec.name,
         header=header_name,
+        what=what,
         sha256=spec.weights_sha256(),
         frames=inputs.shape[0],
         inputs=spec.inputs,
         outputs=spec.outputs,
         input_values=_c_array(inputs),
         output_values=_c_array(outputs),
+        float_outputs=float_block,
     )
 
 

@@ -1,0 +1,221 @@
+"""daisynet export --quantize: the demo model's accuracy cost, the report, warn and refuse,
+and the quantized header through simulate and verify."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from host_sim.engine import Simulator
+from host_sim.model_defn import golden_path, read_golden_all, read_header
+from host_sim.model_defn.fixed_point import run_fixed_point
+from host_sim.quantize import report_path
+from tests.training.test_export import save_with_metadata
+from tools.cli import main
+from tools.dataset import Dataset
+from training.export import (
+    ModelMetadata,
+    QuantizationRefusedError,
+    export_quantized,
+    export_quantized_model,
+    load_keras,
+    quantization_audio,
+    spec_from_keras,
+)
+from training.model import predict_sequence
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_MODEL = REPO / "firmware" / "model" / "model.keras"
+DEMO_GOLDEN_INPUT = REPO / "firmware" / "model" / "golden_input.wav"
+
+
+@pytest.fixture(scope="module")
+def demo_audio():
+    """(float spec, calibration, test) of the committed demo model: the built-in dataset it was
+    trained on, regenerated from its training.json, split as training split it."""
+    spec = spec_from_keras(load_keras(DEMO_MODEL), ModelMetadata.beside(DEMO_MODEL))
+    calibration, test = quantization_audio(DEMO_MODEL, spec)
+    return spec, calibration, test
+
+
+def test_demo_audio_is_the_training_datasets_validation_and_test_splits(demo_audio):
+    spec, calibration, test = demo_audio
+    training = json.loads(DEMO_MODEL.with_name("training.json").read_text())
+    splits = training["splits"]
+    assert len(calibration.samples) == splits["validation"]["frames"]
+    assert len(test.samples) == splits["test"]["frames"] and test.held_out
+    assert "validation split of the built-in dataset" in calibration.source
+    # the committed golden input is the start of the same test split
+    golden, _ = soundfile.read(DEMO_GOLDEN_INPUT, dtype="float32", always_2d=True)
+    assert np.array_equal(test.samples[: len(golden)], golden)
+
+
+@pytest.mark.parametrize("fmt", ["q15", "q7"])
+def test_demo_model_accuracy_cost(fmt, demo_audio, tmp_path, capsys):
+    """The issue's figure: q15 within ESR 1e-3 of the float model on held-out test audio;
+    q7's figure is measured and reported (it is far above 1e-2 for this model; see the
+    export warning)."""
+    _, calibration, test = demo_audio
+    golden, _ = soundfile.read(DEMO_GOLDEN_INPUT, dtype="float32", always_2d=True)
+    exported = export_quantized(DEMO_MODEL, tmp_path / "model_defn.h", "test", fmt,
+                                calibration, test, golden_inputs=golden)
+    report = exported.report
+    with capsys.disabled():
+        print(f"\ndemo model {fmt}: ESR {report['esr']:.3e} vs float on {report['frames']} "
+              f"held-out frames, max abs error {report['max_abs_error']:.3e}, worst saturation "
+              f"{report['max_saturation_fraction']:.2e}")
+    assert report["frames"] == len(test.samples)
+    if fmt == "q15":
+        assert report["esr"] <= 1e-3
+        assert report["max_saturation_fraction"] <= 1e-3
+        assert report["warnings"] == []
+    else:
+        assert report["esr"] > 1e-2 and any("ESR" in w for w in report["warnings"])
+    flash = report["weight_flash_bytes"]
+    assert flash[fmt] < flash["float32"] and flash["saved"] == flash["float32"] - flash[fmt]
+    values = report["weight_value_bytes"]
+    assert values[fmt] * (2 if fmt == "q15" else 4) == values["float32"] == 4 * 465
+    # the files: header, golden (the fixed-point engine's exact outputs and Keras'), JSON
+    assert json.loads(exported.report_path.read_text())["esr"] == report["esr"]
+    spec = read_header(exported.header)
+    inputs, outputs, float_outputs = read_golden_all(exported.golden, spec)
+    assert np.array_equal(outputs, run_fixed_point(spec, inputs).outputs)
+    assert np.array_equal(Simulator(spec).render(inputs, 7), outputs)
+    keras = predict_sequence(load_keras(DEMO_MODEL), inputs, 256)
+    np.testing.assert_allclose(float_outputs, keras, atol=1e-6)
+
+
+def test_export_quantized_model_is_the_cli_in_one_call(tmp_path):
+    exported = export_quantized_model(DEMO_MODEL, tmp_path / "model_defn.h", "q15",
+                                      golden_input=DEMO_GOLDEN_INPUT)
+    spec = read_header(exported.header)
+    inputs, outputs, _ = read_golden_all(exported.golden, spec)
+    golden, _ = soundfile.read(DEMO_GOLDEN_INPUT, dtype="float32", always_2d=True)
+    assert np.array_equal(inputs, golden)
+    assert spec.float_sha256 == read_header(REPO / "firmware" / "model" /
+                                            "model_defn.h").weights_sha256()
+    assert exported.report["esr"] <= 1e-3
+
+
+def test_max_esr_refuses_and_writes_nothing(demo_audio, tmp_path):
+    _, calibration, test = demo_audio
+    short = type(test)(test.samples[:20_000], test.source)
+    with pytest.raises(QuantizationRefusedError, match=r"q7 ESR .* exceeds --max-esr 0.01"):
+        export_quantized(DEMO_MODEL, tmp_path / "model_defn.h", "test", "q7", calibration,
+                         short, max_esr=0.01)
+    assert list(tmp_path.iterdir()) == []
+
+
+def small_model(tmp_path, random_wavenet, dataset_file: str | None = None):
+    model = random_wavenet(2, (4, 4), 3, seed=3)
+    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "audio_in_1"],
+                              target="audio_in_2", sample_rate=48_000)
+    if dataset_file:
+        report = json.loads((tmp_path / "m" / "training.json").read_text())
+        report.update(dataset=dataset_file, splits={
+            "train": {"first_frame": 0, "frames": 3000},
+            "validation": {"first_frame": 3000, "frames": 1000},
+            "test": {"first_frame": 4000, "frames": 1000}})
+        (tmp_path / "m" / "training.json").write_text(json.dumps(report))
+    return path
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    soundfile.write(path, samples.astype(np.float32), 48_000, subtype="FLOAT")
+    return path
+
+
+def test_cli_exports_a_quantized_header_from_a_calibration_wav(tmp_path, random_wavenet,
+                                                               audio_like, capsys):
+    model = small_model(tmp_path, random_wavenet)
+    calibration = write_wav(tmp_path / "cal.wav", audio_like(4000, 2, seed=1))
+    header = tmp_path / "out" / "model_defn.h"
+    status = main(["export", str(model), "-o", str(header), "--quantize", "q15",
+                   "--calibration", str(calibration), "--json"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    result = json.loads(captured.out)
+    assert "no held-out audio" in captured.err  # no training dataset: measured on calibration
+    assert "q15 vs float on 4000" in captured.err and "ESR" in captured.err
+    assert result["number_format"] == "q15" and result["report"] == str(report_path(header))
+    report = json.loads(report_path(header).read_text())
+    assert report["test"]["held_out"] is False and report["calibration"]["frames"] == 4000
+    assert {"esr", "max_abs_error", "layers", "input_saturation", "weight_flash_bytes",
+            "warnings"} <= set(report)
+    assert header.read_text().splitlines()[0].endswith(
+        f"export {model} -o {header} --quantize q15 --calibration {calibration} --json")
+    spec = read_header(header)
+    assert spec.number_format == "q15" and golden_path(header).exists()
+    # simulate and verify take the quantized header like a float one
+    x = audio_like(700, 2, seed=2)
+    write_wav(tmp_path / "in.wav", x)
+    assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o",
+                 str(tmp_path / "out.wav")]) == 0
+    out, _ = soundfile.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+    assert np.array_equal(out, run_fixed_point(spec, x).outputs)
+    capsys.readouterr()
+    assert main(["verify", str(model), "--header", str(header), "--block-size", "7"]) == 0
+    printed = capsys.readouterr().out
+    assert "PASS  simulator vs the q15 arithmetic" in printed and "bit for bit" in printed
+    assert "q15 vs Keras  ESR" in printed
+
+
+def test_cli_warns_when_calibration_under_ranges_held_out_audio(tmp_path, random_wavenet,
+                                                                 audio_like, capsys):
+    """The training dataset's test split is ten times louder than the calibration WAV: the
+    export warns, naming where and how much it saturated, and still writes."""
+    frames = 5000
+    signal = audio_like(frames, 3, seed=4)
+    signal[4000:] *= 10.0
+    Dataset(samples=signal, sample_rate=48_000,
+            channels=["knob_1", "audio_in_1", "audio_in_2"]).save(tmp_path / "m" / "data")
+    model = small_model(tmp_path, random_wavenet, dataset_file="data.wav")
+    quiet = write_wav(tmp_path / "quiet.wav", signal[3000:4000, :2])
+    header = tmp_path / "model_defn.h"
+    assert main(["export", str(model), "-o", str(header), "--quantize", "q7",
+                 "--calibration", str(quiet)]) == 0
+    printed = capsys.readouterr().out
+    assert "q7 vs float on 1000 held-out frames" in printed
+    assert "warning: input:" in printed and "% of values saturated" in printed
+    report = json.loads(report_path(header).read_text())
+    assert report["test"]["held_out"] and "test split of" in report["test"]["source"]
+    assert report["input_saturation"]["fraction"] > 1e-3
+
+
+def test_cli_refuses_above_max_esr_with_one_line(tmp_path, random_wavenet, audio_like, capsys):
+    model = small_model(tmp_path, random_wavenet)
+    calibration = write_wav(tmp_path / "cal.wav", audio_like(2000, 2, seed=1))
+    header = tmp_path / "out" / "model_defn.h"
+    status = main(["export", str(model), "-o", str(header), "--quantize", "q7",
+                   "--calibration", str(calibration), "--max-esr", "1e-12"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "exceeds --max-esr 1e-12; nothing written" in err
+    assert not header.exists() and not golden_path(header).exists()
+    assert not report_path(header).exists()
+
+
+def test_cli_quantize_options_need_quantize(tmp_path, random_wavenet, capsys):
+    model = small_model(tmp_path, random_wavenet)
+    assert main(["export", str(model), "-o", str(tmp_path / "x.h"), "--max-esr", "0.1"]) == 1
+    assert "add --quantize" in capsys.readouterr().err
+    assert main(["export", str(model), "-o", str(tmp_path / "x.h"), "--quantize", "q15"]) == 1
+    err = capsys.readouterr().err
+    assert "no calibration audio" in err and "--calibration" in err
+
+
+def test_verify_refuses_a_header_quantized_from_another_model(tmp_path, random_wavenet,
+                                                              audio_like, capsys):
+    model = small_model(tmp_path, random_wavenet)
+    calibration = write_wav(tmp_path / "cal.wav", audio_like(2000, 2, seed=1))
+    header = tmp_path / "model_defn.h"
+    assert main(["export", str(model), "-o", str(header), "--quantize", "q15",
+                 "--calibration", str(calibration)]) == 0
+    other = random_wavenet(2, (4, 4), 3, seed=4)
+    other_path = save_with_metadata(other, tmp_path / "other", ["knob_1", "audio_in_1"],
+                                    target="audio_in_2", sample_rate=48_000)
+    capsys.readouterr()
+    assert main(["verify", str(other_path), "--header", str(header)]) == 1
+    assert "holds a model quantized from different weights" in capsys.readouterr().err
