@@ -168,7 +168,7 @@ def test_a_model_that_cannot_run_in_real_time_is_refused_unless_forced(
         fake_pio, dfu_attached, tmp_path, random_wavenet, capsys):
     """Issue 10 finding 18, issue 11: two wide blocks, about 7,400 MACs per sample, need more
     than the Daisy's cycles at 48 kHz (about 9,000 emulated instructions per sample of 8,333),
-    while their code and weights still fit the flash (about 36,000 B of 39,736)."""
+    while their code and weights still fit the flash (about 36,000 B of 39,796)."""
     require_tool("arm-none-eabi-g++")
     require_tool("qemu-system-arm")
     model = random_wavenet(4, (42, 42), 2)
