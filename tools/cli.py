@@ -157,6 +157,7 @@ def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
         command=_invocation(argv),
         log=_logger(args.json),
         source=args.source,
+        refine_iterations=args.refine_iterations,
     )
 
 
@@ -250,6 +251,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
         batch_size=args.batch_size,
         max_epochs=args.epochs,
         max_seconds=args.max_seconds,
+        refine_iterations=args.refine_iterations,
+        refine_share=args.refine_share,
         patience=args.patience,
         learning_rate=args.learning_rate,
         seed=args.seed,
@@ -549,7 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=_number(0), default=60.0,
                       help="length of the generated dataset in seconds (60)")
     demo.add_argument("--epochs", type=_whole(1), default=TrainConfig.max_epochs,
-                      help="most epochs to train (%(default)s)")
+                      help="most Adam epochs (%(default)s)")
+    demo.add_argument("--refine-iterations", type=_whole(0),
+                      default=TrainConfig.refine_iterations,
+                      help="L-BFGS iterations after the Adam epochs; 0 skips them "
+                           "(%(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="data and weight seed (0)")
     demo.add_argument("--source", choices=("builtin", "emulated"), default="builtin",
                       help="builtin: use the generated dataset as is; emulated: record it "
@@ -636,7 +643,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_whole(1), default=defaults.batch_size,
                        help="windows per batch (%(default)s)")
     train.add_argument("--epochs", type=_whole(1), default=defaults.max_epochs,
-                       help="most epochs (%(default)s)")
+                       help="most Adam epochs, the chosen candidate's included (%(default)s)")
+    train.add_argument("--refine-iterations", type=_whole(0),
+                       default=defaults.refine_iterations,
+                       help="L-BFGS iterations after the Adam epochs; 0 skips them "
+                            "(%(default)s)")
+    train.add_argument("--refine-share", type=_number(0, 1), default=defaults.refine_share,
+                       help="share of the training windows L-BFGS sees whole, 0..1 "
+                            "(%(default)s)")
     train.add_argument("--max-seconds", type=_number(0), default=defaults.max_seconds,
                        help="stop after this many seconds of training, if before --epochs")
     train.add_argument("--patience", type=_whole(0), default=defaults.patience,

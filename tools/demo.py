@@ -27,6 +27,7 @@ def run_demo(
     command: str,
     log: Callable[[str], None] = print,
     source: str = "builtin",
+    refine_iterations: int = TrainConfig.refine_iterations,
 ) -> dict:
     """Run every step, write report.json into ``out_dir`` and return it. ``source`` "emulated"
     records the built-in dataset through the emulated datalogger and trains on the capture."""
@@ -54,6 +55,7 @@ def run_demo(
         filters=REFERENCE.filters,
         kernel_size=REFERENCE.kernel_size,
         max_epochs=max_epochs,
+        refine_iterations=refine_iterations,
         seed=seed,
     )
     training = train(dataset, config, out_dir, log=lambda line: log("      " + line))

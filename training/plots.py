@@ -14,24 +14,41 @@ SNIPPETS = 4  # panels in a prediction plot, spread evenly over the signal
 SNIPPET_SECONDS = 0.01  # 10 ms: a few cycles of a mid-range oscillator
 
 
-def plot_losses(history: dict[str, list[float]], energy: dict[str, float], path: Path) -> None:
-    """Training and validation loss per epoch, with the ESR scale on the right axis."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+def plot_losses(history: dict[str, list[float]], energy: dict[str, float], path: Path,
+                refine_checks: list[list[float]] | None = None) -> None:
+    """Training and validation loss per Adam epoch, with the ESR scale on the right axis; and,
+    when the run refined with L-BFGS, a second panel of the losses at each refining check."""
+    panels = 2 if refine_checks else 1
+    fig, axes = plt.subplots(1, panels, figsize=(8 if panels == 1 else 12, 4.5), squeeze=False,
+                             sharey=True)
+    ax = axes[0, 0]
     epochs = np.arange(1, len(history["loss"]) + 1)
     ax.semilogy(epochs, history["loss"], label="train loss")
     ax.semilogy(epochs, history["val_loss"], label="validation loss")
     best = int(np.argmin(history["val_loss"]))
     ax.axvline(best + 1, color="grey", linestyle=":", label=f"best epoch {best + 1}")
     ax.set_xlabel("epoch")
+    ax.set_title("Adam")
+    if refine_checks:
+        iterations, train_loss, val_loss = np.asarray(refine_checks, dtype=float).T
+        right = axes[0, 1]
+        right.semilogy(iterations, train_loss, marker=".", label="train loss (refined windows)")
+        right.semilogy(iterations, val_loss, marker=".", label="validation loss")
+        best_check = int(np.argmin(val_loss))
+        right.axvline(iterations[best_check], color="grey", linestyle=":",
+                      label=f"kept: iteration {int(iterations[best_check])}")
+        right.set_xlabel("L-BFGS iteration")
+        right.set_title("L-BFGS refinement")
+    for panel in axes[0]:
+        panel.grid(True, which="both", alpha=0.3)
+        panel.legend()
     ax.set_ylabel("masked MSE")
-    ax.grid(True, which="both", alpha=0.3)
-    esr_axis = ax.secondary_yaxis(
+    esr_axis = axes[0, -1].secondary_yaxis(
         "right",
         functions=(lambda mse: mse / energy["validation"], lambda e: e * energy["validation"]),
     )
     esr_axis.set_ylabel("validation ESR")
-    ax.legend()
-    ax.set_title("training progress")
+    fig.suptitle("training progress")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -13,7 +13,9 @@ import numpy as np
 from tools.dataset import Dataset
 from training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from training.model import Architecture, build_model, predict_sequence
+from training.progress import format_duration
 from training.quiet_keras import import_keras
+from training.refine import RefineResult, every_nth_window, refine
 from training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
@@ -31,14 +33,18 @@ class TrainConfig:
     kernel_size: int = 4
     scored_frames: int = 2048  # frames per window that count in the loss, after the warm-up
     batch_size: int = 16
-    max_epochs: int = 200
+    max_epochs: int = 18  # Adam epochs, the chosen candidate's included
     max_seconds: float | None = None  # stop after this many seconds of training, if sooner
     patience: int = 8  # epochs without a better validation loss before stopping
     learning_rate: float = 0.005
     # A net this small can settle in a poor minimum from an unlucky start, and it shows within
     # a few epochs: train this many candidates (seeds seed, seed+1, ...) briefly, keep the best.
     candidates: int = 4
-    candidate_epochs: int = 10
+    candidate_epochs: int = 3
+    # Then L-BFGS on the whole loss of this share of the training windows (training/refine.py);
+    # 0 iterations skips it.
+    refine_iterations: int = 700
+    refine_share: float = 0.25
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
@@ -60,11 +66,6 @@ def _masked_mse(warmup: int):
         return keras.ops.mean(keras.ops.square(error), axis=(1, 2))
 
     return masked_mse
-
-
-def _format_duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{seconds:02d}"
 
 
 def _epoch_logger(log: Callable[[str], None], config: TrainConfig, energy: dict[str, float],
@@ -99,7 +100,7 @@ def _epoch_logger(log: Callable[[str], None], config: TrainConfig, energy: dict[
             log(
                 f"epoch {epoch + 1:3d}/{config.max_epochs}  train_esr {train_esr:.4f}  "
                 f"val_esr {val_esr:.4f}  best {self.best_esr:.4f} (epoch {self.best_epoch})  "
-                f"{now - self.started:5.1f}s  ETA {_format_duration(remaining)}"
+                f"{now - self.started:5.1f}s  ETA {format_duration(remaining)}"
             )
 
         def on_train_begin(self, logs=None):
@@ -249,6 +250,25 @@ def train(
     if interrupted:
         epochs_done = len(first_history["loss"]) + len(history.history.get("loss", []))
         log(f"interrupted after {epochs_done} epochs; keeping the best model so far")
+    refined = RefineResult()
+    out_of_time = config.max_seconds is not None and (
+        time.perf_counter() - started >= config.max_seconds)
+    if not interrupted and not out_of_time and config.refine_iterations > 0:
+        share = every_nth_window(windows["train"], config.refine_share)
+        log(f"refining with L-BFGS: up to {config.refine_iterations} iterations on the whole "
+            f"loss of {len(share[0])} of the {len(windows['train'][0])} training windows")
+        refined = refine(
+            model, share, windows["validation"], warmup, config.refine_iterations,
+            {"train": float(np.mean(share[1][:, warmup:] ** 2)),
+             "validation": energy["validation"]},
+            log,
+            deadline=None if config.max_seconds is None else started + config.max_seconds,
+        )
+        model.save(best_path)  # the refined weights are the best the run has
+        if refined.interrupted:
+            interrupted = True
+            log(f"interrupted after {refined.iterations_run} refining iterations; keeping the "
+                f"best model so far")
     train_seconds = time.perf_counter() - started
     model.save(out_dir / MODEL_FILE)
 
@@ -290,6 +310,13 @@ def train(
         "epochs_run": len(losses["loss"]),
         "best_epoch": best_epoch,
         "chosen_seed": chosen_seed,
+        "refine": {
+            "iterations_run": refined.iterations_run,
+            "best_iteration": refined.best_iteration,
+            "stopped_by_max_seconds": refined.out_of_time,
+            # (iteration, train loss on the refined windows, validation loss) per check
+            "checks": [[i, float(t), float(v)] for i, t, v in refined.checks],
+        },
         "history": {key: [float(v) for v in values] for key, values in losses.items()},
         "splits": evaluation,
         "test_esr": evaluation["test"]["esr"],
@@ -302,7 +329,7 @@ def train(
     from training.plots import plot_knob_sweeps, plot_losses, plot_predictions
 
     test = splits["test"]
-    plot_losses(report["history"], energy, out_dir / "loss.png")
+    plot_losses(report["history"], energy, out_dir / "loss.png", report["refine"]["checks"])
     plot_predictions(
         target[test.start : test.stop, 0],
         test_prediction[:, 0],
@@ -320,9 +347,11 @@ def train(
         plot_knob_sweeps(sweeps, out_dir / KNOBS_PLOT,
                          title=f"{config.name}: what the knobs do ({config.target})")
     epochs_run = report["epochs_run"]
+    refined_part = (f" and {refined.iterations_run} L-BFGS iterations"
+                    if refined.iterations_run else "")
     log(
-        f"trained {epochs_run} epoch{'' if epochs_run == 1 else 's'} in {train_seconds:.1f}s "
-        f"(best {best_epoch}); "
+        f"trained {epochs_run} epoch{'' if epochs_run == 1 else 's'}{refined_part} in "
+        f"{train_seconds:.1f}s (best epoch {best_epoch}); "
         + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items())
     )
     return report

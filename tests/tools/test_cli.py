@@ -129,7 +129,7 @@ def test_train_then_export_then_simulate_small_model(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", str(tmp_path / "data.wav"), "-o", str(run), "--filters", "3,3",
                  "--kernel-size", "3", "--epochs", "4", "--window", "256", "--candidates", "2",
-                 "--seed", "5"]) == 0
+                 "--seed", "5", "--refine-iterations", "20"]) == 0
     out = capsys.readouterr().out
     # One epoch per candidate (a quarter of 4), then the best one trains on to epoch 4.
     assert "candidate 1/2 (seed 5)" in out and "candidate 2/2 (seed 6)" in out
@@ -139,6 +139,8 @@ def test_train_then_export_then_simulate_small_model(tmp_path, capsys):
     assert report["params"] == 3 * 3 * 3 + 3 + 12 + 3 * 3 * 3 + 3 + 12 + 3 + 1
     assert report["receptive_field"] == 9
     assert report["epochs_run"] == 4
+    assert 0 < report["refine"]["iterations_run"] <= 20
+    assert "refining with L-BFGS: up to 20 iterations" in out and "refine   20/20" in out
     assert set(report["splits"]) == {"train", "validation", "test"}
     assert "ETA" in out and "best" in out
     for name in ("model.keras", "loss.png", "test_prediction.png", "knobs.png",

@@ -71,3 +71,26 @@ def test_max_seconds_stops_after_the_first_candidate_and_epoch(tmp_path):
     assert report["epochs_run"] == 1 and not report["interrupted"]  # a quarter of 40 capped
     assert any("candidate 1/3" in line for line in lines)
     assert not any("candidate 2/3" in line or line.startswith("epoch") for line in lines)
+
+
+def test_ctrl_c_while_refining_keeps_the_refined_best_and_exports(tmp_path, monkeypatch):
+    real_refine = train_module.refine
+
+    def refine_until_the_first_check(*args, **kwargs):
+        def interrupting_log(line):
+            raise KeyboardInterrupt
+
+        return real_refine(*args[:-1], interrupting_log, check_every=3, **kwargs)
+
+    monkeypatch.setattr(train_module, "refine", refine_until_the_first_check)
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=3, candidates=1, seed=5,
+                         refine_iterations=50)
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    assert report["interrupted"] and report["epochs_run"] == 3
+    assert report["refine"]["iterations_run"] == 3
+    assert any("interrupted after 3 refining iterations" in line for line in lines)
+    for model in ("model.keras", "checkpoints/best.keras"):
+        header = tmp_path / (model.replace("/", "_") + ".h")
+        assert main(["export", str(tmp_path / model), "-o", str(header)]) == 0

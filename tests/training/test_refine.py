@@ -1,0 +1,85 @@
+import time
+
+import numpy as np
+import pytest
+
+from tools.builtin_data import make_waveshaper_dataset
+from training.model import Architecture, build_model
+from training.refine import every_nth_window, refine
+from training.windows import contiguous_splits, make_windows
+
+ARCH = Architecture(inputs=3, filters=(3, 3), kernel_size=3)
+WARMUP = ARCH.receptive_field
+
+
+@pytest.fixture(scope="module")
+def windows():
+    dataset = make_waveshaper_dataset(3.0, seed=1)
+    inputs = dataset.select(["knob_1", "knob_2", "audio_in_1"])
+    target = dataset.select(["audio_in_2"])
+    splits = contiguous_splits(dataset.frames, 0.1, 0.1)
+    return {name: make_windows(inputs, target, splits[name], WARMUP, 256, [])
+            for name in ("train", "validation")}
+
+
+def energies(windows):
+    return {name: float(np.mean(y[:, WARMUP:] ** 2)) for name, (_, y) in windows.items()}
+
+
+def masked_mse(model, x, y):
+    prediction = np.asarray(model(x, training=False))
+    return float(np.mean((y[:, WARMUP:] - prediction[:, WARMUP:]) ** 2))
+
+
+def weights(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def test_refining_lowers_the_loss_and_keeps_the_best_validation_weights(windows):
+    model = build_model(ARCH, seed=5)  # a live start (seed 3's ReLUs are all dead)
+    lines = []
+    result = refine(model, windows["train"], windows["validation"], WARMUP, 40,
+                    energies(windows), lines.append, check_every=10)
+    assert 0 < result.iterations_run <= 40 and not result.interrupted
+    iterations, train, val = zip(*result.checks, strict=True)
+    assert train[-1] < 0.75 * train[0]
+    assert min(val) < val[0]
+    assert iterations[0] == 0 and iterations[-1] == result.iterations_run
+    best = int(np.argmin(val))
+    assert result.best_iteration == iterations[best]
+    assert masked_mse(model, *windows["validation"]) == pytest.approx(val[best], rel=1e-4)
+    assert len(lines) == len(iterations) - 1  # one line per check after the start
+    assert all("val_esr" in line and "best" in line and "ETA" in line for line in lines)
+
+
+def test_a_passed_deadline_stops_before_the_first_iteration_and_changes_nothing(windows):
+    model = build_model(ARCH, seed=3)
+    start = weights(model)
+    result = refine(model, windows["train"], windows["validation"], WARMUP, 40,
+                    energies(windows), lambda line: None, deadline=time.perf_counter())
+    assert result.out_of_time and result.iterations_run == 0 and result.best_iteration == 0
+    for kept, original in zip(weights(model), start, strict=True):
+        np.testing.assert_array_equal(kept, original)
+
+
+def test_ctrl_c_keeps_the_best_weights_checked_so_far(windows):
+    model = build_model(ARCH, seed=5)
+
+    def interrupting_log(line):
+        raise KeyboardInterrupt
+
+    result = refine(model, windows["train"], windows["validation"], WARMUP, 40,
+                    energies(windows), interrupting_log, check_every=5)
+    assert result.interrupted and result.iterations_run == 5
+    _, _, val = zip(*result.checks, strict=True)
+    assert masked_mse(model, *windows["validation"]) == pytest.approx(min(val), rel=1e-4)
+
+
+def test_the_refined_share_is_spread_over_the_whole_split():
+    x = np.arange(10)[:, None, None] * np.ones((10, 4, 1))
+    picked, _ = every_nth_window((x, x), 0.25)
+    assert picked[:, 0, 0].tolist() == [0, 4, 8]
+    assert len(every_nth_window((x, x), 1.0)[0]) == 10
+    for share in (0.0, 1.5):
+        with pytest.raises(ValueError, match="share"):
+            every_nth_window((x, x), share)
