@@ -501,8 +501,10 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.train_bench import bench_seeds
+    from tools.train_bench import bench_seeds, bench_starts
 
+    if args.starts:
+        return bench_starts(args.starts, _logger(args.json))
     return bench_seeds(list(args.seeds), _logger(args.json))
 
 
@@ -740,6 +742,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "their spread")
     train_bench.add_argument("--seeds", type=_int_list, default=(0, 1, 2, 3, 4),
                              help="seeds to train, data and weights alike (0,1,2,3,4)")
+    train_bench.add_argument("--starts", type=_whole(1),
+                             help="instead, count dead starts over this many runs' candidates "
+                                  "(each trained only for the candidates' epochs)")
 
     plan = add("plan", cmd_plan,
                "whether an architecture fits the Daisy, measured with random weights on the "

@@ -3,7 +3,9 @@ that depends on the seed.
 
 Runs the demo configuration (the built-in dataset and the reference model with the default
 recipe) once per seed and prints, per seed, the wall time of training and the test ESR, then
-their spread. A benchmark, not a test: the figures depend on the machine.
+their spread. With ``--starts N`` it instead counts dead starts: N + candidates - 1 seeds each
+trained for the candidates' few epochs, and whether the multi-start of each of N runs picks a
+live one. A benchmark, not a test: the figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
-from training.model import REFERENCE
-from training.train import TrainConfig, train
+from training.model import REFERENCE, build_model
+from training.train import TrainConfig, train, train_start, training_windows
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
+# A start is dead when its validation ESR after the candidates' epochs is at least this: every
+# ReLU path is off, the output is a constant, and that gives ESR ~1 (a live start is at ~0.6
+# or better by then).
+DEAD_ESR = 0.9
 
 
 def _config(seed: int, **overrides) -> TrainConfig:
@@ -35,7 +41,8 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
     ``daisynet demo --seed`` does)."""
     log(f"training the demo configuration for seeds {', '.join(map(str, seeds))} "
         f"({_machine()})")
-    log(f"{'seed':>4}  {'train s':>8}  {'epochs':>6}  {'kept seed':>9}  {'test ESR':>9}")
+    log(f"{'seed':>4}  {'train s':>8}  {'epochs':>6}  {'L-BFGS':>6}  {'kept seed':>9}  "
+        f"{'test ESR':>9}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="daisynet-train-bench-") as scratch:
         for seed in seeds:
@@ -43,11 +50,13 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
             report = train(dataset, _config(seed), Path(scratch) / f"seed{seed}",
                            log=lambda line: None)
             row = {"seed": seed, "train_seconds": report["train_seconds"],
-                   "epochs": report["epochs_run"], "chosen_seed": report["chosen_seed"],
-                   "test_esr": report["test_esr"]}
+                   "epochs": report["epochs_run"],
+                   "refine_iterations": report["refine"]["iterations_run"],
+                   "chosen_seed": report["chosen_seed"], "test_esr": report["test_esr"]}
             rows.append(row)
             log(f"{seed:>4}  {row['train_seconds']:>8.1f}  {row['epochs']:>6}  "
-                f"{row['chosen_seed']:>9}  {row['test_esr']:>9.4f}")
+                f"{row['refine_iterations']:>6}  {row['chosen_seed']:>9}  "
+                f"{row['test_esr']:>9.4f}")
     esrs = [row["test_esr"] for row in rows]
     times = [row["train_seconds"] for row in rows]
     spread = {
@@ -61,3 +70,39 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
         f"{spread['test_esr_mean']:.4f}, stdev {spread['test_esr_stdev']:.4f}); training "
         f"{spread['train_seconds_min']:.0f} .. {spread['train_seconds_max']:.0f} s")
     return {"mode": "seeds", "machine": _machine(), "rows": rows, "spread": spread}
+
+
+def bench_starts(runs: int, log: Callable[[str], None]) -> dict:
+    """Dead starts of the demo configuration: train seeds 0 .. runs + candidates - 2 for the
+    candidates' epochs each (on the seed-0 demo data), then say, for the runs with seeds
+    0 .. runs - 1, which of their candidates were dead and whether the one kept is live."""
+    config = _config(0)
+    dataset = make_waveshaper_dataset(DEMO_SECONDS, 0)
+    windows, energy = training_windows(dataset, config)
+    warmup = config.architecture().receptive_field
+    epochs = config.candidate_epochs
+    seeds = range(runs + config.candidates - 1)
+    log(f"{len(seeds)} starts of the demo configuration, {epochs} epochs each ({_machine()}); "
+        f"dead: validation ESR >= {DEAD_ESR}")
+    start_esr = {}
+    for seed in seeds:
+        model = build_model(config.architecture(), seed=seed, name=config.name)
+        history = train_start(model, config, windows, warmup, epochs)
+        start_esr[seed] = min(history["val_loss"]) / energy["validation"]
+        log(f"  seed {seed:>3}: val_esr {start_esr[seed]:.4f}"
+            + ("  DEAD" if start_esr[seed] >= DEAD_ESR else ""))
+    rows = []
+    for run in range(runs):
+        candidates = [run + index for index in range(config.candidates)]
+        kept = min(candidates, key=start_esr.__getitem__)
+        dead = [seed for seed in candidates if start_esr[seed] >= DEAD_ESR]
+        rows.append({"run": run, "candidates": candidates, "dead": dead, "kept_seed": kept,
+                     "kept_val_esr": start_esr[kept], "kept_dead": start_esr[kept] >= DEAD_ESR})
+    dead_starts = sum(esr >= DEAD_ESR for esr in start_esr.values())
+    caught = sum(bool(row["dead"]) and not row["kept_dead"] for row in rows)
+    kept_dead = sum(row["kept_dead"] for row in rows)
+    log(f"{dead_starts} of {len(seeds)} starts dead; {sum(bool(r['dead']) for r in rows)} of "
+        f"{runs} runs had a dead candidate, the multi-start of {config.candidates} caught "
+        f"{caught}; runs that kept a dead model: {kept_dead}")
+    return {"mode": "starts", "machine": _machine(), "start_val_esr": start_esr, "rows": rows,
+            "dead_starts": dead_starts, "runs_keeping_a_dead_model": kept_dead}

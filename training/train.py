@@ -109,13 +109,52 @@ def _epoch_logger(log: Callable[[str], None], config: TrainConfig, energy: dict[
     return EpochLog()
 
 
+def train_start(model, config: TrainConfig, windows, warmup: int, epochs: int,
+                callbacks=()) -> dict[str, list[float]]:
+    """Compile a fresh ``model`` and train it for ``epochs`` Adam epochs; returns the history."""
+    keras = import_keras()
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=_masked_mse(warmup),
+        jit_compile=True,  # XLA: 1.29 -> 0.78 s per epoch at batch 16 on 2 cores
+    )
+    return model.fit(
+        *windows["train"],
+        validation_data=windows["validation"],
+        batch_size=config.batch_size,
+        epochs=epochs,
+        shuffle=True,
+        callbacks=list(callbacks),
+        verbose=0,
+    ).history
+
+
+def training_windows(dataset: Dataset, config: TrainConfig):
+    """The train and validation windows of ``dataset`` and the mean square of their scored
+    targets (the ESR denominators): ``(windows, energy)``, keyed by split name."""
+    warmup = config.architecture().receptive_field
+    inputs = dataset.select(config.inputs)
+    target = dataset.select([config.target])
+    splits = contiguous_splits(dataset.frames, config.validation_fraction, config.test_fraction)
+    gaps = dataset.source.get("gaps", [])  # a capture's lost frames; no window may span one
+    windows = {
+        name: make_windows(inputs, target, split, warmup, config.scored_frames, gaps)
+        for name, split in splits.items()
+        if name != "test"
+    }
+    energy = {name: float(np.mean(y[:, warmup:] ** 2)) for name, (_, y) in windows.items()}
+    for name, value in energy.items():
+        if value == 0.0:
+            raise ValueError(f"target {config.target!r} is silent throughout the {name} split")
+    return windows, energy
+
+
 def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log, started):
     """Train ``config.candidates`` freshly seeded models for a few epochs; return the one with
     the lowest validation loss (still compiled, so its optimizer state carries on), its seed,
     its per-epoch history, and whether Ctrl-C cut the candidates short (then the best of those
     finished is returned; Ctrl-C during the first one propagates, as nothing is trained yet)."""
-    keras = import_keras()
-
     # Short runs spend at most a quarter of their epochs on the candidates.
     epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
     several = config.candidates > 1
@@ -127,21 +166,8 @@ def _best_candidate(arch, config: TrainConfig, windows, warmup, energy, log, sta
     for index in range(max(1, config.candidates)):
         seed = config.seed + index
         model = build_model(arch, seed=seed, name=config.name)
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-            loss=_masked_mse(warmup),
-            jit_compile=True,  # XLA: 1.29 -> 0.78 s per epoch at batch 16 on 2 cores
-        )
         try:
-            history = model.fit(
-                *windows["train"],
-                validation_data=windows["validation"],
-                batch_size=config.batch_size,
-                epochs=epochs,
-                shuffle=True,
-                callbacks=callbacks,
-                verbose=0,
-            ).history
+            history = train_start(model, config, windows, warmup, epochs, callbacks)
         except KeyboardInterrupt:
             if best is None:
                 raise
@@ -179,17 +205,9 @@ def train(
     inputs = dataset.select(config.inputs)
     target = dataset.select([config.target])
     splits = contiguous_splits(dataset.frames, config.validation_fraction, config.test_fraction)
-    gaps = dataset.source.get("gaps", [])  # a capture's lost frames; no window may span one
+    gaps = dataset.source.get("gaps", [])
 
-    windows = {
-        name: make_windows(inputs, target, split, warmup, config.scored_frames, gaps)
-        for name, split in splits.items()
-        if name != "test"
-    }
-    energy = {name: float(np.mean(y[:, warmup:] ** 2)) for name, (_, y) in windows.items()}
-    for name, value in energy.items():
-        if value == 0.0:
-            raise ValueError(f"target {config.target!r} is silent throughout the {name} split")
+    windows, energy = training_windows(dataset, config)
 
     log(
         f"model: {arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
