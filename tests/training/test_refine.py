@@ -83,3 +83,15 @@ def test_the_refined_share_is_spread_over_the_whole_split():
     for share in (0.0, 1.5):
         with pytest.raises(ValueError, match="share"):
             every_nth_window((x, x), share)
+
+
+def test_the_refining_forward_pass_is_the_keras_model(windows):
+    from training.refine import causal_forward
+
+    model = build_model(Architecture(inputs=3, filters=(4, 5), kernel_size=3), seed=5)
+    for layer in model.layers:  # biases too, which Keras starts at zero
+        if getattr(layer, "bias", None) is not None:
+            layer.bias.assign(np.linspace(-0.1, 0.2, layer.bias.shape[0]))
+    x = windows["train"][0][:4]
+    np.testing.assert_allclose(np.asarray(causal_forward(model, x)),
+                               np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-6)
