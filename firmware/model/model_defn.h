@@ -8,6 +8,11 @@
 
 namespace daisynet::model {
 
+// Number format of the weights and activations (quantized headers: q15 or q7). The engine
+// picks its arithmetic from this; a float header's weights are float32.
+enum class NumberFormat { kFloat32, kQ15, kQ7 };
+inline constexpr NumberFormat kNumberFormat = NumberFormat::kFloat32;
+
 inline constexpr char kModelName[] = "daisynet_wavenet";
 // SHA-256 of everything that changes behaviour: each layer's shape (kernel, dilation, in, out,
 // relu as uint32), weights and bias (float32), little-endian, in layer order; then
