@@ -278,10 +278,11 @@ void FastLayer(const std::uint32_t* weights, const std::int16_t* x, std::int16_t
   constexpr std::size_t kFullGroups = L::kOut / kGroup;
   constexpr std::size_t kRest = L::kOut % kGroup;
   constexpr std::size_t kFullGroupWords = Packed<L, kGroup>::GroupWords(kGroup) * kFullGroups;
-  for (std::size_t f = 0; f < frames; ++f) {
-    const std::int16_t* row = x + f * kStrideIn;
-    std::int16_t* out = dst + f * kStrideOut;
-    // Each tile leaves w and out at the next group.
+  // Each tile leaves w and out at the next group; out runs on into the next frame's row
+  // (rows are kOut wide unless padded to a pair).
+  std::int16_t* out = dst;
+  const std::int16_t* const last_row = x + frames * kStrideIn;
+  for (const std::int16_t* row = x; row != last_row; row += kStrideIn) {
     const std::uint32_t* w = weights;
     if constexpr (kFullGroups > 0) {
       const std::uint32_t* const end = weights + kFullGroupWords;
@@ -290,6 +291,7 @@ void FastLayer(const std::uint32_t* weights, const std::int16_t* x, std::int16_t
       } while (w != end);
     }
     if constexpr (kRest > 0) Tile<L, Shape::kWide, kRest, kStrideIn>(w, row, out);
+    if constexpr (kStrideOut != L::kOut) out += kStrideOut - L::kOut;
   }
 }
 

@@ -255,6 +255,18 @@ struct LayerOf {
     return true;
   }
   static constexpr bool kSums32 = SumsFit32Bits();
+
+  // True when SMUAD of the first input pair (tap 0, channels 0 and 1) cannot overflow 32 bits
+  // for any output: only (-32768) * (-32768) twice reaches 2^31.
+  static constexpr bool FirstPairFits32Bits() {
+    for (std::size_t o = 0; o < kOut; ++o) {
+      if (!kInputsNonNegative && Weight(0, 0, o) == Fmt::kMin && Weight(0, 1, o) == Fmt::kMin) {
+        return false;
+      }
+    }
+    return true;
+  }
+  static constexpr bool kFirstPair32 = FirstPairFits32Bits();
 };
 
 // ---- Weights re-laid out for the dual multiply-accumulates ----
@@ -379,9 +391,9 @@ DAISYNET_Q_INLINE void TilePortable(const std::uint32_t*& w, const std::int16_t*
 // nothing between steps. A step reads two input pairs with one LDRD and their packed weights
 // two words per LDRD, all post-incremented; the input pointer then jumps to the next tap's row.
 // The assembler repeats the steps (.rept) as the layer's compile-time shape says. The first
-// pair initialises the accumulators with SMUAD (no zeroing): for 64-bit ones only where the
-// inputs are never negative, as then the two products' sum cannot wrap 32 bits; 32-bit sums
-// wrap like SMLAD's, and the proven bound holds for the total.
+// pair initialises the accumulators with SMUAD (no zeroing): for 64-bit ones where the first
+// pair's two products cannot sum past 32 bits (LayerOf::kFirstPair32), sign-extended with ASR;
+// 32-bit sums wrap like SMLAD's, and the proven bound holds for the total.
 #define DN_Q_LDW "ldrd %[w0], %[w1], [%[wp]], #8\n\t"
 #define DN_Q_WIDE_HALF(IN, A, B)                                           \
   DN_Q_LDW "smlald %Q[" A "], %R[" A "], %[" IN "], %[w0]\n\t"             \
@@ -517,7 +529,7 @@ DAISYNET_Q_INLINE void TileAsm(const std::uint32_t*& w, const std::int16_t* x,
   typename K::Acc a0, a1, a2, a3;
   std::uint32_t i0, i1, w0, w1;
   const std::int16_t* xp = x - (L::kKernel - 1) * L::kDilation * kStrideIn;
-  if constexpr (kKernel == Kernel::kWide4 && L::kInputsNonNegative) {
+  if constexpr (kKernel == Kernel::kWide4 && L::kFirstPair32) {
     asm volatile(DN_Q_TILE(DN_Q_WIDE4_FIRST, DN_Q_WIDE4) "\n\t" DN_Q_WIDE4_EPILOGUE DN_Q_NEXT_DST("8")
                  : DN_Q_OUTPUTS4
                  : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L)
