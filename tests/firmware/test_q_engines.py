@@ -119,16 +119,19 @@ def test_m7_engines_saturate_as_the_contract_says(shape, number_format, backend,
 
 
 def edge_model(first_weights: list[int], inputs: int) -> QModel:
-    """One block of kernel 2 whose first layer has `first_weights` for every tap and input
-    (one output), then a 1x1 layer and head that pass it on: the first layer's sum reaches
-    the 32-bit limit when every input sits at -32768."""
-    w = np.array(first_weights, np.int16).reshape(2, 1, 1).repeat(inputs, axis=1)
-    ident = np.array([[[16384]]], np.int16)
+    """One block of kernel 2 whose first layer has `first_weights` for every tap and input and
+    four outputs (so the M7 runs its asm tiles, not the portable one), then a 1x1 layer and
+    head that pass them on: the first layer's sums reach the 32-bit limit when every input
+    sits at -32768."""
+    w = np.array(first_weights, np.int16).reshape(2, 1, 1).repeat(inputs, axis=1).repeat(4, 2)
+    mix = (np.eye(4, dtype=np.int16) * 16384)[None]
+    head = np.full((1, 4, 1), 4096, np.int16)
+    zeros = np.zeros(4, np.int16)
     layers = [
-        QLayer(w, np.array([0], np.int16), 1, True, in_frac_bits=15, weight_frac_bits=15,
-               out_frac_bits=15, bits=15),
-        QLayer(ident, np.array([0], np.int16), 1, True, 15, 15, 14, 15),
-        QLayer(ident, np.array([0], np.int16), 1, False, 14, 15, 13, 15),
+        QLayer(w, np.array([0, 1, -1, 5], np.int16), 1, True, in_frac_bits=15,
+               weight_frac_bits=15, out_frac_bits=15, bits=15),
+        QLayer(mix, zeros, 1, True, 15, 15, 14, 15),
+        QLayer(head, np.array([0], np.int16), 1, False, 14, 15, 13, 15),
     ]
     return QModel("q15", layers)
 
