@@ -257,10 +257,16 @@ namespace q_detail {
 // Tiles of one frame and kGroup output channels (wavenet_q_kernels.h): 64-bit accumulators
 // (two registers each) take 4 outputs, 32-bit ones 8 where the layer has that many. One frame
 // per tile keeps every block size on the same code; the weights are re-read per frame.
+// Without the M7's asm tiles (the native host build), the portable tile takes a whole layer
+// at once: its loop over outputs is what the host compiler vectorises.
 template <class L>
 struct FastShape {
   static constexpr bool kWide = !L::kSums32;
+#if DAISYNET_Q_ACLE
   static constexpr std::size_t kGroup = (!kWide && L::kOut >= 8) ? 8 : 4;
+#else
+  static constexpr std::size_t kGroup = L::kOut;
+#endif
 };
 
 template <class L>

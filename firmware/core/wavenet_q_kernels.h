@@ -346,7 +346,6 @@ DAISYNET_Q_INLINE std::int16_t Output(Acc acc, std::int32_t bias) {
 // The epilogue of a tile: its biases (two a word, read from w) onto its accumulators.
 template <class L, std::size_t kOutputs, typename Acc>
 DAISYNET_Q_INLINE void StoreOutputs(const Acc* acc, const std::uint32_t*& w, std::int16_t* dst) {
-#pragma GCC unroll 8
   for (std::size_t o = 0; o < kOutputs; o += 2) {
     const std::uint32_t biases = *w++;
     dst[o] = Output<L>(acc[o], static_cast<std::int16_t>(biases & 0xFFFFu));
@@ -363,14 +362,11 @@ DAISYNET_Q_INLINE void TilePortable(const std::uint32_t*& w, const std::int16_t*
   using Acc = std::conditional_t<kWide, std::int64_t, std::int32_t>;
   constexpr std::size_t kPairs = (L::kIn + 1) / 2;
   Acc acc[kOutputs];
-#pragma GCC unroll 16
   for (std::size_t o = 0; o < kOutputs; ++o) acc[o] = 0;
   for (std::size_t k = 0; k < L::kKernel; ++k) {
     const std::int16_t* tap = x - (L::kKernel - 1 - k) * L::kDilation * kStrideIn;
-#pragma GCC unroll 8
     for (std::size_t p = 0; p < kPairs; ++p) {
       const std::uint32_t in = LoadPair(tap + 2 * p);
-#pragma GCC unroll 16
       for (std::size_t o = 0; o < kOutputs; ++o) {
         if constexpr (kWide) {
           acc[o] = Smlald(in, w[o], acc[o]);
