@@ -208,3 +208,30 @@ def test_patch_app_runs_a_quantized_model(tmp_path):
     x = np.stack([np.full(480, 0.25), np.full(480, 0.75), jacks[:, 0]], axis=1)
     assert np.array_equal(out, contract_outputs(model, x.astype(np.float32))[:, 0])
     assert runner.non_finite_outputs == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("number_format", FORMATS)
+def test_inference_app_compiles_with_a_quantized_model(number_format, backend, tmp_path):
+    """firmware/inference/main.cpp needs no change for a quantized model_defn.h (checked as
+    tests/firmware/test_daisy_apps.py checks the float one: against declarations of the
+    DaisyDuino API, for the Cortex-M7)."""
+    import subprocess
+
+    from host_sim.daisy_target import app_defines, daisy_target
+    from host_sim.native import backend_define, cmsis_source_dir
+
+    compiler = require_tool("arm-none-eabi-g++")
+    model = random_qmodel(3, (4, 4), 2, number_format, signal(500, 3), seed=3)
+    model.input_names = ["knob_1", "knob_2", "audio_in_1"]
+    (tmp_path / "model").mkdir()
+    write_qheader(model, tmp_path / "model" / "model_defn.h")
+    target = daisy_target()
+    command = [compiler, *target.machine_flags, *target.optimize_flags, *target.cxx_flags,
+               *app_defines("inference"), backend_define(backend), "-Wall", "-Wextra", "-Werror",
+               "-fsyntax-only", "-D__GNUC_PYTHON__",
+               f"-I{REPO / 'tests' / 'firmware' / 'daisy_api'}", f"-I{REPO / 'firmware' / 'core'}",
+               f"-I{tmp_path / 'model'}", f"-I{cmsis_source_dir() / 'Include'}",
+               str(REPO / "firmware" / "inference" / "main.cpp")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
