@@ -8,7 +8,8 @@
 //   frame gathered side by side into a (frames x kernel*in) matrix (tap k in columns k*in ..
 //   k*in+in-1), ONE arm_mat_mult_q15/q7 with the weights seen as a (kernel*in x out) matrix
 //   (their [k][in][out] layout is exactly that), then arm_add (bias), arm_shift, arm_clip.
-// - FastQWavenetEngine: register tiles of SMLAD/SMLALD over weights re-laid out at compile time.
+// - FastQWavenetEngine: tiles of SMLAD/SMLALD over the weights re-laid out in pairs (q15: at
+//   compile time, in flash; q7: widened into RAM by Init(), the flash keeping a byte a weight).
 // Inputs: x * 2^kInputFracBits rounded half away from zero, saturating; outputs: y *
 // 2^-kOutputFracBits. A fixed-point engine never produces a non-finite output.
 //
