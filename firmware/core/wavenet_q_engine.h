@@ -294,10 +294,10 @@ void FastLayer(const std::uint32_t* weights, const std::int16_t* x, std::int16_t
     if constexpr (kFullGroups > 0) {
       const std::uint32_t* const end = weights + kFullGroupWords;
       do {
-        Tile<L, Shape::kWide, kGroup, kStrideIn>(w, row, out);
+        Tile<L, Shape::kWide, kGroup, kStrideIn, kStrideOut % 2 == 0>(w, row, out);
       } while (w != end);
     }
-    if constexpr (kRest > 0) Tile<L, Shape::kWide, kRest, kStrideIn>(w, row, out);
+    if constexpr (kRest > 0) Tile<L, Shape::kWide, kRest, kStrideIn, false>(w, row, out);
     if constexpr (kStrideOut != L::kOut) out += kStrideOut - L::kOut;
   }
 }

@@ -401,94 +401,118 @@ DAISYNET_Q_INLINE void TilePortable(const std::uint32_t*& w, const std::int16_t*
 #define DN_Q_TWO(PAIR) "ldrd %[i0], %[i1], [%[xp]], #8\n\t" PAIR("i0") PAIR("i1")
 #define DN_Q_ONE(PAIR) "ldr %[i0], [%[xp]], #4\n\t" PAIR("i0")
 // One tap: its pairs two at a time, then an odd last pair.
-#define DN_Q_TAP(PAIR) ".rept %c[twos]\n\t" DN_Q_TWO(PAIR) ".endr\n\t" \
-                       ".if %c[odd]\n\t" DN_Q_ONE(PAIR) ".endif\n\t"
+#define DN_Q_TAP(PAIR) ".rept (%c[pairs] / 2)\n\t" DN_Q_TWO(PAIR) ".endr\n\t" \
+                       ".if (%c[pairs] %% 2)\n\t" DN_Q_ONE(PAIR) ".endif\n\t"
 // The first tap, its first pair initialising the accumulators.
 #define DN_Q_FIRST_TAP(FIRST, PAIR)                                                 \
-  ".if %c[twos]\n\t"                                                                \
+  ".if (%c[pairs] / 2)\n\t"                                                                \
   "ldrd %[i0], %[i1], [%[xp]], #8\n\t" FIRST("i0") PAIR("i1")                       \
-  ".rept %c[twos] - 1\n\t" DN_Q_TWO(PAIR) ".endr\n\t"                               \
-  ".if %c[odd]\n\t" DN_Q_ONE(PAIR) ".endif\n\t"                                     \
+  ".rept (%c[pairs] / 2) - 1\n\t" DN_Q_TWO(PAIR) ".endr\n\t"                               \
+  ".if (%c[pairs] %% 2)\n\t" DN_Q_ONE(PAIR) ".endif\n\t"                                     \
   ".else\n\t" "ldr %[i0], [%[xp]], #4\n\t" FIRST("i0") ".endif\n\t"
 // The next tap's row: `adj` bytes on (ADDW, or MOVW/MOVT beyond its 12 bits).
 #define DN_Q_NEXT_TAP                                                     \
   ".if %c[adj] < 4096\n\t"                                                \
   "addw %[xp], %[xp], #%c[adj]\n\t"                                       \
   ".else\n\t"                                                             \
-  "movw %[w0], #%c[adj_lo]\n\t"                                           \
-  "movt %[w0], #%c[adj_hi]\n\t"                                           \
+  "movw %[w0], #(%c[adj] & 0xFFFF)\n\t"                                           \
+  "movt %[w0], #(%c[adj] >> 16)\n\t"                                           \
   "add %[xp], %[xp], %[w0]\n\t"                                           \
   ".endif\n\t"
 #define DN_Q_TILE(FIRST, PAIR) \
   DN_Q_FIRST_TAP(FIRST, PAIR) ".rept %c[more]\n\t" DN_Q_NEXT_TAP DN_Q_TAP(PAIR) ".endr"
 #define DN_Q_TILE_ZEROED(ZERO, PAIR) \
   ZERO DN_Q_TAP(PAIR) ".rept %c[more]\n\t" DN_Q_NEXT_TAP DN_Q_TAP(PAIR) ".endr"
-#define DN_Q_TILE_OPERANDS(L, kStrideIn)                                                    \
-  [twos] "i"(((L::kIn + 1) / 2) / 2), [odd] "i"(((L::kIn + 1) / 2) % 2),                 \
-      [more] "i"(L::kKernel - 1), [adj] "i"((L::kDilation - 1) * kStrideIn * 2),          \
-      [adj_lo] "i"(((L::kDilation - 1) * kStrideIn * 2) & 0xFFFF),                        \
-      [adj_hi] "i"(((L::kDilation - 1) * kStrideIn * 2) >> 16)
+// (asm takes at most 30 operands: shapes go in as few as the assembler can derive the rest from)
+#define DN_Q_TILE_OPERANDS(L, kStrideIn)                                        \
+  [pairs] "i"((L::kIn + 1) / 2), [more] "i"(L::kKernel - 1),                   \
+      [adj] "i"((L::kDilation - 1) * kStrideIn * 2)
 #define DN_Q_OUTPUTS4                                                                 \
   [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),                   \
       [i0] "=&r"(i0), [i1] "=&r"(i1), [w0] "=&r"(w0), [w1] "=&r"(w1), [xp] "+r"(xp), \
       [wp] "+r"(w), [dst] "+m"(dst)
 
-// The epilogue (Output above, in asm): p = SSAT(acc >> B), + bias (SXTAH for the low half of a
-// bias word, ADD ASR #16 for the high half), then Requantize's one or two saturations (mode,
-// see RequantizeMode), then STRH to dst (loaded into i0 from memory: no register is left).
+// The epilogue (Output above, in asm): p = SSAT(acc >> B), + bias, Requantize, stored to dst
+// (loaded into i0 from memory: no register is left), two outputs at a time. Where the shift is
+// small (|s| <= 2) the two are packed into one word first (PKHBT) and finished with dual 16-bit
+// instructions: QADD16 adds both biases with saturation, QADD16 x, x, x doubles with
+// saturation (s > 0), USAT16/SSAT16 saturate (ReLU, or q7's 8 bits), SHADD16 with zero halves
+// with floor (s < 0), one STR stores both. Else each output on its own: SXTAH (low half of
+// a bias word) or ADD ASR #16 (high half), Requantize's one or two saturations (mode, see
+// RequantizeMode), STRH.
 #define DN_Q_EXTRACT64(A) \
   "lsrs %Q[" A "], %Q[" A "], #%c[bits]\n\t" \
   "orr %Q[" A "], %Q[" A "], %R[" A "], lsl #32 - %c[bits]\n\t" \
-  "ssat %Q[" A "], #%c[sat], %Q[" A "]\n\t"
-#define DN_Q_EXTRACT32(A) "ssat %[" A "], #%c[sat], %[" A "], asr #%c[bits]\n\t"
+  "ssat %Q[" A "], #(%c[bits] + 1), %Q[" A "]\n\t"
+#define DN_Q_EXTRACT32(A) "ssat %[" A "], #(%c[bits] + 1), %[" A "], asr #%c[bits]\n\t"
 #define DN_Q_BIAS_LOW(R, W) "sxtah " R ", " R ", %[" W "]\n\t"
 #define DN_Q_BIAS_HIGH(R, W) "add " R ", " R ", %[" W "], asr #16\n\t"
 #define DN_Q_REQUANTIZE(R)                                                   \
   ".if %c[mode] == 0\n\t" "usat " R ", #%c[bits], " R ", lsl #%c[shift]\n\t" \
-  ".elseif %c[mode] == 1\n\t" "ssat " R ", #%c[sat], " R ", lsl #%c[shift]\n\t" \
-  ".elseif %c[mode] == 2\n\t" "ssat " R ", #%c[sat], " R "\n\t"             \
+  ".elseif %c[mode] == 1\n\t" "ssat " R ", #(%c[bits] + 1), " R ", lsl #%c[shift]\n\t" \
+  ".elseif %c[mode] == 2\n\t" "ssat " R ", #(%c[bits] + 1), " R "\n\t"             \
   "usat " R ", #%c[bits], " R ", lsl #%c[shift]\n\t"                         \
-  ".elseif %c[mode] == 3\n\t" "ssat " R ", #%c[sat], " R "\n\t"             \
-  "ssat " R ", #%c[sat], " R ", lsl #%c[shift]\n\t"                          \
-  ".elseif %c[mode] == 4\n\t" "ssat " R ", #%c[sat], " R "\n\t"             \
+  ".elseif %c[mode] == 3\n\t" "ssat " R ", #(%c[bits] + 1), " R "\n\t"             \
+  "ssat " R ", #(%c[bits] + 1), " R ", lsl #%c[shift]\n\t"                          \
+  ".elseif %c[mode] == 4\n\t" "ssat " R ", #(%c[bits] + 1), " R "\n\t"             \
   "usat " R ", #%c[bits], " R ", asr #%c[shift]\n\t"                         \
-  ".else\n\t" "ssat " R ", #%c[sat], " R "\n\t"                             \
+  ".else\n\t" "ssat " R ", #(%c[bits] + 1), " R "\n\t"                             \
   "asr " R ", " R ", #%c[shift]\n\t" ".endif\n\t"
-#define DN_Q_OUT(EXTRACT, A, R, BIAS, W, OFFSET) \
-  EXTRACT(A) BIAS(R, W) DN_Q_REQUANTIZE(R) "strh " R ", [%[i0], #" OFFSET "]\n\t"
-#define DN_Q_WIDE4_EPILOGUE                                                  \
-  "ldrd %[w0], %[w1], [%[wp]], #8\n\t" "ldr %[i0], %[dst]\n\t"              \
-  DN_Q_OUT(DN_Q_EXTRACT64, "a0", "%Q[a0]", DN_Q_BIAS_LOW, "w0", "0")         \
-  DN_Q_OUT(DN_Q_EXTRACT64, "a1", "%Q[a1]", DN_Q_BIAS_HIGH, "w0", "2")        \
-  DN_Q_OUT(DN_Q_EXTRACT64, "a2", "%Q[a2]", DN_Q_BIAS_LOW, "w1", "4")         \
-  DN_Q_OUT(DN_Q_EXTRACT64, "a3", "%Q[a3]", DN_Q_BIAS_HIGH, "w1", "6")
-#define DN_Q_NARROW4_EPILOGUE                                                \
-  "ldrd %[w0], %[w1], [%[wp]], #8\n\t" "ldr %[i0], %[dst]\n\t"              \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a0", "%[a0]", DN_Q_BIAS_LOW, "w0", "0")          \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a1", "%[a1]", DN_Q_BIAS_HIGH, "w0", "2")         \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a2", "%[a2]", DN_Q_BIAS_LOW, "w1", "4")          \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a3", "%[a3]", DN_Q_BIAS_HIGH, "w1", "6")
-#define DN_Q_NARROW8_EPILOGUE                                                \
-  DN_Q_NARROW4_EPILOGUE "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a4", "%[a4]", DN_Q_BIAS_LOW, "w0", "8")          \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a5", "%[a5]", DN_Q_BIAS_HIGH, "w0", "10")        \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a6", "%[a6]", DN_Q_BIAS_LOW, "w1", "12")         \
-  DN_Q_OUT(DN_Q_EXTRACT32, "a7", "%[a7]", DN_Q_BIAS_HIGH, "w1", "14")
-// dst moves on to the next group's outputs.
-#define DN_Q_NEXT_DST(BYTES) "add %[i0], %[i0], #" BYTES "\n\t" "str %[i0], %[dst]"
+#define DN_Q_PACKED_REQUANTIZE(R)                                               \
+  ".rept %c[left]\n\t" "qadd16 " R ", " R ", " R "\n\t" ".endr\n\t"             \
+  ".if %c[pmode] == 1\n\t" "usat16 " R ", #%c[bits], " R "\n\t"                 \
+  ".elseif %c[pmode] == 2\n\t" "ssat16 " R ", #(%c[bits] + 1), " R "\n\t" ".endif\n\t" \
+  ".rept %c[right]\n\t" "shadd16 " R ", " R ", %[i1]\n\t" ".endr\n\t"
+#define DN_Q_OUT(EXTRACT, A, R, BIAS, W) \
+  EXTRACT(A) BIAS(R, W) DN_Q_REQUANTIZE(R) "strh " R ", [%[i0]], #2\n\t"
+#define DN_Q_TWO_OUT(EXTRACT, A, B, RA, RB, W)                                          \
+  ".if %c[packed]\n\t" EXTRACT(A) EXTRACT(B) "pkhbt " RA ", " RA ", " RB ", lsl #16\n\t" \
+  "qadd16 " RA ", " RA ", %[" W "]\n\t" DN_Q_PACKED_REQUANTIZE(RA)                       \
+  "str " RA ", [%[i0]], #4\n\t"                                                         \
+  ".else\n\t" DN_Q_OUT(EXTRACT, A, RA, DN_Q_BIAS_LOW, W)                                 \
+  DN_Q_OUT(EXTRACT, B, RB, DN_Q_BIAS_HIGH, W) ".endif\n\t"
+#define DN_Q_EPILOGUE_START                                                   \
+  "ldrd %[w0], %[w1], [%[wp]], #8\n\t" "ldr %[i0], %[dst]\n\t"               \
+  ".if %c[packed] && %c[right]\n\t" "movs %[i1], #0\n\t" ".endif\n\t"
+#define DN_Q_WIDE4_EPILOGUE                                                          \
+  DN_Q_EPILOGUE_START                                                                \
+  DN_Q_TWO_OUT(DN_Q_EXTRACT64, "a0", "a1", "%Q[a0]", "%Q[a1]", "w0")                 \
+  DN_Q_TWO_OUT(DN_Q_EXTRACT64, "a2", "a3", "%Q[a2]", "%Q[a3]", "w1")
+#define DN_Q_NARROW4_EPILOGUE                                                        \
+  DN_Q_EPILOGUE_START                                                                \
+  DN_Q_TWO_OUT(DN_Q_EXTRACT32, "a0", "a1", "%[a0]", "%[a1]", "w0")                   \
+  DN_Q_TWO_OUT(DN_Q_EXTRACT32, "a2", "a3", "%[a2]", "%[a3]", "w1")
+#define DN_Q_NARROW8_EPILOGUE                                                        \
+  DN_Q_NARROW4_EPILOGUE "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                        \
+  DN_Q_TWO_OUT(DN_Q_EXTRACT32, "a4", "a5", "%[a4]", "%[a5]", "w0")                   \
+  DN_Q_TWO_OUT(DN_Q_EXTRACT32, "a6", "a7", "%[a6]", "%[a7]", "w1")
+// dst moves on to the next group's outputs (the stores post-incremented i0).
+#define DN_Q_NEXT_DST "str %[i0], %[dst]"
 
-// Requantize's cases as the asm epilogue's `mode` and `shift` operands.
-template <class L>
+// Requantize's cases as the asm epilogue's operands: `mode` and `shift` one output at a time;
+// `packed` (two outputs a word, where 4-byte stores are aligned and |s| <= 2), with `left`
+// doublings, `pmode` (1: USAT16 for ReLU, 2: SSAT16 to q7's 8 bits, 0: none) and `right`
+// halvings.
+template <class L, bool kAlignedOut>
 struct RequantizeMode {
   using Fmt = typename L::Fmt;
   static constexpr bool kPreSat = L::kShift >= 0 && Fmt::kBits + 1 + L::kShift > 31;
   static constexpr int kMode = L::kShift >= 0 ? (kPreSat ? 2 : 0) + (L::kRelu ? 0 : 1)
                                               : (L::kRelu ? 4 : 5);
   static constexpr int kAmount = L::kShift >= 0 ? L::kShift : (-L::kShift > 31 ? 31 : -L::kShift);
+  static constexpr bool kPacked = kAlignedOut && L::kShift >= -2 && L::kShift <= 2;
+  static constexpr int kLeft = kPacked && L::kShift > 0 ? L::kShift : 0;
+  static constexpr int kRight = kPacked && L::kShift < 0 ? -L::kShift : 0;
+  static constexpr int kPackedMode = L::kRelu ? 1 : (L::kQ7 ? 2 : 0);
 };
-#define DN_Q_EPILOGUE_OPERANDS(L)                                                           \
-  [bits] "i"(L::Fmt::kBits), [sat] "i"(L::Fmt::kSatBits),                                 \
-      [mode] "i"(RequantizeMode<L>::kMode), [shift] "i"(RequantizeMode<L>::kAmount)
+#define DN_Q_EPILOGUE_OPERANDS(L, kAlignedOut)                                              \
+  [bits] "i"(L::Fmt::kBits),                                                               \
+      [mode] "i"(RequantizeMode<L, kAlignedOut>::kMode),                                   \
+      [shift] "i"(RequantizeMode<L, kAlignedOut>::kAmount),                                \
+      [packed] "i"(RequantizeMode<L, kAlignedOut>::kPacked ? 1 : 0),                       \
+      [left] "i"(RequantizeMode<L, kAlignedOut>::kLeft),                                   \
+      [right] "i"(RequantizeMode<L, kAlignedOut>::kRight),                                 \
+      [pmode] "i"(RequantizeMode<L, kAlignedOut>::kPackedMode)
 
 enum class Kernel { kWide4, kNarrow4, kNarrow8 };
 
@@ -500,7 +524,7 @@ struct KernelOf {
 
 // The whole tile (every tap and pair, then the epilogue) in one asm statement; leaves w and
 // dst at the next group.
-template <class L, Kernel kKernel, std::size_t kStrideIn>
+template <class L, Kernel kKernel, std::size_t kStrideIn, bool kAlignedOut>
 DAISYNET_Q_INLINE void TileAsm(const std::uint32_t*& w, const std::int16_t* x,
                                std::int16_t*& dst) {
   static_assert(2 * ((L::kIn + 1) / 2) == kStrideIn, "rows hold the paired channels exactly");
@@ -511,41 +535,42 @@ DAISYNET_Q_INLINE void TileAsm(const std::uint32_t*& w, const std::int16_t* x,
   std::uint32_t i0, i1, w0, w1;
   const std::int16_t* xp = x - (L::kKernel - 1) * L::kDilation * kStrideIn;
   if constexpr (kKernel == Kernel::kWide4 && L::kFirstPair32) {
-    asm volatile(DN_Q_TILE(DN_Q_WIDE4_FIRST, DN_Q_WIDE4) "\n\t" DN_Q_WIDE4_EPILOGUE DN_Q_NEXT_DST("8")
+    asm volatile(DN_Q_TILE(DN_Q_WIDE4_FIRST, DN_Q_WIDE4) "\n\t" DN_Q_WIDE4_EPILOGUE DN_Q_NEXT_DST
                  : DN_Q_OUTPUTS4
-                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L)
+                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L, kAlignedOut)
                  : "cc", "memory");
   } else if constexpr (kKernel == Kernel::kWide4) {
-    asm volatile(DN_Q_TILE_ZEROED(DN_Q_WIDE4_ZERO, DN_Q_WIDE4) "\n\t" DN_Q_WIDE4_EPILOGUE DN_Q_NEXT_DST("8")
+    asm volatile(DN_Q_TILE_ZEROED(DN_Q_WIDE4_ZERO, DN_Q_WIDE4) "\n\t" DN_Q_WIDE4_EPILOGUE DN_Q_NEXT_DST
                  : DN_Q_OUTPUTS4
-                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L)
+                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L, kAlignedOut)
                  : "cc", "memory");
   } else if constexpr (kKernel == Kernel::kNarrow4) {
-    asm volatile(DN_Q_TILE(DN_Q_NARROW4_FIRST, DN_Q_NARROW4) "\n\t" DN_Q_NARROW4_EPILOGUE DN_Q_NEXT_DST("8")
+    asm volatile(DN_Q_TILE(DN_Q_NARROW4_FIRST, DN_Q_NARROW4) "\n\t" DN_Q_NARROW4_EPILOGUE DN_Q_NEXT_DST
                  : DN_Q_OUTPUTS4
-                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L)
+                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L, kAlignedOut)
                  : "cc", "memory");
   } else {
     std::int32_t a4, a5, a6, a7;
-    asm volatile(DN_Q_TILE(DN_Q_NARROW8_FIRST, DN_Q_NARROW8) "\n\t" DN_Q_NARROW8_EPILOGUE DN_Q_NEXT_DST("16")
+    asm volatile(DN_Q_TILE(DN_Q_NARROW8_FIRST, DN_Q_NARROW8) "\n\t" DN_Q_NARROW8_EPILOGUE DN_Q_NEXT_DST
                  : [a4] "=&r"(a4), [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7),
                    DN_Q_OUTPUTS4
-                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L)
+                 : DN_Q_TILE_OPERANDS(L, kStrideIn), DN_Q_EPILOGUE_OPERANDS(L, kAlignedOut)
                  : "cc", "memory");
   }
 }
 #endif
 
 // The tile of kOutputs outputs: an asm tile where one fits, else the portable tile.
-template <class L, bool kWide, std::size_t kOutputs, std::size_t kStrideIn>
+// kAlignedOut: dst is 4-byte aligned (output rows of an even number of channels).
+template <class L, bool kWide, std::size_t kOutputs, std::size_t kStrideIn, bool kAlignedOut>
 DAISYNET_Q_INLINE void Tile(const std::uint32_t*& w, const std::int16_t* x, std::int16_t*& dst) {
 #if DAISYNET_Q_ACLE
   if constexpr (kWide && kOutputs == 4) {
-    TileAsm<L, Kernel::kWide4, kStrideIn>(w, x, dst);
+    TileAsm<L, Kernel::kWide4, kStrideIn, kAlignedOut>(w, x, dst);
   } else if constexpr (!kWide && kOutputs == 8) {
-    TileAsm<L, Kernel::kNarrow8, kStrideIn>(w, x, dst);
+    TileAsm<L, Kernel::kNarrow8, kStrideIn, kAlignedOut>(w, x, dst);
   } else if constexpr (!kWide && kOutputs == 4) {
-    TileAsm<L, Kernel::kNarrow4, kStrideIn>(w, x, dst);
+    TileAsm<L, Kernel::kNarrow4, kStrideIn, kAlignedOut>(w, x, dst);
   } else {
     TilePortable<L, kWide, kOutputs, kStrideIn>(w, x, dst);
   }

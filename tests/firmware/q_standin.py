@@ -193,26 +193,38 @@ def quantize_spec(spec: ModelSpec, number_format: str, calibration: np.ndarray,
 
 
 def random_float_spec(inputs: int, filters: tuple[int, ...], kernel: int,
-                      seed: int = 0) -> ModelSpec:
+                      seed: int = 0, outputs: int = 1) -> ModelSpec:
     """Random weights of an architecture (as tools.plan.random_spec)."""
     from tools.plan import random_spec
 
-    spec = random_spec(Architecture(inputs, tuple(filters), kernel), seed)
+    spec = random_spec(Architecture(inputs, tuple(filters), kernel, outputs), seed)
     spec.input_names = [f"in_{i}" for i in range(inputs)]
+    spec.output_names = [f"out_{i}" for i in range(outputs)]
     return spec
 
 
 def random_qmodel(inputs: int, filters: tuple[int, ...], kernel: int, number_format: str,
-                  calibration: np.ndarray, seed: int = 0, **quantize) -> QModel:
+                  calibration: np.ndarray, seed: int = 0, outputs: int = 1,
+                  **quantize) -> QModel:
     """Random weights (the first of seeds seed, seed + 1, ... whose float model's output
     follows the calibration input: narrow ReLU layers can die), quantized on it."""
     from host_sim.reference import reference_output
 
     for attempt in range(seed, seed + 50):
-        spec = random_float_spec(inputs, filters, kernel, attempt)
+        spec = random_float_spec(inputs, filters, kernel, attempt, outputs)
         if np.std(reference_output(spec, calibration)) > 1e-3:
             break
     return quantize_spec(spec, number_format, calibration, **quantize)
+
+
+def with_shifts(model: QModel, shifts: list[int]) -> QModel:
+    """``model`` with each layer's out_frac_bits moved so that out_frac_bits -
+    product_frac_bits is shifts[l] (the next layer's in_frac_bits follows)."""
+    for index, (layer, shift) in enumerate(zip(model.layers, shifts, strict=True)):
+        layer.out_frac_bits = layer.product_frac_bits + shift
+        if index + 1 < len(model.layers):
+            model.layers[index + 1].in_frac_bits = layer.out_frac_bits
+    return model
 
 
 def _c_ints(values: np.ndarray, per_line: int = 12) -> str:

@@ -19,6 +19,7 @@ from tests.firmware.q_standin import (
     contract_outputs,
     random_qmodel,
     saturation_counts,
+    with_shifts,
     write_qheader,
 )
 from tests.host_sim.test_engine import SHAPES, shape_id
@@ -116,6 +117,27 @@ def test_m7_engines_saturate_as_the_contract_says(shape, number_format, backend,
     engine = M7Engine(header, backend)
     for block_size in (1, 48):
         assert np.array_equal(engine.run(x, block_size).outputs, expected), f"block {block_size}"
+
+
+@pytest.mark.parametrize("outputs", [4, 8])
+@pytest.mark.parametrize("number_format", FORMATS)
+def test_every_requantization_shift_is_exact(number_format, outputs, tmp_path, arm_toolchain):
+    """Shifts s = out_frac_bits - product_frac_bits from -3 to 3 in ReLU layers and in a head
+    of several outputs (the M7 finishes |s| <= 2 two outputs a word, others one by one), on
+    both backends, native and emulated."""
+    x = signal(1200, 2, seed=5)
+    shifts = [-3, 3, -2, 2, -1, 1, 0]
+    for head_shift in (-3, -2, -1, 0, 1, 2, 3):
+        model = random_qmodel(2, (8, 8, 8), 2, number_format, x, seed=11, outputs=outputs)
+        model = with_shifts(model, shifts[:len(model.layers) - 1] + [head_shift])
+        header = write_qheader(model, tmp_path / f"shift{head_shift}.h")
+        expected = contract_outputs(model, x)
+        for backend in BACKENDS:
+            native = NativeEngine(header, backend)
+            native.reset()
+            assert np.array_equal(native.render(x, 48), expected), (backend, head_shift)
+            run = M7Engine(header, backend).run(x, 48)
+            assert np.array_equal(run.outputs, expected), (backend, head_shift)
 
 
 def edge_model(first_weights: list[int], inputs: int) -> QModel:
