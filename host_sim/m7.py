@@ -20,10 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from host_sim.daisy_target import daisy_target
-from host_sim.model_defn import read_header
 from host_sim.native import (
     BACKENDS,
-    CMSIS_SOURCES,
     DEFAULT_BACKEND,
     REPO,
     STATUS_FIELDS,
@@ -31,6 +29,9 @@ from host_sim.native import (
     backend_define,
     cached_build_dir,
     cmsis_source_dir,
+    cmsis_sources,
+    header_io,
+    header_number_format,
 )
 
 CORE = REPO / "firmware" / "core"
@@ -131,7 +132,8 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
                     f"-I{cmsis / 'PrivateInclude'}"]
         model_objects = []
         # The fast backend calls no CMSIS-DSP kernel, so its footprint holds none.
-        for index, source in enumerate(CMSIS_SOURCES if backend != "fast" else []):
+        sources = cmsis_sources(header_number_format(header)) if backend != "fast" else []
+        for index, source in enumerate(sources):
             obj = out_dir / f"cmsis{index}.o"
             _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, *includes, "-c", str(cmsis / source),
                         "-o", str(obj)])
@@ -235,17 +237,18 @@ class M7Engine:
     """The C++ core for one model, run on the emulated Cortex-M7."""
 
     def __init__(self, header: str | Path, backend: str = DEFAULT_BACKEND) -> None:
-        self.spec = read_header(header)
+        self.number_format = header_number_format(header)
+        self.inputs, self.outputs = header_io(header)
         self.backend = backend
         self.build = build_firmware(header, backend)
         _tool("qemu-system-arm")
-        self.max_frames = RAM_FOR_AUDIO_BYTES // (4 * (self.spec.inputs + self.spec.outputs))
+        self.max_frames = RAM_FOR_AUDIO_BYTES // (4 * (self.inputs + self.outputs))
 
     def run(self, inputs: np.ndarray, block_size: int = 48) -> M7Run:
         """Process (frames, inputs) float32 from a fresh engine in blocks of ``block_size``."""
         inputs = np.asarray(inputs, dtype=np.float32)
-        if inputs.ndim != 2 or inputs.shape[1] != self.spec.inputs:
-            raise ValueError(f"expected (frames, {self.spec.inputs}) input, got shape "
+        if inputs.ndim != 2 or inputs.shape[1] != self.inputs:
+            raise ValueError(f"expected (frames, {self.inputs}) input, got shape "
                              f"{inputs.shape}")
         if len(inputs) > self.max_frames:
             raise M7Error(f"{len(inputs)} frames do not fit the emulated Cortex-M7's RAM (at "
@@ -262,12 +265,12 @@ class M7Engine:
             stdout = self._qemu(work, block_size, frames)
             outputs = np.fromfile(work / "output.f32", dtype="<f4")
         fields = self._parse(stdout)
-        if fields["frames"] != frames or outputs.size != frames * self.spec.outputs:
+        if fields["frames"] != frames or outputs.size != frames * self.outputs:
             raise M7Error(f"the emulated firmware returned {outputs.size} values for {frames} "
                           "frames")
         ticks_per_instruction = fields["calibration_ticks"] / fields["calibration_instructions"]
         return M7Run(
-            outputs=outputs.reshape(frames, self.spec.outputs),
+            outputs=outputs.reshape(frames, self.outputs),
             block_size=block_size,
             instructions=round(fields["process_ticks"] / ticks_per_instruction),
             non_finite_outputs=fields["non_finite"],

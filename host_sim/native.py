@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,50 @@ CMSIS_SOURCES = [
     "Source/BasicMathFunctions/arm_add_f32.c",
     "Source/BasicMathFunctions/arm_clip_f32.c",
 ]
+# model_defn.h number formats (model::kNumberFormat): float32 weights, or fixed point.
+NUMBER_FORMATS = ("float32", "q15", "q7")
+# The CMSIS-DSP kernels the fixed-point CMSIS backend calls (wavenet_q_engine.h). Built with
+# __GNUC_PYTHON__, arm_mat_mult_q15 takes its plain C path, which needs no arm_mat_trans_q15.
+CMSIS_Q_SOURCES = {
+    number_format: [f"Source/MatrixFunctions/arm_mat_mult_{number_format}.c",
+                    f"Source/BasicMathFunctions/arm_add_{number_format}.c",
+                    f"Source/BasicMathFunctions/arm_shift_{number_format}.c",
+                    f"Source/BasicMathFunctions/arm_clip_{number_format}.c"]
+    for number_format in ("q15", "q7")
+}
+_NUMBER_FORMAT = re.compile(r"kNumberFormat\s*=\s*NumberFormat::k(Float32|Q15|Q7)\b")
+
+
+def header_number_format(header: str | Path) -> str:
+    """The number format a model_defn.h declares: "float32", "q15" or "q7" (float headers
+    written before the quantized contract declare none: float32)."""
+    match = _NUMBER_FORMAT.search(Path(header).read_text())
+    return match[1].lower() if match else "float32"
+
+
+def header_io(header: str | Path) -> tuple[int, int]:
+    """(inputs, outputs) of a model_defn.h: a float header is read and checked in full
+    (host_sim.model_defn); of a quantized one only kNumInputs and kNumOutputs are read here,
+    until the model_defn reader reads quantized headers."""
+    if header_number_format(header) == "float32":
+        from host_sim.model_defn import read_header
+
+        spec = read_header(header)
+        return spec.inputs, spec.outputs
+    text = Path(header).read_text()
+    counts = [re.search(rf"\b{name}\s*=\s*(\d+)", text) for name in ("kNumInputs", "kNumOutputs")]
+    if not all(counts):
+        raise ValueError(f"{header}: kNumInputs/kNumOutputs not found")
+    return int(counts[0][1]), int(counts[1][1])
+
+
+def cmsis_sources(number_format: str) -> list[str]:
+    """The CMSIS-DSP C sources the core calls for a model of ``number_format``."""
+    if number_format not in NUMBER_FORMATS:
+        raise ValueError(f"unknown number format {number_format!r}; one of "
+                         f"{', '.join(NUMBER_FORMATS)}")
+    return CMSIS_SOURCES if number_format == "float32" else CMSIS_Q_SOURCES[number_format]
+
 # __GNUC_PYTHON__ is how the cmsisdsp Python build compiles CMSIS-DSP without CMSIS-Core.
 COMMON_FLAGS = ["-fPIC", "-D__GNUC_PYTHON__", "-Wall", "-Wextra", "-Werror"]
 # The cmsisdsp Python package's own optimisation flags (its setup.py), so the native CMSIS
@@ -124,7 +169,7 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
     includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{cmsis / 'Include'}",
                 f"-I{cmsis / 'PrivateInclude'}"]
     objects = []
-    for index, source in enumerate(CMSIS_SOURCES):
+    for index, source in enumerate(cmsis_sources(header_number_format(header))):
         obj = out_dir / f"cmsis{index}.o"
         _run([_compiler("gcc"), *CMSIS_FLAGS, *COMMON_FLAGS, *includes, "-c",
               str(cmsis / source), "-o", str(obj)])

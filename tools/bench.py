@@ -7,10 +7,15 @@ stalls on memory, so the Daisy's own DWT cycle counter (shown by the inference f
 final word. The original blog firmware's approach (one arm_mat_mult_f32 + arm_add_f32 per tap
 per sample) is measured in the same run on the same model, as the baseline of the speed-up.
 Host speeds of the native and Python engines are measured in the same run too.
+
+With ``formats`` (``--quantize q15,q7``), the same model quantized to each format is measured
+in the same run beside float32 (rows carry a "format"), with its weight flash (2 and 1 bytes a
+weight against float32's 4).
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +27,7 @@ from host_sim.engine import Simulator
 from host_sim.m7 import M7Engine
 from host_sim.model_defn import read_header
 from host_sim.native import BACKENDS, REPO, NativeEngine
-from tools.plan import PLAN_BLOCK, real_time_verdict
+from tools.plan import FLOAT32, PLAN_BLOCK, quantized_header, real_time_verdict, weight_flash_bytes
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 DEFAULT_BLOCK_SIZES = (1, 16, 32, 48, 64)
@@ -40,8 +45,9 @@ def _frames_per_second(render: Callable[[], np.ndarray], frames: int) -> float:
 
 
 def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
-          log: Callable[[str], None]) -> dict:
-    """Measure ``header``'s model; returns the figures that were printed."""
+          log: Callable[[str], None], formats: tuple[str, ...] = ()) -> dict:
+    """Measure ``header``'s model, and the same model quantized to each of ``formats``;
+    returns the figures that were printed."""
     from training.export import excitation
 
     spec = read_header(header)
@@ -66,37 +72,49 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     log(f"  backend  block  instr/sample  per MAC  speed-up  load at {rates}")
     rows = []
     footprints = {}
-    for backend in BACKENDS:
-        m7 = M7Engine(header, backend)
-        footprints[backend] = {"flash_bytes": m7.build.flash_bytes,
-                               "ram_bytes": m7.build.ram_bytes}
-        for block_size in block_sizes:
-            run = m7.run(inputs, block_size)
-            per_sample = run.instructions_per_sample
-            loads = {rate_hz: per_sample / target.cycles_per_sample(rate_hz)
-                     for rate_hz in LOAD_SAMPLE_RATES}
-            rows.append({
-                "backend": backend,
-                "block_size": block_size,
-                "instructions_per_sample": round(per_sample, 1),
-                "instructions_per_mac": round(per_sample / macs, 2),
-                "speedup_vs_per_sample": round(baseline / per_sample, 2),
-                **{f"load_at_{rate_hz}_hz": round(load, 4) for rate_hz, load in loads.items()},
-                "allocations": run.allocations,
-            })
-            load_text = "  ".join(f"{100 * load:3.0f}%" for load in loads.values())
-            log(f"  {backend:7s}  {block_size:5d}  {per_sample:12,.0f}  {per_sample / macs:7.2f}  "
-                f"{baseline / per_sample:7.1f}x  {load_text:>{8 + len(rates)}s}")
+    scratch = tempfile.TemporaryDirectory(prefix="daisynet-bench-")
+    headers = {FLOAT32: Path(header)}
+    for number_format in formats:
+        headers[number_format] = quantized_header(
+            spec, number_format, Path(scratch.name) / f"model_defn_{number_format}.h", inputs)
+    for number_format, format_header in headers.items():
+        for backend in BACKENDS:
+            m7 = M7Engine(format_header, backend)
+            footprints.setdefault(number_format, {})[backend] = {
+                "flash_bytes": m7.build.flash_bytes, "ram_bytes": m7.build.ram_bytes}
+            for block_size in block_sizes:
+                run = m7.run(inputs, block_size)
+                per_sample = run.instructions_per_sample
+                loads = {rate_hz: per_sample / target.cycles_per_sample(rate_hz)
+                         for rate_hz in LOAD_SAMPLE_RATES}
+                rows.append({
+                    "format": number_format,
+                    "backend": backend,
+                    "block_size": block_size,
+                    "instructions_per_sample": round(per_sample, 1),
+                    "instructions_per_mac": round(per_sample / macs, 2),
+                    "speedup_vs_per_sample": round(baseline / per_sample, 2),
+                    **{f"load_at_{rate_hz}_hz": round(load, 4) for rate_hz, load in loads.items()},
+                    "allocations": run.allocations,
+                })
+                load_text = "  ".join(f"{100 * load:3.0f}%" for load in loads.values())
+                label = backend if number_format == FLOAT32 else f"{backend} {number_format}"
+                log(f"  {label:9s}{block_size:5d}  {per_sample:12,.0f}  "
+                    f"{per_sample / macs:7.2f}  {baseline / per_sample:7.1f}x  "
+                    f"{load_text:>{8 + len(rates)}s}")
     log(f"  {BASELINE:7s}  (the original approach, one arm_mat_mult_f32 + arm_add_f32 per tap "
         f"per sample): {baseline:,.0f} instructions/sample, {baseline / macs:.1f} per MAC")
-    for backend, footprint in footprints.items():
-        log(f"  footprint {backend:5s}: flash {footprint['flash_bytes']:,} B (engine code, "
-            f"weights {4 * arch.parameters:,} B, CMSIS kernels it calls), RAM "
-            f"{footprint['ram_bytes']:,} B (engine state for blocks up to 64)")
+    weights = {number_format: weight_flash_bytes(spec, number_format) for number_format in headers}
+    for number_format, by_backend in footprints.items():
+        for backend, footprint in by_backend.items():
+            label = backend if number_format == FLOAT32 else f"{backend} {number_format}"
+            log(f"  footprint {label:9s}: flash {footprint['flash_bytes']:,} B (engine code, "
+                f"weights {weights[number_format]:,} B, CMSIS kernels it calls), RAM "
+                f"{footprint['ram_bytes']:,} B (engine state for blocks up to 64)")
 
     real_time = None
     at_daisy_block = [row for row in rows if row["backend"] == "fast"
-                      and row["block_size"] == PLAN_BLOCK]
+                      and row["block_size"] == PLAN_BLOCK and row["format"] == FLOAT32]
     if at_daisy_block:
         real_time = real_time_verdict(at_daisy_block[0]["instructions_per_sample"], rate)
         log(real_time["message"])
@@ -104,17 +122,22 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     # One Process() call over the whole host signal (the engine splits it into 64-frame
     # blocks), so Python's per-call overhead stays out of the figure; best of three.
     host_inputs = excitation(spec.input_names, HOST_SECONDS * rate, rate)
-    native_speed = {}
-    for backend in BACKENDS:
-        native = NativeEngine(header, backend)
-        native.reset()
-        native_speed[backend] = max(
-            _frames_per_second(lambda engine=native: engine.process(host_inputs),
-                               len(host_inputs)) for _ in range(3)) / rate
+    speeds = {}
+    for number_format, format_header in headers.items():
+        for backend in BACKENDS:
+            native = NativeEngine(format_header, backend)
+            native.reset()
+            speeds.setdefault(number_format, {})[backend] = max(
+                _frames_per_second(lambda engine=native: engine.process(host_inputs),
+                                   len(host_inputs)) for _ in range(3)) / rate
+    scratch.cleanup()
+    native_speed = speeds[FLOAT32]
     python_speed = _frames_per_second(
         lambda: Simulator(spec).render(inputs, HOST_BLOCK), frames) / rate
     log("host     one core: native "
-        + ", ".join(f"{backend} {speed:,.0f}x" for backend, speed in native_speed.items())
+        + ", ".join(f"{backend}{'' if number_format == FLOAT32 else ' ' + number_format} "
+                    f"{speed:,.0f}x" for number_format, by_backend in speeds.items()
+                    for backend, speed in by_backend.items())
         + f" real time; python simulator (block {HOST_BLOCK}) {python_speed:,.0f}x real time")
     return {
         "model": spec.name,
@@ -127,9 +150,15 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "cycle_budget_per_sample": target.cycles_per_sample(rate),
         "m7": rows,
         "per_sample_instructions_per_sample": round(baseline, 1),
-        "m7_footprint": footprints,
+        "m7_footprint": footprints[FLOAT32],
+        "formats": list(headers),
+        "m7_footprint_by_format": footprints,
+        "weight_flash_bytes": weights,
         "native_realtime_factor": {backend: round(speed, 1)
                                    for backend, speed in native_speed.items()},
+        "native_realtime_factor_by_format": {
+            number_format: {backend: round(speed, 1) for backend, speed in by_backend.items()}
+            for number_format, by_backend in speeds.items()},
         "python_realtime_factor": round(python_speed, 1),
         "real_time": real_time,
     }

@@ -38,6 +38,20 @@ def _int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(message) from err
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """Quantized number formats, comma-separated: q15, q7 (or 'none')."""
+    from tools.plan import QUANTIZED_FORMATS
+
+    if text.strip().lower() in ("", "none"):
+        return ()
+    formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",")))
+    unknown = [f for f in formats if f not in QUANTIZED_FORMATS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown format {unknown[0]!r}; choose from "
+                                         f"{', '.join(QUANTIZED_FORMATS)}")
+    return formats
+
+
 def _name_list(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:
@@ -497,7 +511,8 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.bench import bench
 
-    return bench(args.header, args.block_sizes, args.seconds, _logger(args.json))
+    return bench(args.header, args.block_sizes, args.seconds, _logger(args.json),
+                 formats=args.quantize)
 
 
 def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
@@ -512,7 +527,7 @@ def cmd_plan(args: argparse.Namespace, argv: list[str]) -> dict:
     from tools.plan import plan
 
     return plan(args.inputs, args.kernel_size, args.filters, args.sample_rates,
-                _logger(args.json))
+                _logger(args.json), quantize=args.quantize)
 
 
 def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
@@ -736,6 +751,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="audio block sizes to measure, 1..64 (1,16,32,48,64)")
     bench.add_argument("--seconds", type=_number(0), default=0.2,
                        help="length of the synthetic input in seconds (0.2)")
+    bench.add_argument("--quantize", type=_formats, default=("q15", "q7"),
+                       help="also measure the model quantized to these formats, beside float32 "
+                            "(q15,q7; 'none' for float32 only)")
 
     train_bench = add("train-bench", cmd_train_bench,
                       "training time and test ESR of the demo configuration per seed, and "
@@ -754,6 +772,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--filters", type=_int_list, required=True, help="filters per block, a,b,c")
     plan.add_argument("--sample-rates", type=_int_list, default=(32_000, 48_000, 96_000),
                       help="sample rates to judge, Hz (32000,48000,96000)")
+    plan.add_argument("--quantize", type=_formats, default=(),
+                      help="also judge the model quantized to these formats: q15,q7")
 
     watch = add("monitor", cmd_monitor,
                 "show the running inference app's CPU load, cycles and overruns, live")

@@ -5,7 +5,8 @@ Cortex-M7 with the engine the Daisy apps run (the fast backend) at the Daisy's a
 48. Verdicts use the emulated instruction count as cycles (one cycle per instruction; the
 Daisy's own cycle counter is the final word) against SAFETY_MARGIN of the cycles per sample at
 the Daisy's clock, the engine's RAM against the 128 KB DTCM, and the weights against the flash
-the inference app leaves.
+the inference app leaves. With ``--quantize q15,q7`` the same random model is also quantized
+to each format and measured the same way (its fixed-point engine, its weight flash).
 """
 
 from __future__ import annotations
@@ -31,6 +32,26 @@ SEARCH_RATE = 48_000  # Hz the widest/deepest search asks about
 # The search spans what Architecture accepts (a candidate beyond it cannot even be built).
 WIDEST_SEARCHED = MAX_FILTERS  # filters
 DEEPEST_SEARCHED = MAX_BLOCKS  # blocks
+FLOAT32 = "float32"
+QUANTIZED_FORMATS = ("q15", "q7")
+BYTES_PER_WEIGHT = {FLOAT32: 4, "q15": 2, "q7": 1}
+
+
+def weight_flash_bytes(spec: ModelSpec, number_format: str) -> int:
+    """Bytes of the model's weights and biases in ``number_format`` (alignment padding aside):
+    q15 and q7 take 1/2 and 1/4 of float32."""
+    return BYTES_PER_WEIGHT[number_format] * spec.architecture().parameters
+
+
+def quantized_header(spec: ModelSpec, number_format: str, path: Path,
+                     calibration: np.ndarray) -> Path:
+    """Write ``spec`` quantized to ``number_format`` (q15 or q7) on ``calibration`` audio as a
+    model_defn.h at ``path`` (the exporter's quantizer and writer)."""
+    from host_sim.quantize import quantize_spec
+
+    quantized = quantize_spec(spec, number_format, calibration)
+    path.write_text(render_header(quantized, f"daisynet plan/bench --quantize {number_format}"))
+    return path
 
 
 def random_spec(arch: Architecture, seed: int = 0) -> ModelSpec:
@@ -58,26 +79,37 @@ class Measurement:
     flash_bytes: int  # engine code and weights (the fast engine is specialised per model)
 
 
-def measure(arch: Architecture) -> Measurement:
+def measure(arch: Architecture, number_format: str = FLOAT32) -> Measurement:
     """Instructions per sample at block 48 on the emulated M7, engine RAM, weight bytes, and
-    the flash of the model's engine code and weights."""
+    the flash of the model's engine code and weights; ``number_format`` q15/q7: of the same
+    random model quantized."""
     spec = random_spec(arch)
     with tempfile.TemporaryDirectory(prefix="daisynet-plan-") as scratch:
         header = Path(scratch) / "model_defn.h"
-        header.write_text(render_header(spec, "daisynet plan"))
-        return measure_header(header)
+        if number_format == FLOAT32:
+            header.write_text(render_header(spec, "daisynet plan"))
+            return measure_header(header)
+        quantized_header(spec, number_format, header, _excitation(spec))
+        return _measure(spec, header, weight_flash_bytes(spec, number_format))
+
+
+def _excitation(spec: ModelSpec) -> np.ndarray:
+    from training.export import excitation
+
+    return excitation(spec.input_names, PLAN_FRAMES, spec.sample_rate or 48_000)
+
+
+def _measure(spec: ModelSpec, header: Path, weight_bytes: int) -> Measurement:
+    engine = M7Engine(header)
+    run = engine.run(_excitation(spec), PLAN_BLOCK)
+    return Measurement(run.instructions_per_sample, engine.build.ram_bytes, weight_bytes,
+                       engine.build.flash_bytes)
 
 
 def measure_header(header: str | Path) -> Measurement:
     """``measure`` for an exported model_defn.h (a trained model)."""
-    from training.export import excitation
-
     spec = read_header(header)
-    engine = M7Engine(header)
-    inputs = excitation(spec.input_names, PLAN_FRAMES, spec.sample_rate or 48_000)
-    run = engine.run(inputs, PLAN_BLOCK)
-    return Measurement(run.instructions_per_sample, engine.build.ram_bytes,
-                       spec.weight_flash_bytes(), engine.build.flash_bytes)
+    return _measure(spec, Path(header), spec.weight_flash_bytes())
 
 
 def real_time_verdict(instructions_per_sample: float, sample_rate: int) -> dict:
@@ -149,9 +181,11 @@ def search_limits(inputs: int, kernel_size: int, filters: tuple[int, ...],
 
 
 def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
-         sample_rates: tuple[int, ...], log: Callable[[str], None], search: bool = True) -> dict:
+         sample_rates: tuple[int, ...], log: Callable[[str], None], search: bool = True,
+         quantize: tuple[str, ...] = ()) -> dict:
     """Measure the architecture and say whether it fits at each sample rate; with ``search``,
-    also the widest uniform filter count and the deepest network that fit at 48 kHz."""
+    also the widest uniform filter count and the deepest network that fit at 48 kHz (float32);
+    with ``quantize``, the same for the model quantized to each format (no search)."""
     arch = Architecture(inputs, tuple(filters), kernel_size)
     target = daisy_target()
     measured = measure(arch)
@@ -190,6 +224,29 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         "model_flash_budget": flash_budget,
         "rates": rates,
     }
+    if quantize:
+        result["weight_flash_bytes_float32"] = weight_flash_bytes(random_spec(arch), FLOAT32)
+        result["formats"] = {}
+    for number_format in quantize:
+        q = measure(arch, number_format)
+        verdicts = []
+        for rate in sample_rates:
+            load = q.instructions_per_sample / target.cycles_per_sample(rate)
+            verdicts.append({"sample_rate": rate, "load": round(load, 4),
+                             "fits": fits(arch, q, rate)})
+        result["formats"][number_format] = {
+            "instructions_per_sample": round(q.instructions_per_sample, 1),
+            "instructions_per_mac": round(q.instructions_per_sample / arch.macs_per_sample, 3),
+            "engine_ram_bytes": q.ram_bytes, "weight_flash_bytes": q.weight_bytes,
+            "model_flash_bytes": q.flash_bytes, "rates": verdicts,
+        }
+        fraction = q.weight_bytes / result["weight_flash_bytes_float32"]
+        log(f"{number_format:6s} {q.instructions_per_sample:,.0f} instructions/sample "
+            f"({q.instructions_per_sample / arch.macs_per_sample:.2f} per MAC): "
+            + ", ".join(f"{v['sample_rate']:,} Hz {100 * v['load']:.1f}% "
+                        f"{'fits' if v['fits'] else 'does NOT fit'}" for v in verdicts))
+        log(f"       RAM {q.ram_bytes:,} B; flash {q.flash_bytes:,} B of engine code and weights "
+            f"({q.weight_bytes:,} B of weights, {fraction:.2g} of float32's)")
     if search:
         widest, deepest = search_limits(inputs, kernel_size, tuple(filters), fits_at)
         result["widest_uniform_filters"] = widest

@@ -24,10 +24,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "arm_math.h"
 #include "model_defn.h"
 #include "wavenet_fast_engine.h"
+#include "wavenet_q_engine.h"
 
 #define DAISYNET_ENGINE_CMSIS 1
 #define DAISYNET_ENGINE_FAST 2
@@ -163,12 +165,18 @@ class CmsisWavenetEngine {
   std::uint32_t non_finite_outputs_ = 0;
 };
 
+// A float model runs on the float engines, a q15/q7 one (model::kNumberFormat) on the
+// fixed-point engines of wavenet_q_engine.h; DAISYNET_ENGINE_BACKEND picks the backend of either.
+inline constexpr bool kFloatModel = model::kNumberFormat == model::NumberFormat::kFloat32;
+
 #if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_FAST
 template <std::size_t kMaxBlock>
-using WavenetEngine = FastWavenetEngine<kMaxBlock>;
+using WavenetEngine = std::conditional_t<kFloatModel, FastWavenetEngine<kMaxBlock>,
+                                         FastQWavenetEngine<kMaxBlock>>;
 #elif DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_CMSIS
 template <std::size_t kMaxBlock>
-using WavenetEngine = CmsisWavenetEngine<kMaxBlock>;
+using WavenetEngine = std::conditional_t<kFloatModel, CmsisWavenetEngine<kMaxBlock>,
+                                         CmsisQWavenetEngine<kMaxBlock>>;
 #else
 #error "DAISYNET_ENGINE_BACKEND must be DAISYNET_ENGINE_FAST or DAISYNET_ENGINE_CMSIS"
 #endif

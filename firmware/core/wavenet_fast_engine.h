@@ -128,6 +128,23 @@ struct PackedLayer {
   alignas(16) static constexpr std::array<float, kFloats> kData = Pack();
 };
 
+// Room for `block` new frames at `cursor` in a linear history buffer of `capacity` frames,
+// `width` elements each, whose newest `history` frames before the cursor are the layer's
+// history: when the block would run past the end, that history is copied back to the start
+// first (at most once per `history` new frames, see BufferFrames). Returns the block's first
+// frame. For buffers of any element type (the fixed-point engines' too).
+template <typename T>
+inline T* HistoryRoom(T* buffer, std::size_t& cursor, std::size_t block, std::size_t history,
+                      std::size_t capacity, std::size_t width) {
+  if (cursor + block > capacity) {
+    if (history > 0) {
+      std::memmove(buffer, buffer + (cursor - history) * width, history * width * sizeof(T));
+    }
+    cursor = history;
+  }
+  return buffer + cursor * width;
+}
+
 // ReLU in the integer unit: FPv4 has no VMAX/VMAXNM, and a compare-and-select costs a VMRS
 // and a conditional move per value. A float's bits read as a signed integer are negative
 // exactly when the float is, so max(bits, 0) is ReLU; GCC makes it one BIC (x & ~(x >> 31)),

@@ -160,6 +160,15 @@ def test_cli_exports_a_quantized_header_from_a_calibration_wav(tmp_path, random_
     printed = capsys.readouterr().out
     assert "PASS  simulator vs the q15 arithmetic" in printed and "bit for bit" in printed
     assert "q15 vs Keras  ESR" in printed
+    # ... and so do the firmware's engines, natively and on the emulated Cortex-M7
+    for engine in ("native", "m7"):
+        assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o",
+                     str(tmp_path / f"{engine}.wav"), "--engine", engine]) == 0
+        out, _ = soundfile.read(tmp_path / f"{engine}.wav", dtype="float32", always_2d=True)
+        assert np.array_equal(out, run_fixed_point(spec, x).outputs), engine
+        capsys.readouterr()
+        assert main(["verify", str(model), "--header", str(header), "--engine", engine]) == 0
+        assert "bit for bit" in capsys.readouterr().out, engine
 
 
 def test_cli_warns_when_calibration_under_ranges_held_out_audio(tmp_path, random_wavenet,
