@@ -18,7 +18,7 @@ def test_demo_meets_the_quality_and_parity_targets(tmp_path, capsys):
         assert key in report, key
     shape = (report["params"], report["macs_per_sample"], report["receptive_field"])
     assert shape == (465, 424, 256)
-    assert report["test_esr"] <= 0.05
+    assert report["test_esr"] <= 0.035  # issue 12: every seed 0-4 at or under 0.035
     # The simulator, reading the exported header, agrees with Keras to float32 rounding.
     assert report["verify_passed"]
     assert report["sim_vs_float64_max_abs_err"] <= 2 * report["keras_vs_float64_max_abs_err"]

@@ -94,3 +94,28 @@ def test_ctrl_c_while_refining_keeps_the_refined_best_and_exports(tmp_path, monk
     for model in ("model.keras", "checkpoints/best.keras"):
         header = tmp_path / (model.replace("/", "_") + ".h")
         assert main(["export", str(tmp_path / model), "-o", str(header)]) == 0
+
+
+def test_a_poor_start_after_the_adam_epochs_gives_the_next_candidate_its_turn(tmp_path):
+    """Issue 12: a start still above poor_start_esr after the Adam epochs is in a basin L-BFGS
+    does not leave; the next candidates are tried and the best of them kept."""
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=4, candidates=3, seed=5,
+                         refine_iterations=0, poor_start_esr=0.0)  # every start is poor
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    assert sorted(report["seeds_tried"]) == [5, 6, 7]
+    assert sum("a poor start; trying seed" in line for line in lines) == 2
+    assert report["chosen_seed"] in report["seeds_tried"]
+    assert any(line.startswith(f"keeping seed {report['chosen_seed']}") for line in lines)
+    assert len(report["history"]["loss"]) == 4
+    assert main(["export", str(tmp_path / "checkpoints" / "best.keras"),
+                 "-o", str(tmp_path / "best.h")]) == 0
+
+
+def test_a_good_start_is_the_only_one_trained_on(tmp_path):
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=4, candidates=3, seed=5,
+                         refine_iterations=0, poor_start_esr=10.0)  # no start is poor
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lambda _: None)
+    assert len(report["seeds_tried"]) == 1
