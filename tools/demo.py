@@ -98,6 +98,7 @@ def run_demo(
         "verified_frames": on_test["frames"],
         "train_seconds": training["train_seconds"],
         "epochs_run": training["epochs_run"],
+        "refine_iterations": training["refine"]["iterations_run"],
         "total_seconds": time.perf_counter() - started,
         "weights_sha256": spec.weights_sha256(),
         "files": {
@@ -123,7 +124,8 @@ def run_demo(
                               f"simulator {report['sim_vs_float64_max_abs_err']:.2e}"),
         ("verification", ("PASS" if report["verify_passed"] else "FAIL")
                          + f" ({report['verify_criterion']})"),
-        ("training", f"{report['epochs_run']} epochs, {report['train_seconds']:.0f} s"),
+        ("training", f"{report['epochs_run']} Adam epochs + {report['refine_iterations']} "
+                     f"L-BFGS iterations, {report['train_seconds']:.0f} s"),
         ("total", f"{report['total_seconds']:.0f} s"),
     ]
     log("")
