@@ -10,11 +10,18 @@ import numpy as np
 import pytest
 
 from host_sim.m7 import M7Engine
-from host_sim.model_defn import Architecture, ConvLayer, ModelSpec, render_header
+from host_sim.model_defn import (
+    Architecture,
+    ConvLayer,
+    ModelSpec,
+    read_golden,
+    read_header,
+    render_header,
+)
 from host_sim.model_defn.fixed_point import run_fixed_point
 from host_sim.model_defn.spec import LayerQuant
 from host_sim.native import BACKENDS, NativeEngine, header_number_format
-from host_sim.quantize import quantize_spec, random_spec
+from host_sim.quantize import quantize_spec, quantized_header_for, random_spec
 from host_sim.reference import reference_output
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
@@ -97,24 +104,29 @@ def with_shifts(spec: ModelSpec, shifts: list[int]) -> ModelSpec:
 
 
 def quantized_case(shape, number_format: str, tmp_path: Path, saturating: bool = False):
-    """(header, test input, exact outputs, spec): a random model quantized on its own test
-    audio, with frames past the receptive field so every history fills and is rewound.
+    """(header, test input, exact outputs, spec) for a random model of ``shape``, with frames
+    past the receptive field so every history fills and is rewound. Normally the test material
+    of host_sim.quantize.quantized_header_for: its header, and its golden header's input and
+    kOutputs (the fixed-point engine's exact outputs), read back as the firmware tests' answer.
     Saturating: calibrated on a quarter of the test audio with no headroom, every activation
     format 2 bits finer and every bias at half of full scale, so each saturating step of the
-    arithmetic clips on the test audio."""
+    arithmetic clips on the test audio (an edited spec, written by the same writer)."""
     inputs, filters, kernel = shape
     arch = Architecture(inputs, tuple(filters), kernel)
+    if not saturating:
+        spec, header, golden = quantized_header_for(
+            arch, number_format, seed=inputs, out_dir=tmp_path, name=f"model_{number_format}.h",
+            golden_frames=2 * arch.receptive_field + 777)
+        x, expected = read_golden(golden, read_header(header))
+        return header, x, expected, spec
     x = signal(2 * arch.receptive_field + 777, inputs, seed=inputs)
     float_spec = live_float_spec(arch, x, seed=len(filters) * 10 + kernel)
-    if not saturating:
-        spec = quantize_spec(float_spec, number_format, x)
-    else:
-        spec = quantize_spec(float_spec, number_format, x / 4, headroom=1.0)
-        spec = with_formats_moved(spec, [2] * len(spec.layers), input_move=2)
-        half = spec.format.max // 2
-        spec = with_quants(spec, [replace(layer.quant, bias=np.where(
-            layer.quant.bias >= 0, half, -half).astype(layer.quant.bias.dtype))
-            for layer in spec.layers])
+    spec = quantize_spec(float_spec, number_format, x / 4, headroom=1.0)
+    spec = with_formats_moved(spec, [2] * len(spec.layers), input_move=2)
+    half = spec.format.max // 2
+    spec = with_quants(spec, [replace(layer.quant, bias=np.where(
+        layer.quant.bias >= 0, half, -half).astype(layer.quant.bias.dtype))
+        for layer in spec.layers])
     header = write_header(spec, tmp_path / f"model_{number_format}.h")
     return header, x, exact_outputs(spec, x), spec
 
