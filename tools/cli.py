@@ -461,11 +461,12 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
                 f"different weights from {args.model} (sha256 {(source_sha or '?')[:8]} vs "
                 f"{keras_spec.weights_sha256()[:8]}); re-export"
             )
+    golden_outputs = None  # a quantized engine must also reproduce these bit for bit
     if args.input:
         inputs, _ = read_model_inputs(args.input, spec)
         source = args.input
     elif args.header and golden_path(args.header).exists():
-        inputs, _ = read_golden(golden_path(args.header), spec)
+        inputs, golden_outputs = read_golden(golden_path(args.header), spec)
         source = str(golden_path(args.header))
     else:
         inputs = excitation(spec.input_names, int(args.seconds * (spec.sample_rate or 48_000)),
@@ -476,7 +477,8 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
         header = _engine_header(args, Path(scratch))
         render = renderer(args.engine, spec, header, progress=len(inputs) > 1 << 16)
         if spec.quantized:
-            result = compare_quantized(keras_model, spec, inputs, args.block_size, render)
+            result = compare_quantized(keras_model, spec, inputs, args.block_size, render,
+                                       golden=golden_outputs)
         else:
             result = compare(keras_model, spec, inputs, args.block_size, args.tolerance, render)
     keras_out, sim_out = result.pop("keras"), result.pop("simulator")
@@ -487,10 +489,11 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
                          prediction_label=label)
     verdict = "PASS" if result["passed"] else "FAIL"
     if spec.quantized:
-        log(f"{verdict}  {label} vs the {spec.number_format} arithmetic on {source}: "
+        against = " and its golden outputs" if golden_outputs is not None else ""
+        log(f"{verdict}  {label} vs the {spec.number_format} arithmetic{against} on {source}: "
             f"{result['frames']} frames, block {args.block_size} ({result['criterion']}"
             + (f"; {result['mismatched_frames']} frames differ, the first at frame "
-               f"{result['first_mismatch']}" if not result["passed"] else "") + ")")
+               f"{result['first_mismatch']}" if not result["bit_exact"] else "") + ")")
         log(f"  {spec.number_format} vs Keras  ESR {result['sim_vs_keras_esr']:.3e}, max abs "
             f"error {result['sim_vs_keras_max_abs_err']:.3e} (the cost of quantization; "
             f"output peak {result['output_peak']:.3f})")

@@ -85,10 +85,13 @@ def compare_quantized(
     inputs: np.ndarray,
     block_size: int,
     render: Renderer | None = None,
+    golden: np.ndarray | None = None,
 ) -> dict:
     """A q15/q7 engine against the fixed-point arithmetic it must reproduce bit for bit
     (``model_defn.fixed_point``), and what quantization costs against Keras on the same
-    audio. ``passed`` means bit-exact; the cost is reported, not judged (export judges it)."""
+    audio. With ``golden`` (the golden header's kOutputs for these ``inputs``) the engine must
+    also reproduce those bit for bit (a stale or damaged golden header fails). ``passed``
+    means bit-exact; the cost is reported, not judged (export judges it)."""
     from host_sim.model_defn.fixed_point import run_fixed_point
 
     inputs = np.asarray(inputs, dtype=np.float32)
@@ -100,19 +103,29 @@ def compare_quantized(
     differs = np.any(sim_out != expected, axis=1) if sim_out.size else np.zeros(0, bool)
     error = np.abs(sim_out.astype(np.float64) - keras_out)
     passed = bool(sim_out.shape == expected.shape and not differs.any())
+    golden_exact = None if golden is None else bool(
+        np.shape(golden) == sim_out.shape and np.array_equal(golden, sim_out))
+    arithmetic = f"the {spec.number_format} arithmetic"
+    if not passed:
+        criterion = f"differs from {arithmetic}"
+    elif golden_exact is False:
+        criterion = f"bit for bit with {arithmetic} but not with the golden outputs (re-export)"
+    else:
+        criterion = f"bit for bit with {arithmetic}" + (
+            " and the golden outputs" if golden_exact else "")
     return {
         "frames": int(inputs.shape[0]),
         "block_size": block_size,
         "number_format": spec.number_format,
         "bit_exact": passed,
+        "golden_bit_exact": golden_exact,
         "mismatched_frames": int(differs.sum()),
         "first_mismatch": int(np.argmax(differs)) if differs.any() else None,
         "sim_vs_keras_max_abs_err": float(error.max()) if error.size else 0.0,
         "sim_vs_keras_esr": _safe_esr(keras_out, sim_out),
         "output_peak": float(np.max(np.abs(keras_out))) if keras_out.size else 0.0,
-        "passed": passed,
-        "criterion": (f"bit for bit with the {spec.number_format} arithmetic" if passed else
-                      f"differs from the {spec.number_format} arithmetic"),
+        "passed": passed and golden_exact is not False,
+        "criterion": criterion,
         "keras": keras_out,
         "simulator": sim_out,
     }

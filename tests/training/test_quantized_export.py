@@ -9,7 +9,12 @@ import pytest
 import soundfile
 
 from host_sim.engine import Simulator
-from host_sim.model_defn import golden_path, read_golden_all, read_header
+from host_sim.model_defn import (
+    golden_path,
+    read_golden_all,
+    read_header,
+    render_golden,
+)
 from host_sim.model_defn.fixed_point import run_fixed_point
 from host_sim.quantize import report_path
 from tests.training.test_export import save_with_metadata
@@ -158,7 +163,8 @@ def test_cli_exports_a_quantized_header_from_a_calibration_wav(tmp_path, random_
     capsys.readouterr()
     assert main(["verify", str(model), "--header", str(header), "--block-size", "7"]) == 0
     printed = capsys.readouterr().out
-    assert "PASS  simulator vs the q15 arithmetic" in printed and "bit for bit" in printed
+    assert "PASS  simulator vs the q15 arithmetic and its golden outputs" in printed
+    assert "bit for bit with the q15 arithmetic and the golden outputs" in printed
     assert "q15 vs Keras  ESR" in printed
     # ... and so do the firmware's engines, natively and on the emulated Cortex-M7
     for engine in ("native", "m7"):
@@ -168,7 +174,33 @@ def test_cli_exports_a_quantized_header_from_a_calibration_wav(tmp_path, random_
         assert np.array_equal(out, run_fixed_point(spec, x).outputs), engine
         capsys.readouterr()
         assert main(["verify", str(model), "--header", str(header), "--engine", engine]) == 0
-        assert "bit for bit" in capsys.readouterr().out, engine
+        assert "and the golden outputs" in capsys.readouterr().out, engine
+
+
+@pytest.mark.parametrize("engine", ["python", "native"])
+def test_verify_fails_when_the_golden_outputs_disagree_with_the_engine(
+        engine, tmp_path, random_wavenet, audio_like, capsys):
+    """A golden header whose kOutputs the engine does not reproduce (stale, or edited by hand)
+    fails verify even though the engine matches the host's fixed-point arithmetic: the
+    firmware's golden check would fail the same way on the Daisy."""
+    model = small_model(tmp_path, random_wavenet)
+    calibration = write_wav(tmp_path / "cal.wav", audio_like(2000, 2, seed=1))
+    header = tmp_path / "model_defn.h"
+    assert main(["export", str(model), "-o", str(header), "--quantize", "q15",
+                 "--calibration", str(calibration)]) == 0
+    spec = read_header(header)
+    inputs, outputs, float_outputs = read_golden_all(golden_path(header), spec)
+    one_lsb = 2.0 ** -spec.layers[-1].quant.out_frac_bits
+    outputs[len(outputs) // 2, 0] += one_lsb
+    golden_path(header).write_text(render_golden(spec, inputs, outputs, "test (edited)",
+                                                 header.name, float_outputs))
+    capsys.readouterr()
+    assert main(["verify", str(model), "--header", str(header), "--engine", engine,
+                 "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["passed"] is False and result["bit_exact"] is True
+    assert result["golden_bit_exact"] is False
+    assert "not with the golden outputs (re-export)" in result["criterion"]
 
 
 def test_cli_warns_when_calibration_under_ranges_held_out_audio(tmp_path, random_wavenet,
