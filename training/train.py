@@ -365,6 +365,7 @@ def train(
             "iterations_run": refined.iterations_run,
             "best_iteration": refined.best_iteration,
             "stopped_by_max_seconds": refined.out_of_time,
+            "objective": refined.objective,  # "C++", or "TensorFlow" where g++ is missing
             # (iteration, train loss on the refined windows, validation loss) per check
             "checks": [[i, float(t), float(v)] for i, t, v in refined.checks],
         },

@@ -3,7 +3,9 @@ import time
 import numpy as np
 import pytest
 
+from tests.conftest import require_tool
 from tools.builtin_data import make_waveshaper_dataset
+from training import native_objective
 from training.model import Architecture, build_model
 from training.refine import every_nth_window, refine
 from training.windows import contiguous_splits, make_windows
@@ -35,11 +37,20 @@ def weights(model):
     return [w.copy() for w in model.get_weights()]
 
 
-def test_refining_lowers_the_loss_and_keeps_the_best_validation_weights(windows):
+@pytest.mark.parametrize("objective", ["C++", "TensorFlow"])
+def test_refining_lowers_the_loss_and_keeps_the_best_validation_weights(objective, windows,
+                                                                        monkeypatch):
+    """With the C++ objective, and with TensorFlow's where the C++ kernel does not build."""
+    require_tool("g++")
+    if objective == "TensorFlow":
+        monkeypatch.setattr(native_objective, "native_objective",
+                            lambda model, warmup: (None, "TensorFlow (no g++)"))
     model = build_model(ARCH, seed=5)  # a live start (seed 3's ReLUs are all dead)
     lines = []
     result = refine(model, windows["train"], windows["validation"], WARMUP, 40,
                     energies(windows), lines.append, check_every=10)
+    assert result.objective == objective
+    assert lines.pop(0).startswith(f"loss and gradient: {objective}")
     assert 0 < result.iterations_run <= 40 and not result.interrupted
     iterations, train, val = zip(*result.checks, strict=True)
     assert train[-1] < 0.75 * train[0]
@@ -66,7 +77,8 @@ def test_ctrl_c_keeps_the_best_weights_checked_so_far(windows):
     model = build_model(ARCH, seed=5)
 
     def interrupting_log(line):
-        raise KeyboardInterrupt
+        if "val_esr" in line:  # a check's line, not the objective's
+            raise KeyboardInterrupt
 
     result = refine(model, windows["train"], windows["validation"], WARMUP, 40,
                     energies(windows), interrupting_log, check_every=5)
