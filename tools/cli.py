@@ -519,8 +519,10 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.train_bench import bench_seeds, bench_starts
+    from tools.train_bench import bench_objective, bench_seeds, bench_starts
 
+    if args.objective:
+        return bench_objective(args.objective, _logger(args.json))
     if args.starts:
         return bench_starts(args.starts, _logger(args.json))
     return bench_seeds(list(args.seeds), _logger(args.json))
@@ -766,6 +768,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_bench.add_argument("--starts", type=_whole(1),
                              help="instead, count dead starts over this many runs' candidates "
                                   "(each trained only for the candidates' epochs)")
+    train_bench.add_argument("--objective", type=_whole(1), metavar="EVALUATIONS",
+                             help="instead, time this many evaluations of the refining loss "
+                                  "and gradient, C++ against TensorFlow")
 
     plan = add("plan", cmd_plan,
                "whether an architecture fits the Daisy, measured with random weights on the "

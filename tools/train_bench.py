@@ -5,7 +5,9 @@ Runs the demo configuration (the built-in dataset and the reference model with t
 recipe) once per seed and prints, per seed, the wall time of training and the test ESR, then
 their spread. With ``--starts N`` it instead counts dead starts: N + candidates - 1 seeds each
 trained for the candidates' few epochs, and whether the multi-start of each of N runs picks a
-live one. A benchmark, not a test: the figures depend on the machine.
+live one. With ``--objective`` it times the refining stage's loss and gradient, the C++
+kernel's against TensorFlow's, on the demo's refining windows. A benchmark, not a test: the
+figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
 from training.model import REFERENCE, build_model
+from training.native_objective import NativeObjective
+from training.refine import every_nth_window, tensorflow_objective
 from training.train import TrainConfig, train, train_start, training_windows
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
@@ -106,3 +113,45 @@ def bench_starts(runs: int, log: Callable[[str], None]) -> dict:
         f"{caught}; runs that kept a dead model: {kept_dead}")
     return {"mode": "starts", "machine": _machine(), "start_val_esr": start_esr, "rows": rows,
             "dead_starts": dead_starts, "runs_keeping_a_dead_model": kept_dead}
+
+
+def bench_objective(evaluations: int, log: Callable[[str], None]) -> dict:
+    """Seconds per evaluation of the refining loss and gradient of the demo configuration
+    (seed-0 data and weights, its refining share of the training windows), by the C++ kernel
+    and by TensorFlow, measured in the same run, and how far apart their gradients are."""
+    config = _config(0)
+    windows, _ = training_windows(make_waveshaper_dataset(DEMO_SECONDS, 0), config)
+    share = every_nth_window(windows["train"], config.refine_share)
+    warmup = config.architecture().receptive_field
+    model = build_model(config.architecture(), seed=0, name=config.name)
+    theta = np.concatenate([v.numpy().ravel() for v in model.trainable_variables])
+    native = NativeObjective(model, warmup)
+
+    def set_weights(values):
+        start = 0
+        for variable in model.trainable_variables:
+            size = int(np.prod(variable.shape))
+            variable.assign(values[start:start + size].reshape(variable.shape))
+            start += size
+
+    tensorflow, _ = tensorflow_objective(model, share, share, warmup, set_weights)
+    frames = share[0].shape[0] * share[0].shape[1]
+    log(f"refining loss and gradient of the demo model: {share[0].shape[0]} windows, "
+        f"{frames:,} frames, {evaluations} evaluations each ({_machine()})")
+    seconds, gradients = {}, {}
+    for name, objective in (("C++", lambda: native(theta, *share)),
+                            ("TensorFlow", lambda: tensorflow(theta))):
+        _, gradients[name] = objective()  # the first call builds or compiles
+        started = time.perf_counter()
+        for _ in range(evaluations):
+            objective()
+        seconds[name] = (time.perf_counter() - started) / evaluations
+        log(f"  {name:<10}  {seconds[name] * 1e3:7.1f} ms per evaluation")
+    ratio = seconds["TensorFlow"] / seconds["C++"]
+    difference = float(np.max(np.abs(gradients["C++"] - gradients["TensorFlow"]))
+                       / np.max(np.abs(gradients["TensorFlow"])))
+    log(f"C++ is {ratio:.1f}x faster; gradients differ by at most {difference:.1e} of the "
+        f"largest component")
+    return {"mode": "objective", "machine": _machine(), "windows": int(share[0].shape[0]),
+            "seconds_per_evaluation": seconds, "speedup": ratio,
+            "max_relative_gradient_difference": difference}

@@ -112,7 +112,7 @@ def refine(
         def validation_loss(theta: np.ndarray) -> float:
             return native(theta, *validation)[0]
     else:
-        train_loss_and_gradient, validation_loss = _tensorflow_objective(
+        train_loss_and_gradient, validation_loss = tensorflow_objective(
             model, train, validation, warmup, set_weights)
     log(f"loss and gradient: {backend}")
 
@@ -175,7 +175,7 @@ def refine(
     return result
 
 
-def _tensorflow_objective(model, train, validation, warmup: int, set_weights):
+def tensorflow_objective(model, train, validation, warmup: int, set_weights):
     """The objective through TensorFlow (XLA), where the C++ kernel cannot be built: functions
     of the flat parameters giving (train loss, gradient) and the validation loss."""
     import tensorflow as tf

@@ -3,6 +3,7 @@ business; here: that its rows and verdicts say what happened)."""
 
 import pytest
 
+from tests.conftest import require_tool
 from tools import train_bench
 from tools.cli import main
 from training.train import TrainConfig
@@ -62,3 +63,18 @@ def test_the_cli_picks_the_mode(tiny, monkeypatch):
     monkeypatch.setattr(train_bench, "bench_starts", lambda runs, log: called.append(runs) or {})
     assert main(["train-bench", "--starts", "20"]) == 0
     assert called == [20]
+    monkeypatch.setattr(train_bench, "bench_objective",
+                        lambda evaluations, log: called.append(("objective", evaluations)) or {})
+    assert main(["train-bench", "--objective", "3"]) == 0
+    assert called == [20, ("objective", 3)]
+
+
+def test_objective_times_both_and_they_agree(tiny):
+    require_tool("g++")
+    lines = []
+    result = train_bench.bench_objective(2, lines.append)
+    seconds = result["seconds_per_evaluation"]
+    assert set(seconds) == {"C++", "TensorFlow"} and all(s > 0 for s in seconds.values())
+    assert result["speedup"] == pytest.approx(seconds["TensorFlow"] / seconds["C++"])
+    assert result["max_relative_gradient_difference"] < 1e-4
+    assert "ms per evaluation" in lines[1] and "faster" in lines[-1]
