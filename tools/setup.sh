@@ -24,16 +24,17 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-# Debian packages: venv support, headers and compilers to build cmsisdsp from its sdist; for the
-# tests also g++ (native firmware build), the Cortex-M toolchain with newlib and libstdc++, and
-# QEMU (the emulated Cortex-M7).
+# Debian packages: venv support, headers and compilers to build cmsisdsp from its sdist, g++ for
+# the training's C++ loss and gradient (training/native_objective.py; without it training falls
+# back to TensorFlow, several times slower); for the tests also the Cortex-M toolchain with
+# newlib and libstdc++, and QEMU (the emulated Cortex-M7). g++ also builds the native firmware.
 packages=()
 "$python" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 "$python" -c 'import os, sysconfig; os.stat(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
   2>/dev/null || packages+=(python3-dev)
 command -v gcc >/dev/null || packages+=(gcc)
+command -v g++ >/dev/null || packages+=(g++)
 if [ "$job" = test ]; then
-  command -v g++ >/dev/null || packages+=(g++)
   command -v arm-none-eabi-g++ >/dev/null || packages+=(gcc-arm-none-eabi)
   m7="-mcpu=cortex-m7 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard"  # platformio.ini [daisy]
   # -print-file-name echoes the bare name when the library is not installed.
