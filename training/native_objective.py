@@ -18,10 +18,13 @@ from host_sim.native import NativeBuildError, _compiler, _run, cached_build_dir
 from training.quiet_keras import import_keras
 
 SOURCE = Path(__file__).resolve().parent / "native" / "wavenet_loss_gradient.cc"
-# -ffast-math lets the compiler vectorize the sums along time (their order does not matter
-# for training); -march=native because the library is built on, and for, this machine.
-FLAGS = ["-std=c++17", "-O3", "-ffast-math", "-march=native", "-fopenmp", "-fPIC", "-shared",
-         "-Wall", "-Wextra", "-Werror"]
+# -ffast-math lets the compiler vectorize the sums along time (their order does not matter for
+# training), but only when compiling: on the link line it would add start-up code that turns on
+# flush-to-zero for the whole Python process as the library loads, changing every other float
+# computation in it. -march=native because the library is built on, and for, this machine.
+COMPILE_FLAGS = ["-std=c++17", "-O3", "-ffast-math", "-march=native", "-fopenmp", "-fPIC",
+                 "-Wall", "-Wextra", "-Werror"]
+LINK_FLAGS = ["-shared", "-fopenmp"]
 
 _INT_P = ctypes.POINTER(ctypes.c_int)
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
@@ -30,12 +33,14 @@ _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
 def build_objective_library() -> Path:
     """Compile (or reuse) the kernel's shared library; raises NativeBuildError without g++."""
-    out_dir = cached_build_dir("objective", [SOURCE], FLAGS)
+    out_dir = cached_build_dir("objective", [SOURCE], COMPILE_FLAGS + LINK_FLAGS)
     library = out_dir / "libwavenet_loss_gradient.so"
     if not library.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
+        obj = out_dir / "wavenet_loss_gradient.o"
         scratch = out_dir / f"{library.name}.partial"
-        _run([_compiler("g++"), *FLAGS, str(SOURCE), "-o", str(scratch)])
+        _run([_compiler("g++"), *COMPILE_FLAGS, "-c", str(SOURCE), "-o", str(obj)])
+        _run([_compiler("g++"), *LINK_FLAGS, str(obj), "-o", str(scratch)])
         shutil.move(scratch, library)  # whole or absent, should a build be interrupted
     return library
 

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import require_tool
 from training.model import Architecture, build_model
-from training.native_objective import NativeObjective, conv_layers
+from training.native_objective import NativeObjective, build_objective_library, conv_layers
 from training.quiet_keras import import_keras
 
 SHAPES = [  # (inputs, filters, kernel): the reference, odd widths, long kernels
@@ -99,3 +99,19 @@ def test_only_causal_relu_or_linear_conv1d_stacks_are_accepted():
                                                    activation="tanh")(inputs))
     with pytest.raises(ValueError, match="activation 'tanh' is neither relu nor linear"):
         conv_layers(tanh)
+
+
+def test_loading_the_kernel_leaves_subnormal_floats_alone():
+    """The library must not switch the process to flush-to-zero (as -ffast-math's start-up code
+    does): everything else in the process, NumPy and the simulators included, relies on IEEE
+    subnormals."""
+    import subprocess
+    import sys
+
+    require_tool("g++")
+    library = build_objective_library()
+    probe = (f"import ctypes, numpy as np; ctypes.CDLL({str(library)!r}); "
+             "tiny = np.finfo(np.float32).tiny; print(float(np.float32(tiny) / np.float32(4)))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True)
+    assert float(result.stdout) > 0.0
