@@ -6,7 +6,7 @@ method on the full loss of a quarter of the training windows took that same mode
 in 500 iterations, and a model Adam had trained for only 18 epochs to 0.020 in 600 (measured
 on the demo data; from a fresh start L-BFGS alone is poor, so Adam still goes first).
 
-The loss and gradient come from a C++ kernel (training/native_objective.py), 4.8 times faster
+The loss and gradient come from a C++ kernel (training/native_objective.py), about 4 times faster
 than TensorFlow's for the demo model; TensorFlow computes them where no g++ is available.
 """
 
