@@ -104,7 +104,11 @@ def refine(
         for variable, shape, start, stop in pieces:
             variable.assign(theta[start:stop].reshape(shape).astype(np.float32))
 
-    native, backend = native_objective(model, warmup)
+    try:  # the first use builds the C++ kernel (seconds): Ctrl-C then changes nothing
+        native, backend = native_objective(model, warmup)
+        log(f"loss and gradient: {backend}")
+    except KeyboardInterrupt:
+        return RefineResult(interrupted=True)
     if native is not None:
         def train_loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return native(theta, *train)
@@ -114,7 +118,6 @@ def refine(
     else:
         train_loss_and_gradient, validation_loss = tensorflow_objective(
             model, train, validation, warmup, set_weights)
-    log(f"loss and gradient: {backend}")
 
     # The optimizer sees the loss in ESR units (MSE / target energy), so its tolerances do
     # not depend on the recording's level.
@@ -158,9 +161,9 @@ def refine(
         if result.iterations_run % check_every == 0:
             check(candidate, result.iterations_run)
 
-    objective(theta, timed=False)  # the starting point's losses, for the first check
-    check(theta, 0)
     try:
+        objective(theta, timed=False)  # the starting point's losses, for the first check
+        check(theta, 0)
         minimize(objective, theta, jac=True, method="L-BFGS-B", callback=on_iteration,
                  options={"maxiter": iterations, "maxcor": 50})
     except KeyboardInterrupt:

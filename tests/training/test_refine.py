@@ -87,6 +87,25 @@ def test_ctrl_c_keeps_the_best_weights_checked_so_far(windows):
     assert masked_mse(model, *windows["validation"]) == pytest.approx(min(val), rel=1e-4)
 
 
+@pytest.mark.parametrize("when", ["building the objective", "its first line"])
+def test_ctrl_c_before_the_first_iteration_changes_nothing(when, windows, monkeypatch):
+    """Ctrl-C while the C++ kernel builds (seconds, on first use) or at its log line ends the
+    stage like any other Ctrl-C: interrupted, the starting weights kept, nothing raised."""
+    model = build_model(ARCH, seed=5)
+    start = weights(model)
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    if when == "building the objective":
+        monkeypatch.setattr(native_objective, "native_objective", interrupt)
+    result = refine(model, windows["train"], windows["validation"], WARMUP, 40,
+                    energies(windows), interrupt if when == "its first line" else print)
+    assert result.interrupted and result.iterations_run == 0
+    for kept, original in zip(weights(model), start, strict=True):
+        np.testing.assert_array_equal(kept, original)
+
+
 def test_the_refined_share_is_spread_over_the_whole_split():
     x = np.arange(10)[:, None, None] * np.ones((10, 4, 1))
     picked, _ = every_nth_window((x, x), 0.25)
