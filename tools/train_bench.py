@@ -24,7 +24,7 @@ import numpy as np
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
 from training.model import REFERENCE, build_model
 from training.native_objective import NativeObjective
-from training.refine import every_nth_window, tensorflow_objective
+from training.refine import every_nth_window, tensorflow_objective, weight_setter
 from training.train import TrainConfig, train, train_start, training_windows
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
@@ -127,14 +127,7 @@ def bench_objective(evaluations: int, log: Callable[[str], None]) -> dict:
     theta = np.concatenate([v.numpy().ravel() for v in model.trainable_variables])
     native = NativeObjective(model, warmup)
 
-    def set_weights(values):
-        start = 0
-        for variable in model.trainable_variables:
-            size = int(np.prod(variable.shape))
-            variable.assign(values[start:start + size].reshape(variable.shape))
-            start += size
-
-    tensorflow, _ = tensorflow_objective(model, share, share, warmup, set_weights)
+    tensorflow, _ = tensorflow_objective(model, share, share, warmup, weight_setter(model))
     frames = share[0].shape[0] * share[0].shape[1]
     log(f"refining loss and gradient of the demo model: {share[0].shape[0]} windows, "
         f"{frames:,} frames, {evaluations} evaluations each ({_machine()})")

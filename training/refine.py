@@ -73,6 +73,21 @@ def causal_forward(model, x):
     return x
 
 
+def weight_setter(model) -> Callable[[np.ndarray], None]:
+    """A function that loads a flat parameter vector (``model.trainable_variables`` flattened
+    in order, the optimizer's view) into ``model``."""
+    variables = model.trainable_variables
+    shapes = [tuple(v.shape) for v in variables]
+    bounds = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes])
+
+    def set_weights(theta: np.ndarray) -> None:
+        pieces = zip(variables, shapes, bounds[:-1], bounds[1:], strict=True)
+        for variable, shape, start, stop in pieces:
+            variable.assign(theta[start:stop].reshape(shape).astype(np.float32))
+
+    return set_weights
+
+
 def refine(
     model,
     train: tuple[np.ndarray, np.ndarray],
@@ -96,13 +111,7 @@ def refine(
     from training.native_objective import native_objective
 
     variables = model.trainable_variables
-    shapes = [tuple(v.shape) for v in variables]
-    bounds = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes])
-
-    def set_weights(theta: np.ndarray) -> None:
-        pieces = zip(variables, shapes, bounds[:-1], bounds[1:], strict=True)
-        for variable, shape, start, stop in pieces:
-            variable.assign(theta[start:stop].reshape(shape).astype(np.float32))
+    set_weights = weight_setter(model)
 
     try:  # the first use builds the C++ kernel (seconds): Ctrl-C then changes nothing
         native, backend = native_objective(model, warmup)
