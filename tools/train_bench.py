@@ -24,7 +24,12 @@ import numpy as np
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
 from training.model import REFERENCE, build_model
 from training.native_objective import NativeObjective
-from training.refine import every_nth_window, tensorflow_objective, weight_setter
+from training.refine import (
+    every_nth_window,
+    flat_parameters,
+    tensorflow_objective,
+    weight_setter,
+)
 from training.train import TrainConfig, train, train_start, training_windows
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
@@ -124,9 +129,8 @@ def bench_objective(evaluations: int, log: Callable[[str], None]) -> dict:
     share = every_nth_window(windows["train"], config.refine_share)
     warmup = config.architecture().receptive_field
     model = build_model(config.architecture(), seed=0, name=config.name)
-    theta = np.concatenate([v.numpy().ravel() for v in model.trainable_variables])
+    theta = flat_parameters(model)
     native = NativeObjective(model, warmup)
-
     tensorflow, _ = tensorflow_objective(model, share, share, warmup, weight_setter(model))
     frames = share[0].shape[0] * share[0].shape[1]
     log(f"refining loss and gradient of the demo model: {share[0].shape[0]} windows, "

@@ -73,6 +73,12 @@ def causal_forward(model, x):
     return x
 
 
+def flat_parameters(model) -> np.ndarray:
+    """``model.trainable_variables`` flattened in order, in float64: the optimizer's view."""
+    return np.concatenate([v.numpy().ravel() for v in model.trainable_variables]).astype(
+        np.float64)
+
+
 def weight_setter(model) -> Callable[[np.ndarray], None]:
     """A function that loads a flat parameter vector (``model.trainable_variables`` flattened
     in order, the optimizer's view) into ``model``."""
@@ -110,7 +116,6 @@ def refine(
 
     from training.native_objective import native_objective
 
-    variables = model.trainable_variables
     set_weights = weight_setter(model)
 
     try:  # the first use builds the C++ kernel (seconds): Ctrl-C then changes nothing
@@ -132,7 +137,7 @@ def refine(
     # not depend on the recording's level.
     scale = 1.0 / energy["train"]
     result = RefineResult(objective="C++" if native is not None else "TensorFlow")
-    theta = np.concatenate([v.numpy().ravel() for v in variables]).astype(np.float64)
+    theta = flat_parameters(model)
     last_train_loss = [float("nan")]
     best = {"val": float("inf"), "theta": theta.copy()}
     started = time.perf_counter()
