@@ -22,15 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
+from training.adam import AdamRun, adam_epoch
 from training.model import REFERENCE, build_model
 from training.native_objective import NativeObjective
 from training.refine import (
     every_nth_window,
     flat_parameters,
+    objective_for,
     tensorflow_objective,
-    weight_setter,
 )
-from training.train import TrainConfig, train, train_start, training_windows
+from training.train import TrainConfig, train, training_windows
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
 # A start is dead when its validation ESR after the candidates' epochs is at least this: every
@@ -84,6 +85,17 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
     return {"mode": "seeds", "machine": _machine(), "rows": rows, "spread": spread}
 
 
+def _start_val_esr(config: TrainConfig, objective, windows, seed: int, epochs: int) -> float:
+    """The best validation loss of a start of ``seed`` after ``epochs`` Adam epochs, as the
+    candidates are trained."""
+    theta = flat_parameters(build_model(config.architecture(), seed=seed, name=config.name))
+    run = AdamRun.start(seed, theta, config.learning_rate)
+    for _ in range(epochs):
+        adam_epoch(run, objective, windows["train"], windows["validation"], config.batch_size,
+                   max(2, config.patience // 3))
+    return run.best_val_loss
+
+
 def bench_starts(runs: int, log: Callable[[str], None]) -> dict:
     """Dead starts of the demo configuration: train seeds 0 .. runs + candidates - 2 for the
     candidates' epochs each (on the seed-0 demo data), then say, for the runs with seeds
@@ -96,11 +108,11 @@ def bench_starts(runs: int, log: Callable[[str], None]) -> dict:
     seeds = range(runs + config.candidates - 1)
     log(f"{len(seeds)} starts of the demo configuration, {epochs} epochs each ({_machine()}); "
         f"dead: validation ESR >= {DEAD_ESR}")
+    objective, _ = objective_for(build_model(config.architecture(), name=config.name), warmup)
     start_esr = {}
     for seed in seeds:
-        model = build_model(config.architecture(), seed=seed, name=config.name)
-        history = train_start(model, config, windows, warmup, epochs)
-        start_esr[seed] = min(history["val_loss"]) / energy["validation"]
+        start_esr[seed] = _start_val_esr(config, objective, windows, seed, epochs) / energy[
+            "validation"]
         log(f"  seed {seed:>3}: val_esr {start_esr[seed]:.4f}"
             + ("  DEAD" if start_esr[seed] >= DEAD_ESR else ""))
     rows = []
@@ -131,13 +143,13 @@ def bench_objective(evaluations: int, log: Callable[[str], None]) -> dict:
     model = build_model(config.architecture(), seed=0, name=config.name)
     theta = flat_parameters(model)
     native = NativeObjective(model, warmup)
-    tensorflow, _ = tensorflow_objective(model, share, share, warmup, weight_setter(model))
+    tensorflow = tensorflow_objective(model, warmup)
     frames = share[0].shape[0] * share[0].shape[1]
     log(f"refining loss and gradient of the demo model: {share[0].shape[0]} windows, "
         f"{frames:,} frames, {evaluations} evaluations each ({_machine()})")
     seconds, gradients = {}, {}
     for name, objective in (("C++", lambda: native(theta, *share)),
-                            ("TensorFlow", lambda: tensorflow(theta))):
+                            ("TensorFlow", lambda: tensorflow(theta, *share))):
         _, gradients[name] = objective()  # the first call builds or compiles
         started = time.perf_counter()
         for _ in range(evaluations):

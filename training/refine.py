@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from training.adam import Objective
 from training.progress import format_duration
 from training.quiet_keras import import_keras
 
@@ -96,6 +97,7 @@ def weight_setter(model) -> Callable[[np.ndarray], None]:
 
 def refine(
     model,
+    objective: Objective,
     train: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
     warmup: int,
@@ -106,7 +108,8 @@ def refine(
     check_every: int = 50,
 ) -> RefineResult:
     """Minimise the masked MSE of ``model`` over the windows ``train`` with L-BFGS for up to
-    ``iterations`` iterations; leaves ``model`` holding the weights with the lowest validation
+    ``iterations`` iterations, ``objective`` (``objective_for(model, warmup)``) giving the loss
+    and gradient; leaves ``model`` holding the weights with the lowest validation
     loss seen at the checks (every ``check_every`` iterations and at the end).
 
     Stops early, keeping the best weights, on Ctrl-C or when ``time.perf_counter()`` passes
@@ -114,43 +117,26 @@ def refine(
     """
     from scipy.optimize import minimize
 
-    from training.native_objective import native_objective
-
     set_weights = weight_setter(model)
-
-    try:  # the first use builds the C++ kernel (seconds): Ctrl-C then changes nothing
-        native, backend = native_objective(model, warmup)
-        log(f"loss and gradient: {backend}")
-    except KeyboardInterrupt:
-        return RefineResult(interrupted=True)
-    if native is not None:
-        def train_loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            return native(theta, *train)
-
-        def validation_loss(theta: np.ndarray) -> float:
-            return native(theta, *validation)[0]
-    else:
-        train_loss_and_gradient, validation_loss = tensorflow_objective(
-            model, train, validation, warmup, set_weights)
 
     # The optimizer sees the loss in ESR units (MSE / target energy), so its tolerances do
     # not depend on the recording's level.
     scale = 1.0 / energy["train"]
-    result = RefineResult(objective="C++" if native is not None else "TensorFlow")
+    result = RefineResult(objective=objective_name(objective))
     theta = flat_parameters(model)
     last_train_loss = [float("nan")]
     best = {"val": float("inf"), "theta": theta.copy()}
     started = time.perf_counter()
 
-    def objective(candidate: np.ndarray, timed: bool = True):
+    def scaled_objective(candidate: np.ndarray, timed: bool = True):
         if timed and deadline is not None and time.perf_counter() >= deadline:
             raise _OutOfTimeError
-        loss, gradient = train_loss_and_gradient(candidate)
+        loss, gradient = objective(candidate, *train)
         last_train_loss[0] = loss
         return loss * scale, gradient * scale
 
     def check(candidate: np.ndarray, iteration: int) -> None:
-        val = validation_loss(candidate)
+        val = objective(candidate, *validation)[0]
         train_loss = last_train_loss[0]
         result.checks.append((iteration, train_loss, val))
         if val < best["val"]:
@@ -176,9 +162,9 @@ def refine(
             check(candidate, result.iterations_run)
 
     try:
-        objective(theta, timed=False)  # the starting point's losses, for the first check
+        scaled_objective(theta, timed=False)  # the starting point's losses, for the first check
         check(theta, 0)
-        minimize(objective, theta, jac=True, method="L-BFGS-B", callback=on_iteration,
+        minimize(scaled_objective, theta, jac=True, method="L-BFGS-B", callback=on_iteration,
                  options={"maxiter": iterations, "maxcor": 50})
     except KeyboardInterrupt:
         result.interrupted = True
@@ -186,43 +172,49 @@ def refine(
         result.out_of_time = True
     if latest["iteration"] % check_every and not result.interrupted:
         # The last finished iterate since the last check (not a line search's trial point).
-        objective(latest["theta"], timed=False)
+        scaled_objective(latest["theta"], timed=False)
         check(latest["theta"], latest["iteration"])
     set_weights(best["theta"])
     return result
 
 
-def tensorflow_objective(model, train, validation, warmup: int, set_weights):
-    """The objective through TensorFlow (XLA), where the C++ kernel cannot be built: functions
-    of the flat parameters giving (train loss, gradient) and the validation loss."""
+def objective_for(model, warmup: int) -> tuple[Objective, str]:
+    """``objective(theta, x, y)`` -> (masked MSE of ``model`` over the windows ``x``/``y``, its
+    gradient), for flat parameters ``theta``; and what computes it, said for the log. The C++
+    kernel, built on first use (seconds); TensorFlow where it cannot be built."""
+    from training.native_objective import native_objective
+
+    native, backend = native_objective(model, warmup)
+    return (native if native is not None else tensorflow_objective(model, warmup)), backend
+
+
+def objective_name(objective: Objective) -> str:
+    """"C++" or "TensorFlow": which kind of objective ``objective_for`` returned."""
+    from training.native_objective import NativeObjective
+
+    return "C++" if isinstance(objective, NativeObjective) else "TensorFlow"
+
+
+def tensorflow_objective(model, warmup: int) -> Objective:
+    """The objective through TensorFlow (XLA), where the C++ kernel cannot be built. It loads
+    ``theta`` into ``model``'s variables to evaluate it."""
     import tensorflow as tf
 
     keras = import_keras()
     variables = model.trainable_variables
-    x_train, y_train = (tf.constant(array) for array in train)
-    x_val, y_val = (tf.constant(array) for array in validation)
+    set_weights = weight_setter(model)
 
-    def masked_mse(y, prediction):
-        return keras.ops.mean(keras.ops.square(y[:, warmup:] - prediction[:, warmup:]))
-
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, reduce_retracing=True)
     def loss_and_gradient(x, y):
         with tf.GradientTape() as tape:
-            loss = masked_mse(y, causal_forward(model, x))
+            prediction = causal_forward(model, x)
+            loss = keras.ops.mean(keras.ops.square(y[:, warmup:] - prediction[:, warmup:]))
         return loss, tape.gradient(loss, variables)
 
-    @tf.function(jit_compile=True)
-    def validation_mse(x, y):
-        return masked_mse(y, model(x, training=False))
-
-    def train_loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         set_weights(theta)
-        loss, gradients = loss_and_gradient(x_train, y_train)
+        loss, gradients = loss_and_gradient(tf.constant(x), tf.constant(y))
         return float(loss), np.concatenate([g.numpy().ravel() for g in gradients]).astype(
             np.float64)
 
-    def validation_loss(theta: np.ndarray) -> float:
-        set_weights(theta)
-        return float(validation_mse(x_val, y_val))
-
-    return train_loss_and_gradient, validation_loss
+    return objective

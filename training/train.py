@@ -11,16 +11,27 @@ from pathlib import Path
 import numpy as np
 
 from tools.dataset import Dataset
+from training.adam import AdamRun, adam_epoch
 from training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from training.model import Architecture, build_model, predict_sequence
 from training.progress import format_duration
 from training.quiet_keras import import_keras
-from training.refine import RefineResult, every_nth_window, refine
+from training.refine import (
+    RefineResult,
+    every_nth_window,
+    flat_parameters,
+    objective_for,
+    refine,
+    weight_setter,
+)
 from training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "training.json"
 KNOBS_PLOT = "knobs.png"  # written only for models with knob/CV inputs
+# Adam epochs take ~0.15 s, saving a .keras file ~0.05 s: the best checkpoint is rewritten at
+# most this often while Adam runs (and always at the end of each stage).
+CHECKPOINT_SECONDS = 5.0
 
 
 @dataclass
@@ -33,22 +44,25 @@ class TrainConfig:
     kernel_size: int = 4
     scored_frames: int = 2048  # frames per window that count in the loss, after the warm-up
     batch_size: int = 16
-    max_epochs: int = 12  # Adam epochs, the chosen candidate's included
+    max_epochs: int = 80  # Adam epochs, the chosen candidate's included
     max_seconds: float | None = None  # stop after this many seconds of training, if sooner
-    patience: int = 8  # epochs without a better validation loss before stopping
+    # Epochs without a better validation loss before Adam stops; the learning rate halves after
+    # a third of that.
+    patience: int = 10
     learning_rate: float = 0.005
     # A net this small can settle in a poor minimum from an unlucky start, and it shows within
     # a few epochs: train this many candidates (seeds seed, seed+1, ...) briefly, keep the best.
-    candidates: int = 4
-    candidate_epochs: int = 3
+    candidates: int = 8
+    candidate_epochs: int = 8
     # A candidate whose validation ESR is still above this after the Adam epochs is in a poor
-    # basin: the next candidate is trained too (see train()).
-    poor_start_esr: float = 0.2
+    # basin: the next candidate is trained too (see train()). On the demo data, 80 epochs end
+    # at 0.036-0.062 for starts L-BFGS takes to test ESR 0.009-0.018, and at 0.111 for one it
+    # took only to 0.053 (data seed 1, whose next candidate then reached 0.014).
+    poor_start_esr: float = 0.09
     # Then L-BFGS on the whole loss of this share of the training windows (training/refine.py);
-    # 0 iterations skips it. With the C++ objective an iteration costs ~0.07 s on the demo's
-    # 281 windows (2 cores), so 12 Adam epochs + 900 iterations fit in ~2 minutes: measured on
-    # data seeds 0/1/2, 12 + 1000 gave test ESR 0.013/0.027/0.047, where 18 + 700 gave
-    # 0.024/0.040/0.064.
+    # 0 iterations skips it. With the C++ objective an Adam epoch of the demo's 1,124 windows
+    # costs ~0.15 s and an iteration on its 281 refining windows ~0.07 s (2 cores), so the 8
+    # candidates' epochs, 80 Adam epochs and 900 iterations fit in ~100 s.
     refine_iterations: int = 900
     refine_share: float = 0.25
     validation_fraction: float = 0.1
@@ -63,77 +77,34 @@ class TrainConfig:
         )
 
 
-def _masked_mse(warmup: int):
-    """MSE over each window's frames after the first ``warmup`` (which saw zero padding)."""
-    keras = import_keras()
-
-    def masked_mse(y_true, y_pred):
-        error = y_true[:, warmup:, :] - y_pred[:, warmup:, :]
-        return keras.ops.mean(keras.ops.square(error), axis=(1, 2))
-
-    return masked_mse
-
-
-def _epoch_logger(log: Callable[[str], None], config: TrainConfig, energy: dict[str, float],
-                  started: float):
-    """Logs each epoch with the best validation ESR so far and the time left (from the mean
-    epoch time, or the --max-seconds limit if nearer), and stops the run at that limit."""
-    keras = import_keras()
-
-    class EpochLog(keras.callbacks.Callback):
-        best_esr, best_epoch = float("inf"), 0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-            self.first_epoch = getattr(self, "first_epoch", epoch)
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            now = time.perf_counter()
-            # The loss is a mean square error over scored frames, so dividing by the mean
+def _adam_epochs(run: AdamRun, objective, config: TrainConfig, windows, energy, epochs: int,
+                 log: Callable[[str], None] | None, started: float,
+                 on_improved: Callable[[AdamRun], None] = lambda run: None) -> None:
+    """Train ``run`` until it has ``epochs`` epochs, or --max-seconds passes, or ``config.patience``
+    epochs pass without a better validation loss. With ``log``, one line per epoch with the
+    best validation ESR so far and the time left (from the mean epoch time, or the
+    --max-seconds limit if nearer). Ctrl-C propagates, leaving ``run`` at its last epoch."""
+    stage_started, first_epoch = time.perf_counter(), run.epochs
+    while run.epochs < epochs:
+        epoch_started = time.perf_counter()
+        improved = adam_epoch(run, objective, windows["train"], windows["validation"],
+                              config.batch_size, max(2, config.patience // 3))
+        now = time.perf_counter()
+        if improved:
+            on_improved(run)
+        remaining = (epochs - run.epochs) * (now - stage_started) / (run.epochs - first_epoch)
+        if config.max_seconds is not None:
+            remaining = min(remaining, max(0.0, config.max_seconds - (now - started)))
+        if log is not None:
+            # The losses are mean square errors over scored frames, so dividing by the mean
             # square of the target over the same frames gives the window-level ESR.
-            train_esr = logs["loss"] / energy["train"]
-            val_esr = logs["val_loss"] / energy["validation"]
-            if val_esr < self.best_esr:
-                self.best_esr, self.best_epoch = val_esr, epoch + 1
-            elapsed = now - started
-            remaining = (config.max_epochs - epoch - 1) * (now - self.run_started) / (
-                epoch + 1 - self.first_epoch)
-            if config.max_seconds is not None:
-                remaining = min(remaining, max(0.0, config.max_seconds - elapsed))
-                if elapsed >= config.max_seconds:
-                    self.model.stop_training = True
-            log(
-                f"epoch {epoch + 1:3d}/{config.max_epochs}  train_esr {train_esr:.4f}  "
-                f"val_esr {val_esr:.4f}  best {self.best_esr:.4f} (epoch {self.best_epoch})  "
-                f"{now - self.started:5.1f}s  ETA {format_duration(remaining)}"
-            )
-
-        def on_train_begin(self, logs=None):
-            self.run_started = time.perf_counter()
-
-    return EpochLog()
-
-
-def train_start(model, config: TrainConfig, windows, warmup: int, epochs: int,
-                callbacks=()) -> dict[str, list[float]]:
-    """Compile a fresh ``model`` and train it for ``epochs`` Adam epochs; returns the history."""
-    keras = import_keras()
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss=_masked_mse(warmup),
-        jit_compile=True,  # XLA: 1.29 -> 0.78 s per epoch at batch 16 on 2 cores
-    )
-    return model.fit(
-        *windows["train"],
-        validation_data=windows["validation"],
-        batch_size=config.batch_size,
-        epochs=epochs,
-        shuffle=True,
-        callbacks=list(callbacks),
-        verbose=0,
-    ).history
+            log(f"epoch {run.epochs:3d}/{config.max_epochs}  "
+                f"train_esr {run.history['loss'][-1] / energy['train']:.4f}  "
+                f"val_esr {run.history['val_loss'][-1] / energy['validation']:.4f}  "
+                f"best {run.best_val_loss / energy['validation']:.4f} (epoch {run.best_epoch})  "
+                f"{now - epoch_started:5.2f}s  ETA {format_duration(remaining)}")
+        if _out_of_time(config, started) or run.epochs_since_best >= config.patience:
+            return
 
 
 def training_windows(dataset: Dataset, config: TrainConfig):
@@ -156,43 +127,41 @@ def training_windows(dataset: Dataset, config: TrainConfig):
     return windows, energy
 
 
-def _ranked_candidates(arch, config: TrainConfig, windows, warmup, energy, log, started):
-    """Train ``config.candidates`` freshly seeded models for a few epochs; return them as
-    (seed, model, per-epoch history) best first (by validation loss; still compiled, so their
-    optimizer state carries on), and whether Ctrl-C cut the candidates short (then only those
-    finished are returned; Ctrl-C during the first one propagates, as nothing is trained yet)."""
+def _ranked_candidates(arch, config: TrainConfig, objective, windows, energy, log, started):
+    """Train ``config.candidates`` freshly seeded starts for a few epochs; return their Adam
+    runs best first (by validation loss), and whether Ctrl-C cut the candidates short (then only
+    those finished are returned; Ctrl-C during the first one propagates, as nothing is trained
+    yet)."""
     # Short runs spend at most a quarter of their epochs on the candidates.
     epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
     several = config.candidates > 1
-    # A single candidate is the whole run's start, so its epochs are logged like the rest;
-    # several are summed up one line each, but still stopped by --max-seconds.
-    callbacks = [_epoch_logger(log if not several else lambda line: None, config, energy,
-                               started)]
-    finished = []  # (best validation loss, seed, model, history)
+    finished: list[AdamRun] = []
     interrupted = False
     for index in range(max(1, config.candidates)):
         seed = config.seed + index
-        model = build_model(arch, seed=seed, name=config.name)
+        theta = flat_parameters(build_model(arch, seed=seed, name=config.name))
+        run = AdamRun.start(seed, theta, config.learning_rate)
         try:
-            history = train_start(model, config, windows, warmup, epochs, callbacks)
+            # A single candidate is the whole run's start, so its epochs are logged like the
+            # rest; several are summed up one line each.
+            _adam_epochs(run, objective, config, windows, energy, epochs,
+                         None if several else log, started)
         except KeyboardInterrupt:
             if not finished:
                 raise
             interrupted = True
             log(f"interrupted during candidate {index + 1}/{config.candidates}; keeping seed "
-                f"{min(finished, key=lambda c: c[0])[1]}")
+                f"{min(finished, key=lambda run: run.best_val_loss).seed}")
             break
-        val_loss = min(history["val_loss"])
         if several:
             log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
-                f"{val_loss / energy['validation']:.4f} after {epochs} epochs")
-        finished.append((val_loss, seed, model, {k: list(v) for k, v in history.items()}))
-        if config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds:
+                f"{run.best_val_loss / energy['validation']:.4f} after {run.epochs} epochs")
+        finished.append(run)
+        if _out_of_time(config, started):
             break  # --max-seconds: no time for more candidates (nor, in train(), the main run)
-    ranked = [(seed, model, history) for _, seed, model, history in
-              sorted(finished, key=lambda candidate: candidate[0])]
+    ranked = sorted(finished, key=lambda run: run.best_val_loss)
     if several and not interrupted:
-        log(f"continuing with seed {ranked[0][0]}")
+        log(f"continuing with seed {ranked[0].seed}")
     return ranked, interrupted
 
 
@@ -200,45 +169,29 @@ def _out_of_time(config: TrainConfig, started: float) -> bool:
     return config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds
 
 
-def _adam_stage(model, config: TrainConfig, windows, energy, first_history, best_path, log,
-                started):
-    """Adam from a candidate's state to ``config.max_epochs``, with plateau halving, early
-    stopping (ending on the best weights) and the best checkpoint at ``best_path``. Returns
-    the candidate's whole per-epoch history and whether Ctrl-C ended it."""
-    keras = import_keras()
+def _adam_stage(run: AdamRun, objective, config: TrainConfig, windows, energy, save_best, log,
+                started) -> bool:
+    """Adam from a candidate's state to ``config.max_epochs`` (early stopping, plateau halving),
+    saving the best weights with ``save_best`` at most every CHECKPOINT_SECONDS and at the end.
+    Returns whether Ctrl-C ended it; ``run`` ends holding its best weights either way."""
+    last_save = [time.perf_counter()]
 
-    history = keras.callbacks.History()
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
-        ),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=max(2, config.patience // 3), min_lr=1e-5
-        ),
-        keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True),
-        _epoch_logger(log, config, energy, started),
-        history,
-    ]
+    def on_improved(improved: AdamRun) -> None:
+        if time.perf_counter() - last_save[0] >= CHECKPOINT_SECONDS:
+            save_best(improved.best_theta)
+            last_save[0] = time.perf_counter()
+
     interrupted = False
     try:
-        model.fit(
-            *windows["train"],
-            validation_data=windows["validation"],
-            batch_size=config.batch_size,
-            initial_epoch=len(first_history["loss"]),
-            epochs=config.max_epochs,
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=0,
-        )
+        _adam_epochs(run, objective, config, windows, energy, config.max_epochs, log, started,
+                     on_improved)
     except KeyboardInterrupt:
         # Ctrl-C ends training, not the run: the best weights so far are evaluated and saved
-        # like a finished run's (the last epoch may be half-trained).
+        # like a finished run's.
         interrupted = True
-        if best_path.exists():
-            model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())
-    return {key: first_history[key] + history.history.get(key, []) for key in first_history}, (
-        interrupted)
+    run.theta = run.best_theta.copy()
+    save_best(run.best_theta)
+    return interrupted
 
 
 def train(
@@ -271,8 +224,12 @@ def train(
         f"validation, of {warmup} warm-up + {config.scored_frames} scored frames"
     )
 
-    started = time.perf_counter()
-    ranked, interrupted = _ranked_candidates(arch, config, windows, warmup, energy, log, started)
+    # The model that ends up holding the trained weights; the objective reads its layers (the
+    # C++ kernel is built on first use, in seconds; Ctrl-C then propagates, nothing is trained).
+    model = build_model(arch, seed=config.seed, name=config.name)
+    objective, backend = objective_for(model, warmup)
+    log(f"loss and gradient: {backend}")
+    set_weights = weight_setter(model)
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
     best_path = checkpoint_dir / "best.keras"
@@ -282,37 +239,47 @@ def train(
         {"model_file": best_path.name, "name": config.name, "sample_rate": dataset.sample_rate,
          "inputs": list(config.inputs), "target": config.target,
          "note": "names and rate of the best checkpoint, for export"}, indent=2) + "\n")
+
+    def save_best(theta: np.ndarray) -> None:
+        set_weights(theta)
+        model.save(best_path)
+
+    started = time.perf_counter()
+    ranked, interrupted = _ranked_candidates(arch, config, objective, windows, energy, log,
+                                             started)
     # Adam takes the best candidate to max_epochs. A start that ends that above
-    # config.poor_start_esr is in a poor basin L-BFGS cannot leave (on the demo data, 3 such
-    # runs ended at test ESR 0.057..0.25; 5 of the 6 others at 0.021..0.035), so the next
-    # candidate gets its turn; the best of those tried goes on.
-    tried = []  # (best validation loss, seed, model, history)
-    for attempt, (seed, model, first_history) in enumerate(ranked):
+    # config.poor_start_esr is in a poor basin L-BFGS does not leave, so the next candidate
+    # gets its turn; the best of those tried goes on.
+    tried: list[AdamRun] = []
+    for attempt, run in enumerate(ranked):
         if interrupted or _out_of_time(config, started):
             if not tried:
-                tried.append((min(first_history["val_loss"]), seed, model, first_history))
+                tried.append(run)
             break
         if attempt > 0:
-            log(f"validation ESR {tried[-1][0] / energy['validation']:.4f} after the Adam "
-                f"epochs is above {config.poor_start_esr}: a poor start; trying seed {seed}")
-        history, interrupted = _adam_stage(model, config, windows, energy, first_history,
-                                           best_path, log, started)
-        tried.append((min(history["val_loss"]), seed, model, history))
-        if tried[-1][0] / energy["validation"] <= config.poor_start_esr:
+            log(f"validation ESR {tried[-1].best_val_loss / energy['validation']:.4f} after the "
+                f"Adam epochs is above {config.poor_start_esr}: a poor start; trying seed "
+                f"{run.seed}")
+        interrupted = _adam_stage(run, objective, config, windows, energy, save_best, log,
+                                  started)
+        tried.append(run)
+        if run.best_val_loss / energy["validation"] <= config.poor_start_esr:
             break
-    val_loss, chosen_seed, model, losses = min(tried, key=lambda attempt: attempt[0])
+    chosen = min(tried, key=lambda run: run.best_val_loss)
+    save_best(chosen.best_theta)
     if len(tried) > 1:
-        log(f"keeping seed {chosen_seed} (validation ESR {val_loss / energy['validation']:.4f})")
-        model.save(best_path)
+        log(f"keeping seed {chosen.seed} (validation ESR "
+            f"{chosen.best_val_loss / energy['validation']:.4f})")
+    losses = chosen.history
     if interrupted:
-        log(f"interrupted after {len(losses['loss'])} epochs; keeping the best model so far")
+        log(f"interrupted after {chosen.epochs} epochs; keeping the best model so far")
     refined = RefineResult()
     if not interrupted and not _out_of_time(config, started) and config.refine_iterations > 0:
         share = every_nth_window(windows["train"], config.refine_share)
         log(f"refining with L-BFGS: up to {config.refine_iterations} iterations on the whole "
             f"loss of {len(share[0])} of the {len(windows['train'][0])} training windows")
         refined = refine(
-            model, share, windows["validation"], warmup, config.refine_iterations,
+            model, objective, share, windows["validation"], warmup, config.refine_iterations,
             {"train": float(np.mean(share[1][:, warmup:] ** 2)),
              "validation": energy["validation"]},
             log,
@@ -362,8 +329,8 @@ def train(
         "config": {**asdict(config), "filters": list(config.filters)},
         "epochs_run": len(losses["loss"]),
         "best_epoch": best_epoch,
-        "chosen_seed": chosen_seed,
-        "seeds_tried": [attempt[1] for attempt in tried],
+        "chosen_seed": chosen.seed,
+        "seeds_tried": [run.seed for run in tried],
         "refine": {
             "iterations_run": refined.iterations_run,
             "best_iteration": refined.best_iteration,

@@ -35,22 +35,18 @@ def test_seeds_rows_and_spread(tiny):
 
 def test_starts_counts_dead_candidates_and_dead_keeps(tiny, monkeypatch):
     dead_seeds = {1, 2}
+    seeds_trained = []
 
-    seeds_built = []
-
-    def fake_build(arch, seed=None, name=""):
-        seeds_built.append(seed)
-        return seed
-
-    def start_by_seed(model, config, windows, warmup, epochs, callbacks=()):
+    def start_by_seed(config, objective, windows, seed, epochs):
+        seeds_trained.append(seed)
+        warmup = config.architecture().receptive_field
         energy = float((windows["validation"][1][:, warmup:] ** 2).mean())
-        return {"val_loss": [energy * (1.0 if model in dead_seeds else 0.3)]}
+        return energy * (1.0 if seed in dead_seeds else 0.3)
 
-    monkeypatch.setattr(train_bench, "build_model", fake_build)
-    monkeypatch.setattr(train_bench, "train_start", start_by_seed)
+    monkeypatch.setattr(train_bench, "_start_val_esr", start_by_seed)
     lines = []
     result = train_bench.bench_starts(3, lines.append)
-    assert seeds_built == [0, 1, 2, 3]  # 3 runs of 2 candidates: seeds 0..3
+    assert seeds_trained == [0, 1, 2, 3]  # 3 runs of 2 candidates: seeds 0..3
     assert result["dead_starts"] == 2
     assert [row["dead"] for row in result["rows"]] == [[1], [1, 2], [2]]
     assert [row["kept_dead"] for row in result["rows"]] == [False, True, False]

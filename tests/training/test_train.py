@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from host_sim.model_defn import read_header
 from tools.builtin_data import make_waveshaper_dataset
 from tools.cli import main
@@ -9,24 +11,19 @@ from training.train import TrainConfig, train
 INPUTS = ["knob_1", "knob_2", "audio_in_1"]
 
 
-def test_ctrl_c_during_training_leaves_exportable_best_models(tmp_path, monkeypatch):
+def test_ctrl_c_during_training_leaves_exportable_best_models(tmp_path):
     """Issue 10, finding 9: model.keras and checkpoints/best.keras both export with the
     dataset's channel names after Ctrl-C."""
-    import keras
+    lines = []
 
-    def interrupting_logger(log, config, energy, started):
-        class CtrlC(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                if epoch == 3:  # the second epoch after the candidates' two
-                    raise KeyboardInterrupt
+    def interrupting_log(line):
+        lines.append(line)
+        if line.startswith("epoch   3/"):  # the first epoch after the candidates' two
+            raise KeyboardInterrupt
 
-        return CtrlC()
-
-    monkeypatch.setattr(train_module, "_epoch_logger", interrupting_logger)
     config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
                          scored_frames=256, max_epochs=8, candidates=2, seed=5)
-    lines = []
-    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=interrupting_log)
     assert report["interrupted"] and report["epochs_run"] == 3
     assert any("interrupted after 3 epochs" in line for line in lines)
     assert json.loads((tmp_path / "training.json").read_text())["interrupted"]
@@ -38,29 +35,41 @@ def test_ctrl_c_during_training_leaves_exportable_best_models(tmp_path, monkeypa
 
 
 def test_ctrl_c_during_the_candidates_keeps_the_best_finished_one(tmp_path, monkeypatch):
-    real_build = train_module.build_model
-    built = []
+    real_epoch = train_module.adam_epoch
+    seeds_started = []
 
-    def build(*args, **kwargs):
-        model = real_build(*args, **kwargs)
-        built.append(model)
-        if len(built) == 2:  # Ctrl-C while the second candidate trains
-            def interrupted_fit(*_, **__):
-                raise KeyboardInterrupt
+    def epoch(run, *args, **kwargs):
+        if run.seed not in seeds_started:
+            seeds_started.append(run.seed)
+        if run.seed == 6:  # Ctrl-C while the second candidate trains
+            raise KeyboardInterrupt
+        return real_epoch(run, *args, **kwargs)
 
-            model.fit = interrupted_fit
-        return model
-
-    monkeypatch.setattr(train_module, "build_model", build)
+    monkeypatch.setattr(train_module, "adam_epoch", epoch)
     config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
                          scored_frames=256, max_epochs=8, candidates=3, seed=5)
     lines = []
     report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
-    assert len(built) == 2 and report["interrupted"] and report["chosen_seed"] == 5
+    assert seeds_started == [5, 6] and report["interrupted"] and report["chosen_seed"] == 5
     assert report["epochs_run"] == 2  # the first candidate's, and no more
     assert any("interrupted during candidate 2/3; keeping seed 5" in line for line in lines)
     assert main(["export", str(tmp_path / "model.keras"), "-o", str(tmp_path / "m.h")]) == 0
     assert read_header(tmp_path / "m.h").input_names == INPUTS
+
+
+def test_ctrl_c_while_the_objective_builds_ends_the_run_before_any_training(tmp_path,
+                                                                           monkeypatch):
+    """The C++ kernel is built on first use (seconds), before the first candidate: Ctrl-C then
+    has nothing to keep and ends the run like Ctrl-C in the first candidate."""
+    def interrupted_build(model, warmup):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "objective_for", interrupted_build)
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=8, candidates=2, seed=5)
+    with pytest.raises(KeyboardInterrupt):
+        train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lambda _: None)
+    assert not (tmp_path / "model.keras").exists()
 
 
 def test_max_seconds_stops_after_the_first_candidate_and_epoch(tmp_path):
