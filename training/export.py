@@ -30,7 +30,7 @@ DEFAULT_GOLDEN_FRAMES = 512
 # One second at 48 kHz: the golden header takes about 15 bytes per value, so more would only
 # make a header too big to compile for the tests that use it.
 MAX_GOLDEN_FRAMES = 48_000
-BUILTIN_GENERATOR = "daisynet builtin waveshaper"  # tools/builtin_data.py's dataset source
+BUILTIN_FAMILY = "daisynet builtin waveshaper"  # tools/builtin_data.py's GENERATOR, any version
 
 
 class QuantizationRefusedError(ValueError):
@@ -275,9 +275,13 @@ def training_dataset(model_path: str | Path):
             except DatasetError:
                 continue
     source = report.get("dataset_source") or {}
-    if dataset is None and source.get("generator") == BUILTIN_GENERATOR:
-        from tools.builtin_data import make_waveshaper_dataset
+    generator = str(source.get("generator", ""))
+    if dataset is None and generator.startswith(BUILTIN_FAMILY):
+        from tools.builtin_data import GENERATOR, make_waveshaper_dataset
 
+        if generator != GENERATOR:
+            return None, (f"{report_path} was trained on data from {generator!r}, which this "
+                          f"version no longer makes (it makes {GENERATOR!r}); retrain on it")
         dataset = make_waveshaper_dataset(float(source["seconds"]), int(source["seed"]))
         description = (f"the built-in dataset ({source['seconds']:g} s, seed {source['seed']}, "
                        "regenerated)")

@@ -7,7 +7,10 @@ import soundfile
 from tools.builtin_data import (
     BLOCK_SIZE,
     CHANNELS,
+    HIGHEST_HZ,
     INPUTS,
+    LEVEL,
+    LOWEST_HZ,
     SAMPLE_RATE,
     TARGET,
     make_waveshaper_dataset,
@@ -171,6 +174,26 @@ def test_builtin_dataset_is_deterministic_and_shaped_like_a_capture(tmp_path):
     first.save(tmp_path / "builtin")
     loaded = load_dataset(tmp_path / "builtin.wav", required_channels=[*INPUTS, TARGET])
     assert loaded.warnings == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_split_of_the_builtin_dataset_holds_every_octave_and_shape(seed):
+    """Glide targets and shapes are dealt from decks, so the 6 s validation and test splits of
+    the demo's 60 s see all of them (drawn independently, seed 1's validation split had no
+    pitch above 800 Hz)."""
+    from training.windows import contiguous_splits
+
+    dataset = make_waveshaper_dataset(seconds=60.0, seed=seed)
+    triangle = dataset.channel("audio_in_1")
+    # The triangle's slope is 4 * LEVEL * frequency per second: its pitch, from one sample on.
+    pitch = np.abs(np.diff(triangle)) * SAMPLE_RATE / (4 * LEVEL)
+    shapes = shape_index(dataset.channel("knob_1"), dataset.channel("knob_2"))
+    for split in contiguous_splits(dataset.frames).values():
+        in_split = pitch[split.start : split.stop - 1]
+        octaves = np.log2(in_split[(in_split > LOWEST_HZ) & (in_split < HIGHEST_HZ)] / LOWEST_HZ)
+        assert set(octaves.astype(int)) == {0, 1, 2, 3, 4}, split.name
+        shares = np.bincount(shapes[split.start : split.stop], minlength=4) / split.frames
+        assert shares.min() > 0.1, (split.name, shares)
 
 
 def test_builtin_target_follows_the_selectors():

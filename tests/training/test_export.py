@@ -182,6 +182,25 @@ def test_committed_default_header_is_reproducible(tmp_path):
     np.testing.assert_allclose(fresh_out, expected_out, atol=1e-6)
 
 
+def test_committed_golden_input_is_the_start_of_the_default_models_test_split():
+    """firmware/model/golden_input.wav is the first 512 frames of the held-out test split of
+    the data the default model was trained on (firmware/model/README.md)."""
+    from host_sim.audio_io import read_model_inputs
+    from tools.builtin_data import GENERATOR, make_waveshaper_dataset
+    from training.windows import contiguous_splits
+
+    model_path = REPO / "firmware" / "model" / "model.keras"
+    source = json.loads(model_path.with_name("training.json").read_text())["dataset_source"]
+    assert source["generator"] == GENERATOR  # else the default model needs retraining
+    dataset = make_waveshaper_dataset(source["seconds"], source["seed"])
+    spec = spec_from_keras(load_keras(model_path), ModelMetadata.beside(model_path))
+    test = contiguous_splits(dataset.frames)["test"]
+    golden_inputs, _ = read_model_inputs(model_path.with_name("golden_input.wav"), spec)
+    expected = dataset.select(spec.input_names)[test.start : test.start + len(golden_inputs)]
+    assert len(golden_inputs) == 512
+    np.testing.assert_array_equal(golden_inputs, expected)
+
+
 # Issue 10, finding 2: every hand edit that changes behaviour, or that the firmware compiles
 # with, is refused by the header reader.
 HAND_EDITS = [

@@ -260,3 +260,18 @@ def test_verify_refuses_a_header_quantized_from_another_model(tmp_path, random_w
     capsys.readouterr()
     assert main(["verify", str(other_path), "--header", str(header)]) == 1
     assert "holds a model quantized from different weights" in capsys.readouterr().err
+
+
+def test_a_model_of_an_older_builtin_generator_is_not_calibrated_on_new_data(
+        tmp_path, random_wavenet, capsys):
+    """The same seed gives other samples once the built-in generator changes: export says so
+    instead of calibrating on data the model never saw."""
+    model = small_model(tmp_path, random_wavenet)
+    report = json.loads((tmp_path / "m" / "training.json").read_text())
+    report["dataset_source"] = {"generator": "daisynet builtin waveshaper", "seed": 0,
+                                "seconds": 1.0}
+    (tmp_path / "m" / "training.json").write_text(json.dumps(report))
+    assert main(["export", str(model), "-o", str(tmp_path / "x.h"), "--quantize", "q15"]) == 1
+    err = capsys.readouterr().err
+    assert "'daisynet builtin waveshaper', which this version no longer makes" in err
+    assert not (tmp_path / "x.h").exists()
