@@ -174,7 +174,7 @@ def _adam_stage(run: AdamRun, objective, config: TrainConfig, windows, energy, s
     """Adam from a candidate's state to ``config.max_epochs`` (early stopping, plateau halving),
     saving the best weights with ``save_best`` at most every CHECKPOINT_SECONDS and at the end.
     Returns whether Ctrl-C ended it; ``run`` ends holding its best weights either way."""
-    last_save = [time.perf_counter()]
+    last_save = [-float("inf")]  # the first improvement is saved at once
 
     def on_improved(improved: AdamRun) -> None:
         if time.perf_counter() - last_save[0] >= CHECKPOINT_SECONDS:
