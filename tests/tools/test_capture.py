@@ -519,11 +519,17 @@ def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
     import subprocess
     import sys
 
+    def default_interrupt() -> None:
+        # A shell without job control starts background jobs with SIGINT ignored (so a
+        # terminal's Ctrl-C passes them by), and Python keeps an inherited SIG_IGN; a test run
+        # launched that way would see the capture run on to the end of its input.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     output = tmp_path / "cap"
     process = subprocess.Popen(
         [sys.executable, "-m", "tools.cli", "capture", "--emulate", "--realtime",
          "--emulate-seconds", "30", "-o", str(output), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_interrupt,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     deadline = time.monotonic() + 60
     lines = []
