@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
-from training.adam import AdamRun, adam_epoch
 from training.model import REFERENCE, build_model
 from training.native_objective import NativeObjective
 from training.refine import (
@@ -31,7 +30,7 @@ from training.refine import (
     objective_for,
     tensorflow_objective,
 )
-from training.train import TrainConfig, train, training_windows
+from training.train import TrainConfig, fresh_start, train, train_epoch, training_windows
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
 # A start is dead when its validation ESR after the candidates' epochs is at least this: every
@@ -88,11 +87,9 @@ def bench_seeds(seeds: list[int], log: Callable[[str], None]) -> dict:
 def _start_val_esr(config: TrainConfig, objective, windows, seed: int, epochs: int) -> float:
     """The best validation loss of a start of ``seed`` after ``epochs`` Adam epochs, as the
     candidates are trained."""
-    theta = flat_parameters(build_model(config.architecture(), seed=seed, name=config.name))
-    run = AdamRun.start(seed, theta, config.learning_rate)
+    run = fresh_start(config, seed)
     for _ in range(epochs):
-        adam_epoch(run, objective, windows["train"], windows["validation"], config.batch_size,
-                   max(2, config.patience // 3))
+        train_epoch(run, objective, config, windows)
     return run.best_val_loss
 
 

@@ -76,6 +76,24 @@ class TrainConfig:
             inputs=len(self.inputs), filters=tuple(self.filters), kernel_size=self.kernel_size
         )
 
+    @property
+    def plateau_patience(self) -> int:
+        """Epochs without a better validation loss before the learning rate halves."""
+        return max(2, self.patience // 3)
+
+
+def fresh_start(config: TrainConfig, seed: int) -> AdamRun:
+    """Adam's state for a newly initialised model of ``config`` seeded with ``seed``."""
+    theta = flat_parameters(build_model(config.architecture(), seed=seed, name=config.name))
+    return AdamRun.start(seed, theta, config.learning_rate)
+
+
+def train_epoch(run: AdamRun, objective, config: TrainConfig, windows) -> bool:
+    """One Adam epoch of ``run`` over the training windows with ``config``'s batch size and
+    plateau patience; returns whether the validation loss improved."""
+    return adam_epoch(run, objective, windows["train"], windows["validation"], config.batch_size,
+                      config.plateau_patience)
+
 
 def _adam_epochs(run: AdamRun, objective, config: TrainConfig, windows, energy, epochs: int,
                  log: Callable[[str], None] | None, started: float,
@@ -87,8 +105,7 @@ def _adam_epochs(run: AdamRun, objective, config: TrainConfig, windows, energy, 
     stage_started, first_epoch = time.perf_counter(), run.epochs
     while run.epochs < epochs:
         epoch_started = time.perf_counter()
-        improved = adam_epoch(run, objective, windows["train"], windows["validation"],
-                              config.batch_size, max(2, config.patience // 3))
+        improved = train_epoch(run, objective, config, windows)
         now = time.perf_counter()
         if improved:
             on_improved(run)
@@ -127,7 +144,7 @@ def training_windows(dataset: Dataset, config: TrainConfig):
     return windows, energy
 
 
-def _ranked_candidates(arch, config: TrainConfig, objective, windows, energy, log, started):
+def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, started):
     """Train ``config.candidates`` freshly seeded starts for a few epochs; return their Adam
     runs best first (by validation loss), and whether Ctrl-C cut the candidates short (then only
     those finished are returned; Ctrl-C during the first one propagates, as nothing is trained
@@ -139,8 +156,7 @@ def _ranked_candidates(arch, config: TrainConfig, objective, windows, energy, lo
     interrupted = False
     for index in range(max(1, config.candidates)):
         seed = config.seed + index
-        theta = flat_parameters(build_model(arch, seed=seed, name=config.name))
-        run = AdamRun.start(seed, theta, config.learning_rate)
+        run = fresh_start(config, seed)
         try:
             # A single candidate is the whole run's start, so its epochs are logged like the
             # rest; several are summed up one line each.
@@ -245,7 +261,7 @@ def train(
         model.save(best_path)
 
     started = time.perf_counter()
-    ranked, interrupted = _ranked_candidates(arch, config, objective, windows, energy, log,
+    ranked, interrupted = _ranked_candidates(config, objective, windows, energy, log,
                                              started)
     # Adam takes the best candidate to max_epochs. A start that ends that above
     # config.poor_start_esr is in a poor basin L-BFGS does not leave, so the next candidate
