@@ -17,8 +17,26 @@ REPO = Path(__file__).resolve().parents[1]
 PLATFORMIO_INI = REPO / "platformio.ini"
 SECTION = "daisy"
 
+# The Daisy Patch's hardware facts: every other module reads them from here.
+# DaisyDuino's DAISY.init(DAISY_PATCH, AUDIO_SR_48K): the rate and default block both apps run at.
+SAMPLE_RATE_HZ = 48_000
+BLOCK_FRAMES = 48  # frames per audio callback; knobs are read once per block
+# DaisyDuino scales the 24-bit codec by 1/postgain = 2: the audio callback sees -2..2.
+AUDIO_FULL_SCALE = 2.0
 # STM32H750: 128 KiB of internal flash hold the app's code and the model's weights.
 INTERNAL_FLASH_BYTES = 128 * 1024
+DTCM_BYTES = 128 * 1024  # tightly coupled data RAM, where the inference app puts engine state
+# The datalogger's record store: 60 MiB of the Patch's 64 MB SDRAM (the rest: DaisyDuino's own).
+SDRAM_RECORD_BYTES = 60 * 2**20
+# USB: STM32duino's CDC device and the STM32H750's ROM DFU bootloader (vendor STMicroelectronics).
+USB_VENDOR_ID = 0x0483
+USB_CDC_PRODUCT_ID = 0x5740
+USB_DFU_PRODUCT_ID = 0xDF11
+# USB full speed: 64-byte bulk packets, 1,000 frames a second; daisynet plans on 1,000,000 B/s
+# (the bus's ~1.2 MB/s less protocol overhead).
+USB_PACKET_BYTES = 64
+USB_FRAMES_PER_SECOND = 1000
+USB_LINK_BYTES_PER_SECOND = 1_000_000
 # Flash each app takes without the model (the engine's code is specialised per model, so code
 # and weights both depend on it). Inference: a local build against the sources PlatformIO uses
 # (platform-ststm32 19.6.0, STM32duino 2.12.0, CMSIS 6.3.0, CMSIS-DSP 1.16.2, DaisyDuino
@@ -54,6 +72,16 @@ class DaisyTarget:
     @property
     def clock_mhz(self) -> float:
         return self.core_clock_hz / 1e6
+
+
+def cdc_queue_packets(app: str, path: Path = PLATFORMIO_INI) -> int:
+    """64-byte packets in the USB CDC transmit queue of ``app``, as platformio.ini builds it
+    (STM32duino's default is 2)."""
+    for define in app_defines(app, path):
+        name, _, value = define[2:].partition("=")
+        if name == "CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER":
+            return int(value)
+    return 2
 
 
 def app_defines(app: str, path: Path = PLATFORMIO_INI) -> list[str]:

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 import cmsisdsp as dsp
 import numpy as np
 
-from host_sim.model_defn import ConvLayer, ModelSpec
-from host_sim.model_defn.fixed_point import dequantize, quantize_inputs
-from host_sim.model_defn.spec import NumberFormat
+from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
+from daisynet.host_sim.model_defn.fixed_point import dequantize, quantize_inputs
+from daisynet.host_sim.model_defn.spec import NumberFormat
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 DAISY_BLOCK_SIZE = 48  # frames per audio callback on the Daisy at its default setting

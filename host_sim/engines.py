@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.model_defn import ModelSpec
+from daisynet.host_sim.model_defn import ModelSpec
 
 ENGINES = ("python", "native", "m7")
 
@@ -24,7 +24,7 @@ def renderer(engine: str, spec: ModelSpec, header: str | Path | None,
              progress: bool = False) -> Renderer:
     """A renderer of ``engine`` for the model; native and m7 compile ``header`` (required)."""
     if engine == "python":
-        from host_sim.engine import Simulator
+        from daisynet.host_sim.engine import Simulator
 
         return lambda inputs, block_size: Simulator(spec).render(inputs, block_size, progress)
     if engine not in ENGINES:
@@ -32,7 +32,7 @@ def renderer(engine: str, spec: ModelSpec, header: str | Path | None,
     if header is None:
         raise ValueError(f"the {engine} engine compiles a model_defn.h; none was given")
     if engine == "native":
-        from host_sim.native import NativeEngine
+        from daisynet.host_sim.native import NativeEngine
 
         native = NativeEngine(header)
 
@@ -41,6 +41,6 @@ def renderer(engine: str, spec: ModelSpec, header: str | Path | None,
             return native.render(inputs, block_size)
 
         return render_native
-    from host_sim.m7 import M7Engine
+    from daisynet.host_sim.m7 import M7Engine
 
     return M7Engine(header).render

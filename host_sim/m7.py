@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.daisy_target import daisy_target
-from host_sim.native import (
+from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.native import (
     BACKENDS,
     DEFAULT_BACKEND,
     REPO,

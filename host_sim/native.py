@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.engine import DAISY_BLOCK_SIZE, render_in_blocks
+from daisynet.host_sim.engine import DAISY_BLOCK_SIZE, render_in_blocks
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
@@ -58,7 +58,7 @@ def header_io(header: str | Path) -> tuple[int, int]:
     (host_sim.model_defn); of a quantized one only kNumInputs and kNumOutputs are read here,
     until the model_defn reader reads quantized headers."""
     if header_number_format(header) == "float32":
-        from host_sim.model_defn import read_header
+        from daisynet.host_sim.model_defn import read_header
 
         spec = read_header(header)
         return spec.inputs, spec.outputs

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.model_defn import ConvLayer, ModelSpec
-from host_sim.model_defn.fixed_point import run_fixed_point
-from host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
+from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
+from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
+from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
 
 # Calibrated peaks are multiplied by this before a format is chosen: audio outside the
 # calibration set can run this much hotter before anything saturates (and up to twice this,
@@ -152,7 +152,7 @@ def accuracy_report(float_spec: ModelSpec, quantized: ModelSpec, inputs: np.ndar
     quantized engine against the float model (``float_outputs``, default its exact float64
     output), the fraction of values that saturated per layer (any saturation point) and at the
     input, and the weights' flash in both formats. ``warnings`` lists what is high."""
-    from host_sim.reference import reference_output
+    from daisynet.host_sim.reference import reference_output
 
     inputs = np.asarray(inputs, dtype=np.float32)
     if float_outputs is None:
@@ -286,8 +286,8 @@ def quantized_header_for(arch, fmt: str, seed: int, out_dir: str | Path,
     different synthetic signal of ``golden_frames`` frames, or ``golden_inputs``; outputs: the
     quantized engine's exact outputs, plus the float model's). Returns (quantized spec,
     header path, golden path). The same arguments always write the same files."""
-    from host_sim.model_defn import golden_path, render_golden, render_header
-    from host_sim.reference import reference_output
+    from daisynet.host_sim.model_defn import golden_path, render_golden, render_header
+    from daisynet.host_sim.reference import reference_output
 
     calibration = synthetic_audio(calibration_frames, arch.inputs, seed)
     for attempt in range(32):  # random narrow ReLU stacks can die: draw again until alive

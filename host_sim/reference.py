@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host_sim.model_defn import ModelSpec
+from daisynet.host_sim.model_defn import ModelSpec
 
 
 def reference_output(spec: ModelSpec, inputs: np.ndarray) -> np.ndarray:

@@ -16,8 +16,8 @@ def random_wavenet():
     which would hide bias-handling bugs; mostly positive so narrow ReLU layers stay alive)."""
 
     def make(inputs: int, filters: tuple[int, ...], kernel_size: int, seed: int = 0):
-        from host_sim.model_defn import Architecture
-        from training.model import build_model
+        from daisynet.host_sim.model_defn import Architecture
+        from daisynet.training.model import build_model
 
         model = build_model(Architecture(inputs, tuple(filters), kernel_size), seed=seed)
         rng = np.random.default_rng(seed)

@@ -22,12 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.daisy_target import daisy_target
-from host_sim.engine import Simulator
-from host_sim.m7 import M7Engine
-from host_sim.model_defn import read_header
-from host_sim.native import BACKENDS, REPO, NativeEngine
-from tools.plan import FLOAT32, PLAN_BLOCK, quantized_header, real_time_verdict, weight_flash_bytes
+from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.m7 import M7Engine
+from daisynet.host_sim.model_defn import read_header
+from daisynet.host_sim.native import BACKENDS, REPO, NativeEngine
+from daisynet.tools.plan import (
+    FLOAT32,
+    PLAN_BLOCK,
+    quantized_header,
+    real_time_verdict,
+    weight_flash_bytes,
+)
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 DEFAULT_BLOCK_SIZES = (1, 16, 32, 48, 64)
@@ -48,7 +54,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
           log: Callable[[str], None], formats: tuple[str, ...] = ()) -> dict:
     """Measure ``header``'s model, and the same model quantized to each of ``formats``;
     returns the figures that were printed."""
-    from training.export import excitation
+    from daisynet.training.export import excitation
 
     spec = read_header(header)
     arch = spec.architecture()

@@ -39,9 +39,8 @@ import serial
 from serial.tools import list_ports
 from tqdm import tqdm
 
-from tools.dataset import Dataset, dataset_paths
-from tools.paths import OutputPathError, check_output_file
-from tools.wire import (
+from daisynet.host_sim.files import OutputPathError, check_output_file
+from daisynet.tools.wire import (
     COUNTERS,
     HEADER,
     MAX_RESEND_RANGES,
@@ -73,6 +72,7 @@ from tools.wire import (
     resend_payload,
     unpack_samples,
 )
+from daisynet.training.dataset import Dataset, dataset_paths
 
 USB_VID = 0x0483  # STMicroelectronics: the STM32duino USB CDC device the Daisy enumerates as
 USB_PID = 0x5740
@@ -930,9 +930,9 @@ def _write_rescued(path: Path, write: Callable[[Path], None]) -> Path:
 def _warn_if_too_gappy_to_train(frames: int, gaps: list[list[int]],
                                 log: Callable[[str], None]) -> None:
     """Say so when `daisynet train` with its defaults would find a split without a window."""
-    from training.model import REFERENCE
-    from training.train import TrainConfig
-    from training.windows import window_counts
+    from daisynet.training.model import REFERENCE
+    from daisynet.training.train import TrainConfig
+    from daisynet.training.windows import window_counts
 
     warmup, scored = REFERENCE.receptive_field, TrainConfig.scored_frames
     counts = window_counts(frames, gaps, warmup, scored)
@@ -957,7 +957,7 @@ def capture_emulated(
     the firmware's own recorder behind the modelled USB link, a pseudo-terminal and pyserial,
     as with hardware. ``options`` go to ``capture``; the source's suggested model channels
     carry over."""
-    from tools.emulated_device import DEVICE_CHANNELS, EmulatedDatalogger
+    from daisynet.tools.emulated_device import DEVICE_CHANNELS, EmulatedDatalogger
 
     suggestions = {key: value for key, value in dataset.source.items()
                    if key in ("suggested_inputs", "suggested_target")}

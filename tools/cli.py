@@ -40,7 +40,7 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def _formats(text: str) -> tuple[str, ...]:
     """Quantized number formats, comma-separated: q15, q7 (or 'none')."""
-    from tools.plan import QUANTIZED_FORMATS
+    from daisynet.tools.plan import QUANTIZED_FORMATS
 
     if text.strip().lower() in ("", "none"):
         return ()
@@ -113,7 +113,7 @@ class _Parser(argparse.ArgumentParser):
 def _inputs(*paths: str | None) -> list[Path]:
     """The files a command reads, with each dataset's WAV and sidecar, which no output may
     replace."""
-    from tools.dataset import dataset_paths
+    from daisynet.training.dataset import dataset_paths
 
     files = []
     for path in paths:
@@ -126,7 +126,7 @@ def _inputs(*paths: str | None) -> list[Path]:
 
 def _wav_output(path: str, inputs: list[Path]) -> Path:
     """A float32 WAV the command may write, checked before the work starts."""
-    from tools.paths import check_output_file
+    from daisynet.host_sim.files import check_output_file
 
     if Path(path).suffix.lower() != ".wav":
         raise CommandError(f"{path}: the output is a float32 WAV; name it NAME.wav")
@@ -139,13 +139,13 @@ def _emit_json(data: dict) -> None:
 
 def _load_spec(path: str):
     """A ModelSpec from a model_defn.h or a .keras file (with training.json beside it)."""
-    from host_sim.model_defn import read_header
+    from daisynet.host_sim.model_defn import read_header
 
     model_path = Path(path)
     if model_path.suffix == ".h":
         return read_header(model_path)
     if model_path.suffix == ".keras":
-        from training.export import ModelMetadata, load_keras, spec_from_keras
+        from daisynet.training.export import ModelMetadata, load_keras, spec_from_keras
 
         return spec_from_keras(load_keras(model_path), ModelMetadata.beside(model_path))
     raise CommandError(f"{path}: expected a model_defn.h or a .keras file")
@@ -159,8 +159,8 @@ ENGINE_LABELS = {"python": "simulator", "native": "native core", "m7": "emulated
 
 
 def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.demo import run_demo
-    from tools.paths import writable_folder
+    from daisynet.host_sim.files import writable_folder
+    from daisynet.tools.demo import run_demo
 
     writable_folder(args.output)
     return run_demo(
@@ -176,8 +176,8 @@ def cmd_demo(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.capture import CaptureError, capture, capture_emulated, find_port
-    from tools.emulated_device import EmulatorError, Faults
+    from daisynet.tools.capture import CaptureError, capture, capture_emulated, find_port
+    from daisynet.tools.emulated_device import EmulatorError, Faults
 
     log = _logger(args.json)
     output = args.output or f"captures/capture-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -189,12 +189,12 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
         if not args.emulate:
             return capture(find_port(args.port), output, **options).log
         if args.emulate_input:
-            from tools.dataset import dataset_paths, load_dataset
+            from daisynet.training.dataset import dataset_paths, load_dataset
 
             dataset = load_dataset(args.emulate_input)
             options["inputs"] = dataset_paths(args.emulate_input)  # never captured over
         else:
-            from tools.builtin_data import make_waveshaper_dataset
+            from daisynet.training.builtin_data import make_waveshaper_dataset
 
             dataset = make_waveshaper_dataset(args.emulate_seconds, args.fault_seed)
         faults = Faults(flip_rate=args.flip_rate, flip_burst=args.flip_burst,
@@ -208,8 +208,8 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_monitor(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.capture import CaptureError, find_port
-    from tools.monitor import MonitorError, monitor
+    from daisynet.tools.capture import CaptureError, find_port
+    from daisynet.tools.monitor import MonitorError, monitor
 
     log = _logger(args.json)
     options = dict(duration=args.duration, count=args.count, log_path=args.log, show=log)
@@ -217,7 +217,7 @@ def cmd_monitor(args: argparse.Namespace, argv: list[str]) -> dict:
         if not args.emulate:
             summary = monitor(find_port(args.port, app="inference"), **options)
         else:
-            from tools.emulated_inference import DEFAULT_HEADER, EmulatedInference
+            from daisynet.tools.emulated_inference import DEFAULT_HEADER, EmulatedInference
 
             with EmulatedInference(args.emulate_model or DEFAULT_HEADER, realtime=True,
                                    stall_every=args.emulate_stall_every) as device:
@@ -236,9 +236,9 @@ def cmd_monitor(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.dataset import describe, load_dataset
-    from tools.paths import writable_folder
-    from training.train import TrainConfig, train
+    from daisynet.host_sim.files import writable_folder
+    from daisynet.training.dataset import describe, load_dataset
+    from daisynet.training.train import TrainConfig, train
 
     log = _logger(args.json)
     peek = load_dataset(args.dataset)
@@ -283,11 +283,11 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
-    from host_sim.audio_io import read_model_inputs
-    from host_sim.model_defn import golden_path
-    from host_sim.quantize import report_path
-    from tools.paths import check_output_file
-    from training.export import ModelMetadata, export, load_keras, spec_from_keras
+    from daisynet.host_sim.files import check_output_file
+    from daisynet.host_sim.model_defn import golden_path
+    from daisynet.host_sim.quantize import report_path
+    from daisynet.training.audio_io import read_model_inputs
+    from daisynet.training.export import ModelMetadata, export, load_keras, spec_from_keras
 
     log = _logger(args.json)
     if not Path(args.model).is_file():  # before the training.json warning below
@@ -339,8 +339,8 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
     log(f"wrote {header} ({arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
         f"receptive field {arch.receptive_field}{', ' + spec.number_format if quantization else ''}"
         f") and {golden}" + (f", {quantization.report_path}" if quantization else ""))
-    from host_sim.m7 import M7Error
-    from tools.plan import measure_header, real_time_verdict
+    from daisynet.host_sim.m7 import M7Error
+    from daisynet.tools.plan import measure_header, real_time_verdict
 
     real_time = None
     try:
@@ -373,8 +373,8 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
 def _export_quantized(args: argparse.Namespace, argv: list[str], spec, metadata,
                       golden_inputs, log: Callable[[str], None]):
     """The --quantize half of export: find the audio, quantize, report, write (or refuse)."""
-    from host_sim.quantize import accuracy_summary
-    from training.export import export_quantized, quantization_audio
+    from daisynet.host_sim.quantize import accuracy_summary
+    from daisynet.training.export import export_quantized, quantization_audio
 
     calibration, test = quantization_audio(args.model, spec, args.calibration)
     log(f"calibrating {args.quantize} on {len(calibration.samples)} frames: "
@@ -401,7 +401,7 @@ def _engine_header(args: argparse.Namespace, scratch: Path) -> Path | None:
     header = getattr(args, "header", None) or (args.model if args.model.endswith(".h") else None)
     if header:
         return Path(header)
-    from training.export import export
+    from daisynet.training.export import export
 
     _, exported, _ = export(args.model, scratch / "model_defn.h", command="daisynet (temporary)")
     return exported
@@ -410,8 +410,8 @@ def _engine_header(args: argparse.Namespace, scratch: Path) -> Path | None:
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
     import tempfile
 
-    from host_sim.audio_io import read_model_inputs, write_output
-    from host_sim.engines import renderer
+    from daisynet.host_sim.engines import renderer
+    from daisynet.training.audio_io import read_model_inputs, write_output
 
     log = _logger(args.json)
     _wav_output(args.output, _inputs(args.model, args.input))
@@ -435,13 +435,13 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
 def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     import tempfile
 
-    from host_sim.audio_io import read_model_inputs
-    from host_sim.engines import renderer
-    from host_sim.model_defn import golden_path, read_golden, read_header
-    from tools.paths import check_output_file
-    from training.export import ModelMetadata, excitation, load_keras, spec_from_keras
-    from training.plots import plot_predictions
-    from training.verify import compare, compare_quantized
+    from daisynet.host_sim.engines import renderer
+    from daisynet.host_sim.files import check_output_file
+    from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
+    from daisynet.training.audio_io import read_model_inputs
+    from daisynet.training.export import ModelMetadata, excitation, load_keras, spec_from_keras
+    from daisynet.training.plots import plot_predictions
+    from daisynet.training.verify import compare, compare_quantized
 
     log = _logger(args.json)
     if args.plot:
@@ -512,14 +512,14 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.bench import bench
+    from daisynet.tools.bench import bench
 
     return bench(args.header, args.block_sizes, args.seconds, _logger(args.json),
                  formats=args.quantize)
 
 
 def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.train_bench import bench_objective, bench_seeds, bench_starts
+    from daisynet.tools.train_bench import bench_objective, bench_seeds, bench_starts
 
     if args.objective:
         return bench_objective(args.objective, _logger(args.json))
@@ -529,14 +529,14 @@ def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_plan(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.plan import plan
+    from daisynet.tools.plan import plan
 
     return plan(args.inputs, args.kernel_size, args.filters, args.sample_rates,
                 _logger(args.json), quantize=args.quantize)
 
 
 def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
-    from tools.flash import FlashError, flash
+    from daisynet.tools.flash import FlashError, flash
 
     try:
         return flash(args.app, args.model, _logger(args.json), force=args.force)
@@ -548,10 +548,10 @@ def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from host_sim.model_defn import QUANTIZED_FORMATS
-    from tools.capture import DEFAULT_SILENCE_TIMEOUT
-    from training.export import DEFAULT_GOLDEN_FRAMES
-    from training.train import TrainConfig
+    from daisynet.host_sim.model_defn import QUANTIZED_FORMATS
+    from daisynet.tools.capture import DEFAULT_SILENCE_TIMEOUT
+    from daisynet.training.export import DEFAULT_GOLDEN_FRAMES
+    from daisynet.training.train import TrainConfig
 
     parser = _Parser(
         prog="daisynet",
@@ -746,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "simulator must be as close to the float64 answer as Keras is")
     verify.add_argument("--plot", help="write a PNG of Keras vs simulator")
 
-    from tools.bench import DEFAULT_HEADER
+    from daisynet.tools.bench import DEFAULT_HEADER
 
     bench = add("bench", cmd_bench,
                 "instructions per sample and footprint of a model on the emulated Cortex-M7")
@@ -815,10 +815,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    from host_sim.m7 import M7Error
-    from host_sim.model_defn import HeaderError, UnsupportedModelError
-    from host_sim.native import NativeBuildError
-    from tools.dataset import DatasetError
+    from daisynet.host_sim.m7 import M7Error
+    from daisynet.host_sim.model_defn import HeaderError, UnsupportedModelError
+    from daisynet.host_sim.native import NativeBuildError
+    from daisynet.training.dataset import DatasetError
 
     try:
         result = args.handler(args, argv)

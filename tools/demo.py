@@ -7,16 +7,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from host_sim.model_defn import golden_path, read_golden, read_header
-from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
-from tools.capture import capture_emulated
-from tools.dataset import describe, load_dataset
-from training.export import export, load_keras
-from training.model import REFERENCE
-from training.plots import plot_predictions
-from training.train import TrainConfig, train
-from training.verify import compare
-from training.windows import contiguous_splits
+from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
+from daisynet.tools.capture import capture_emulated
+from daisynet.training.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
+from daisynet.training.dataset import describe, load_dataset
+from daisynet.training.export import export, load_keras
+from daisynet.training.model import REFERENCE
+from daisynet.training.plots import plot_predictions
+from daisynet.training.train import TrainConfig, train
+from daisynet.training.verify import compare
+from daisynet.training.windows import contiguous_splits
 
 
 def run_demo(

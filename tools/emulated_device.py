@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.native import cached_build_dir
-from tools.dataset import Dataset, DatasetError
+from daisynet.host_sim.native import cached_build_dir
+from daisynet.training.dataset import Dataset, DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "firmware" / "core"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.daisy_target import daisy_target
-from host_sim.native import REPO, NativePatchRunner
+from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.native import REPO, NativePatchRunner
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 SAMPLE_RATE = 48_000  # Hz, as the app runs the Patch

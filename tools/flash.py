@@ -18,16 +18,16 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from host_sim.daisy_target import (
+from daisynet.host_sim.daisy_target import (
     APP_FLASH_BYTES,
     APP_FLASH_MEASURED_ON,
     FLASH_MARGIN_BYTES,
     INTERNAL_FLASH_BYTES,
     model_flash_budget,
 )
-from host_sim.m7 import M7Error, build_firmware
-from host_sim.model_defn import read_header
-from host_sim.native import REPO
+from daisynet.host_sim.m7 import M7Error, build_firmware
+from daisynet.host_sim.model_defn import read_header
+from daisynet.host_sim.native import REPO
 
 APPS = ("inference", "datalogger")
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
@@ -175,7 +175,7 @@ def _quiet_reason(last_line: str, quiet_limit: float) -> str:
 def check_real_time(header: Path, force: bool, log: Callable[[str], None]) -> dict | None:
     """The model's real-time verdict on the emulated Cortex-M7 (None without the toolchain);
     refuses a model that cannot run in real time unless ``force``."""
-    from tools.plan import measure_header, real_time_verdict
+    from daisynet.tools.plan import measure_header, real_time_verdict
 
     spec = read_header(header)
     try:

@@ -20,7 +20,7 @@ from typing import TextIO
 
 import serial
 
-from tools.capture import CaptureError, open_port
+from daisynet.tools.capture import CaptureError, open_port
 
 STATUS_LINE = re.compile(r"^daisynet t=(\d+)s (.*)$")
 # Status keys -> (field name, unit suffix to strip, type).

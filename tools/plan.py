@@ -18,10 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.daisy_target import daisy_target, model_flash_budget
-from host_sim.m7 import M7Engine
-from host_sim.model_defn import Architecture, ConvLayer, ModelSpec, read_header, render_header
-from host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS
+from daisynet.host_sim.daisy_target import daisy_target, model_flash_budget
+from daisynet.host_sim.m7 import M7Engine
+from daisynet.host_sim.model_defn import (
+    Architecture,
+    ConvLayer,
+    ModelSpec,
+    read_header,
+    render_header,
+)
+from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
 DTCM_BYTES = 128 * 1024
@@ -47,7 +53,7 @@ def quantized_header(spec: ModelSpec, number_format: str, path: Path,
                      calibration: np.ndarray) -> Path:
     """Write ``spec`` quantized to ``number_format`` (q15 or q7) on ``calibration`` audio as a
     model_defn.h at ``path`` (the exporter's quantizer and writer)."""
-    from host_sim.quantize import quantize_spec
+    from daisynet.host_sim.quantize import quantize_spec
 
     quantized = quantize_spec(spec, number_format, calibration)
     path.write_text(render_header(quantized, f"daisynet plan/bench --quantize {number_format}"))
@@ -94,7 +100,7 @@ def measure(arch: Architecture, number_format: str = FLOAT32) -> Measurement:
 
 
 def _excitation(spec: ModelSpec) -> np.ndarray:
-    from training.export import excitation
+    from daisynet.training.export import excitation
 
     return excitation(spec.input_names, PLAN_FRAMES, spec.sample_rate or 48_000)
 

@@ -21,16 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
-from training.model import REFERENCE, build_model
-from training.native_objective import NativeObjective
-from training.refine import (
+from daisynet.training.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
+from daisynet.training.model import REFERENCE, build_model
+from daisynet.training.native_objective import NativeObjective
+from daisynet.training.refine import (
     every_nth_window,
     flat_parameters,
     objective_for,
     tensorflow_objective,
 )
-from training.train import TrainConfig, fresh_start, train, train_epoch, training_windows
+from daisynet.training.train import TrainConfig, fresh_start, train, train_epoch, training_windows
 
 DEMO_SECONDS = 60.0  # the demo's dataset length (daisynet demo --seconds)
 # A start is dead when its validation ESR after the candidates' epochs is at least this: every

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.model_defn import (
+from daisynet.host_sim.model_defn import (
     ConvLayer,
     ModelSpec,
     UnsupportedModelError,
@@ -22,8 +22,8 @@ from host_sim.model_defn import (
     render_golden,
     render_header,
 )
-from training.model import build_model, predict_sequence
-from training.quiet_keras import import_keras
+from daisynet.training.model import build_model, predict_sequence
+from daisynet.training.quiet_keras import import_keras
 
 SUPPORTED_ACTIVATIONS = {"relu": True, "linear": False}  # name -> applies relu
 DEFAULT_GOLDEN_FRAMES = 512
@@ -253,7 +253,7 @@ def training_dataset(model_path: str | Path):
     """(dataset, description) of the dataset the model was trained on, from the training.json
     beside it: its ``dataset`` path if it records one, else the built-in dataset regenerated
     from its recorded generator, seed and length. (None, why not) when neither is possible."""
-    from tools.dataset import DatasetError, load_dataset
+    from daisynet.training.dataset import DatasetError, load_dataset
 
     report_path = Path(model_path).with_name("training.json")
     if not report_path.exists():
@@ -277,7 +277,7 @@ def training_dataset(model_path: str | Path):
     source = report.get("dataset_source") or {}
     generator = str(source.get("generator", ""))
     if dataset is None and generator.startswith(BUILTIN_FAMILY):
-        from tools.builtin_data import GENERATOR, make_waveshaper_dataset
+        from daisynet.training.builtin_data import GENERATOR, make_waveshaper_dataset
 
         if generator != GENERATOR:
             return None, (f"{report_path} was trained on data from {generator!r}, which this "
@@ -300,7 +300,7 @@ def training_dataset(model_path: str | Path):
 def _split(dataset, model_path: Path, name: str) -> tuple[int, int]:
     """(first frame, frames) of split ``name`` as training.json recorded it (else as training
     would cut it with the recorded fractions)."""
-    from training.windows import contiguous_splits
+    from daisynet.training.windows import contiguous_splits
 
     report = json.loads(Path(model_path).with_name("training.json").read_text())
     recorded = (report.get("splits") or {}).get(name)
@@ -320,7 +320,7 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     the model's input names, or a WAV holding exactly the model's inputs) if given, else the
     training dataset's validation split. Test: the training dataset's test split; without the
     training dataset, the calibration audio, marked as not held out."""
-    from host_sim.audio_io import read_model_inputs
+    from daisynet.training.audio_io import read_model_inputs
 
     dataset, description = training_dataset(model_path)
     test = None
@@ -362,9 +362,9 @@ def export_quantized(
     """Quantize, measure the cost on ``test``, then (unless the ESR exceeds ``max_esr``, which
     raises QuantizationRefusedError before anything is written) write the header, its golden
     vectors (the fixed-point engine's exact outputs and Keras's) and the report JSON."""
-    from host_sim.engine import Simulator
-    from host_sim.model_defn.fixed_point import run_fixed_point
-    from host_sim.quantize import (
+    from daisynet.host_sim.engine import Simulator
+    from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
+    from daisynet.host_sim.quantize import (
         DEFAULT_HEADROOM,
         ESR_WARN,
         SATURATION_WARN,
@@ -427,7 +427,7 @@ def export_quantized_model(
     without the CLI's real-time check: e.g. the demo model's q15 header for a firmware test,
     ``export_quantized_model("firmware/model/model.keras", tmp / "model_defn.h", "q15",
     golden_input="firmware/model/golden_input.wav")``."""
-    from host_sim.audio_io import read_model_inputs
+    from daisynet.training.audio_io import read_model_inputs
 
     metadata = ModelMetadata.beside(model_path)
     spec = spec_from_keras(load_keras(model_path), metadata)

@@ -7,8 +7,8 @@ block. The receptive field is K**n_blocks samples.
 
 from __future__ import annotations
 
-from host_sim.model_defn import Architecture
-from training.quiet_keras import import_keras
+from daisynet.host_sim.model_defn import Architecture
+from daisynet.training.quiet_keras import import_keras
 
 REFERENCE = Architecture(inputs=3, filters=(4, 4, 4, 8), kernel_size=4)
 

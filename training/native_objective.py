@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.native import NativeBuildError, _compiler, _run, cached_build_dir
-from training.quiet_keras import import_keras
+from daisynet.host_sim.native import NativeBuildError, _compiler, _run, cached_build_dir
+from daisynet.training.quiet_keras import import_keras
 
 SOURCE = Path(__file__).resolve().parent / "native" / "wavenet_loss_gradient.cc"
 # -ffast-math lets the compiler vectorize the sums along time (their order does not matter for

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from training.adam import Objective
-from training.progress import format_duration
-from training.quiet_keras import import_keras
+from daisynet.training.adam import Objective
+from daisynet.training.progress import format_duration
+from daisynet.training.quiet_keras import import_keras
 
 
 class _OutOfTimeError(Exception):
@@ -182,7 +182,7 @@ def objective_for(model, warmup: int) -> tuple[Objective, str]:
     """``objective(theta, x, y)`` -> (masked MSE of ``model`` over the windows ``x``/``y``, its
     gradient), for flat parameters ``theta``; and what computes it, said for the log. The C++
     kernel, built on first use (seconds); TensorFlow where it cannot be built."""
-    from training.native_objective import native_objective
+    from daisynet.training.native_objective import native_objective
 
     native, backend = native_objective(model, warmup)
     return (native if native is not None else tensorflow_objective(model, warmup)), backend
@@ -190,7 +190,7 @@ def objective_for(model, warmup: int) -> tuple[Objective, str]:
 
 def objective_name(objective: Objective) -> str:
     """"C++" or "TensorFlow": which kind of objective ``objective_for`` returned."""
-    from training.native_objective import NativeObjective
+    from daisynet.training.native_objective import NativeObjective
 
     return "C++" if isinstance(objective, NativeObjective) else "TensorFlow"
 

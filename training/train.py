@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.dataset import Dataset
-from training.adam import AdamRun, adam_epoch
-from training.metrics import DEFAULT_PRE_EMPHASIS, esr
-from training.model import Architecture, build_model, predict_sequence
-from training.progress import format_duration
-from training.quiet_keras import import_keras
-from training.refine import (
+from daisynet.training.adam import AdamRun, adam_epoch
+from daisynet.training.dataset import Dataset
+from daisynet.training.metrics import DEFAULT_PRE_EMPHASIS, esr
+from daisynet.training.model import Architecture, build_model, predict_sequence
+from daisynet.training.progress import format_duration
+from daisynet.training.quiet_keras import import_keras
+from daisynet.training.refine import (
     RefineResult,
     every_nth_window,
     flat_parameters,
@@ -24,7 +24,7 @@ from training.refine import (
     refine,
     weight_setter,
 )
-from training.windows import contiguous_splits, gap_free_ranges, make_windows
+from daisynet.training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
 REPORT_FILE = "training.json"
@@ -363,8 +363,8 @@ def train(
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
 
-    from training.knobs import knob_sweeps
-    from training.plots import plot_knob_sweeps, plot_losses, plot_predictions
+    from daisynet.training.knobs import knob_sweeps
+    from daisynet.training.plots import plot_knob_sweeps, plot_losses, plot_predictions
 
     test = splits["test"]
     plot_losses(report["history"], energy, out_dir / "loss.png", report["refine"]["checks"])

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from host_sim.engines import Renderer, renderer
-from host_sim.model_defn import ModelSpec
-from host_sim.reference import reference_output
-from training.export import ModelMetadata, spec_from_keras
-from training.metrics import esr
-from training.model import predict_sequence
+from daisynet.host_sim.engines import Renderer, renderer
+from daisynet.host_sim.model_defn import ModelSpec
+from daisynet.host_sim.reference import reference_output
+from daisynet.training.export import ModelMetadata, spec_from_keras
+from daisynet.training.metrics import esr
+from daisynet.training.model import predict_sequence
 
 # Largest simulator-vs-Keras difference that passes outright. Float32 engines that sum in
 # different orders disagree by rounding amplified through the layers; random-weight models stay
@@ -95,7 +95,7 @@ def compare_quantized(
     audio. With ``golden`` (the golden header's kOutputs for these ``inputs``) the engine must
     also reproduce those bit for bit (a stale or damaged golden header fails). ``passed``
     means bit-exact; the cost is reported, not judged (export judges it)."""
-    from host_sim.model_defn.fixed_point import run_fixed_point
+    from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 
     inputs = np.asarray(inputs, dtype=np.float32)
     keras_out = predict_sequence(keras_model, inputs, spec.architecture().receptive_field)

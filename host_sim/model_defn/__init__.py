@@ -8,8 +8,13 @@ constant. Training, the simulator and the CLI import it from here; it imports ne
 Keras nor ``training``.
 """
 
-from host_sim.model_defn.reader import HeaderError, read_golden, read_golden_all, read_header
-from host_sim.model_defn.spec import (
+from daisynet.host_sim.model_defn.reader import (
+    HeaderError,
+    read_golden,
+    read_golden_all,
+    read_header,
+)
+from daisynet.host_sim.model_defn.spec import (
     QUANTIZED_FORMATS,
     Architecture,
     ConvLayer,
@@ -19,7 +24,7 @@ from host_sim.model_defn.spec import (
     UnsupportedModelError,
     number_format,
 )
-from host_sim.model_defn.writer import golden_path, render_golden, render_header
+from daisynet.host_sim.model_defn.writer import golden_path, render_golden, render_header
 
 __all__ = [
     "Architecture",

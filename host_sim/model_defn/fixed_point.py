@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from host_sim.model_defn.spec import ConvLayer, ModelSpec, NumberFormat
+from daisynet.host_sim.model_defn.spec import ConvLayer, ModelSpec, NumberFormat
 
 
 def _pow2_f32(exponent: int) -> np.float32:

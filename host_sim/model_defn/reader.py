@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from host_sim.model_defn.spec import NUMBER_FORMATS, ConvLayer, LayerQuant, ModelSpec, NumberFormat
+from daisynet.host_sim.model_defn.spec import (
+    NUMBER_FORMATS,
+    ConvLayer,
+    LayerQuant,
+    ModelSpec,
+    NumberFormat,
+)
 
 _COMMENT = re.compile(r"//[^\n]*")
 _DEFINITION = re.compile(

@@ -8,7 +8,7 @@ from string import Template
 
 import numpy as np
 
-from host_sim.model_defn.spec import ModelSpec
+from daisynet.host_sim.model_defn.spec import ModelSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 VALUES_PER_LINE = 6

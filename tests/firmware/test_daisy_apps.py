@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from host_sim.daisy_target import app_defines, daisy_target
-from host_sim.native import cmsis_source_dir
+from daisynet.host_sim.daisy_target import app_defines, daisy_target
+from daisynet.host_sim.native import cmsis_source_dir
 from tests.conftest import require_tool
 
 REPO = Path(__file__).resolve().parents[2]

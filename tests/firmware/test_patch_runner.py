@@ -5,14 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.daisy_target import daisy_target
-from host_sim.engine import Simulator
-from host_sim.m7 import status_text_on_m7
-from host_sim.model_defn import read_header
-from host_sim.native import NativeBuildError, NativePatchRunner
+from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.m7 import status_text_on_m7
+from daisynet.host_sim.model_defn import read_header
+from daisynet.host_sim.native import NativeBuildError, NativePatchRunner
+from daisynet.training.export import export
 from tests.conftest import require_tool
 from tests.training.test_export import save_with_metadata
-from training.export import export
 
 DAISY_CLOCK_HZ = daisy_target().core_clock_hz  # 400 MHz: STM32duino's clock for the Daisy
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.m7 import M7Engine
-from host_sim.model_defn import (
+from daisynet.host_sim.m7 import M7Engine
+from daisynet.host_sim.model_defn import (
     Architecture,
     ConvLayer,
     ModelSpec,
@@ -18,11 +18,11 @@ from host_sim.model_defn import (
     read_header,
     render_header,
 )
-from host_sim.model_defn.fixed_point import run_fixed_point
-from host_sim.model_defn.spec import LayerQuant
-from host_sim.native import BACKENDS, NativeEngine, header_number_format
-from host_sim.quantize import quantize_spec, quantized_header_for, random_spec
-from host_sim.reference import reference_output
+from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
+from daisynet.host_sim.model_defn.spec import LayerQuant
+from daisynet.host_sim.native import BACKENDS, NativeEngine, header_number_format
+from daisynet.host_sim.quantize import quantize_spec, quantized_header_for, random_spec
+from daisynet.host_sim.reference import reference_output
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 
@@ -304,7 +304,7 @@ def patch_model(number_format: str) -> ModelSpec:
 def test_patch_app_runs_a_quantized_model(tmp_path):
     """The Patch app's core (patch_runner.h) takes a quantized header unchanged: its output is
     the engine's."""
-    from host_sim.native import NativePatchRunner
+    from daisynet.host_sim.native import NativePatchRunner
 
     model = patch_model("q15")
     header = write_header(model, tmp_path / "patch_q15.h")
@@ -326,8 +326,8 @@ def test_inference_app_compiles_with_a_quantized_model(number_format, backend, t
     DaisyDuino API, for the Cortex-M7)."""
     import subprocess
 
-    from host_sim.daisy_target import app_defines, daisy_target
-    from host_sim.native import backend_define, cmsis_source_dir
+    from daisynet.host_sim.daisy_target import app_defines, daisy_target
+    from daisynet.host_sim.native import backend_define, cmsis_source_dir
 
     compiler = require_tool("arm-none-eabi-g++")
     (tmp_path / "model").mkdir()
@@ -348,8 +348,8 @@ def quantized_demo_model(request, tmp_path_factory):
     """The default model (firmware/model) exported with --quantize, calibrated as a user's
     export is (the training dataset's validation split), golden input 512 frames of test
     audio (twice the receptive field: every history fills and rewinds)."""
-    from host_sim.model_defn import golden_path, read_golden, read_header
-    from tools.cli import main
+    from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
+    from daisynet.tools.cli import main
 
     out = tmp_path_factory.mktemp(f"demo_{request.param}") / "model_defn.h"
     assert main(["export", str(REPO / "firmware" / "model" / "model.keras"), "-o", str(out),
@@ -362,7 +362,7 @@ def quantized_demo_model(request, tmp_path_factory):
 
 def test_the_quantized_demo_model_runs_bit_exact_in_simulator_native_and_m7(
         quantized_demo_model, arm_toolchain):
-    from host_sim.engine import Simulator
+    from daisynet.host_sim.engine import Simulator
 
     spec, header, inputs, golden = quantized_demo_model
     assert np.std(golden) > 0.1

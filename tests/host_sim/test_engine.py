@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from host_sim.engine import Simulator
-from host_sim.reference import reference_output
-from training.export import spec_from_keras
-from training.model import predict_sequence
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.reference import reference_output
+from daisynet.training.export import spec_from_keras
+from daisynet.training.model import predict_sequence
 
 # (inputs, filters per block, kernel): K = 2, 3, 4; 2 to 6 blocks; 1 to 4 inputs; 1 to 16 filters.
 SHAPES = [

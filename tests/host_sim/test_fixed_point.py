@@ -10,17 +10,17 @@ import cmsisdsp as dsp
 import numpy as np
 import pytest
 
-from host_sim.engine import Simulator
-from host_sim.model_defn import Architecture, ConvLayer, LayerQuant, ModelSpec
-from host_sim.model_defn.fixed_point import (
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.model_defn import Architecture, ConvLayer, LayerQuant, ModelSpec
+from daisynet.host_sim.model_defn.fixed_point import (
     dequantize,
     input_saturations,
     layer_reference,
     quantize_inputs,
     run_fixed_point,
 )
-from host_sim.model_defn.spec import Q7, Q15
-from host_sim.quantize import random_spec
+from daisynet.host_sim.model_defn.spec import Q7, Q15
+from daisynet.host_sim.quantize import random_spec
 from tests.host_sim.test_engine import SHAPES, shape_id
 
 FORMATS = {"q15": Q15, "q7": Q7}

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.daisy_target import daisy_target
-from host_sim.m7 import M7Engine, M7Error
-from host_sim.model_defn import golden_path, read_golden, read_header
-from host_sim.native import BACKENDS
+from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.m7 import M7Engine, M7Error
+from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
+from daisynet.host_sim.native import BACKENDS
+from daisynet.training.export import export
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 from tests.host_sim.test_native import overflowing_model
 from tests.training.test_export import save_with_metadata
-from training.export import export
 
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
 BLOCK_SIZES = (1, 7, 16, 48, 64)

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.engine import Simulator
-from host_sim.model_defn import Architecture, golden_path, read_golden, read_header
-from host_sim.native import BACKENDS, NativeEngine
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.model_defn import Architecture, golden_path, read_golden, read_header
+from daisynet.host_sim.native import BACKENDS, NativeEngine
+from daisynet.training.export import export
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 from tests.training.test_export import save_with_metadata
-from training.export import export
 
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
 

@@ -6,8 +6,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from host_sim.engine import Simulator
-from host_sim.model_defn import (
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.model_defn import (
     Architecture,
     ConvLayer,
     HeaderError,
@@ -17,9 +17,9 @@ from host_sim.model_defn import (
     read_header,
     render_header,
 )
-from host_sim.model_defn.fixed_point import run_fixed_point
-from host_sim.model_defn.spec import Q7, Q15
-from host_sim.quantize import (
+from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
+from daisynet.host_sim.model_defn.spec import Q7, Q15
+from daisynet.host_sim.quantize import (
     accuracy_report,
     calibrate,
     frac_bits_for,

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from host_sim.model_defn import HeaderError, UnsupportedModelError, read_header
-from tools.cli import main
-from tools.dataset import Dataset, DatasetError, load_dataset, read_wav
+from daisynet.host_sim.model_defn import HeaderError, UnsupportedModelError, read_header
+from daisynet.tools.cli import main
+from daisynet.training.dataset import Dataset, DatasetError, load_dataset, read_wav
 
 REPO_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
 

@@ -11,13 +11,10 @@ import numpy as np
 import pytest
 import serial
 
-from tests.conftest import require_tool
-from tools.builtin_data import CHANNELS, make_waveshaper_dataset
-from tools.capture import capture, capture_emulated
-from tools.cli import main
-from tools.dataset import load_dataset
-from tools.emulated_device import BLOCK_SIZE, EmulatedDatalogger, Faults
-from tools.wire import (
+from daisynet.tools.capture import capture, capture_emulated
+from daisynet.tools.cli import main
+from daisynet.tools.emulated_device import BLOCK_SIZE, EmulatedDatalogger, Faults
+from daisynet.tools.wire import (
     CommandType,
     FrameDecoder,
     FrameType,
@@ -29,7 +26,10 @@ from tools.wire import (
     quantize,
     resend_payload,
 )
-from training.windows import Split, make_windows
+from daisynet.training.builtin_data import CHANNELS, make_waveshaper_dataset
+from daisynet.training.dataset import load_dataset
+from daisynet.training.windows import Split, make_windows
+from tests.conftest import require_tool
 
 SECONDS = 3.0
 AUDIO = ["audio_in_1", "audio_in_2"]
@@ -148,7 +148,7 @@ def test_a_configuration_the_link_cannot_carry_is_refused_live(tmp_path, capsys)
 def test_the_emulated_link_overruns_a_live_stream_it_cannot_carry(tmp_path, source, monkeypatch):
     """A host without the budget check: 4 x f32 live (809 kB/s) over a 600 kB/s link drops
     blocks on the device; the same link carries 4 x s16 (423 kB/s) with nothing lost."""
-    monkeypatch.setattr("tools.capture.LIVE_MARGIN", 10.0)
+    monkeypatch.setattr("daisynet.tools.capture.LIVE_MARGIN", 10.0)
     small = 2 * (8 + 4 * 48 * 4 + 4 * 4)  # 2 f32 blocks: the device cannot hide a shortfall
     over = capture_emulated(source, tmp_path / "over", link_rate=600_000, sdram_bytes=small,
                             **quiet(sample_format="f32", mode="live"))
@@ -179,7 +179,7 @@ def lost_sequences(fault_events: list[tuple[str, int]]) -> set[int]:
 
 def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_path, source,
                                                                           monkeypatch):
-    from tools import emulated_device
+    from daisynet.tools import emulated_device
 
     devices = []
     real = emulated_device.EmulatedDatalogger
@@ -467,7 +467,7 @@ def test_an_unwritable_destination_is_refused_before_recording(tmp_path, capsys)
 
 def test_a_destination_that_fails_at_save_time_saves_to_a_rescue_folder(tmp_path, source,
                                                                          monkeypatch):
-    from tools import capture as capture_module
+    from daisynet.tools import capture as capture_module
 
     monkeypatch.setattr(capture_module, "_check_destination", lambda *_: None)
     rescue = tmp_path / "rescue"
@@ -505,7 +505,7 @@ def test_capture_never_writes_over_the_dataset_it_replays(tmp_path, source, caps
 
 
 def test_losing_every_frame_is_an_error_not_a_silent_dataset(tmp_path, source, monkeypatch):
-    from tools import capture as capture_module
+    from daisynet.tools import capture as capture_module
 
     monkeypatch.setattr(capture_module.Assembler, "_on_data", lambda self, frame: None)
     with pytest.raises(capture_module.CaptureError, match="frames the device recorded were lost"):
@@ -527,7 +527,7 @@ def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
 
     output = tmp_path / "cap"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tools.cli", "capture", "--emulate", "--realtime",
+        [sys.executable, "-m", "daisynet.tools.cli", "capture", "--emulate", "--realtime",
          "--emulate-seconds", "30", "-o", str(output), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_interrupt,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -550,7 +550,7 @@ def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
 
 def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source, capsys):
     """Issue 10, finding 3: such a replay used to record silence without a word."""
-    from tools.dataset import Dataset
+    from daisynet.training.dataset import Dataset
 
     renamed = Dataset(samples=source.samples, sample_rate=source.sample_rate,
                       channels=[f"mic_{n}" for n in range(len(source.channels))])
@@ -564,7 +564,7 @@ def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source,
 def test_a_three_second_usb_stall_does_not_end_a_capture(tmp_path):
     """Issue 10, finding 17: the old 2 s default ended a capture on a 3 s stall, although the
     device buffers far longer. Real time, so the stall is 3 s of silence on the port."""
-    from tools.capture import DEFAULT_SILENCE_TIMEOUT
+    from daisynet.tools.capture import DEFAULT_SILENCE_TIMEOUT
 
     short = make_waveshaper_dataset(1.0, seed=3)
     faults = Faults(stall_every=200_000, stall_ms=3_000)

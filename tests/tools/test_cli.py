@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from host_sim.engine import Simulator
-from host_sim.model_defn import read_header
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.model_defn import read_header
+from daisynet.tools.cli import main
+from daisynet.training.builtin_data import make_waveshaper_dataset
+from daisynet.training.export import export
 from tests.training.test_export import save_with_metadata
-from tools.builtin_data import make_waveshaper_dataset
-from tools.cli import main
-from training.export import export
 
 
 @pytest.fixture
@@ -287,7 +287,7 @@ def test_bad_output_paths_are_one_line_before_any_work(tmp_path, exported, capsy
 
 
 def test_a_bad_output_extension_fails_before_rendering(tmp_path, exported, capsys, monkeypatch):
-    from host_sim import engines
+    from daisynet.host_sim import engines
 
     monkeypatch.setattr(engines, "renderer", lambda *_, **__: pytest.fail("rendered"))
     _, header = exported
@@ -348,7 +348,7 @@ def test_golden_frames_beyond_one_second_or_beyond_the_input_are_refused(tmp_pat
 
 
 def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypatch):
-    from training import train as train_module
+    from daisynet.training import train as train_module
 
     monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False})
     make_waveshaper_dataset(seconds=0.5, seed=1).save(tmp_path / "data")
@@ -423,7 +423,7 @@ def test_a_model_trained_elsewhere_with_a_fixed_input_length_exports_with_flags(
     """The original notebook's model: Input(shape=(2560, 3)), no training.json beside it."""
     import keras
 
-    from host_sim.model_defn import read_golden, read_header
+    from daisynet.host_sim.model_defn import read_golden, read_header
 
     keras.utils.set_random_seed(4)
     inputs = keras.Input(shape=(2560, 3))
@@ -470,7 +470,7 @@ def test_tensorflow_start_up_noise_stays_off_the_terminal(tmp_path):
     import sys
 
     model = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model.keras"
-    result = subprocess.run([sys.executable, "-m", "tools.cli", "export", str(model), "-o",
+    result = subprocess.run([sys.executable, "-m", "daisynet.tools.cli", "export", str(model), "-o",
                              str(tmp_path / "m.h")], capture_output=True, text=True,
                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(model.parents[2])})
     assert result.returncode == 0, result.stderr
@@ -493,7 +493,7 @@ def test_export_says_whether_the_model_runs_in_real_time(exported, tmp_path, cap
 
 def test_a_read_only_output_file_is_one_line(exported, tmp_path, monkeypatch, capsys):
     """Root (as the tests run) may write read-only files; a user may not. os.access says."""
-    from tools import paths
+    from daisynet.tools import paths
 
     _, header = exported
     target = tmp_path / "out.wav"

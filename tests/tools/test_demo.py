@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tools.cli import main
+from daisynet.tools.cli import main
 
 
 @pytest.mark.slow

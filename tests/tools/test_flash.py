@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from host_sim.daisy_target import model_flash_budget
-from host_sim.model_defn import read_header
+from daisynet.host_sim.daisy_target import model_flash_budget
+from daisynet.host_sim.model_defn import read_header
+from daisynet.tools import flash as flash_module
+from daisynet.tools.cli import main
+from daisynet.training.export import export
 from tests.conftest import require_tool
 from tests.training.test_export import save_with_metadata
-from tools import flash as flash_module
-from tools.cli import main
-from training.export import export
 
 
 def fake_usb(root: Path, *ids: tuple[str, str]) -> Path:

@@ -8,12 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from host_sim.native import NativePatchRunner
+from daisynet.host_sim.native import NativePatchRunner
+from daisynet.tools import capture
+from daisynet.tools.cli import main
+from daisynet.tools.monitor import MonitorError, monitor, parse_status_line
 from tests.conftest import require_tool
 from tests.firmware.test_patch_runner import DEFAULT_HEADER, STATUS
-from tools import capture
-from tools.cli import main
-from tools.monitor import MonitorError, monitor, parse_status_line
 
 
 @pytest.fixture(autouse=True)

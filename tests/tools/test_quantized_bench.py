@@ -2,11 +2,11 @@
 
 import pytest
 
-from host_sim.model_defn import Architecture, render_header
+from daisynet.host_sim.model_defn import Architecture, render_header
+from daisynet.tools.bench import bench
+from daisynet.tools.cli import main
+from daisynet.tools.plan import PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
 from tests.conftest import require_tool
-from tools.bench import bench
-from tools.cli import main
-from tools.plan import PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
 
 
 @pytest.fixture(autouse=True)

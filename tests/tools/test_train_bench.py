@@ -3,10 +3,10 @@ business; here: that its rows and verdicts say what happened)."""
 
 import pytest
 
+from daisynet.tools import train_bench
+from daisynet.tools.cli import main
+from daisynet.training.train import TrainConfig
 from tests.conftest import require_tool
-from tools import train_bench
-from tools.cli import main
-from training.train import TrainConfig
 
 
 @pytest.fixture

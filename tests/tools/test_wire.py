@@ -7,8 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import require_tool
-from tools.wire import (
+from daisynet.tools.wire import (
     MAX_ENCODED_FRAME_BYTES,
     FrameDecoder,
     FrameType,
@@ -28,7 +27,8 @@ from tools.wire import (
     session_payload,
     unpack_samples,
 )
-from tools.wire import data_payload as build_data_payload
+from daisynet.tools.wire import data_payload as build_data_payload
+from tests.conftest import require_tool
 
 CORE = Path(__file__).resolve().parents[2] / "firmware" / "core"
 
@@ -269,7 +269,7 @@ def test_fuzz_every_clean_frame_survives_garbage_between_frames(parts, chunk):
 
 
 def test_the_fuzzer_runs_and_passes(capsys):
-    from tools.fuzz_decoder import main
+    from tests.tools.fuzz_decoder import main
 
     assert main(["--inputs", "300", "--seed", "1"]) == 0
     assert capsys.readouterr().out.startswith("PASS  decoder fuzz: 300 inputs")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.adam import MIN_LEARNING_RATE, AdamRun, adam_epoch
+from daisynet.training.adam import MIN_LEARNING_RATE, AdamRun, adam_epoch
 
 CENTRE = np.array([0.5, -1.0, 2.0])
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_sim.model_defn import (
+from daisynet.host_sim.model_defn import (
     Architecture,
     HeaderError,
     UnsupportedModelError,
@@ -13,9 +13,9 @@ from host_sim.model_defn import (
     read_golden,
     read_header,
 )
+from daisynet.training.export import ModelMetadata, export, load_keras, spec_from_keras
+from daisynet.training.model import predict_sequence
 from tests.conftest import require_tool
-from training.export import ModelMetadata, export, load_keras, spec_from_keras
-from training.model import predict_sequence
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -166,7 +166,7 @@ def test_committed_default_header_is_reproducible(tmp_path):
         "daisynet export firmware/model/model.keras -o firmware/model/model_defn.h "
         "--golden-input firmware/model/golden_input.wav"
     )
-    from host_sim.audio_io import read_model_inputs
+    from daisynet.training.audio_io import read_model_inputs
 
     model_path = REPO / "firmware" / "model" / "model.keras"
     spec = spec_from_keras(load_keras(model_path), ModelMetadata.beside(model_path))
@@ -185,9 +185,9 @@ def test_committed_default_header_is_reproducible(tmp_path):
 def test_committed_golden_input_is_the_start_of_the_default_models_test_split():
     """firmware/model/golden_input.wav is the first 512 frames of the held-out test split of
     the data the default model was trained on (firmware/model/README.md)."""
-    from host_sim.audio_io import read_model_inputs
-    from tools.builtin_data import GENERATOR, make_waveshaper_dataset
-    from training.windows import contiguous_splits
+    from daisynet.training.audio_io import read_model_inputs
+    from daisynet.training.builtin_data import GENERATOR, make_waveshaper_dataset
+    from daisynet.training.windows import contiguous_splits
 
     model_path = REPO / "firmware" / "model" / "model.keras"
     source = json.loads(model_path.with_name("training.json").read_text())["dataset_source"]

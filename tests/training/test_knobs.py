@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from training.knobs import SWEEP_STEPS, find_period, is_knob, knob_sweeps
-from training.plots import plot_knob_sweeps
+from daisynet.training.knobs import SWEEP_STEPS, find_period, is_knob, knob_sweeps
+from daisynet.training.plots import plot_knob_sweeps
 
 RATE = 48_000
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.metrics import esr, pre_emphasis
+from daisynet.training.metrics import esr, pre_emphasis
 
 
 def test_esr_values():

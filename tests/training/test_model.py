@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.model import REFERENCE, Architecture, build_model, predict_sequence
+from daisynet.training.model import REFERENCE, Architecture, build_model, predict_sequence
 
 
 def test_reference_architecture_figures():

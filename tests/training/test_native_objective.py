@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from daisynet.training.model import Architecture, build_model
+from daisynet.training.native_objective import NativeObjective, build_objective_library, conv_layers
+from daisynet.training.quiet_keras import import_keras
 from tests.conftest import require_tool
-from training.model import Architecture, build_model
-from training.native_objective import NativeObjective, build_objective_library, conv_layers
-from training.quiet_keras import import_keras
 
 SHAPES = [  # (inputs, filters, kernel): the reference, odd widths, long kernels
     (3, (4, 4, 4, 8), 4),

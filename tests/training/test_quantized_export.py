@@ -8,19 +8,18 @@ import numpy as np
 import pytest
 import soundfile
 
-from host_sim.engine import Simulator
-from host_sim.model_defn import (
+from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.model_defn import (
     golden_path,
     read_golden_all,
     read_header,
     render_golden,
 )
-from host_sim.model_defn.fixed_point import run_fixed_point
-from host_sim.quantize import report_path
-from tests.training.test_export import save_with_metadata
-from tools.cli import main
-from tools.dataset import Dataset
-from training.export import (
+from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
+from daisynet.host_sim.quantize import report_path
+from daisynet.tools.cli import main
+from daisynet.training.dataset import Dataset
+from daisynet.training.export import (
     ModelMetadata,
     QuantizationRefusedError,
     export_quantized,
@@ -29,7 +28,8 @@ from training.export import (
     quantization_audio,
     spec_from_keras,
 )
-from training.model import predict_sequence
+from daisynet.training.model import predict_sequence
+from tests.training.test_export import save_with_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_MODEL = REPO / "firmware" / "model" / "model.keras"

@@ -3,11 +3,11 @@ import time
 import numpy as np
 import pytest
 
+from daisynet.training.builtin_data import make_waveshaper_dataset
+from daisynet.training.model import Architecture, build_model
+from daisynet.training.refine import every_nth_window, objective_for, refine, tensorflow_objective
+from daisynet.training.windows import contiguous_splits, make_windows
 from tests.conftest import require_tool
-from tools.builtin_data import make_waveshaper_dataset
-from training.model import Architecture, build_model
-from training.refine import every_nth_window, objective_for, refine, tensorflow_objective
-from training.windows import contiguous_splits, make_windows
 
 ARCH = Architecture(inputs=3, filters=(3, 3), kernel_size=3)
 WARMUP = ARCH.receptive_field
@@ -116,7 +116,7 @@ def test_the_refined_share_is_spread_over_the_whole_split():
 
 
 def test_the_refining_forward_pass_is_the_keras_model(windows):
-    from training.refine import causal_forward
+    from daisynet.training.refine import causal_forward
 
     model = build_model(Architecture(inputs=3, filters=(4, 5), kernel_size=3), seed=5)
     for layer in model.layers:  # biases too, which Keras starts at zero

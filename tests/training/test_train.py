@@ -2,11 +2,11 @@ import json
 
 import pytest
 
-from host_sim.model_defn import read_header
-from tools.builtin_data import make_waveshaper_dataset
-from tools.cli import main
-from training import train as train_module
-from training.train import TrainConfig, train
+from daisynet.host_sim.model_defn import read_header
+from daisynet.tools.cli import main
+from daisynet.training import train as train_module
+from daisynet.training.builtin_data import make_waveshaper_dataset
+from daisynet.training.train import TrainConfig, train
 
 INPUTS = ["knob_1", "knob_2", "audio_in_1"]
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from training.export import spec_from_keras
-from training.verify import ROUNDING_MARGIN, compare
+from daisynet.training.export import spec_from_keras
+from daisynet.training.verify import ROUNDING_MARGIN, compare
 
 
 def test_exact_engine_passes_within_tolerance(random_wavenet, audio_like):

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from training.windows import Split, contiguous_splits, gap_free_ranges, make_windows, window_counts
+from daisynet.training.windows import (
+    Split,
+    contiguous_splits,
+    gap_free_ranges,
+    make_windows,
+    window_counts,
+)
 
 
 def test_splits_are_contiguous_ordered_and_cover_everything():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.dataset import Dataset
+from daisynet.training.dataset import Dataset
 
 SAMPLE_RATE = 48_000
 BLOCK_SIZE = 48  # the Daisy's default audio block, in frames; knobs change only at its edges

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tools.builtin_data import (
+from daisynet.training.builtin_data import (
     BLOCK_SIZE,
     CHANNELS,
     HIGHEST_HZ,
@@ -17,7 +17,7 @@ from tools.builtin_data import (
     shape_index,
     shaped,
 )
-from tools.dataset import Dataset, DatasetError, describe, load_dataset
+from daisynet.training.dataset import Dataset, DatasetError, describe, load_dataset
 
 
 def small_dataset(frames: int = 4800) -> Dataset:
@@ -181,7 +181,7 @@ def test_every_split_of_the_builtin_dataset_holds_every_octave_and_shape(seed):
     """Glide targets and shapes are dealt from decks, so the 6 s validation and test splits of
     the demo's 60 s see all of them (drawn independently, seed 1's validation split had no
     pitch above 800 Hz)."""
-    from training.windows import contiguous_splits
+    from daisynet.training.windows import contiguous_splits
 
     dataset = make_waveshaper_dataset(seconds=60.0, seed=seed)
     triangle = dataset.channel("audio_in_1")
@@ -234,7 +234,7 @@ def plain_wavs(tmp_path):
 
 
 def test_broken_plain_wavs_are_refused_with_the_file_name(tmp_path):
-    from tools.dataset import read_wav
+    from daisynet.training.dataset import read_wav
 
     messages = {}
     for name in plain_wavs(tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from host_sim.model_defn import ModelSpec
-from tools.dataset import dataset_paths, load_dataset, read_wav
+from daisynet.host_sim.model_defn import ModelSpec
+from daisynet.training.dataset import dataset_paths, load_dataset, read_wav
 
 
 def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, int]:
