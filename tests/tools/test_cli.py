@@ -358,7 +358,7 @@ def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypa
 
 
 def test_broken_plain_wavs_are_one_line_in_simulate(tmp_path, exported, capsys):
-    from tests.tools.test_dataset import plain_wavs
+    from tests.training.test_dataset import plain_wavs
 
     _, header = exported
     for name in plain_wavs(tmp_path):
