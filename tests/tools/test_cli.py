@@ -493,13 +493,13 @@ def test_export_says_whether_the_model_runs_in_real_time(exported, tmp_path, cap
 
 def test_a_read_only_output_file_is_one_line(exported, tmp_path, monkeypatch, capsys):
     """Root (as the tests run) may write read-only files; a user may not. os.access says."""
-    from daisynet.tools import paths
+    from daisynet.host_sim import files
 
     _, header = exported
     target = tmp_path / "out.wav"
     target.write_bytes(b"")
-    real_access = paths.os.access
-    monkeypatch.setattr(paths.os, "access",
+    real_access = files.os.access
+    monkeypatch.setattr(files.os, "access",
                         lambda p, mode: False if Path(p) == target else real_access(p, mode))
     soundfile.write(tmp_path / "in.wav", np.zeros((480, 3), np.float32), 48_000)
     assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o", str(target)]) == 1
