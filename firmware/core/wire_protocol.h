@@ -1,5 +1,6 @@
 // daisynet wire protocol, version 2: how the datalogger and `daisynet capture` talk over USB
-// serial. firmware/core/WIRE_PROTOCOL.md is the specification; tools/wire.py is the host side.
+// serial. firmware/core/WIRE_PROTOCOL.md is the specification; tools/capture/wire.py is the host
+// side.
 //
 // A frame is header + payload + CRC-32, COBS-encoded and followed by one 0x00 delimiter, so a
 // receiver that joins mid-stream or loses bytes resynchronises at the next 0x00. Both
@@ -101,9 +102,9 @@ constexpr float InverseScale(SampleFormat format) {
   return format == SampleFormat::kS24 ? 4194304.0f : format == SampleFormat::kS16 ? 16384.0f : 1.0f;
 }
 
-// The one float -> integer rule, reproduced by tools/wire.py (quantize): scale by a power of
-// two (exact, or +-inf beyond float range), NaN -> 0, saturate to the format's range (never
-// wrap around), then round to nearest with ties to even (IEEE default rounding, as
+// The one float -> integer rule, reproduced by tools/capture/wire.py (quantize): scale by a
+// power of two (exact, or +-inf beyond float range), NaN -> 0, saturate to the format's range
+// (never wrap around), then round to nearest with ties to even (IEEE default rounding, as
 // std::nearbyint and numpy.rint do).
 inline std::int32_t QuantizeSample(float value, SampleFormat format) {
   const bool s24 = format == SampleFormat::kS24;

@@ -5,16 +5,17 @@ import os
 import threading
 import time
 import tty
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import serial
 
-from daisynet.tools.capture import capture, capture_emulated
-from daisynet.tools.cli import main
-from daisynet.tools.emulated_device import BLOCK_SIZE, EmulatedDatalogger, Faults
-from daisynet.tools.wire import (
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES
+from daisynet.tools.capture import CaptureRequest, capture, capture_emulated
+from daisynet.tools.capture.emulated_device import EmulatedDatalogger, Faults
+from daisynet.tools.capture.wire import (
     CommandType,
     FrameDecoder,
     FrameType,
@@ -26,6 +27,7 @@ from daisynet.tools.wire import (
     quantize,
     resend_payload,
 )
+from daisynet.tools.cli import main
 from daisynet.training.builtin_data import CHANNELS, make_waveshaper_dataset
 from daisynet.training.dataset import load_dataset
 from daisynet.training.windows import Split, make_windows
@@ -65,12 +67,12 @@ def assert_exact(captured, source, names, sample_format="s24", frames=None):
         assert np.array_equal(bits(captured.channel(name)), bits(want)), name
 
 
-def quiet(**options):
-    return dict(progress=False, log=lambda _: None, **options)
+def quiet():
+    return dict(progress=False, log=lambda _: None)
 
 
 def test_emulated_capture_round_trips_exactly(tmp_path, source):
-    result = capture_emulated(source, tmp_path / "cap", **quiet())
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap"), **quiet())
     captured = load_dataset(result.dataset_path, required_channels=CHANNELS)
     assert captured.frames == source.frames and captured.sample_rate == 48_000
     assert_exact(captured, source, CHANNELS)  # s24 audio: exactly the device's quantization
@@ -82,7 +84,7 @@ def test_emulated_capture_round_trips_exactly(tmp_path, source):
     assert captured.source["sample_scale"] == 2.0**-22
     assert captured.source["gaps"] == [] and log["data_gaps"] == []
     assert log["crc_failures"] == log["garbage_bytes"] == log["frames_lost"] == 0
-    assert log["frames_by_type"]["data"] == source.frames // BLOCK_SIZE
+    assert log["frames_by_type"]["data"] == source.frames // BLOCK_FRAMES
     assert captured.source["suggested_target"] == "audio_in_2"
     assert log["stop_reason"] == "device ended the session (input ended)"
     assert log["link_budget"]["mode"] == "live" and 0.6 < log["link_budget"]["share"] < 0.7
@@ -91,8 +93,8 @@ def test_emulated_capture_round_trips_exactly(tmp_path, source):
 def test_60_s_live_of_2_audio_and_2_knobs_over_the_modelled_full_speed_link(tmp_path):
     """The headline live case: 60 s at 48 kHz, paced by the 1 MB/s link in virtual time."""
     source = make_waveshaper_dataset(60.0, seed=3)
-    result = capture_emulated(source, tmp_path / "cap", **quiet(channels=AUDIO + KNOBS,
-                                                                mode="live"))
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", channels=AUDIO + KNOBS,
+                                                     mode="live"), **quiet())
     log = result.log
     summary = log["emulated"]["device_summary"]
     assert summary["overrun_blocks"] == 0 and log["device_overrun_blocks"] == 0
@@ -109,8 +111,8 @@ def test_60_s_live_of_2_audio_and_2_knobs_over_the_modelled_full_speed_link(tmp_
 def test_record_then_transfer_of_4_audio_and_4_controls_is_bit_exact(tmp_path, source):
     """f32 on every channel needs 83% of the link: auto records into SDRAM and transfers."""
     lines = []
-    result = capture_emulated(source, tmp_path / "cap", progress=False, log=lines.append,
-                              sample_format="f32")
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", sample_format="f32"),
+                              progress=False, log=lines.append)
     assert any("83% of the 1,000,000 B/s link" in line for line in lines)
     assert any("mode: record: too much to stream live" in line and "longest take 79.4 s" in line
                for line in lines)
@@ -126,8 +128,8 @@ def test_record_then_transfer_of_4_audio_and_4_controls_is_bit_exact(tmp_path, s
 
 def test_record_mode_over_a_faulty_link_ends_bit_exact_by_resending(tmp_path, source):
     faults = Faults(flip_rate=0.005, flip_burst=64, drop_rate=0.02, seed=5)
-    result = capture_emulated(source, tmp_path / "cap", faults, **quiet(sample_format="f32",
-                                                                        mode="record"))
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", sample_format="f32",
+                                                     mode="record"), faults, **quiet())
     log = result.log
     assert log["frames_lost"] > 0 and log["crc_failures"] > 0  # the faults bit...
     assert sum(r["blocks_received"] for r in log["resend_rounds"]) > 0
@@ -148,20 +150,23 @@ def test_a_configuration_the_link_cannot_carry_is_refused_live(tmp_path, capsys)
 def test_the_emulated_link_overruns_a_live_stream_it_cannot_carry(tmp_path, source, monkeypatch):
     """A host without the budget check: 4 x f32 live (809 kB/s) over a 600 kB/s link drops
     blocks on the device; the same link carries 4 x s16 (423 kB/s) with nothing lost."""
-    monkeypatch.setattr("daisynet.tools.capture.LIVE_MARGIN", 10.0)
+    monkeypatch.setattr("daisynet.tools.capture.link_budget.LIVE_MARGIN", 10.0)
     small = 2 * (8 + 4 * 48 * 4 + 4 * 4)  # 2 f32 blocks: the device cannot hide a shortfall
-    over = capture_emulated(source, tmp_path / "over", link_rate=600_000, sdram_bytes=small,
-                            **quiet(sample_format="f32", mode="live"))
-    assert over.log["device_overrun_blocks"] > 0.1 * source.frames / BLOCK_SIZE
+    over = capture_emulated(source, CaptureRequest(tmp_path / "over", sample_format="f32",
+                                                   mode="live"),
+                            link_rate=600_000, sdram_bytes=small, **quiet())
+    assert over.log["device_overrun_blocks"] > 0.1 * source.frames / BLOCK_FRAMES
     assert over.log["sequence_gaps"] == [] and over.log["frames_missing"] > 0
-    fits = capture_emulated(source, tmp_path / "fits", link_rate=600_000, sdram_bytes=small,
-                            **quiet(sample_format="s16", mode="live"))
+    fits = capture_emulated(source, CaptureRequest(tmp_path / "fits", sample_format="s16",
+                                                   mode="live"),
+                            link_rate=600_000, sdram_bytes=small, **quiet())
     assert fits.log["device_overrun_blocks"] == 0 and fits.log["data_gaps"] == []
 
 
 def test_the_encoder_starts_the_configured_recording(tmp_path, source):
-    result = capture_emulated(source, tmp_path / "cap", **quiet(channels=["audio_in_2", "knob_1"],
-                                                                start="encoder", duration=1.0))
+    request = CaptureRequest(tmp_path / "cap", channels=["audio_in_2", "knob_1"],
+                             start="encoder", duration=1.0)
+    result = capture_emulated(source, request, **quiet())
     captured = load_dataset(result.dataset_path)
     assert captured.channels == ["audio_in_2", "knob_1"] and captured.frames == 48_000
     assert_exact(captured, source, ["audio_in_2", "knob_1"], frames=48_000)
@@ -179,7 +184,7 @@ def lost_sequences(fault_events: list[tuple[str, int]]) -> set[int]:
 
 def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_path, source,
                                                                           monkeypatch):
-    from daisynet.tools import emulated_device
+    from daisynet.tools.capture import emulated_device
 
     devices = []
     real = emulated_device.EmulatedDatalogger
@@ -193,7 +198,7 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
     # 1% of bytes corrupted, in 64-byte bursts (a lost USB full-speed packet), 2% of frames
     # dropped whole.
     faults = Faults(flip_rate=0.01, flip_burst=64, drop_rate=0.02, seed=11)
-    result = capture_emulated(source, tmp_path / "cap", faults, progress=False,
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap"), faults, progress=False,
                               log=lambda _: None)
     [device] = devices
     log = result.log
@@ -214,9 +219,9 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
     gaps = captured.source["gaps"]
     missing = np.zeros(captured.frames, bool)
     for first, count in gaps:
-        assert first % BLOCK_SIZE == 0 and count % BLOCK_SIZE == 0
+        assert first % BLOCK_FRAMES == 0 and count % BLOCK_FRAMES == 0
         missing[first : first + count] = True
-    assert missing.sum() == source.frames - BLOCK_SIZE * log["frames_by_type"]["data"]
+    assert missing.sum() == source.frames - BLOCK_FRAMES * log["frames_by_type"]["data"]
     for name in CHANNELS:
         assert np.array_equal(bits(captured.channel(name)[~missing]),
                               bits(on_device(source.channel(name), name)[~missing]))
@@ -236,19 +241,19 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
 ])
 def test_a_stream_that_stops_or_unplugs_saves_what_arrived(tmp_path, source, fault, reason,
                                                            least_blocks):
-    result = capture_emulated(source, tmp_path / "cap", fault, progress=False,
-                              silence_timeout=0.5, log=lambda _: None)
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", silence_timeout=0.5),
+                              fault, progress=False, log=lambda _: None)
     captured = load_dataset(result.dataset_path)
     assert result.log["stop_reason"].startswith(reason)
     blocks = result.log["frames_by_type"]["data"]
     assert least_blocks <= blocks <= 300_000 // 600
-    assert captured.frames == blocks * BLOCK_SIZE
+    assert captured.frames == blocks * BLOCK_FRAMES
     assert_exact(captured, source, ["audio_in_2"], frames=captured.frames)
 
 
 def test_stalls_lose_nothing(tmp_path, source):
     faults = Faults(stall_every=500_000, stall_ms=300)
-    result = capture_emulated(source, tmp_path / "cap", faults, progress=False,
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap"), faults, progress=False,
                               log=lambda _: None)
     assert result.log["data_gaps"] == [] and result.log["frames_captured"] == source.frames
 
@@ -257,12 +262,12 @@ def test_device_overruns_become_gaps_where_the_audio_is_missing(tmp_path, source
     """A 300 ms link stall against a 50 ms device buffer drops blocks on the device."""
     faults = Faults(stall_every=400_000, stall_ms=300)
     with EmulatedDatalogger(source, faults, sdram_bytes=50 * 600) as device:
-        result = capture(device.port, tmp_path / "cap", **quiet())
+        result = capture(device.port, CaptureRequest(tmp_path / "cap"), **quiet())
     log = result.log
     assert log["sequence_gaps"] == []  # nothing lost on the wire...
     overrun = device.summary["overrun_blocks"]
     assert overrun > 0 and log["device_overrun_blocks"] == overrun  # ...the device dropped them
-    assert log["frames_missing"] == overrun * BLOCK_SIZE
+    assert log["frames_missing"] == overrun * BLOCK_FRAMES
     captured = load_dataset(result.dataset_path)
     assert captured.frames == source.frames and captured.source["gaps"] == log["data_gaps"]
 
@@ -467,14 +472,14 @@ def test_an_unwritable_destination_is_refused_before_recording(tmp_path, capsys)
 
 def test_a_destination_that_fails_at_save_time_saves_to_a_rescue_folder(tmp_path, source,
                                                                          monkeypatch):
-    from daisynet.tools import capture as capture_module
+    from daisynet.tools.capture import CaptureError, saving, session
 
-    monkeypatch.setattr(capture_module, "_check_destination", lambda *_: None)
+    monkeypatch.setattr(session, "_check_destination", lambda *_: None)
     rescue = tmp_path / "rescue"
-    monkeypatch.setattr(capture_module, "rescue_folders", lambda: [rescue])
+    monkeypatch.setattr(saving, "rescue_folders", lambda: [rescue])
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(capture_module.CaptureError, match="the capture is saved as") as err:
-        capture_emulated(source, tmp_path / "file" / "cap", **quiet())
+    with pytest.raises(CaptureError, match="the capture is saved as") as err:
+        capture_emulated(source, CaptureRequest(tmp_path / "file" / "cap"), **quiet())
     saved = str(err.value).split("saved as ")[1].split(" instead")[0]
     assert saved.startswith(str(rescue)) and saved.endswith("-cap.wav")
     captured = load_dataset(saved)
@@ -505,11 +510,12 @@ def test_capture_never_writes_over_the_dataset_it_replays(tmp_path, source, caps
 
 
 def test_losing_every_frame_is_an_error_not_a_silent_dataset(tmp_path, source, monkeypatch):
-    from daisynet.tools import capture as capture_module
+    from daisynet.tools.capture import CaptureError
+    from daisynet.tools.capture.assembly import Assembler
 
-    monkeypatch.setattr(capture_module.Assembler, "_on_data", lambda self, frame: None)
-    with pytest.raises(capture_module.CaptureError, match="frames the device recorded were lost"):
-        capture_emulated(source, tmp_path / "cap", **quiet())
+    monkeypatch.setattr(Assembler, "_on_data", lambda self, frame: None)
+    with pytest.raises(CaptureError, match="frames the device recorded were lost"):
+        capture_emulated(source, CaptureRequest(tmp_path / "cap"), **quiet())
     assert not (tmp_path / "cap.wav").exists() and (tmp_path / "cap.capture.json").exists()
 
 
@@ -530,7 +536,7 @@ def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
         [sys.executable, "-m", "daisynet.tools.cli", "capture", "--emulate", "--realtime",
          "--emulate-seconds", "30", "-o", str(output), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_interrupt,
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        cwd=Path(__file__).resolve().parents[3])
     deadline = time.monotonic() + 60
     lines = []
     while time.monotonic() < deadline:  # wait until the recording runs
@@ -568,8 +574,8 @@ def test_a_three_second_usb_stall_does_not_end_a_capture(tmp_path):
 
     short = make_waveshaper_dataset(1.0, seed=3)
     faults = Faults(stall_every=200_000, stall_ms=3_000)
-    result = capture_emulated(short, tmp_path / "cap", faults, realtime=True, progress=False,
-                              log=lambda _: None)
+    result = capture_emulated(short, CaptureRequest(tmp_path / "cap"), faults, realtime=True,
+                              progress=False, log=lambda _: None)
     assert DEFAULT_SILENCE_TIMEOUT > 3
     assert not result.log["stop_reason"].startswith("device silent")
     assert result.log["data_gaps"] == [] and result.log["frames_captured"] == short.frames
