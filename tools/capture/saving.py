@@ -24,8 +24,12 @@ class CaptureResult:
 
 
 def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path: Path,
-          failure: CaptureError | None, stop_reason: str, duration: float | None,
-          context: dict, log: Callable[[str], None]) -> CaptureResult:
+                 failure: CaptureError | None, stop_reason: str, duration: float | None,
+                 context: dict, log: Callable[[str], None]) -> CaptureResult:
+    """Writes what arrived (at most ``duration`` seconds) as the dataset at ``wav_path`` and
+    the capture log at ``log_path``, with ``context`` (port, timing, link budget, ...) in the
+    log. Raises CaptureError after saving the log when ``failure`` ended the capture, when
+    nothing arrived, or when the files had to go to a rescue folder."""
     session = assembler.session
     max_frames = None if duration is None else int(round(duration * session.sample_rate))
     samples, gaps = assembler.recording(max_frames)

@@ -107,7 +107,7 @@ class _Link:
         self._sequence = 0
 
     def pump(self) -> None:
-        """One read (at most POLL_SECONDS); raises serial/OS errors when unplugged."""
+        """One read (at most ports.POLL_SECONDS); raises serial/OS errors when unplugged."""
         data = self.connection.read(max(1, min(self.connection.in_waiting, READ_CHUNK)))
         now = time.monotonic()
         if data:
