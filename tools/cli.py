@@ -202,7 +202,7 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
             from daisynet.training.dataset import dataset_paths, load_dataset
 
             dataset = load_dataset(args.emulate_input)
-            # never captured over
+            # the replayed dataset is never captured over
             request = replace(request, inputs=dataset_paths(args.emulate_input))
         else:
             from daisynet.training.builtin_data import make_waveshaper_dataset

@@ -25,22 +25,30 @@ MAGIC = 0x4E44  # bytes "DN"
 PROTOCOL_VERSION = 2
 
 
-class Layout(struct.Struct):
+class Layout:
     """A fixed little-endian payload layout: named fields in wire order, each a struct code.
-    wire_protocol.h's payload layouts are the other side; tests/tools/capture/test_layouts.py
+    wire_protocol.h's ``*_layout`` tables are the other side; tests/tools/capture/test_layouts.py
     pins every name, offset and size here to them."""
 
-    def __new__(cls, *fields: tuple[str, str]) -> Layout:
-        return super().__new__(cls, "<" + "".join(code for _, code in fields))
-
     def __init__(self, *fields: tuple[str, str]) -> None:
-        super().__init__("<" + "".join(code for _, code in fields))
         self.names = tuple(name for name, _ in fields)
+        self.codes = tuple(code for _, code in fields)
+        self._struct = struct.Struct("<" + "".join(self.codes))
+        self.size = self._struct.size
+
+    def pack(self, *values) -> bytes:
+        return self._struct.pack(*values)
+
+    def unpack(self, data: bytes) -> tuple:
+        return self._struct.unpack(data)
+
+    def unpack_from(self, data: bytes, offset: int = 0) -> tuple:
+        return self._struct.unpack_from(data, offset)
 
     def fields(self) -> list[tuple[str, int, int]]:
         """(name, offset, size) of every field."""
         offset, fields = 0, []
-        for name, code in zip(self.names, self.format[1:], strict=True):
+        for name, code in zip(self.names, self.codes, strict=True):
             size = struct.calcsize("<" + code)
             fields.append((name, offset, size))
             offset += size
