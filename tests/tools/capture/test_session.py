@@ -399,3 +399,11 @@ def test_progress_in_a_log_is_plain_lines_ending_at_the_final_figure(tmp_path, c
     assert "audio frames missing" in captured.out
 
 
+
+
+def test_a_request_takes_command_line_values_and_refuses_unknown_ones():
+    request = CaptureRequest("c", channels=["knob_1"], sample_format="s16", inputs=["in.wav"])
+    assert request.channels == ("knob_1",) and request.sample_format == SampleFormat.S16
+    assert request.inputs == ("in.wav",) and CaptureRequest("c", channels=None).channels == ()
+    with pytest.raises(ValueError, match="mode must be one of auto, live, record, not 'stream'"):
+        CaptureRequest("c", mode="stream")
