@@ -14,7 +14,7 @@
 // object (no heap), so declare the engine as a global or static and place it where you want
 // it (DTCM/SRAM/SDRAM). Two-phase: trivial constructor, Init(), then Process() per block.
 //
-// A backend B provides: B::kNumOutputs; B::kFloatOutputs (false when its arithmetic cannot
+// A backend B provides: B::kMaxBlock (the most frames of one block); B::kFloatOutputs (false when its arithmetic cannot
 // produce NaN or infinity: the guard is then left out); Init() (one-time set-up, before
 // Reset()); Reset() (back to silence); and ProcessBlock(inputs, first, out, block) for frames
 // first .. first + block - 1 of the planar inputs, block <= kMaxBlock, into out (frame-major).
@@ -78,6 +78,8 @@ class WavenetEngineShell : private Backend {
 
  private:
   // Calls body(first, count) for consecutive blocks of at most kMaxBlock of `frames` frames.
+  // A function over a lambda rather than a plain loop: the form every backend's Process() had
+  // before the shell, with which GCC gives the M7 exactly the same instructions.
   template <typename Body>
   static void ForEachBlock(std::size_t frames, Body&& body) {
     for (std::size_t first = 0; first < frames; first += kMaxBlock) {
