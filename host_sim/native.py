@@ -34,7 +34,7 @@ CMSIS_SOURCES = [
 ]
 # model_defn.h number formats (model::kNumberFormat): float32 weights, or fixed point.
 NUMBER_FORMATS = ("float32", "q15", "q7")
-# The CMSIS-DSP kernels the fixed-point CMSIS backend calls (wavenet_q_engine.h). Built with
+# The CMSIS-DSP kernels the fixed-point CMSIS backend calls (wavenet_q_backend.h). Built with
 # __GNUC_PYTHON__, arm_mat_mult_q15 takes its plain C path, which needs no arm_mat_trans_q15.
 CMSIS_Q_SOURCES = {
     number_format: [f"Source/MatrixFunctions/arm_mat_mult_{number_format}.c",

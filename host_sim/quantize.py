@@ -25,6 +25,7 @@ import numpy as np
 from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
+from daisynet.host_sim.reference import reference_layers, reference_output
 
 # Calibrated peaks are multiplied by this before a format is chosen: audio outside the
 # calibration set can run this much hotter before anything saturates (and up to twice this,
@@ -48,21 +49,9 @@ class LayerRange:
 
 def calibrate(spec: ModelSpec, inputs: np.ndarray) -> list[LayerRange]:
     """Run the float model (float64, from zero state) over ``inputs`` and record the peaks."""
-    x = np.asarray(inputs, dtype=np.float64)
-    ranges = []
-    for layer in spec.layers:
-        frames = x.shape[0]
-        history = (layer.kernel - 1) * layer.dilation
-        padded = np.concatenate([np.zeros((history, x.shape[1])), x])
-        total = np.zeros((frames, layer.out_channels))
-        for k in range(layer.kernel):
-            start = k * layer.dilation
-            total += padded[start : start + frames] @ layer.weights[k].astype(np.float64)
-        biased = total + layer.bias.astype(np.float64)
-        out = np.maximum(biased, 0.0) if layer.relu else biased
-        ranges.append(LayerRange(_peak(x), _peak(total), _peak(biased), _peak(out)))
-        x = out
-    return ranges
+    return [LayerRange(_peak(values.input), _peak(values.sum), _peak(values.biased),
+                       _peak(values.output))
+            for values in reference_layers(spec, inputs)]
 
 
 def _peak(values: np.ndarray) -> float:
@@ -152,8 +141,6 @@ def accuracy_report(float_spec: ModelSpec, quantized: ModelSpec, inputs: np.ndar
     quantized engine against the float model (``float_outputs``, default its exact float64
     output), the fraction of values that saturated per layer (any saturation point) and at the
     input, and the weights' flash in both formats. ``warnings`` lists what is high."""
-    from daisynet.host_sim.reference import reference_output
-
     inputs = np.asarray(inputs, dtype=np.float32)
     if float_outputs is None:
         float_outputs = reference_output(float_spec, inputs)
@@ -287,8 +274,6 @@ def quantized_header_for(arch, fmt: str, seed: int, out_dir: str | Path,
     quantized engine's exact outputs, plus the float model's). Returns (quantized spec,
     header path, golden path). The same arguments always write the same files."""
     from daisynet.host_sim.model_defn import golden_path, render_golden, render_header
-    from daisynet.host_sim.reference import reference_output
-
     calibration = synthetic_audio(calibration_frames, arch.inputs, seed)
     for attempt in range(32):  # random narrow ReLU stacks can die: draw again until alive
         float_spec = random_spec(arch, seed + 7919 * attempt,

@@ -446,13 +446,12 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> dict:
 def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
     import tempfile
 
-    from daisynet.host_sim.engines import renderer
     from daisynet.host_sim.files import check_output_file
     from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
     from daisynet.training.audio_io import read_model_inputs
     from daisynet.training.export import ModelMetadata, excitation, load_keras, spec_from_keras
     from daisynet.training.plots import plot_predictions
-    from daisynet.training.verify import compare, compare_quantized
+    from daisynet.training.verify import DEFAULT_ENGINES, verify_engines
 
     log = _logger(args.json)
     if args.plot:
@@ -483,40 +482,41 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
         inputs = excitation(spec.input_names, int(args.seconds * (spec.sample_rate or 48_000)),
                             spec.sample_rate or 48_000)
         source = f"synthetic excitation, {args.seconds} s"
-    label = ENGINE_LABELS[args.engine]
+    engines = tuple(args.engine or DEFAULT_ENGINES)
     with tempfile.TemporaryDirectory(prefix="daisynet-") as scratch:
-        header = _engine_header(args, Path(scratch))
-        render = renderer(args.engine, spec, header, progress=len(inputs) > 1 << 16)
+        header = None if engines == ("python",) else _engine_header(args, Path(scratch))
+        result = verify_engines(keras_model, spec, inputs, args.block_size, engines, header,
+                                args.tolerance, golden_outputs)
+    for figures in result["engines"]:
+        keras_out, sim_out = figures.pop("keras"), figures.pop("simulator")
+        label = ENGINE_LABELS[figures["engine"]]
+        if args.plot and figures is result["engines"][0]:
+            plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or 48_000, 0,
+                             Path(args.plot), title=f"{label} vs Keras",
+                             reference_label="Keras", prediction_label=label)
+        verdict = "PASS" if figures["passed"] else "FAIL"
         if spec.quantized:
-            result = compare_quantized(keras_model, spec, inputs, args.block_size, render,
-                                       golden=golden_outputs)
+            against = " and its golden outputs" if golden_outputs is not None else ""
+            log(f"{verdict}  {label} vs the {spec.number_format} arithmetic{against} on "
+                f"{source}: {figures['frames']} frames, block {args.block_size} "
+                f"({figures['criterion']}"
+                + (f"; {figures['mismatched_frames']} frames differ, the first at frame "
+                   f"{figures['first_mismatch']}" if not figures["bit_exact"] else "") + ")")
+            log(f"  {spec.number_format} vs Keras  ESR {figures['sim_vs_keras_esr']:.3e}, max "
+                f"abs error {figures['sim_vs_keras_max_abs_err']:.3e} (the cost of "
+                f"quantization; output peak {figures['output_peak']:.3f})")
         else:
-            result = compare(keras_model, spec, inputs, args.block_size, args.tolerance, render)
-    keras_out, sim_out = result.pop("keras"), result.pop("simulator")
-    result.update(model=args.model, header=args.header, input=source, engine=args.engine)
-    if args.plot:
-        plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or 48_000, 0,
-                         Path(args.plot), title=f"{label} vs Keras", reference_label="Keras",
-                         prediction_label=label)
-    verdict = "PASS" if result["passed"] else "FAIL"
-    if spec.quantized:
-        against = " and its golden outputs" if golden_outputs is not None else ""
-        log(f"{verdict}  {label} vs the {spec.number_format} arithmetic{against} on {source}: "
-            f"{result['frames']} frames, block {args.block_size} ({result['criterion']}"
-            + (f"; {result['mismatched_frames']} frames differ, the first at frame "
-               f"{result['first_mismatch']}" if not result["bit_exact"] else "") + ")")
-        log(f"  {spec.number_format} vs Keras  ESR {result['sim_vs_keras_esr']:.3e}, max abs "
-            f"error {result['sim_vs_keras_max_abs_err']:.3e} (the cost of quantization; "
-            f"output peak {result['output_peak']:.3f})")
-    else:
-        log(f"{verdict}  {label} vs Keras on {source}: "
-            f"{result['frames']} frames, block {args.block_size} ({result['criterion']})")
-        log(f"  max abs error   {result['sim_vs_keras_max_abs_err']:.3e}  (tolerance "
-            f"{args.tolerance:.0e}, worst at frame {result['worst_frame']})")
-        log(f"  ESR             {result['sim_vs_keras_esr']:.3e}")
-        log(f"  vs float64 ref  Keras {result['keras_vs_float64_max_abs_err']:.3e}, {label} "
-            f"{result['sim_vs_float64_max_abs_err']:.3e}  (output peak "
-            f"{result['output_peak']:.3f})")
+            log(f"{verdict}  {label} vs Keras on {source}: "
+                f"{figures['frames']} frames, block {args.block_size} ({figures['criterion']})")
+            log(f"  max abs error   {figures['sim_vs_keras_max_abs_err']:.3e}  (tolerance "
+                f"{args.tolerance:.0e}, worst at frame {figures['worst_frame']})")
+            log(f"  ESR             {figures['sim_vs_keras_esr']:.3e}")
+            log(f"  vs float64 ref  Keras {figures['keras_vs_float64_max_abs_err']:.3e}, "
+                f"{label} {figures['sim_vs_float64_max_abs_err']:.3e}  (output peak "
+                f"{figures['output_peak']:.3f})")
+    for key in ("keras", "simulator"):
+        result.pop(key)
+    result.update(model=args.model, header=args.header, input=source)
     if not result["passed"]:
         result["exit_status"] = 1
     return result
@@ -740,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "short audio (python)")
 
     verify = add("verify", cmd_verify,
-                 "compare the simulator or the firmware core with Keras on the same audio")
+                 "compare the firmware core and the simulator with Keras on the same audio")
     verify.add_argument("model", help="trained model (.keras)")
     verify.add_argument("--header", help="exported model_defn.h to simulate (default: the model)")
     verify.add_argument("--input", help="WAV or dataset (default: the header's golden vectors, "
@@ -748,14 +748,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--seconds", type=_number(0), default=1.0,
                         help="length of the synthetic signal (1.0)")
     verify.add_argument("--block-size", type=_whole(1), default=48, help="engine block size (48)")
-    verify.add_argument("--engine", choices=ENGINE_LABELS, default="python",
-                        help="what to check against Keras: python (the simulator), native "
-                             "(the firmware's C++ core here) or m7 (on an emulated Cortex-M7); "
-                             "native and m7 compile --header, else a fresh export (python)")
+    verify.add_argument("--engine", choices=ENGINE_LABELS, action="append",
+                        help="what to check against Keras, repeatable: native (the firmware's "
+                             "C++ core here, its fast backend: what the Daisy runs), python "
+                             "(the cmsisdsp simulator) or m7 (the core on an emulated "
+                             "Cortex-M7); native and m7 compile --header, else a fresh export "
+                             "(native and python)")
     verify.add_argument("--tolerance", type=_number(0, low_included=True), default=1e-5,
                         help="max-abs error that passes outright (1e-5); beyond it, the "
-                             "simulator must be as close to the float64 answer as Keras is")
-    verify.add_argument("--plot", help="write a PNG of Keras vs simulator")
+                             "engine must be as close to the float64 answer as Keras is")
+    verify.add_argument("--plot", help="write a PNG of Keras vs the first engine")
 
     from daisynet.tools.bench import DEFAULT_HEADER
 

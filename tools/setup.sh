@@ -25,9 +25,9 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 
 # Debian packages: venv support, headers and compilers to build cmsisdsp from its sdist, g++ for
-# the training's C++ loss and gradient (training/native_objective.py; without it training falls
-# back to TensorFlow, several times slower); for the tests also the Cortex-M toolchain with
-# newlib and libstdc++, and QEMU (the emulated Cortex-M7). g++ also builds the native firmware.
+# the training's C++ loss and gradient (training/native_objective.py; training needs it); for
+# the tests also the Cortex-M toolchain with newlib and libstdc++, and QEMU (the emulated
+# Cortex-M7). g++ also builds the native firmware.
 packages=()
 "$python" -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 "$python" -c 'import os, sysconfig; os.stat(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \

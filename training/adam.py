@@ -1,7 +1,7 @@
 """First training stage: Adam on shuffled mini-batches of the training windows.
 
 The loss and gradient of each batch come from the same function as the L-BFGS stage's
-(training/refine.py ``objective_for``: the C++ kernel, or TensorFlow without g++). For the demo
+(training/refine.py ``objective_for``: the C++ kernel). For the demo
 model an epoch of its 1,124 windows then takes ~0.15 s on 2 cores, against ~1 s through Keras'
 ``fit`` with XLA, so the same minutes buy several times the epochs and candidates.
 

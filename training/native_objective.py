@@ -3,8 +3,8 @@ both stages: Adam's batches (training/adam.py) and L-BFGS (training/refine.py).
 
 For the demo model's 281 refining windows one evaluation takes 0.155 s through TensorFlow
 (XLA, 2 cores); the C++ kernel keeps each window's activations in cache and is several times
-faster (``daisynet train-bench --objective 20`` times both). It is built on first use with the
-machine's g++ and OpenMP and cached under build/objective/.
+faster (``daisynet train-bench --objective 20`` times both). It is the only training objective:
+it is built on first use with the machine's g++ and OpenMP and cached under build/objective/.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.native import NativeBuildError, _compiler, _run, cached_build_dir
+from daisynet.host_sim.native import _compiler, _run, cached_build_dir
 from daisynet.training.quiet_keras import import_keras
 
 SOURCE = Path(__file__).resolve().parent / "native" / "wavenet_loss_gradient.cc"
@@ -108,11 +108,3 @@ class NativeObjective:
             y.ctypes.data_as(_FLOAT_P), x.shape[0], x.shape[1], self.warmup,
             gradient.ctypes.data_as(_DOUBLE_P), self.parameters)
         return float(loss), gradient
-
-
-def native_objective(model, warmup: int) -> tuple[NativeObjective | None, str]:
-    """The C++ objective for ``model``, or None and why (no compiler, a failed build)."""
-    try:
-        return NativeObjective(model, warmup), f"C++ ({SOURCE.name})"
-    except NativeBuildError as error:
-        return None, f"TensorFlow, several times slower (the C++ kernel did not build: {error})"

@@ -7,7 +7,7 @@ in 500 iterations, and a model Adam had trained for only 18 epochs to 0.020 in 6
 on the demo data; from a fresh start L-BFGS alone is poor, so Adam still goes first).
 
 The loss and gradient come from a C++ kernel (training/native_objective.py), about 4 times faster
-than TensorFlow's for the demo model; TensorFlow computes them where no g++ is available.
+than TensorFlow's for the demo model; training needs g++ to build it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from daisynet.host_sim.native import NativeBuildError
 from daisynet.training.adam import Objective
+from daisynet.training.native_objective import SOURCE, NativeObjective
 from daisynet.training.progress import format_duration
-from daisynet.training.quiet_keras import import_keras
 
 
 class _OutOfTimeError(Exception):
@@ -35,7 +36,6 @@ class RefineResult:
     out_of_time: bool = False  # --max-seconds
     # (iteration, train loss, validation loss) at every check, starting weights first
     checks: list[tuple[int, float, float]] = field(default_factory=list)
-    objective: str = ""  # what computed the loss and gradient: "C++" or "TensorFlow"
 
 
 def every_nth_window(windows: tuple[np.ndarray, np.ndarray], share: float):
@@ -46,32 +46,6 @@ def every_nth_window(windows: tuple[np.ndarray, np.ndarray], share: float):
                          f"got {share}")
     step = max(1, round(1.0 / share))
     return windows[0][::step], windows[1][::step]
-
-
-def causal_forward(model, x):
-    """``model(x)`` for the wavenet's stack of causal Conv1D layers, written as one matrix
-    product per layer over the K dilated taps side by side: the same function of the same
-    variables, and 25% faster to differentiate under XLA on the CPU than Keras' Conv1D
-    (0.28 against 0.40 s for the demo model's refining loss and gradient, measured on 2 busy
-    cores)."""
-    import tensorflow as tf
-
-    keras = import_keras()
-    frames = tf.shape(x)[1]
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        kernel = layer.kernel.shape[0] if isinstance(layer, keras.layers.Conv1D) else 0
-        if kernel == 0 or (kernel > 1 and layer.padding != "causal"):
-            raise ValueError(f"layer {layer.name!r} is not a causal Conv1D")
-        dilation = layer.dilation_rate[0]
-        if kernel > 1:
-            padded = tf.pad(x, [[0, 0], [(kernel - 1) * dilation, 0], [0, 0]])
-            x = tf.concat([padded[:, k * dilation : k * dilation + frames]
-                           for k in range(kernel)], axis=-1)
-        weights = tf.reshape(layer.kernel, (-1, layer.kernel.shape[-1]))
-        x = layer.activation(tf.einsum("btc,co->bto", x, weights) + layer.bias)
-    return x
 
 
 def flat_parameters(model) -> np.ndarray:
@@ -122,7 +96,7 @@ def refine(
     # The optimizer sees the loss in ESR units (MSE / target energy), so its tolerances do
     # not depend on the recording's level.
     scale = 1.0 / energy["train"]
-    result = RefineResult(objective=objective_name(objective))
+    result = RefineResult()
     theta = flat_parameters(model)
     last_train_loss = [float("nan")]
     best = {"val": float("inf"), "theta": theta.copy()}
@@ -178,43 +152,12 @@ def refine(
     return result
 
 
-def objective_for(model, warmup: int) -> tuple[Objective, str]:
+def objective_for(model, warmup: int) -> NativeObjective:
     """``objective(theta, x, y)`` -> (masked MSE of ``model`` over the windows ``x``/``y``, its
-    gradient), for flat parameters ``theta``; and what computes it, said for the log. The C++
-    kernel, built on first use (seconds); TensorFlow where it cannot be built."""
-    from daisynet.training.native_objective import native_objective
-
-    native, backend = native_objective(model, warmup)
-    return (native if native is not None else tensorflow_objective(model, warmup)), backend
-
-
-def objective_name(objective: Objective) -> str:
-    """"C++" or "TensorFlow": which kind of objective ``objective_for`` returned."""
-    from daisynet.training.native_objective import NativeObjective
-
-    return "C++" if isinstance(objective, NativeObjective) else "TensorFlow"
-
-
-def tensorflow_objective(model, warmup: int) -> Objective:
-    """The objective through TensorFlow (XLA), where the C++ kernel cannot be built. It loads
-    ``theta`` into ``model``'s variables to evaluate it."""
-    import tensorflow as tf
-
-    keras = import_keras()
-    variables = model.trainable_variables
-    set_weights = weight_setter(model)
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def loss_and_gradient(x, y):
-        with tf.GradientTape() as tape:
-            prediction = causal_forward(model, x)
-            loss = keras.ops.mean(keras.ops.square(y[:, warmup:] - prediction[:, warmup:]))
-        return loss, tape.gradient(loss, variables)
-
-    def objective(theta: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        set_weights(theta)
-        loss, gradients = loss_and_gradient(tf.constant(x), tf.constant(y))
-        return float(loss), np.concatenate([g.numpy().ravel() for g in gradients]).astype(
-            np.float64)
-
-    return objective
+    gradient), for flat parameters ``theta``: the C++ kernel, built on first use (seconds).
+    Without g++ (or when the build fails) a NativeBuildError says what to install."""
+    try:
+        return NativeObjective(model, warmup)
+    except NativeBuildError as error:
+        raise NativeBuildError(f"training needs g++ with OpenMP to build its loss and gradient "
+                               f"({SOURCE.name}): {error}") from error

@@ -243,8 +243,7 @@ def train(
     # The model that ends up holding the trained weights; the objective reads its layers (the
     # C++ kernel is built on first use, in seconds; Ctrl-C then propagates, nothing is trained).
     model = build_model(arch, seed=config.seed, name=config.name)
-    objective, backend = objective_for(model, warmup)
-    log(f"loss and gradient: {backend}")
+    objective = objective_for(model, warmup)
     set_weights = weight_setter(model)
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
@@ -351,7 +350,6 @@ def train(
             "iterations_run": refined.iterations_run,
             "best_iteration": refined.best_iteration,
             "stopped_by_max_seconds": refined.out_of_time,
-            "objective": refined.objective,  # "C++", or "TensorFlow" where g++ is missing
             # (iteration, train loss on the refined windows, validation loss) per check
             "checks": [[i, float(t), float(v)] for i, t, v in refined.checks],
         },

@@ -1,15 +1,17 @@
-"""Run one signal through Keras and through an engine (the Python simulator by default, or the
-firmware core natively or on the emulated M7) and measure how far apart they are.
+"""Run one signal through Keras and through engines, and measure how far apart they are.
 
-Both are also measured against the exact (float64) output of the Keras model's weights, which
-tells a simulator bug (far from exact) from float32 rounding that Keras shares (both near it).
+``daisynet verify`` checks, by default, the engine that ships (the firmware's fast backend,
+compiled natively) and the cmsisdsp simulator, each against Keras (``verify_engines``); the
+firmware core on the emulated M7 is a third choice. Every engine is also measured against the
+exact (float64) output of the Keras model's weights, which tells an engine bug (far from exact)
+from float32 rounding that Keras shares (both near it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from daisynet.host_sim.engines import Renderer, renderer
+from daisynet.host_sim.engines import ENGINES, Renderer, renderer
 from daisynet.host_sim.model_defn import ModelSpec
 from daisynet.host_sim.reference import reference_output
 from daisynet.training.export import ModelMetadata, spec_from_keras
@@ -27,6 +29,9 @@ DEFAULT_TOLERANCE = 1e-5
 # C++ refining objective, on its 512 golden frames: simulator 2.2e-5 from exact, Keras 1.07e-5,
 # a ratio of 2.06), while a real engine bug is orders of magnitude further off.
 ROUNDING_MARGIN = 4.0
+# What ``daisynet verify`` checks unless told otherwise: the engine that ships first (the
+# firmware's fast backend, natively), then the cmsisdsp simulator that users validate with.
+DEFAULT_ENGINES = ("native", "python")
 
 
 def compare(
@@ -132,3 +137,25 @@ def compare_quantized(
         "keras": keras_out,
         "simulator": sim_out,
     }
+
+
+def verify_engines(keras_model, spec: ModelSpec, inputs: np.ndarray, block_size: int,
+                   engines: tuple[str, ...] = DEFAULT_ENGINES, header=None,
+                   tolerance: float = DEFAULT_TOLERANCE, golden: np.ndarray | None = None) -> dict:
+    """Each of ``engines`` (``host_sim.engines.ENGINES``; native and m7 compile ``header``)
+    against Keras on ``inputs``: ``compare`` for a float model, ``compare_quantized`` for a
+    q15/q7 one. Returns the first engine's figures (by default the engine that ships), with
+    ``engines``: every engine's figures in order, each with its name, and ``passed``: all
+    passed."""
+    results = []
+    for engine in engines:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+        render = renderer(engine, spec, header, progress=len(inputs) > 1 << 16)
+        if spec.quantized:
+            result = compare_quantized(keras_model, spec, inputs, block_size, render, golden)
+        else:
+            result = compare(keras_model, spec, inputs, block_size, tolerance, render)
+        results.append({"engine": engine, **result})
+    return {**results[0], "passed": all(result["passed"] for result in results),
+            "engines": results}

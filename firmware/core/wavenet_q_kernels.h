@@ -1,4 +1,4 @@
-// Fixed-point building blocks of the quantized engines (wavenet_q_engine.h): the contract's
+// Fixed-point building blocks of the quantized backends (wavenet_q_backend.h): the contract's
 // arithmetic for one output value, the weights re-laid out at compile time for dual 16-bit
 // multiply-accumulates, and the tiles of the fast backend.
 //
@@ -265,7 +265,7 @@ struct LayerOf {
 // straight through, and the next group follows.
 // q15 weights are laid out so at compile time (flash: 2 bytes a weight, as in the header);
 // q7 weights stay in flash as the header's bytes and are widened into this layout in RAM by
-// Init() (wavenet_q_engine.h), so both formats share one set of kernels.
+// Init() (wavenet_q_backend.h), so both formats share one set of kernels.
 template <class L, std::size_t kGroup>
 struct Packed {
   static constexpr std::size_t kPairs = (L::kIn + 1) / 2;

@@ -3,9 +3,11 @@ import time
 import numpy as np
 import pytest
 
+from daisynet.host_sim.native import NativeBuildError
+from daisynet.training import native_objective
 from daisynet.training.builtin_data import make_waveshaper_dataset
 from daisynet.training.model import Architecture, build_model
-from daisynet.training.refine import every_nth_window, objective_for, refine, tensorflow_objective
+from daisynet.training.refine import every_nth_window, objective_for, refine
 from daisynet.training.windows import contiguous_splits, make_windows
 from tests.conftest import require_tool
 
@@ -38,20 +40,26 @@ def weights(model):
 
 def cpp_objective(model):
     require_tool("g++")
-    objective, backend = objective_for(model, WARMUP)
-    assert backend.startswith("C++")
-    return objective
+    return objective_for(model, WARMUP)
 
 
-@pytest.mark.parametrize("kind", ["C++", "TensorFlow"])
-def test_refining_lowers_the_loss_and_keeps_the_best_validation_weights(kind, windows):
-    """With the C++ objective, and with TensorFlow's where the C++ kernel does not build."""
+def test_without_g_plus_plus_the_objective_says_what_to_install(tmp_path, monkeypatch):
+    """Training has one objective, the C++ kernel: where it cannot be built (no g++, no
+    cached library), training stops before it starts, with one line saying what to install."""
+    monkeypatch.setattr(native_objective, "cached_build_dir", lambda *args: tmp_path)
+    monkeypatch.setattr("daisynet.host_sim.native.shutil.which", lambda name: None)
+    with pytest.raises(NativeBuildError) as raised:
+        objective_for(build_model(ARCH, seed=5), WARMUP)
+    message = str(raised.value)
+    assert "training needs g++" in message and "apt-get install g++" in message
+    assert "\n" not in message
+
+
+def test_refining_lowers_the_loss_and_keeps_the_best_validation_weights(windows):
     model = build_model(ARCH, seed=5)  # a live start (seed 3's ReLUs are all dead)
-    objective = cpp_objective(model) if kind == "C++" else tensorflow_objective(model, WARMUP)
     lines = []
-    result = refine(model, objective, windows["train"], windows["validation"], WARMUP, 40,
-                    energies(windows), lines.append, check_every=10)
-    assert result.objective == kind
+    result = refine(model, cpp_objective(model), windows["train"], windows["validation"],
+                    WARMUP, 40, energies(windows), lines.append, check_every=10)
     assert 0 < result.iterations_run <= 40 and not result.interrupted
     iterations, train, val = zip(*result.checks, strict=True)
     assert train[-1] < 0.75 * train[0]
@@ -113,15 +121,3 @@ def test_the_refined_share_is_spread_over_the_whole_split():
     for share in (0.0, 1.5):
         with pytest.raises(ValueError, match="share"):
             every_nth_window((x, x), share)
-
-
-def test_the_refining_forward_pass_is_the_keras_model(windows):
-    from daisynet.training.refine import causal_forward
-
-    model = build_model(Architecture(inputs=3, filters=(4, 5), kernel_size=3), seed=5)
-    for layer in model.layers:  # biases too, which Keras starts at zero
-        if getattr(layer, "bias", None) is not None:
-            layer.bias.assign(np.linspace(-0.1, 0.2, layer.bias.shape[0]))
-    x = windows["train"][0][:4]
-    np.testing.assert_allclose(np.asarray(causal_forward(model, x)),
-                               np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-6)

@@ -1,7 +1,7 @@
 import numpy as np
 
 from daisynet.training.export import spec_from_keras
-from daisynet.training.verify import ROUNDING_MARGIN, compare
+from daisynet.training.verify import DEFAULT_ENGINES, ROUNDING_MARGIN, compare, verify_engines
 
 
 def test_exact_engine_passes_within_tolerance(random_wavenet, audio_like):
@@ -31,3 +31,32 @@ def test_a_wrong_weight_fails_both_rules(random_wavenet, audio_like):
     assert result["sim_vs_keras_max_abs_err"] > 1e-5
     keras_rounding = result["keras_vs_float64_max_abs_err"]
     assert result["sim_vs_float64_max_abs_err"] > ROUNDING_MARGIN * keras_rounding
+
+
+def test_by_default_the_engine_that_ships_and_the_simulator_are_both_checked(
+        tmp_path, random_wavenet, audio_like):
+    from daisynet.host_sim.model_defn import render_header
+    from tests.conftest import require_tool
+
+    require_tool("g++")
+    model = random_wavenet(2, (4, 4, 4), 3)
+    spec = spec_from_keras(model)
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(spec, "test"))
+    result = verify_engines(model, spec, audio_like(500, 2), 48, header=header)
+    assert [figures["engine"] for figures in result["engines"]] == list(DEFAULT_ENGINES)
+    assert DEFAULT_ENGINES == ("native", "python")
+    assert result["engine"] == "native" and result["passed"]
+    assert all(figures["sim_vs_keras_max_abs_err"] <= 1e-5 for figures in result["engines"])
+
+
+def test_one_failing_engine_fails_the_verification(random_wavenet, audio_like, monkeypatch):
+    from daisynet.host_sim.engine import Simulator
+
+    model = random_wavenet(2, (4, 4, 4), 3)
+    spec = spec_from_keras(model)
+    correct_render = Simulator.render
+    monkeypatch.setattr(Simulator, "render", lambda self, inputs, block_size=48, progress=False:
+                        correct_render(self, inputs, block_size, progress) + 1e-3)
+    result = verify_engines(model, spec, audio_like(500, 2), 48, engines=("python",))
+    assert not result["passed"] and not result["engines"][0]["passed"]

@@ -1,20 +1,21 @@
-// Fixed-point inference for a quantized (q15 or q7) model_defn.h: the same API as the float
-// engines (float in, float out), so WavenetEngine<B> (wavenet_engine.h) is one of these when
-// model::kNumberFormat is kQ15 or kQ7, picked with the same DAISYNET_ENGINE_BACKEND switch.
+// The fixed-point backends of WavenetEngine (wavenet_engine.h), for a quantized (q15 or q7)
+// model_defn.h: float in, float out like the float backends, so WavenetEngine<B> runs on one
+// of these when model::kNumberFormat is kQ15 or kQ7, picked with the same
+// DAISYNET_ENGINE_BACKEND switch.
 //
 // Both backends compute the quantized contract's arithmetic exactly (wavenet_q_kernels.h), so
 // they agree with each other and with the host simulator bit for bit:
-// - CmsisQWavenetEngine, the readable reference: per layer per block, the kernel taps of every
+// - CmsisQBackend, the readable reference: per layer per block, the kernel taps of every
 //   frame gathered side by side into a (frames x kernel*in) matrix (tap k in columns k*in ..
 //   k*in+in-1), ONE arm_mat_mult_q15/q7 with the weights seen as a (kernel*in x out) matrix
 //   (their [k][in][out] layout is exactly that), then arm_add (bias), arm_shift, arm_clip.
-// - FastQWavenetEngine: tiles of SMLAD/SMLALD over the weights re-laid out in pairs (q15: at
+// - FastQBackend: tiles of SMLAD/SMLALD over the weights re-laid out in pairs (q15: at
 //   compile time, in flash; q7: widened into RAM by Init(), the flash keeping a byte a weight).
 // Inputs: x * 2^kInputFracBits rounded half away from zero, saturating; outputs: y *
-// 2^-kOutputFracBits. A fixed-point engine never produces a non-finite output.
+// 2^-kOutputFracBits. Fixed point never produces a non-finite output.
 //
-// Histories as in the float fast engine (wavenet_fast_engine.h): a linear buffer per layer,
-// rewound only when full. No heap, two-phase (Init, then Process per block), like the others.
+// Histories as in the float fast backend (wavenet_history.h): a linear buffer per layer,
+// rewound only when full. No heap.
 #pragma once
 
 #include <array>
@@ -24,32 +25,23 @@
 
 #include "arm_math.h"
 #include "model_defn.h"
-#include "wavenet_fast_engine.h"
+#include "wavenet_history.h"
 #include "wavenet_q_kernels.h"
 
 namespace daisynet {
 
 namespace q_detail {
 
-// Each layer's history frames, as a table: reading them through model::kLayers at run time
-// would keep the whole layer table, and with it every header weight array, in flash.
-constexpr std::array<std::size_t, model::kNumLayers> HistoryTable() {
-  std::array<std::size_t, model::kNumLayers> frames{};
-  for (std::size_t i = 0; i < model::kNumLayers; ++i) frames[i] = fast_detail::HistoryFrames(i);
-  return frames;
-}
-inline constexpr std::array<std::size_t, model::kNumLayers> kHistoryFrames = HistoryTable();
-
 constexpr bool kQ7Model = model::kNumberFormat == model::NumberFormat::kQ7;
 using ModelFormat = Format<kQ7Model>;
 
 // Where each layer's input buffer starts (elements), for rows of Stride(layer) elements and
-// fast_detail::BufferFrames frames; entry kNumLayers is the end.
+// engine_detail::BufferFrames frames; entry kNumLayers is the end.
 template <std::size_t kMaxBlock, std::size_t (*Stride)(std::size_t)>
 constexpr std::array<std::size_t, model::kNumLayers + 1> Offsets() {
   std::array<std::size_t, model::kNumLayers + 1> offsets{};
   for (std::size_t i = 0; i < model::kNumLayers; ++i) {
-    offsets[i + 1] = offsets[i] + fast_detail::BufferFrames<kMaxBlock>(i) * Stride(i);
+    offsets[i + 1] = offsets[i] + engine_detail::BufferFrames<kMaxBlock>(i) * Stride(i);
   }
   return offsets;
 }
@@ -93,13 +85,15 @@ DAISYNET_Q_INLINE void DequantizeBlock(const T* y, float* out, std::size_t count
 }  // namespace q_detail
 
 // ---- CMSIS-DSP backend: the readable reference ----
-template <std::size_t kMaxBlock>
-class CmsisQWavenetEngine {
+template <std::size_t kMaxBlockFrames>
+class CmsisQBackend {
  public:
-  static_assert(kMaxBlock >= 1, "a block holds at least one frame");
+  static constexpr std::size_t kMaxBlock = kMaxBlockFrames;
   static_assert(kMaxBlock <= 0xFFFF, "arm_matrix_instance counts rows in 16 bits");
   static constexpr std::size_t kNumInputs = model::kNumInputs;
   static constexpr std::size_t kNumOutputs = model::kNumOutputs;
+  // Fixed-point arithmetic has no NaN or infinity to silence.
+  static constexpr bool kFloatOutputs = false;
   using Sample = typename q_detail::ModelFormat::Sample;  // q15_t or q7_t
   static constexpr std::array<std::size_t, model::kNumLayers + 1> kOffsets =
       q_detail::Offsets<kMaxBlock, q_detail::InChannels>();
@@ -119,32 +113,29 @@ class CmsisQWavenetEngine {
   static constexpr std::size_t kTransposeSamples = 1;  // plain C arm_mat_mult_q15: unused
 #endif
 
-  CmsisQWavenetEngine() = default;
-
-  void Init() { Reset(); }
+  void Init() {}
 
   void Reset() {
     std::memset(arena_, 0, sizeof(arena_));
-    for (std::size_t i = 0; i < model::kNumLayers; ++i) cursor_[i] = q_detail::kHistoryFrames[i];
+    for (std::size_t i = 0; i < model::kNumLayers; ++i) {
+      cursor_[i] = engine_detail::kHistoryFrames[i];
+    }
   }
 
-  // inputs[c][i]: frame i of input channel c; out[i * kNumOutputs + o]: frame i of output o.
-  void Process(const float* const* inputs, float* out, std::size_t frames) {
-    ForEachBlock<kMaxBlock>(frames, [&](std::size_t first, std::size_t block) {
-      ProcessBlock(inputs, first, out + first * kNumOutputs, block);
-    });
+  void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
+                    std::size_t block) {
+    q_detail::QuantizeBlock<kMaxBlock>(inputs, first, block, Room<0>(block), kNumInputs);
+    RunLayers<0>(block);
+    q_detail::DequantizeBlock<kMaxBlock>(output_, out, block * kNumOutputs);
   }
-
-  // A fixed-point engine has no NaN or infinity to silence.
-  std::uint32_t non_finite_outputs() const { return 0; }
 
  private:
   template <std::size_t kLayer>
   Sample* Room(std::size_t block) {
-    return fast_detail::HistoryRoom(arena_ + kOffsets[kLayer], cursor_[kLayer], block,
-                                    fast_detail::HistoryFrames(kLayer),
-                                    fast_detail::BufferFrames<kMaxBlock>(kLayer),
-                                    model::kLayers[kLayer].in_channels);
+    return engine_detail::HistoryRoom(arena_ + kOffsets[kLayer], cursor_[kLayer], block,
+                                      engine_detail::HistoryFrames(kLayer),
+                                      engine_detail::BufferFrames<kMaxBlock>(kLayer),
+                                      model::kLayers[kLayer].in_channels);
   }
 
   // Templates on the sample type T (always Sample), so that only the format's branch is checked.
@@ -237,13 +228,6 @@ class CmsisQWavenetEngine {
     }
   }
 
-  void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
-                    std::size_t block) {
-    q_detail::QuantizeBlock<kMaxBlock>(inputs, first, block, Room<0>(block), kNumInputs);
-    RunLayers<0>(block);
-    q_detail::DequantizeBlock<kMaxBlock>(output_, out, block * kNumOutputs);
-  }
-
   alignas(16) Sample arena_[kOffsets[model::kNumLayers]] = {};
   alignas(16) Sample gather_[kMaxBlock * kGatherColumns] = {};
   alignas(16) Sample product_[kMaxBlock * kMaxOut] = {};
@@ -319,38 +303,38 @@ constexpr std::array<std::size_t, model::kNumLayers + 1> RamWeightOffsets() {
 
 }  // namespace q_detail
 
-template <std::size_t kMaxBlock>
-class FastQWavenetEngine {
+template <std::size_t kMaxBlockFrames>
+class FastQBackend {
  public:
-  static_assert(kMaxBlock >= 1, "a block holds at least one frame");
+  static constexpr std::size_t kMaxBlock = kMaxBlockFrames;
   static constexpr std::size_t kNumInputs = model::kNumInputs;
   static constexpr std::size_t kNumOutputs = model::kNumOutputs;
+  static constexpr bool kFloatOutputs = false;
   static constexpr std::array<std::size_t, model::kNumLayers + 1> kOffsets =
       q_detail::Offsets<kMaxBlock, q_detail::PairedChannels>();
   static constexpr std::array<std::size_t, model::kNumLayers + 1> kRamWeightOffsets =
       q_detail::RamWeightOffsets<kMaxBlock>();
   static constexpr std::size_t kRamWeightWords = kRamWeightOffsets[model::kNumLayers];
 
-  FastQWavenetEngine() = default;
-
   // q7: widens the weights into RAM (once; the flash keeps one byte a weight).
   void Init() {
     if constexpr (kRamWeightWords > 0) FillWeights<0>();
-    Reset();
   }
 
   void Reset() {
     std::memset(arena_, 0, sizeof(arena_));
-    for (std::size_t i = 0; i < model::kNumLayers; ++i) cursor_[i] = q_detail::kHistoryFrames[i];
+    for (std::size_t i = 0; i < model::kNumLayers; ++i) {
+      cursor_[i] = engine_detail::kHistoryFrames[i];
+    }
   }
 
-  void Process(const float* const* inputs, float* out, std::size_t frames) {
-    ForEachBlock<kMaxBlock>(frames, [&](std::size_t first, std::size_t block) {
-      ProcessBlock(inputs, first, out + first * kNumOutputs, block);
-    });
+  void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
+                    std::size_t block) {
+    q_detail::QuantizeBlock<kMaxBlock>(inputs, first, block, Room<0>(block),
+                                       q_detail::PairedChannels(0));
+    RunLayers<0>(block);
+    q_detail::DequantizeBlock<kMaxBlock>(output_, out, block * kNumOutputs);
   }
-
-  std::uint32_t non_finite_outputs() const { return 0; }
 
  private:
   template <std::size_t kLayer>
@@ -375,10 +359,10 @@ class FastQWavenetEngine {
 
   template <std::size_t kLayer>
   std::int16_t* Room(std::size_t block) {
-    return fast_detail::HistoryRoom(arena_ + kOffsets[kLayer], cursor_[kLayer], block,
-                                    q_detail::kHistoryFrames[kLayer],
-                                    fast_detail::BufferFrames<kMaxBlock>(kLayer),
-                                    q_detail::PairedChannels(kLayer));
+    return engine_detail::HistoryRoom(arena_ + kOffsets[kLayer], cursor_[kLayer], block,
+                                      engine_detail::kHistoryFrames[kLayer],
+                                      engine_detail::BufferFrames<kMaxBlock>(kLayer),
+                                      q_detail::PairedChannels(kLayer));
   }
 
   template <std::size_t kLayer>
@@ -396,14 +380,6 @@ class FastQWavenetEngine {
       cursor_[kLayer] += block;
       RunLayers<kLayer + 1>(block);
     }
-  }
-
-  void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
-                    std::size_t block) {
-    q_detail::QuantizeBlock<kMaxBlock>(inputs, first, block, Room<0>(block),
-                                       q_detail::PairedChannels(0));
-    RunLayers<0>(block);
-    q_detail::DequantizeBlock<kMaxBlock>(output_, out, block * kNumOutputs);
   }
 
   // Activations as int16 in both formats (q7 values sign-extended): pairs feed SMLAD directly.

@@ -1,5 +1,6 @@
-// Register-tiled inference for a daisynet wavenet: the fast backend (see wavenet_engine.h for
-// the readable CMSIS-DSP reference it must agree with).
+// The fast float32 backend of WavenetEngine (wavenet_engine.h), what the Daisy apps run:
+// register-tiled inference (wavenet_cmsis_backend.h is the readable reference it must agree
+// with).
 //
 // Every layer is a function of its shape (inputs, outputs, kernel, relu), known at compile
 // time from model_defn.h. A layer computes a tile of output channels x frames at a time, held
@@ -18,8 +19,7 @@
 //
 // The summation order differs from the CMSIS backend (all taps into one accumulator), so this
 // backend matches Keras to float32 rounding, not the Python simulator bit for bit.
-// Portable: the standard library only (and GNU inline assembly on the Cortex-M7). No heap;
-// two-phase: Init(), then Process() per block.
+// Portable: the standard library only (and GNU inline assembly on the Cortex-M7). No heap.
 #pragma once
 
 #include <array>
@@ -28,20 +28,14 @@
 #include <cstring>
 
 #include "model_defn.h"
+#include "wavenet_history.h"
 
 namespace daisynet {
 
-// Calls body(first, count) for consecutive blocks of at most kMaxBlock of `frames` frames: how
-// both engine backends split a Process() call longer than the blocks they are sized for.
-template <std::size_t kMaxBlock, typename Body>
-inline void ForEachBlock(std::size_t frames, Body&& body) {
-  for (std::size_t first = 0; first < frames; first += kMaxBlock) {
-    body(first, frames - first < kMaxBlock ? frames - first : kMaxBlock);
-  }
-}
-
 namespace fast_detail {
 
+using engine_detail::BufferFrames;
+using engine_detail::HistoryFrames;
 using model::kLayers;
 using model::kNumLayers;
 
@@ -66,20 +60,6 @@ constexpr std::size_t FramesPerTile(std::size_t outputs) {
   return fit > 4 ? 4 : (fit < 1 ? 1 : fit);
 }
 
-constexpr std::size_t HistoryFrames(std::size_t layer) {
-  return (kLayers[layer].kernel - 1) * kLayers[layer].dilation;
-}
-
-// A layer's history plus room for new frames: at least one block, and at least the history
-// itself, so copying the history back (H frames) happens at most once per H new frames: no
-// more than one float per input channel per sample, for at most twice the RAM. A 1x1 layer
-// has no history: its buffer is one block and nothing is ever copied.
-template <std::size_t kMaxBlock>
-constexpr std::size_t BufferFrames(std::size_t layer) {
-  const std::size_t history = HistoryFrames(layer);
-  return history + (history > kMaxBlock ? history : kMaxBlock);
-}
-
 // Where each layer's input buffer starts in the arena (floats); entry kNumLayers is the end.
 template <std::size_t kMaxBlock>
 constexpr std::array<std::size_t, kNumLayers + 1> BufferOffsets() {
@@ -88,14 +68,6 @@ constexpr std::array<std::size_t, kNumLayers + 1> BufferOffsets() {
     offsets[i + 1] = offsets[i] + BufferFrames<kMaxBlock>(i) * kLayers[i].in_channels;
   }
   return offsets;
-}
-
-// Each layer's history in frames, as a table: Reset() reads it at run time, and reading
-// kLayers there would keep the unpacked weights it points to in flash beside the packed ones.
-constexpr std::array<std::size_t, kNumLayers> HistoryTable() {
-  std::array<std::size_t, kNumLayers> history{};
-  for (std::size_t i = 0; i < kNumLayers; ++i) history[i] = HistoryFrames(i);
-  return history;
 }
 
 // A layer's bias and weights in the order its tiles read them: for each output tile, its
@@ -127,23 +99,6 @@ struct PackedLayer {
 
   alignas(16) static constexpr std::array<float, kFloats> kData = Pack();
 };
-
-// Room for `block` new frames at `cursor` in a linear history buffer of `capacity` frames,
-// `width` elements each, whose newest `history` frames before the cursor are the layer's
-// history: when the block would run past the end, that history is copied back to the start
-// first (at most once per `history` new frames, see BufferFrames). Returns the block's first
-// frame. For buffers of any element type (the fixed-point engines' too).
-template <typename T>
-inline T* HistoryRoom(T* buffer, std::size_t& cursor, std::size_t block, std::size_t history,
-                      std::size_t capacity, std::size_t width) {
-  if (cursor + block > capacity) {
-    if (history > 0) {
-      std::memmove(buffer, buffer + (cursor - history) * width, history * width * sizeof(T));
-    }
-    cursor = history;
-  }
-  return buffer + cursor * width;
-}
 
 // ReLU in the integer unit: FPv4 has no VMAX/VMAXNM, and a compare-and-select costs a VMRS
 // and a conditional move per value. A float's bits read as a signed integer are negative
@@ -478,42 +433,40 @@ inline void CopyDown(float* dst, const float* src, std::size_t n) {
 
 }  // namespace fast_detail
 
-// kMaxBlock: the most frames one Process() call computes at a time; larger calls are split.
-template <std::size_t kMaxBlock>
-class FastWavenetEngine {
+template <std::size_t kMaxBlockFrames>
+class FastBackend {
  public:
-  static_assert(kMaxBlock >= 1, "a block holds at least one frame");
+  static constexpr std::size_t kMaxBlock = kMaxBlockFrames;
   static constexpr std::size_t kNumInputs = model::kNumInputs;
   static constexpr std::size_t kNumOutputs = model::kNumOutputs;
+  static constexpr bool kFloatOutputs = true;
   static constexpr std::array<std::size_t, model::kNumLayers + 1> kBufferOffsets =
       fast_detail::BufferOffsets<kMaxBlock>();
   static constexpr std::size_t kArenaFloats = kBufferOffsets[model::kNumLayers];
 
-  FastWavenetEngine() = default;
+  void Init() {}
 
-  void Init() { Reset(); }
-
-  // Back to silence, as after power-up; also clears the non-finite counter.
   void Reset() {
     std::memset(arena_, 0, sizeof(arena_));
-    for (std::size_t i = 0; i < model::kNumLayers; ++i) cursor_[i] = kHistory[i];
-    non_finite_outputs_ = 0;
+    for (std::size_t i = 0; i < model::kNumLayers; ++i) {
+      cursor_[i] = engine_detail::kHistoryFrames[i];
+    }
   }
 
-  // inputs[c][i]: frame i of input channel c, channels in model::kInputNames order.
-  // out[i * kNumOutputs + o]: frame i of output o. Non-finite outputs become 0 and are counted.
-  void Process(const float* const* inputs, float* out, std::size_t frames) {
-    ForEachBlock<kMaxBlock>(frames, [&](std::size_t first, std::size_t block) {
-      ProcessBlock(inputs, first, out + first * kNumOutputs, block);
-    });
+  void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
+                    std::size_t block) {
+    float* input = Room<0>(block);
+    // Interleave the planar inputs frame by frame, every channel's pointer in a register.
+    const float* channels[kNumInputs];
+    for (std::size_t c = 0; c < kNumInputs; ++c) channels[c] = inputs[c] + first;
+    for (std::size_t i = 0; i < block; ++i, input += kNumInputs) {
+#pragma GCC unroll 16
+      for (std::size_t c = 0; c < kNumInputs; ++c) input[c] = channels[c][i];
+    }
+    RunLayers<0>(out, block);
   }
-
-  std::uint32_t non_finite_outputs() const { return non_finite_outputs_; }
 
  private:
-  static constexpr std::array<std::size_t, model::kNumLayers> kHistory =
-      fast_detail::HistoryTable();
-
   // Room for `block` frames at layer `layer`'s cursor; copies its history back to the start
   // of its buffer when the block would run past the end.
   template <std::size_t kLayer>
@@ -557,32 +510,8 @@ class FastWavenetEngine {
     }
   }
 
-  void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
-                    std::size_t block) {
-    float* input = Room<0>(block);
-    // Interleave the planar inputs frame by frame, every channel's pointer in a register.
-    const float* channels[kNumInputs];
-    for (std::size_t c = 0; c < kNumInputs; ++c) channels[c] = inputs[c] + first;
-    for (std::size_t i = 0; i < block; ++i, input += kNumInputs) {
-#pragma GCC unroll 16
-      for (std::size_t c = 0; c < kNumInputs; ++c) input[c] = channels[c][i];
-    }
-    RunLayers<0>(out, block);
-    // Non-finite (inf or NaN) exactly when all exponent bits are set: an integer test, where
-    // std::isfinite is a compare and a VMRS on the M7.
-    for (std::size_t i = 0; i < block * kNumOutputs; ++i) {
-      std::uint32_t bits;
-      std::memcpy(&bits, &out[i], sizeof(bits));
-      if ((bits & 0x7f800000u) == 0x7f800000u) {
-        out[i] = 0.0f;
-        ++non_finite_outputs_;
-      }
-    }
-  }
-
   alignas(16) float arena_[kArenaFloats] = {};
   std::size_t cursor_[model::kNumLayers] = {};  // frame of each buffer where the block starts
-  std::uint32_t non_finite_outputs_ = 0;
 };
 
 }  // namespace daisynet
