@@ -193,7 +193,7 @@ def _quiet_reason(last_line: str, quiet_limit: float) -> str:
         return (f"{said}, so it was stopped: it was fetching packages, which the first build "
                 "does (the ststm32 platform and its toolchain, DaisyDuino and U8g2, from the "
                 "PlatformIO registry and GitHub). Connect to the network and run this again; "
-                "once fetched, they stay in ~/.platformio")
+                f"once fetched, they stay in ~/.platformio and {cache_dir('platformio')}")
     return f"{said}, so it was stopped; run `pio run -d . -e APP -v` to see where it hangs"
 
 
