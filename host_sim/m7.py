@@ -2,10 +2,11 @@
 
 ``M7Engine(header)`` cross-compiles firmware/core + firmware/emulator with Debian's
 ``arm-none-eabi-g++`` against that model_defn.h and the CMSIS-DSP C sources of the pinned
-``cmsisdsp`` sdist (the library the Python simulator uses), caching the ELF under build/m7/ by
-content hash. ``run()`` hands the inputs to the emulated M7 through semihosting files and
-returns its outputs with the instruction count of the audio path, measured with SysTick under
-``-icount shift=0`` (one virtual nanosecond per instruction, so the count is deterministic).
+``cmsisdsp`` sdist (the library the Python simulator uses), caching the ELF in the user's cache
+directory (host_sim.cache) by content hash. ``run()`` hands the inputs to the emulated M7
+through semihosting files and returns its outputs with the instruction count of the audio path,
+measured with SysTick under ``-icount shift=0`` (one virtual nanosecond per instruction, so the
+count is deterministic).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.cache import cached_build
 from daisynet.host_sim.daisy_target import daisy_target
 from daisynet.host_sim.native import (
     BACKENDS,
@@ -27,7 +29,6 @@ from daisynet.host_sim.native import (
     STATUS_FIELDS,
     NativeBuildError,
     backend_define,
-    cached_build_dir,
     cmsis_source_dir,
     cmsis_sources,
     header_io,
@@ -122,11 +123,8 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
         raise M7Error(str(err)) from err
     sources = [*sorted(CORE.glob("wavenet_*.h")), *sorted(EMULATOR.iterdir())]
     flags = [*COMMON_FLAGS, *C_FLAGS, *CXX_FLAGS, *ENGINE_LINK_FLAGS, backend_define(backend)]
-    out_dir = cached_build_dir("m7", [header, *sources], [*flags, cmsis.name])
-    elf = out_dir / "harness.elf"
-    footprint_file = out_dir / "footprint.txt"
-    if not (elf.exists() and footprint_file.exists()):
-        out_dir.mkdir(parents=True, exist_ok=True)
+
+    def build(out_dir: Path) -> None:
         shutil.copyfile(header, out_dir / "model_defn.h")
         includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{EMULATOR}", f"-I{cmsis / 'Include'}",
                     f"-I{cmsis / 'PrivateInclude'}"]
@@ -148,11 +146,13 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
         _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
                     str(harness_objects[1])])
         _run_build([gxx, *ARCH_FLAGS, *ENGINE_LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
-                    *map(str, harness_objects + model_objects), "-o", str(elf)])
+                    *map(str, harness_objects + model_objects), "-o", str(out_dir / "harness.elf")])
         flash, ram = _footprint(size, model_objects)
-        footprint_file.write_text(f"{flash} {ram}\n")
-    flash, ram = (int(part) for part in footprint_file.read_text().split())
-    return M7Build(elf=elf, flash_bytes=flash, ram_bytes=ram)
+        (out_dir / "footprint.txt").write_text(f"{flash} {ram}\n")
+
+    out_dir = cached_build("m7", [header, *sources], [*flags, cmsis.name], build)
+    flash, ram = (int(part) for part in (out_dir / "footprint.txt").read_text().split())
+    return M7Build(elf=out_dir / "harness.elf", flash_bytes=flash, ram_bytes=ram)
 
 
 def _footprint(size_tool: str, objects: list[Path]) -> tuple[int, int]:
@@ -197,22 +197,19 @@ def _build_status_harness() -> Path:
     gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
     sources = [CORE / "patch_status.h", EMULATOR / "status_harness.cc",
                EMULATOR / "semihosting.h", EMULATOR / "startup.c", EMULATOR / "mps2_an500.ld"]
-    out_dir = cached_build_dir("m7-status", sources,
-                               COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS)
-    elf = out_dir / "status_harness.elf"
-    if elf.exists():
-        return elf
-    out_dir.mkdir(parents=True, exist_ok=True)
-    objects = [out_dir / "status_harness.o", out_dir / "startup.o"]
-    _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, f"-I{CORE}", f"-I{EMULATOR}", "-c",
-                str(EMULATOR / "status_harness.cc"), "-o", str(objects[0])])
-    _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
-                str(objects[1])])
-    scratch = elf.with_suffix(".partial")
-    _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
-                *map(str, objects), "-o", str(scratch)])
-    scratch.replace(elf)
-    return elf
+
+    def build(out_dir: Path) -> None:
+        objects = [out_dir / "status_harness.o", out_dir / "startup.o"]
+        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, f"-I{CORE}", f"-I{EMULATOR}", "-c",
+                    str(EMULATOR / "status_harness.cc"), "-o", str(objects[0])])
+        _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
+                    str(objects[1])])
+        _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
+                    *map(str, objects), "-o", str(out_dir / "status_harness.elf")])
+
+    out_dir = cached_build("m7-status", sources,
+                           COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS, build)
+    return out_dir / "status_harness.elf"
 
 
 def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, list[str]]:

@@ -2,13 +2,12 @@
 
 ``NativeEngine(header)`` compiles firmware/core + firmware/native against that model_defn.h
 and the CMSIS-DSP C sources of the pinned ``cmsisdsp`` sdist (the library the Python simulator
-uses), caching the result under build/native/ by content hash.
+uses), caching the result in the user's cache directory (host_sim.cache) by content hash.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import importlib.metadata
 import re
 import shutil
@@ -20,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.cache import cache_dir, cached_build, fill_atomically
 from daisynet.host_sim.engine import DAISY_BLOCK_SIZE, render_in_blocks
 
 REPO = Path(__file__).resolve().parents[1]
-BUILD = REPO / "build"
 CORE = REPO / "firmware" / "core"
 NATIVE = REPO / "firmware" / "native"
 CMSIS_SOURCES = [
@@ -110,34 +109,25 @@ def cmsis_version() -> str:
 def cmsis_source_dir() -> Path:
     """Unpacked sdist of the installed cmsisdsp version, downloaded with pip on first use."""
     version = cmsis_version()
-    target = BUILD / f"cmsisdsp-{version}"
-    if (target / "Include" / "arm_math.h").exists():
-        return target
-    BUILD.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=BUILD) as scratch:
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                   "--no-binary", ":all:", "--no-build-isolation", f"cmsisdsp=={version}",
-                   "-d", scratch]
-        result = subprocess.run(command, capture_output=True, text=True)
-        archives = list(Path(scratch).glob("cmsisdsp-*.tar.gz"))
-        if not archives:
-            raise NativeBuildError(
-                f"could not download the cmsisdsp {version} sdist for its C sources:\n"
-                f"{result.stderr.strip()}"
-            )
-        with tarfile.open(archives[0]) as archive:
-            archive.extractall(scratch, filter="data")
-        shutil.move(Path(scratch) / f"cmsisdsp-{version}", target)
-    return target
 
+    def download(target: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="daisynet-sdist-") as scratch:
+            command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                       "--no-binary", ":all:", "--no-build-isolation", f"cmsisdsp=={version}",
+                       "-d", scratch]
+            result = subprocess.run(command, capture_output=True, text=True)
+            archives = list(Path(scratch).glob("cmsisdsp-*.tar.gz"))
+            if not archives:
+                raise NativeBuildError(
+                    f"could not download the cmsisdsp {version} sdist for its C sources:\n"
+                    f"{result.stderr.strip()}"
+                )
+            with tarfile.open(archives[0]) as archive:
+                archive.extractall(scratch, filter="data")
+            for item in (Path(scratch) / f"cmsisdsp-{version}").iterdir():
+                shutil.move(item, target / item.name)
 
-def cached_build_dir(kind: str, parts: list[Path], flags: list[str]) -> Path:
-    """build/KIND/HASH: one folder per content of ``parts`` (names and bytes) and ``flags``, so
-    a changed source, header or flag gets a fresh build and an unchanged one is reused."""
-    digest = hashlib.sha256(" ".join(flags).encode())
-    for part in parts:
-        digest.update(part.name.encode() + part.read_bytes())
-    return BUILD / kind / digest.hexdigest()[:16]
+    return fill_atomically(cache_dir("sdist") / f"cmsisdsp-{version}", download)
 
 
 def _compiler(name: str) -> str:
@@ -158,27 +148,27 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
         raise FileNotFoundError(f"{header}: no such file")
     cmsis = cmsis_source_dir()
     sources = [*sorted(CORE.glob("*.h")), NATIVE / entry]
-    out_dir = cached_build_dir("native", [header, *sources],
-                               COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS
-                               + [backend_define(backend), cmsis.name])
-    library = out_dir / f"lib{Path(entry).stem}.so"
-    if library.exists():
-        return library
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(header, out_dir / "model_defn.h")
-    includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{cmsis / 'Include'}",
-                f"-I{cmsis / 'PrivateInclude'}"]
-    objects = []
-    for index, source in enumerate(cmsis_sources(header_number_format(header))):
-        obj = out_dir / f"cmsis{index}.o"
-        _run([_compiler("gcc"), *CMSIS_FLAGS, *COMMON_FLAGS, *includes, "-c",
-              str(cmsis / source), "-o", str(obj)])
-        objects.append(str(obj))
-    wrap = ",".join(f"--wrap={name}" for name in WRAPPED)
-    _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS, *includes,
-          "-shared",
-          str(NATIVE / entry), *objects, f"-Wl,{wrap}", "-o", str(library)])
-    return library
+    library_name = f"lib{Path(entry).stem}.so"
+
+    def build(out_dir: Path) -> None:
+        shutil.copyfile(header, out_dir / "model_defn.h")
+        includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{cmsis / 'Include'}",
+                    f"-I{cmsis / 'PrivateInclude'}"]
+        objects = []
+        for index, source in enumerate(cmsis_sources(header_number_format(header))):
+            obj = out_dir / f"cmsis{index}.o"
+            _run([_compiler("gcc"), *CMSIS_FLAGS, *COMMON_FLAGS, *includes, "-c",
+                  str(cmsis / source), "-o", str(obj)])
+            objects.append(str(obj))
+        wrap = ",".join(f"--wrap={name}" for name in WRAPPED)
+        _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS, *includes,
+              "-shared",
+              str(NATIVE / entry), *objects, f"-Wl,{wrap}", "-o", str(out_dir / library_name)])
+
+    out_dir = cached_build("native", [header, *sources],
+                           COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS
+                           + [backend_define(backend), cmsis.name], build)
+    return out_dir / library_name
 
 
 def _run(command: list[str]) -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+# Not the project's files: git's, the test set-up's virtual environment and Python's bytecode.
+NOT_CHECKOUT_FILES = {".git", ".venv", "__pycache__"}
 
 
 @pytest.fixture
@@ -55,3 +60,16 @@ def require_tool(name: str) -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def checkout_files() -> dict[str, tuple[int, int]]:
+    """Every file of the checkout, tracked, untracked or ignored (build/ too), with its size and
+    modification time, to show that something left the checkout unchanged."""
+    files = {}
+    for folder, subfolders, names in os.walk(REPO):
+        subfolders[:] = [name for name in subfolders if name not in NOT_CHECKOUT_FILES]
+        for name in names:
+            path = Path(folder) / name
+            status = path.lstat()
+            files[str(path.relative_to(REPO))] = (status.st_size, status.st_mtime_ns)
+    return files

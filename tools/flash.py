@@ -3,6 +3,10 @@
 Before PlatformIO starts (its first run downloads the STM32 platform, minutes), everything that
 can be checked here is: the app name, the model header (hash, input names the Patch can feed,
 sample rate, one output), PlatformIO itself and a Daisy in DFU mode on the USB bus.
+
+PlatformIO builds in a temporary folder, with the chosen header staged beside it, and keeps its
+downloaded libraries in the user's cache directory: flashing writes nothing into the checkout,
+and a plain `pio run` there still builds firmware/model/.
 """
 
 from __future__ import annotations
@@ -10,14 +14,17 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import (
     APP_FLASH_BYTES,
     APP_FLASH_MEASURED_ON,
@@ -31,8 +38,6 @@ from daisynet.host_sim.native import REPO
 
 APPS = ("inference", "datalogger")
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
-# platformio.ini searches this folder before firmware/model/, so a chosen header wins.
-FLASH_MODEL_DIR = REPO / "build" / "flash" / "model"
 USB_DEVICES = Path("/sys/bus/usb/devices")
 # PlatformIO is stopped when it prints nothing for this long: compiling the largest file takes
 # well under a minute; fetching packages without a network hangs forever.
@@ -134,12 +139,32 @@ def check_dfu_device() -> None:
                      "BOOT, press and release RESET, release BOOT, then run this again")
 
 
-def run_platformio(command: list[str], log: Callable[[str], None]) -> int:
+def platformio_environment(scratch: Path, model_dir: Path | None) -> dict[str, str]:
+    """The environment PlatformIO runs in: build in ``scratch``, libraries in the user's cache
+    directory, and ``model_dir`` (holding model_defn.h) searched before firmware/model/.
+
+    PlatformIO appends $PLATFORMIO_BUILD_FLAGS to platformio.ini's build_flags (its
+    project/config.py), and adds build_flags to the include path before build_src_flags, where
+    `-I firmware/model` is (builder/tools/piobuild.py ProcessProgramDeps runs before piolib.py's
+    ProjectAsLibBuilder): so the staged header wins, and without it firmware/model/ is used.
+    """
+    environment = dict(os.environ, PLATFORMIO_BUILD_DIR=str(scratch / "build"),
+                       PLATFORMIO_WORKSPACE_DIR=str(cache_dir("platformio")))
+    if model_dir is not None:
+        # SCons splits the flags like a shell; the user's own extra flags still apply after ours.
+        flags = [f"-I {shlex.quote(str(model_dir))}", os.environ.get("PLATFORMIO_BUILD_FLAGS")]
+        environment["PLATFORMIO_BUILD_FLAGS"] = "\n".join(flag for flag in flags if flag)
+    return environment
+
+
+def run_platformio(command: list[str], log: Callable[[str], None],
+                   environment: dict[str, str] | None = None) -> int:
     """Run PlatformIO with its output passed on line by line; stop it, with the reason, when it
     prints nothing for QUIET_LIMIT_SECONDS. Returns its exit status."""
     quiet_limit = QUIET_LIMIT_SECONDS
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, errors="replace", start_new_session=True)
+                               text=True, errors="replace", start_new_session=True,
+                               env=environment)
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:
@@ -168,7 +193,7 @@ def _quiet_reason(last_line: str, quiet_limit: float) -> str:
         return (f"{said}, so it was stopped: it was fetching packages, which the first build "
                 "does (the ststm32 platform and its toolchain, DaisyDuino and U8g2, from the "
                 "PlatformIO registry and GitHub). Connect to the network and run this again; "
-                "once fetched, they stay in ~/.platformio")
+                f"once fetched, they stay in ~/.platformio and {cache_dir('platformio')}")
     return f"{said}, so it was stopped; run `pio run -d . -e APP -v` to see where it hangs"
 
 
@@ -207,14 +232,18 @@ def flash(app: str, model: str | None, log: Callable[[str], None],
         raise FlashError("--model is for the inference app; the datalogger runs no model")
     pio = find_platformio()
     check_dfu_device()
-    if app == "inference":
-        FLASH_MODEL_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(header, FLASH_MODEL_DIR / "model_defn.h")
-        log(f"model {result['model']} ({', '.join(result['inputs'])}) -> "
-            f"{FLASH_MODEL_DIR / 'model_defn.h'}")
-    command = [pio, "run", "-d", str(REPO), "-e", app, "-t", "upload"]
-    log(f"running {' '.join(command)} (the first build downloads the STM32 platform)")
-    status = run_platformio(command, log)
+    with tempfile.TemporaryDirectory(prefix="daisynet-flash-") as scratch:
+        model_dir = None
+        if app == "inference":
+            model_dir = Path(scratch) / "model"
+            model_dir.mkdir()
+            shutil.copyfile(header, model_dir / "model_defn.h")
+            log(f"model {result['model']} ({', '.join(result['inputs'])}) -> "
+                f"{model_dir / 'model_defn.h'}")
+        command = [pio, "run", "-d", str(REPO), "-e", app, "-t", "upload"]
+        log(f"running {' '.join(command)}, building in {scratch} (the first build downloads "
+            "the STM32 platform)")
+        status = run_platformio(command, log, platformio_environment(Path(scratch), model_dir))
     if status != 0:
         raise FlashError(f"PlatformIO failed (exit {status}); its output is above")
     log(f"flashed {app}; press RESET on the Daisy if it does not restart by itself")

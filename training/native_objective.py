@@ -4,18 +4,19 @@ both stages: Adam's batches (training/adam.py) and L-BFGS (training/refine.py).
 For the demo model's 281 refining windows one evaluation takes 0.155 s through TensorFlow
 (XLA, 2 cores); the C++ kernel keeps each window's activations in cache and is several times
 faster (``daisynet train-bench --objective 20`` times both). It is the only training objective:
-it is built on first use with the machine's g++ and OpenMP and cached under build/objective/.
+it is built on first use with the machine's g++ and OpenMP and cached in the user's cache
+directory (host_sim.cache).
 """
 
 from __future__ import annotations
 
 import ctypes
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.native import _compiler, _run, cached_build_dir
+from daisynet.host_sim.cache import cached_build
+from daisynet.host_sim.native import _compiler, _run
 from daisynet.training.quiet_keras import import_keras
 
 SOURCE = Path(__file__).resolve().parent / "native" / "wavenet_loss_gradient.cc"
@@ -34,16 +35,14 @@ _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
 def build_objective_library() -> Path:
     """Compile (or reuse) the kernel's shared library; raises NativeBuildError without g++."""
-    out_dir = cached_build_dir("objective", [SOURCE], COMPILE_FLAGS + LINK_FLAGS)
-    library = out_dir / "libwavenet_loss_gradient.so"
-    if not library.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
+    library_name = "libwavenet_loss_gradient.so"
+
+    def build(out_dir: Path) -> None:
         obj = out_dir / "wavenet_loss_gradient.o"
-        scratch = out_dir / f"{library.name}.partial"
         _run([_compiler("g++"), *COMPILE_FLAGS, "-c", str(SOURCE), "-o", str(obj)])
-        _run([_compiler("g++"), *LINK_FLAGS, str(obj), "-o", str(scratch)])
-        shutil.move(scratch, library)  # whole or absent, should a build be interrupted
-    return library
+        _run([_compiler("g++"), *LINK_FLAGS, str(obj), "-o", str(out_dir / library_name)])
+
+    return cached_build("objective", [SOURCE], COMPILE_FLAGS + LINK_FLAGS, build) / library_name
 
 
 def conv_layers(model) -> list[tuple[int, int, int, int, bool]]:

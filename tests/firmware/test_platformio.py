@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from daisynet.host_sim.daisy_target import daisy_target
 from daisynet.tools.capture import PRODUCT_HINT
-from daisynet.tools.flash import FlashError, find_platformio
+from daisynet.tools.flash import FlashError, find_platformio, platformio_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,8 +55,10 @@ def test_each_app_env_picks_its_own_sources_and_the_core(pio):
     assert daisy["build_unflags"] == "-Os"
     flags = daisy["build_flags"].split("\n")
     assert "-D PIO_FRAMEWORK_ARDUINO_ENABLE_CDC" in flags
-    # The header chosen by `daisynet flash --model` is found before the committed default.
-    assert flags.index("-I build/flash/model") < flags.index("-I firmware/model")
+    # model_defn.h comes from firmware/model/ unless `daisynet flash --model` adds its own
+    # folder to build_flags (test_flash_puts_its_header_before_the_default).
+    assert "-I firmware/model" not in flags
+    assert daisy["build_src_flags"].split() == ["-I", "firmware/model"]
     # The real build gets the same machine and optimisation flags as the emulated M7 build.
     target = daisy_target()
     for app in ("inference", "datalogger"):
@@ -68,3 +71,19 @@ def test_each_app_env_picks_its_own_sources_and_the_core(pio):
     assert "-D CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER=16" in datalogger_flags
     assert "DaisyDuino" in daisy["lib_deps"]
     assert "test_dir" not in sections["platformio"]  # tests/ is pytest's, not PlatformIO's
+
+
+def test_flash_puts_its_header_before_the_default(pio, tmp_path):
+    """PlatformIO puts build_flags on the include path before build_src_flags (see
+    tools/flash.py platformio_environment); here, that it appends flash's folder to
+    build_flags and leaves build_src_flags, which names firmware/model/, as it is."""
+    staged = tmp_path / "staged model"
+    result = subprocess.run([pio, "project", "config", "--json-output", "-d", str(REPO)],
+                            capture_output=True, text=True, timeout=120, check=True,
+                            env=platformio_environment(tmp_path, staged))
+    sections = {name: dict(options) for name, options in json.loads(result.stdout)}
+    for app in ("inference", "datalogger"):
+        env = sections[f"env:{app}"]
+        assert shlex.split(env["build_flags"][-1]) == ["-I", str(staged)]
+        assert not any("firmware/model" in flag for flag in env["build_flags"])
+        assert env["build_src_flags"] == ["-I firmware/model"]

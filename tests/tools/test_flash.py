@@ -1,18 +1,39 @@
 """`daisynet flash`: every check before PlatformIO, and the PlatformIO call itself."""
 
+import json
 import os
+import shlex
+import shutil
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 
+from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import model_flash_budget
 from daisynet.host_sim.model_defn import read_header
 from daisynet.tools import flash as flash_module
 from daisynet.tools.cli import main
 from daisynet.training.export import export
-from tests.conftest import require_tool
+from tests.conftest import REPO, checkout_files, require_tool
 from tests.training.test_export import save_with_metadata
+
+# A `pio` that records, as JSON in $FAKE_PIO_CALL, its arguments, the PLATFORMIO_ variables it
+# was given and the header staged for it (read while it runs: the staging folder is temporary);
+# it exits with $FAKE_PIO_STATUS. SCons reads PLATFORMIO_BUILD_FLAGS like a shell: shlex.
+FAKE_PIO = """#!{python}
+import json, os, shlex, sys
+from pathlib import Path
+flags = shlex.split(os.environ.get("PLATFORMIO_BUILD_FLAGS", ""))
+staged = Path(flags[1]) / "model_defn.h" if flags[:1] == ["-I"] else None
+Path(os.environ["FAKE_PIO_CALL"]).write_text(json.dumps({{
+    "args": sys.argv[1:],
+    "environment": {{k: v for k, v in os.environ.items() if k.startswith("PLATFORMIO_")}},
+    "staged_header": staged.read_text() if staged else None,
+}}))
+sys.exit(int(os.environ.get("FAKE_PIO_STATUS", "0")))
+"""
 
 
 def fake_usb(root: Path, *ids: tuple[str, str]) -> Path:
@@ -27,15 +48,14 @@ def fake_usb(root: Path, *ids: tuple[str, str]) -> Path:
 
 @pytest.fixture
 def fake_pio(tmp_path, monkeypatch):
-    """A `pio` that records its arguments and exits with $FAKE_PIO_STATUS."""
+    """The file the fake `pio` records its call in (see FAKE_PIO)."""
     script = tmp_path / "bin" / "pio"
     script.parent.mkdir()
-    script.write_text('#!/bin/sh\necho "$@" > "$FAKE_PIO_ARGS"\nexit "${FAKE_PIO_STATUS:-0}"\n')
+    script.write_text(FAKE_PIO.format(python=sys.executable))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setattr(flash_module, "find_platformio", lambda: str(script))
-    monkeypatch.setenv("FAKE_PIO_ARGS", str(tmp_path / "pio_args"))
-    monkeypatch.setattr(flash_module, "FLASH_MODEL_DIR", tmp_path / "flash_model")
-    return tmp_path / "pio_args"
+    monkeypatch.setenv("FAKE_PIO_CALL", str(tmp_path / "pio_call.json"))
+    return tmp_path / "pio_call.json"
 
 
 @pytest.fixture
@@ -46,11 +66,51 @@ def dfu_attached(tmp_path, monkeypatch):
 
 def test_flashes_the_default_model(fake_pio, dfu_attached, capsys):
     assert main(["flash", "inference"]) == 0
-    args = fake_pio.read_text().split()
-    assert args[:1] == ["run"] and args[-4:] == ["-e", "inference", "-t", "upload"]
-    copied = flash_module.FLASH_MODEL_DIR / "model_defn.h"
-    assert copied.read_bytes() == flash_module.DEFAULT_HEADER.read_bytes()
+    call = json.loads(fake_pio.read_text())
+    assert call["args"] == ["run", "-d", str(REPO), "-e", "inference", "-t", "upload"]
+    assert call["staged_header"] == flash_module.DEFAULT_HEADER.read_text()
     assert "flashed inference" in capsys.readouterr().out
+
+
+def test_the_chosen_header_is_staged_in_a_temporary_build_outside_the_checkout(
+        fake_pio, dfu_attached, tmp_path, monkeypatch):
+    """Issue 21: the header used to stay in build/flash/model/, which platformio.ini searched
+    first, so the next plain `pio run` built it instead of firmware/model/."""
+    monkeypatch.delenv("PLATFORMIO_BUILD_FLAGS", raising=False)
+    chosen = tmp_path / "my models" / "model_defn.h"  # a space, which the flags must quote
+    chosen.parent.mkdir()
+    shutil.copyfile(flash_module.DEFAULT_HEADER, chosen)
+    before = checkout_files()
+    assert main(["flash", "inference", "--model", str(chosen)]) == 0
+    assert checkout_files() == before
+    call = json.loads(fake_pio.read_text())
+    assert call["staged_header"] == chosen.read_text()
+    environment = call["environment"]
+    option, staged = shlex.split(environment["PLATFORMIO_BUILD_FLAGS"])
+    build = Path(environment["PLATFORMIO_BUILD_DIR"])
+    assert option == "-I" and Path(staged).parent == build.parent  # one temporary folder
+    assert not build.parent.exists()  # removed once PlatformIO is done
+    assert not build.is_relative_to(REPO) and not Path(staged).is_relative_to(REPO)
+    # Libraries PlatformIO fetches go to the cache, not to the checkout's .pio/.
+    assert environment["PLATFORMIO_WORKSPACE_DIR"] == str(cache_dir("platformio"))
+
+
+def test_the_datalogger_builds_outside_the_checkout_with_platformio_ini_as_it_is(
+        fake_pio, dfu_attached, monkeypatch):
+    monkeypatch.delenv("PLATFORMIO_BUILD_FLAGS", raising=False)
+    assert main(["flash", "datalogger"]) == 0
+    call = json.loads(fake_pio.read_text())
+    assert call["args"] == ["run", "-d", str(REPO), "-e", "datalogger", "-t", "upload"]
+    assert "PLATFORMIO_BUILD_FLAGS" not in call["environment"]
+    assert not Path(call["environment"]["PLATFORMIO_BUILD_DIR"]).is_relative_to(REPO)
+
+
+def test_the_users_own_platformio_build_flags_still_apply_after_the_staged_header(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("PLATFORMIO_BUILD_FLAGS", "-D MY_FLAG=1")
+    environment = flash_module.platformio_environment(tmp_path, tmp_path / "model")
+    assert environment["PLATFORMIO_BUILD_FLAGS"].split("\n") == [
+        f"-I {tmp_path / 'model'}", "-D MY_FLAG=1"]
 
 
 def test_platformio_failure_is_reported(fake_pio, dfu_attached, monkeypatch, capsys):

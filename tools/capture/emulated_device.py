@@ -1,10 +1,10 @@
 """The datalogger without hardware: the firmware's recorder behind a model of the USB link.
 
 ``EmulatedDatalogger(dataset)`` compiles firmware/native/emulated_datalogger.cc with
-firmware/core (cached under build/emulator/ by content hash), plays the dataset through it as
-the Daisy Patch would record it (4 audio inputs every frame, 4 knobs once per 48-frame block),
-and exposes the terminal's path as ``port`` for pyserial, just like /dev/ttyACM0. The host
-configures and starts it with wire protocol commands, as the real datalogger;
+firmware/core (cached in the user's cache directory by content hash: host_sim.cache), plays the
+dataset through it as the Daisy Patch would record it (4 audio inputs every frame, 4 knobs once
+per 48-frame block), and exposes the terminal's path as ``port`` for pyserial, just like
+/dev/ttyACM0. The host configures and starts it with wire protocol commands, as the real datalogger;
 ``capture_emulated`` does all of that in one call.
 
 Time is virtual: one 48-frame block per virtual millisecond, and a USB link that moves at most
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.cache import cached_build
 from daisynet.host_sim.daisy_target import (
     BLOCK_FRAMES,
     SAMPLE_RATE_HZ,
@@ -33,7 +34,6 @@ from daisynet.host_sim.daisy_target import (
     USB_LINK_BYTES_PER_SECOND,
     cdc_queue_packets,
 )
-from daisynet.host_sim.native import cached_build_dir
 from daisynet.tools.capture.saving import CaptureResult
 from daisynet.tools.capture.session import CaptureRequest, capture
 from daisynet.training.dataset import Dataset, DatasetError
@@ -84,17 +84,16 @@ def build_emulator() -> Path:
     compiler = shutil.which("g++")
     if not compiler:
         raise EmulatorError("g++ not found; install it (Debian: apt-get install g++)")
-    executable = cached_build_dir("emulator", [SOURCE, *HEADERS], CXX_FLAGS) / "emulated_datalogger"
-    if executable.exists():
-        return executable
-    executable.parent.mkdir(parents=True, exist_ok=True)
-    scratch = executable.with_suffix(".partial")
-    result = subprocess.run([compiler, *CXX_FLAGS, f"-I{CORE}", str(SOURCE), "-o", str(scratch)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise EmulatorError(f"building the emulated datalogger failed:\n{result.stderr.strip()}")
-    scratch.replace(executable)  # atomic, so a concurrent build never runs a half-written file
-    return executable
+
+    def build(out_dir: Path) -> None:
+        result = subprocess.run([compiler, *CXX_FLAGS, f"-I{CORE}", str(SOURCE), "-o",
+                                 str(out_dir / "emulated_datalogger")],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise EmulatorError("building the emulated datalogger failed:\n"
+                                f"{result.stderr.strip()}")
+
+    return cached_build("emulator", [SOURCE, *HEADERS], CXX_FLAGS, build) / "emulated_datalogger"
 
 
 def device_blocks(dataset: Dataset) -> tuple[np.ndarray, list[str]]:
