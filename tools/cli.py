@@ -209,7 +209,7 @@ def cmd_capture(args: argparse.Namespace, argv: list[str]) -> dict:
 
 def cmd_monitor(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.tools.capture import CaptureError, find_port
-    from daisynet.tools.monitor import MonitorError, monitor
+    from daisynet.tools.device.monitor import MonitorError, monitor
 
     log = _logger(args.json)
     options = dict(duration=args.duration, count=args.count, log_path=args.log, show=log)
@@ -217,7 +217,7 @@ def cmd_monitor(args: argparse.Namespace, argv: list[str]) -> dict:
         if not args.emulate:
             summary = monitor(find_port(args.port, app="inference"), **options)
         else:
-            from daisynet.tools.emulated_inference import DEFAULT_HEADER, EmulatedInference
+            from daisynet.tools.device.emulated_inference import DEFAULT_HEADER, EmulatedInference
 
             with EmulatedInference(args.emulate_model or DEFAULT_HEADER, realtime=True,
                                    stall_every=args.emulate_stall_every) as device:
@@ -536,7 +536,7 @@ def cmd_plan(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_flash(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.tools.flash import FlashError, flash
+    from daisynet.tools.device.flash import FlashError, flash
 
     try:
         return flash(args.app, args.model, _logger(args.json), force=args.force)

@@ -9,7 +9,7 @@ import pytest
 
 from daisynet.host_sim.daisy_target import daisy_target
 from daisynet.tools.capture import PRODUCT_HINT
-from daisynet.tools.flash import FlashError, find_platformio
+from daisynet.tools.device.flash import FlashError, find_platformio
 
 REPO = Path(__file__).resolve().parents[2]
 
