@@ -40,7 +40,7 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def _formats(text: str) -> tuple[str, ...]:
     """Quantized number formats, comma-separated: q15, q7 (or 'none')."""
-    from daisynet.tools.plan import QUANTIZED_FORMATS
+    from daisynet.tools.measure.plan import QUANTIZED_FORMATS
 
     if text.strip().lower() in ("", "none"):
         return ()
@@ -340,7 +340,7 @@ def cmd_export(args: argparse.Namespace, argv: list[str]) -> dict:
         f"receptive field {arch.receptive_field}{', ' + spec.number_format if quantization else ''}"
         f") and {golden}" + (f", {quantization.report_path}" if quantization else ""))
     from daisynet.host_sim.m7 import M7Error
-    from daisynet.tools.plan import measure_header, real_time_verdict
+    from daisynet.tools.measure.plan import measure_header, real_time_verdict
 
     real_time = None
     try:
@@ -512,14 +512,14 @@ def cmd_verify(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.tools.bench import bench
+    from daisynet.tools.measure.bench import bench
 
     return bench(args.header, args.block_sizes, args.seconds, _logger(args.json),
                  formats=args.quantize)
 
 
 def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.tools.train_bench import bench_objective, bench_seeds, bench_starts
+    from daisynet.tools.measure.train_bench import bench_objective, bench_seeds, bench_starts
 
     if args.objective:
         return bench_objective(args.objective, _logger(args.json))
@@ -529,7 +529,7 @@ def cmd_train_bench(args: argparse.Namespace, argv: list[str]) -> dict:
 
 
 def cmd_plan(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.tools.plan import plan
+    from daisynet.tools.measure.plan import plan
 
     return plan(args.inputs, args.kernel_size, args.filters, args.sample_rates,
                 _logger(args.json), quantize=args.quantize)
@@ -746,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "simulator must be as close to the float64 answer as Keras is")
     verify.add_argument("--plot", help="write a PNG of Keras vs simulator")
 
-    from daisynet.tools.bench import DEFAULT_HEADER
+    from daisynet.tools.measure.bench import DEFAULT_HEADER
 
     bench = add("bench", cmd_bench,
                 "instructions per sample and footprint of a model on the emulated Cortex-M7")

@@ -175,7 +175,7 @@ def _quiet_reason(last_line: str, quiet_limit: float) -> str:
 def check_real_time(header: Path, force: bool, log: Callable[[str], None]) -> dict | None:
     """The model's real-time verdict on the emulated Cortex-M7 (None without the toolchain);
     refuses a model that cannot run in real time unless ``force``."""
-    from daisynet.tools.plan import measure_header, real_time_verdict
+    from daisynet.tools.measure.plan import measure_header, real_time_verdict
 
     spec = read_header(header)
     try:

@@ -5,11 +5,11 @@ import math
 
 import pytest
 
-import daisynet.tools.plan
+import daisynet.tools.measure.plan
 from daisynet.host_sim.daisy_target import model_flash_budget
 from daisynet.host_sim.model_defn import Architecture, render_header
-from daisynet.tools.bench import bench
-from daisynet.tools.plan import (
+from daisynet.tools.measure.bench import bench
+from daisynet.tools.measure.plan import (
     DEEPEST_SEARCHED,
     DTCM_BYTES,
     PLAN_BLOCK,
@@ -117,7 +117,7 @@ def test_plan_reports_the_search_with_the_measurement_it_would_make(monkeypatch)
             arch.filters), ram_bytes=1_000 * len(arch.filters), weight_bytes=4 * arch.parameters,
             flash_bytes=4 * arch.parameters + 6_000)
 
-    monkeypatch.setattr(daisynet.tools.plan, "measure", stand_in)
+    monkeypatch.setattr(daisynet.tools.measure.plan, "measure", stand_in)
     lines = []
     result = plan(4, 3, (16,) * 6, RATES, log=lines.append)
     searched = len(measured)

@@ -27,7 +27,7 @@ from daisynet.host_sim.engine import Simulator
 from daisynet.host_sim.m7 import M7Engine
 from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import BACKENDS, REPO, NativeEngine
-from daisynet.tools.plan import (
+from daisynet.tools.measure.plan import (
     FLOAT32,
     PLAN_BLOCK,
     quantized_header,
