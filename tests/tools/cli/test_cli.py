@@ -358,7 +358,7 @@ def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypa
 
 
 def test_broken_plain_wavs_are_one_line_in_simulate(tmp_path, exported, capsys):
-    from tests.tools.test_dataset import plain_wavs
+    from tests.training.test_dataset import plain_wavs
 
     _, header = exported
     for name in plain_wavs(tmp_path):
@@ -469,7 +469,7 @@ def test_tensorflow_start_up_noise_stays_off_the_terminal(tmp_path):
     import subprocess
     import sys
 
-    model = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model.keras"
+    model = Path(__file__).resolve().parents[3] / "firmware" / "model" / "model.keras"
     result = subprocess.run([sys.executable, "-m", "daisynet.tools.cli", "export", str(model), "-o",
                              str(tmp_path / "m.h")], capture_output=True, text=True,
                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(model.parents[2])})
@@ -493,13 +493,13 @@ def test_export_says_whether_the_model_runs_in_real_time(exported, tmp_path, cap
 
 def test_a_read_only_output_file_is_one_line(exported, tmp_path, monkeypatch, capsys):
     """Root (as the tests run) may write read-only files; a user may not. os.access says."""
-    from daisynet.tools import paths
+    from daisynet.host_sim import files
 
     _, header = exported
     target = tmp_path / "out.wav"
     target.write_bytes(b"")
-    real_access = paths.os.access
-    monkeypatch.setattr(paths.os, "access",
+    real_access = files.os.access
+    monkeypatch.setattr(files.os, "access",
                         lambda p, mode: False if Path(p) == target else real_access(p, mode))
     soundfile.write(tmp_path / "in.wav", np.zeros((480, 3), np.float32), 48_000)
     assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o", str(target)]) == 1
