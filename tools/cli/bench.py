@@ -9,15 +9,16 @@ from daisynet.tools.cli.options import add_command, int_list, logger, number, qu
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from daisynet.tools.measure.bench import DEFAULT_HEADER
+    from daisynet.tools.measure.bench import DEFAULT_BLOCK_SIZES, DEFAULT_HEADER
 
     parser = add_command(subparsers, "bench", run,
                          "instructions per sample and footprint of a model on the emulated "
                          "Cortex-M7")
     parser.add_argument("header", nargs="?", default=str(DEFAULT_HEADER),
                         help="model_defn.h (default: the committed firmware/model/model_defn.h)")
-    parser.add_argument("--block-sizes", type=int_list, default=(1, 16, 32, 48, 64),
-                        help="audio block sizes to measure, 1..64 (1,16,32,48,64)")
+    parser.add_argument("--block-sizes", type=int_list, default=DEFAULT_BLOCK_SIZES,
+                        help="audio block sizes to measure, 1..64 "
+                             f"({','.join(map(str, DEFAULT_BLOCK_SIZES))})")
     parser.add_argument("--seconds", type=number(0), default=0.2,
                         help="length of the synthetic input in seconds (0.2)")
     parser.add_argument("--quantize", type=quantized_formats, default=("q15", "q7"),

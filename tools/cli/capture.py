@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from daisynet.host_sim.daisy_target import (
+    USB_FRAMES_PER_SECOND,
+    USB_LINK_BYTES_PER_SECOND,
+    USB_PACKET_BYTES,
+)
 from daisynet.tools.cli.options import CommandError, add_command, logger, name_list, number, whole
 
 
@@ -54,13 +59,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     emulated.add_argument("--realtime", action="store_true",
                           help="tie the device's virtual clock to the wall clock (default: "
                                "virtual time, as fast as the host reads)")
-    emulated.add_argument("--link-rate", type=whole(1), default=1_000_000,
-                          help="USB link budget in bytes/s, moved in 64-byte packets per 1 ms "
-                               "USB frame (%(default)s: full speed as planned)")
+    emulated.add_argument("--link-rate", type=whole(1), default=USB_LINK_BYTES_PER_SECOND,
+                          help=f"USB link budget in bytes/s, moved in {USB_PACKET_BYTES}-byte "
+                               f"packets per {1000 // USB_FRAMES_PER_SECOND} ms USB frame "
+                               "(%(default)s: full speed as planned)")
     emulated.add_argument("--flip-rate", type=number(0, 1, low_included=True), default=0.0,
                           help="fraction of bytes corrupted (0)")
     emulated.add_argument("--flip-burst", type=whole(1), default=1,
-                          help="bytes per corruption; 64 is a lost USB packet (1)")
+                          help=f"bytes per corruption; {USB_PACKET_BYTES} is a lost USB packet (1)")
     emulated.add_argument("--drop-rate", type=number(0, 1, low_included=True), default=0.0,
                           help="fraction of frames dropped whole (0)")
     emulated.add_argument("--truncate-at", type=whole(0),

@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
 from daisynet.tools.cli.options import (
     CommandError,
     add_command,
@@ -37,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", help="output name (default: from training.json)")
     parser.add_argument("--sample-rate", type=whole(1),
                         help="Hz the model was trained at (default: from training.json, else "
-                             "48000)")
+                             f"{SAMPLE_RATE_HZ})")
     parser.add_argument("--name", type=model_name,
                         help="model name shown on the Daisy (default: from training.json)")
     parser.add_argument("--golden-input",

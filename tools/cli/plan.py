@@ -9,14 +9,17 @@ from daisynet.tools.cli.options import add_command, int_list, logger, quantized_
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from daisynet.tools.measure.plan import DEFAULT_SAMPLE_RATES
+
     parser = add_command(subparsers, "plan", run,
                          "whether an architecture fits the Daisy, measured with random weights "
                          "on the emulated Cortex-M7")
     parser.add_argument("--inputs", type=whole(1), required=True, help="input channels")
     parser.add_argument("--kernel-size", type=whole(2), required=True, help="kernel size K")
     parser.add_argument("--filters", type=int_list, required=True, help="filters per block, a,b,c")
-    parser.add_argument("--sample-rates", type=int_list, default=(32_000, 48_000, 96_000),
-                        help="sample rates to judge, Hz (32000,48000,96000)")
+    parser.add_argument("--sample-rates", type=int_list, default=DEFAULT_SAMPLE_RATES,
+                        help="sample rates to judge, Hz "
+                             f"({','.join(map(str, DEFAULT_SAMPLE_RATES))})")
     parser.add_argument("--quantize", type=quantized_formats, default=(),
                         help="also judge the model quantized to these formats: q15,q7")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.tools.cli.options import (
     ENGINE_LABELS,
     CommandError,
@@ -23,8 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", help="model_defn.h or .keras")
     parser.add_argument("input", help="WAV with the model's inputs in order, or a dataset")
     parser.add_argument("-o", "--output", required=True, help="output WAV (float32)")
-    parser.add_argument("--block-size", type=whole(1), default=48,
-                        help="frames per processing block, as the Daisy's audio block (48)")
+    parser.add_argument("--block-size", type=whole(1), default=BLOCK_FRAMES,
+                        help="frames per processing block, as the Daisy's audio block "
+                             "(%(default)s)")
     parser.add_argument("--engine", choices=ENGINE_LABELS, default="python",
                         help="python: cmsisdsp simulator; native: the firmware's C++ core on "
                              "this machine; m7: the same core on an emulated Cortex-M7, for "

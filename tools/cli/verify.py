@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
 from daisynet.tools.cli.options import (
     ENGINE_LABELS,
     CommandError,
@@ -26,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                         "else a synthetic signal)")
     parser.add_argument("--seconds", type=number(0), default=1.0,
                         help="length of the synthetic signal (1.0)")
-    parser.add_argument("--block-size", type=whole(1), default=48, help="engine block size (48)")
+    parser.add_argument("--block-size", type=whole(1), default=BLOCK_FRAMES,
+                        help="engine block size (%(default)s)")
     parser.add_argument("--engine", choices=ENGINE_LABELS, default="python",
                         help="what to check against Keras: python (the simulator), native "
                              "(the firmware's C++ core here) or m7 (on an emulated Cortex-M7); "
@@ -74,8 +76,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         inputs, golden_outputs = read_golden(golden_path(args.header), spec)
         source = str(golden_path(args.header))
     else:
-        inputs = excitation(spec.input_names, int(args.seconds * (spec.sample_rate or 48_000)),
-                            spec.sample_rate or 48_000)
+        rate = spec.sample_rate or SAMPLE_RATE_HZ
+        inputs = excitation(spec.input_names, int(args.seconds * rate), rate)
         source = f"synthetic excitation, {args.seconds} s"
     label = ENGINE_LABELS[args.engine]
     with tempfile.TemporaryDirectory(prefix="daisynet-") as scratch:
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     keras_out, sim_out = result.pop("keras"), result.pop("simulator")
     result.update(model=args.model, header=args.header, input=source, engine=args.engine)
     if args.plot:
-        plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or 48_000, 0,
+        plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or SAMPLE_RATE_HZ, 0,
                          Path(args.plot), title=f"{label} vs Keras", reference_label="Keras",
                          prediction_label=label)
     verdict = "PASS" if result["passed"] else "FAIL"

@@ -6,12 +6,11 @@ import math
 import pytest
 
 import daisynet.tools.measure.plan
-from daisynet.host_sim.daisy_target import model_flash_budget
+from daisynet.host_sim.daisy_target import DTCM_BYTES, model_flash_budget
 from daisynet.host_sim.model_defn import Architecture, render_header
 from daisynet.tools.measure.bench import bench
 from daisynet.tools.measure.plan import (
     DEEPEST_SEARCHED,
-    DTCM_BYTES,
     PLAN_BLOCK,
     SAFETY_MARGIN,
     WIDEST_SEARCHED,
