@@ -1,11 +1,14 @@
-"""Where commands write: checked before the work starts, so a bad output path fails in one line
-up front, and no command ever writes over one of its own inputs."""
+"""Where and how commands write. Paths are checked before the work starts, so a bad output path
+fails in one line up front, and no command ever writes over one of its own inputs. Every output
+is written through ``atomic_output``: to a temporary file beside it, then renamed into place, so
+a failure (a full disk, Ctrl-C, a crash) leaves any earlier file exactly as it was."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -58,3 +61,70 @@ def check_output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()
         raise OutputPathError(f"{path}: is read-only; make it writable or write elsewhere")
     writable_folder(path.parent)
     return path
+
+
+class OutputExistsError(OutputPathError):
+    """``atomic_output(replace=False)`` found the file there at the moment of renaming (another
+    run wrote it meanwhile)."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, replace: bool = True) -> Iterator[Path]:
+    """Yields a temporary path beside ``path`` (same suffix, so writers that go by the suffix
+    work) to write the whole output to; on leaving without an exception it is flushed to disk
+    and renamed to ``path``. On any exception, KeyboardInterrupt included, the temporary file is
+    removed and ``path`` is untouched. With ``replace=False`` an existing ``path`` is never
+    replaced, also not one that appeared while writing: then ``OutputExistsError``."""
+    path = Path(path)
+    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                              suffix=f".partial{path.suffix}")
+    os.close(handle)
+    temporary = Path(temporary_name)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        if replace:
+            os.replace(temporary, path)
+        else:
+            _rename_without_replacing(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _rename_without_replacing(temporary: Path, path: Path) -> None:
+    exists = OutputExistsError(f"{path}: already exists (written while this ran); nothing was "
+                               f"replaced")
+    try:
+        os.link(temporary, path)  # fails if path exists: no window for a second writer
+    except FileExistsError:
+        raise exists from None
+    except OSError:  # a file system without hard links: reserve the name, then replace it
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            raise exists from None
+        os.replace(temporary, path)
+    else:
+        temporary.unlink()
+
+
+def write_text(path: str | Path, text: str, replace: bool = True) -> Path:
+    """Writes ``text`` to ``path`` atomically (see ``atomic_output``)."""
+    with atomic_output(path, replace) as temporary:
+        temporary.write_text(text)
+    return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes, replace: bool = True) -> Path:
+    """Writes ``data`` to ``path`` atomically (see ``atomic_output``)."""
+    with atomic_output(path, replace) as temporary:
+        temporary.write_bytes(data)
+    return Path(path)

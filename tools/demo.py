@@ -9,7 +9,7 @@ from pathlib import Path
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
-from daisynet.tools.capture import capture_emulated
+from daisynet.tools.capture import CaptureRequest, capture_emulated
 from daisynet.training.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
 from daisynet.training.dataset import describe, load_dataset
 from daisynet.training.export import export, load_keras
@@ -40,8 +40,9 @@ def run_demo(
     if source == "emulated":
         log("      capturing it through the emulated datalogger (firmware encoder, pty, pyserial)")
         # The demo remakes its own folder on every run, as the builtin source does.
-        captured = capture_emulated(generated, out_dir / "dataset" / "waveshaper", progress=False,
-                                    log=lambda line: log("      " + line), force=True)
+        captured = capture_emulated(
+            generated, CaptureRequest(out_dir / "dataset" / "waveshaper", force=True),
+            progress=False, log=lambda line: log("      " + line))
         wav_path = captured.dataset_path
     else:
         wav_path, _ = generated.save(out_dir / "dataset" / "waveshaper")

@@ -74,7 +74,8 @@ class Recorder {
   static constexpr std::size_t SlotBytes(std::uint16_t block_size, std::uint8_t audio_channels,
                                          std::uint8_t control_channels,
                                          wire::SampleFormat format) {
-    return 8 + std::size_t{block_size} * audio_channels * wire::SampleBytes(format) +
+    return wire::data_layout::kBytes +
+           std::size_t{block_size} * audio_channels * wire::SampleBytes(format) +
            sizeof(float) * control_channels;
   }
 
@@ -197,8 +198,8 @@ class Recorder {
   bool tx_idle() const { return tx_sent_ == tx_size_; }
 
  private:
-  static constexpr std::size_t kCountersBytes = 29;
-  static constexpr std::size_t kReplyFixedBytes = 7;  // command u8, sequence u32, code u8, len u8
+  static constexpr std::size_t kCountersBytes = wire::counters_layout::kBytes;
+  static constexpr std::size_t kReplyFixedBytes = wire::reply_layout::kBytes;
   static constexpr std::size_t kDescriptionBytes = 512;  // SESSION, capabilities: names fit
 
   std::uint8_t* Slot(std::uint32_t index) const {
@@ -207,8 +208,8 @@ class Recorder {
 
   void FillSlot(std::uint8_t* slot, std::uint64_t first_frame, const float* const* audio,
                 const float* controls) const {
-    wire::PutU64(slot, first_frame);
-    std::uint8_t* out = slot + 8;
+    wire::PutU64(slot + wire::data_layout::kFirstFrame.offset, first_frame);
+    std::uint8_t* out = slot + wire::data_layout::kBytes;
     const std::size_t sample_bytes = wire::SampleBytes(config_.format);
     for (std::size_t frame = 0; frame < device_.block_size; ++frame) {
       for (std::uint8_t i = 0; i < audio_count_; ++i) {
@@ -251,25 +252,29 @@ class Recorder {
   }
 
   void Configure(const wire::Command& command, bool idle) {
-    if (command.size != 11) {
+    namespace at = wire::configure_layout;
+    static_assert(at::kBytes == 11, "the CONFIGURE error message names the size");
+    if (command.size != at::kBytes) {
       return Reply(command, wire::ReplyCode::kBadArguments, "CONFIGURE takes 11 bytes");
     }
     if (!idle) return Reply(command, wire::ReplyCode::kBusy, "busy: stop the recording first");
     const std::uint8_t* in = command.payload;
+    const std::uint8_t mode = in[at::kMode.offset];
+    const std::uint8_t format = in[at::kSampleFormat.offset];
     RecordingConfig next{};
-    next.mode = static_cast<wire::Mode>(in[0]);
-    next.format = static_cast<wire::SampleFormat>(in[1]);
-    next.channel_mask = in[2];
-    next.max_frames = wire::GetU64(in + 3);
+    next.mode = static_cast<wire::Mode>(mode);
+    next.format = static_cast<wire::SampleFormat>(format);
+    next.channel_mask = in[at::kChannelMask.offset];
+    next.max_frames = wire::GetU64(in + at::kMaxFrames.offset);
     const std::uint8_t device_mask = static_cast<std::uint8_t>(
         ((1u << device_.audio_channels) - 1) |
         (((1u << device_.control_channels) - 1) << wire::kAudioMaskBits));
-    if (in[0] != static_cast<std::uint8_t>(wire::Mode::kLive) &&
-        in[0] != static_cast<std::uint8_t>(wire::Mode::kRecord)) {
+    if (mode != static_cast<std::uint8_t>(wire::Mode::kLive) &&
+        mode != static_cast<std::uint8_t>(wire::Mode::kRecord)) {
       return Reply(command, wire::ReplyCode::kBadArguments, "mode must be 1 (live) or 2 (record)");
     }
-    if (in[1] < static_cast<std::uint8_t>(wire::SampleFormat::kS24) ||
-        in[1] > static_cast<std::uint8_t>(wire::SampleFormat::kF32)) {
+    if (format < static_cast<std::uint8_t>(wire::SampleFormat::kS24) ||
+        format > static_cast<std::uint8_t>(wire::SampleFormat::kF32)) {
       return Reply(command, wire::ReplyCode::kBadArguments,
                    "format must be 1 (s24), 2 (s16) or 3 (f32)");
     }
@@ -291,28 +296,32 @@ class Recorder {
   }
 
   void Resend(const wire::Command& command, bool idle) {
+    namespace at = wire::resend_layout;
+    namespace range_at = wire::resend_range_layout;
     const std::uint8_t* in = command.payload;
-    if (command.size < 5 || in[4] == 0 || in[4] > wire::kMaxResendRanges ||
-        command.size != 5 + 8 * std::size_t{in[4]}) {
+    const std::uint8_t ranges = command.size < at::kBytes ? 0 : in[at::kRangeCount.offset];
+    if (ranges == 0 || ranges > wire::kMaxResendRanges ||
+        command.size != at::kBytes + range_at::kBytes * ranges) {
       return Reply(command, wire::ReplyCode::kBadArguments,
                    "RESEND takes a session id and 1..32 ranges");
     }
     if (config_.mode != wire::Mode::kRecord || session_id_ == 0 ||
-        wire::GetU32(in) != session_id_) {
+        wire::GetU32(in + at::kSessionId.offset) != session_id_) {
       return Reply(command, wire::ReplyCode::kBadArguments, "that session is not in the store");
     }
     if (!idle) return Reply(command, wire::ReplyCode::kBusy, "busy: wait for END");
     const std::uint32_t stored = write_count_.load();
-    for (std::uint8_t i = 0; i < in[4]; ++i) {
-      const std::uint32_t first = wire::GetU32(in + 5 + 8 * i);
-      const std::uint32_t count = wire::GetU32(in + 9 + 8 * i);
+    for (std::uint8_t i = 0; i < ranges; ++i) {
+      const std::uint8_t* range = in + at::kBytes + range_at::kBytes * i;
+      const std::uint32_t first = wire::GetU32(range + range_at::kFirstBlock.offset);
+      const std::uint32_t count = wire::GetU32(range + range_at::kBlockCount.offset);
       if (count == 0 || first >= stored || count > stored - first) {
         resend_range_count_ = 0;
         return Reply(command, wire::ReplyCode::kBadArguments, "range outside the stored blocks");
       }
       resend_ranges_[i] = {first, count};
     }
-    resend_range_count_ = in[4];
+    resend_range_count_ = ranges;
     resend_range_ = 0;
     resend_block_ = resend_ranges_[0].first;
     end_reason_.store(static_cast<std::uint8_t>(wire::EndReason::kResendDone));
@@ -323,11 +332,12 @@ class Recorder {
 
   void Reply(const wire::Command& command, wire::ReplyCode code, const char* text,
              const std::uint8_t* body = nullptr, std::size_t body_bytes = 0) {
+    namespace at = wire::reply_layout;
     const std::size_t length = std::strlen(text);
-    reply_[0] = command.type;
-    wire::PutU32(reply_ + 1, command.sequence);
-    reply_[5] = static_cast<std::uint8_t>(code);
-    reply_[6] = static_cast<std::uint8_t>(length);
+    reply_[at::kCommand.offset] = command.type;
+    wire::PutU32(reply_ + at::kCommandSequence.offset, command.sequence);
+    reply_[at::kCode.offset] = static_cast<std::uint8_t>(code);
+    reply_[at::kMessageLength.offset] = static_cast<std::uint8_t>(length);
     std::memcpy(reply_ + kReplyFixedBytes, text, length);
     if (body_bytes != 0) std::memcpy(reply_ + kReplyFixedBytes + length, body, body_bytes);
     reply_bytes_ = kReplyFixedBytes + length + body_bytes;
@@ -363,19 +373,20 @@ class Recorder {
 
   // HELLO's REPLY body: what the device offers, its state and current configuration.
   std::size_t BuildCapabilities() {
+    namespace at = wire::capabilities_layout;
     std::uint8_t* out = capabilities_;
-    wire::PutU32(out, device_.sample_rate);
-    wire::PutU16(out + 4, device_.block_size);
-    out[6] = device_.audio_channels;
-    out[7] = device_.control_channels;
-    out[8] = 0x07;  // formats: bit (format - 1) for s24, s16, f32
-    wire::PutU64(out + 9, store_bytes_);
-    out[17] = static_cast<std::uint8_t>(state());
-    out[18] = static_cast<std::uint8_t>(config_.mode);
-    out[19] = static_cast<std::uint8_t>(config_.format);
-    out[20] = config_.channel_mask;
-    wire::PutU64(out + 21, config_.max_frames);
-    std::size_t size = 29;
+    wire::PutU32(out + at::kSampleRate.offset, device_.sample_rate);
+    wire::PutU16(out + at::kBlockSize.offset, device_.block_size);
+    out[at::kAudioChannels.offset] = device_.audio_channels;
+    out[at::kControlChannels.offset] = device_.control_channels;
+    out[at::kFormats.offset] = 0x07;  // bit (format - 1) for s24, s16, f32
+    wire::PutU64(out + at::kStoreBytes.offset, store_bytes_);
+    out[at::kState.offset] = static_cast<std::uint8_t>(state());
+    out[at::kMode.offset] = static_cast<std::uint8_t>(config_.mode);
+    out[at::kSampleFormat.offset] = static_cast<std::uint8_t>(config_.format);
+    out[at::kChannelMask.offset] = config_.channel_mask;
+    wire::PutU64(out + at::kMaxFrames.offset, config_.max_frames);
+    std::size_t size = at::kBytes;
     if (!PutText(out, size, device_.firmware_version)) return 0;
     for (std::size_t i = 0; i < std::size_t{device_.audio_channels} + device_.control_channels;
          ++i) {
@@ -386,18 +397,19 @@ class Recorder {
 
   // SESSION payload of the current configuration; the session id is filled in when sent.
   std::size_t BuildSession() {
+    namespace at = wire::session_layout;
     std::uint8_t* out = session_payload_;
-    wire::PutU32(out + 4, device_.sample_rate);
-    wire::PutU16(out + 8, device_.block_size);
-    out[10] = static_cast<std::uint8_t>(config_.mode);
-    out[11] = static_cast<std::uint8_t>(config_.format);
+    wire::PutU32(out + at::kSampleRate.offset, device_.sample_rate);
+    wire::PutU16(out + at::kBlockSize.offset, device_.block_size);
+    out[at::kMode.offset] = static_cast<std::uint8_t>(config_.mode);
+    out[at::kSampleFormat.offset] = static_cast<std::uint8_t>(config_.format);
     const float scale = 1.0f / wire::InverseScale(config_.format);
-    std::memcpy(out + 12, &scale, sizeof scale);
-    out[16] = config_.channel_mask;
-    out[17] = audio_count_;
-    out[18] = control_count_;
-    wire::PutU64(out + 19, config_.max_frames);
-    std::size_t size = 27;
+    std::memcpy(out + at::kScale.offset, &scale, sizeof scale);
+    out[at::kChannelMask.offset] = config_.channel_mask;
+    out[at::kAudioChannels.offset] = audio_count_;
+    out[at::kControlChannels.offset] = control_count_;
+    wire::PutU64(out + at::kMaxFrames.offset, config_.max_frames);
+    std::size_t size = at::kBytes;
     if (!PutText(out, size, device_.firmware_version)) return 0;
     for (std::uint8_t i = 0; i < audio_count_; ++i) {
       if (!PutText(out, size, device_.channel_names[audio_index_[i]])) return 0;
@@ -412,12 +424,15 @@ class Recorder {
 
   // Counters shared by STATUS and END: first byte is the state (STATUS) or reason (END).
   void PutCounters(std::uint8_t* out, std::uint8_t first) const {
-    out[0] = first;
-    wire::PutU32(out + 1, session_id_);
-    wire::PutU64(out + 5, static_cast<std::uint64_t>(recorded_blocks_.load()) * device_.block_size);
-    wire::PutU64(out + 13, static_cast<std::uint64_t>(sent_blocks_) * device_.block_size);
-    wire::PutU32(out + 21, overrun_blocks_.load());
-    wire::PutU32(out + 25, write_count_.load() - read_count_.load());
+    namespace at = wire::counters_layout;
+    out[at::kCode.offset] = first;
+    wire::PutU32(out + at::kSessionId.offset, session_id_);
+    wire::PutU64(out + at::kFramesRecorded.offset,
+                 static_cast<std::uint64_t>(recorded_blocks_.load()) * device_.block_size);
+    wire::PutU64(out + at::kFramesSent.offset,
+                 static_cast<std::uint64_t>(sent_blocks_) * device_.block_size);
+    wire::PutU32(out + at::kOverrunBlocks.offset, overrun_blocks_.load());
+    wire::PutU32(out + at::kBufferedBlocks.offset, write_count_.load() - read_count_.load());
   }
 
   void Encode(std::uint8_t type, const std::uint8_t* payload, std::size_t size) {
@@ -466,7 +481,7 @@ class Recorder {
     }
     if (session_due_ && now != wire::RecorderState::kIdle) {
       session_due_ = false;
-      wire::PutU32(session_payload_, session_id_);
+      wire::PutU32(session_payload_ + wire::session_layout::kSessionId.offset, session_id_);
       Encode(static_cast<std::uint8_t>(wire::FrameType::kSession), session_payload_,
              session_bytes_);
       return true;

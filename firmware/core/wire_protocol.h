@@ -1,5 +1,6 @@
 // daisynet wire protocol, version 2: how the datalogger and `daisynet capture` talk over USB
-// serial. firmware/core/WIRE_PROTOCOL.md is the specification; tools/wire.py is the host side.
+// serial. firmware/core/WIRE_PROTOCOL.md is the specification; tools/capture/wire.py is the host
+// side.
 //
 // A frame is header + payload + CRC-32, COBS-encoded and followed by one 0x00 delimiter, so a
 // receiver that joins mid-stream or loses bytes resynchronises at the next 0x00. Both
@@ -21,7 +22,101 @@ namespace wire {
 
 constexpr std::uint16_t kMagic = 0x4E44;  // bytes 'D' 'N' on the wire
 constexpr std::uint8_t kProtocolVersion = 2;
-constexpr std::size_t kHeaderBytes = 8;  // magic u16, version u8, type u8, sequence u32
+
+// --- layouts ---------------------------------------------------------------------------------
+// Where each fixed field of the frame header and of every payload sits: byte offset and size,
+// little-endian. These are the one statement of the layouts: the recorder reads and writes
+// through them, and tests/tools/capture/test_layouts.py pins the host's tables
+// (tools/capture/wire.py) to every name, offset and size here. Texts (the firmware version,
+// channel names) follow a fixed part as u8 length + UTF-8.
+struct Field {
+  std::size_t offset;
+  std::size_t size;
+};
+
+namespace header_layout {  // every frame, before its payload
+constexpr Field kMagic{0, 2};
+constexpr Field kVersion{2, 1};
+constexpr Field kType{3, 1};
+constexpr Field kSequence{4, 4};
+constexpr std::size_t kBytes = 8;
+}  // namespace header_layout
+
+namespace counters_layout {  // STATUS and END
+constexpr Field kCode{0, 1};  // STATUS: the RecorderState; END: the EndReason
+constexpr Field kSessionId{1, 4};
+constexpr Field kFramesRecorded{5, 8};
+constexpr Field kFramesSent{13, 8};
+constexpr Field kOverrunBlocks{21, 4};
+constexpr Field kBufferedBlocks{25, 4};
+constexpr std::size_t kBytes = 29;
+}  // namespace counters_layout
+
+namespace session_layout {  // SESSION; texts follow: firmware version, audio then control names
+constexpr Field kSessionId{0, 4};
+constexpr Field kSampleRate{4, 4};
+constexpr Field kBlockSize{8, 2};
+constexpr Field kMode{10, 1};
+constexpr Field kSampleFormat{11, 1};
+constexpr Field kScale{12, 4};  // float32: value = integer * scale
+constexpr Field kChannelMask{16, 1};
+constexpr Field kAudioChannels{17, 1};
+constexpr Field kControlChannels{18, 1};
+constexpr Field kMaxFrames{19, 8};  // 0: until stopped
+constexpr std::size_t kBytes = 27;
+}  // namespace session_layout
+
+// HELLO's REPLY body: what the device offers, then its state and current configuration; texts
+// follow: firmware version, every audio then control channel name.
+namespace capabilities_layout {
+constexpr Field kSampleRate{0, 4};
+constexpr Field kBlockSize{4, 2};
+constexpr Field kAudioChannels{6, 1};
+constexpr Field kControlChannels{7, 1};
+constexpr Field kFormats{8, 1};  // bit (format - 1) for every SampleFormat offered
+constexpr Field kStoreBytes{9, 8};
+constexpr Field kState{17, 1};
+constexpr Field kMode{18, 1};
+constexpr Field kSampleFormat{19, 1};
+constexpr Field kChannelMask{20, 1};
+constexpr Field kMaxFrames{21, 8};
+constexpr std::size_t kBytes = 29;
+}  // namespace capabilities_layout
+
+namespace reply_layout {  // REPLY; the message (kMessageLength bytes) and any body follow
+constexpr Field kCommand{0, 1};  // the CommandType answered, 0 when the frame was too damaged
+constexpr Field kCommandSequence{1, 4};
+constexpr Field kCode{5, 1};  // ReplyCode
+constexpr Field kMessageLength{6, 1};
+constexpr std::size_t kBytes = 7;
+}  // namespace reply_layout
+
+namespace configure_layout {  // CONFIGURE
+constexpr Field kMode{0, 1};
+constexpr Field kSampleFormat{1, 1};
+constexpr Field kChannelMask{2, 1};
+constexpr Field kMaxFrames{3, 8};
+constexpr std::size_t kBytes = 11;
+}  // namespace configure_layout
+
+namespace data_layout {  // DATA; the block's audio (frame-major) and float32 controls follow
+constexpr Field kFirstFrame{0, 8};
+constexpr std::size_t kBytes = 8;
+}  // namespace data_layout
+
+namespace resend_layout {  // RESEND; kRangeCount resend_range_layout ranges follow
+constexpr Field kSessionId{0, 4};
+constexpr Field kRangeCount{4, 1};
+constexpr std::size_t kBytes = 5;
+}  // namespace resend_layout
+
+namespace resend_range_layout {  // one range of stored blocks to send again
+constexpr Field kFirstBlock{0, 4};
+constexpr Field kBlockCount{4, 4};
+constexpr std::size_t kBytes = 8;
+}  // namespace resend_range_layout
+
+constexpr std::size_t kHeaderBytes = header_layout::kBytes;
 constexpr std::size_t kCrcBytes = 4;
 constexpr std::uint8_t kDelimiter = 0x00;
 // Largest payload a frame may carry; receivers discard anything longer as garbage.
@@ -101,9 +196,9 @@ constexpr float InverseScale(SampleFormat format) {
   return format == SampleFormat::kS24 ? 4194304.0f : format == SampleFormat::kS16 ? 16384.0f : 1.0f;
 }
 
-// The one float -> integer rule, reproduced by tools/wire.py (quantize): scale by a power of
-// two (exact, or +-inf beyond float range), NaN -> 0, saturate to the format's range (never
-// wrap around), then round to nearest with ties to even (IEEE default rounding, as
+// The one float -> integer rule, reproduced by tools/capture/wire.py (quantize): scale by a
+// power of two (exact, or +-inf beyond float range), NaN -> 0, saturate to the format's range
+// (never wrap around), then round to nearest with ties to even (IEEE default rounding, as
 // std::nearbyint and numpy.rint do).
 inline std::int32_t QuantizeSample(float value, SampleFormat format) {
   const bool s24 = format == SampleFormat::kS24;
@@ -220,10 +315,10 @@ inline std::size_t EncodeFrame(FrameType type, std::uint32_t sequence, const Pay
   for (std::size_t i = 0; i < part_count; ++i) payload += parts[i].size;
   if (payload > kMaxPayloadBytes) return 0;
   std::uint8_t header[kHeaderBytes];
-  PutU16(header, kMagic);
-  header[2] = kProtocolVersion;
-  header[3] = static_cast<std::uint8_t>(type);
-  PutU32(header + 4, sequence);
+  PutU16(header + header_layout::kMagic.offset, kMagic);
+  header[header_layout::kVersion.offset] = kProtocolVersion;
+  header[header_layout::kType.offset] = static_cast<std::uint8_t>(type);
+  PutU32(header + header_layout::kSequence.offset, sequence);
   std::uint32_t crc = Crc32(0, header, sizeof header);
   CobsWriter cobs(out);
   cobs.Add(header, sizeof header);
@@ -241,8 +336,9 @@ inline std::size_t EncodeFrame(FrameType type, std::uint32_t sequence, const Pay
 
 // RESEND carries at most this many (first block, block count) ranges.
 constexpr std::size_t kMaxResendRanges = 32;
-// The longest command payload: RESEND (session id u32, range count u8, ranges).
-constexpr std::size_t kMaxCommandPayloadBytes = 5 + 8 * kMaxResendRanges;
+// The longest command payload: RESEND with every range.
+constexpr std::size_t kMaxCommandPayloadBytes =
+    resend_layout::kBytes + resend_range_layout::kBytes * kMaxResendRanges;
 constexpr std::size_t kMaxCommandFrameBytes = kHeaderBytes + kMaxCommandPayloadBytes + kCrcBytes;
 
 inline std::uint16_t GetU16(const std::uint8_t* in) {
@@ -294,10 +390,14 @@ class CommandReceiver {
     if (decoded < kHeaderBytes + kCrcBytes) return Fail(error, "bad COBS or frame too short");
     const std::size_t body = decoded - kCrcBytes;
     if (Crc32(0, buffer_, body) != GetU32(buffer_ + body)) return Fail(error, "CRC mismatch");
-    if (GetU16(buffer_) != kMagic) return Fail(error, "not a daisynet frame");
-    command.type = buffer_[3];
-    command.sequence = GetU32(buffer_ + 4);
-    if (buffer_[2] != kProtocolVersion) return Fail(error, "other protocol version");
+    if (GetU16(buffer_ + header_layout::kMagic.offset) != kMagic) {
+      return Fail(error, "not a daisynet frame");
+    }
+    command.type = buffer_[header_layout::kType.offset];
+    command.sequence = GetU32(buffer_ + header_layout::kSequence.offset);
+    if (buffer_[header_layout::kVersion.offset] != kProtocolVersion) {
+      return Fail(error, "other protocol version");
+    }
     command.payload = buffer_ + kHeaderBytes;
     command.size = body - kHeaderBytes;
     return Result::kCommand;

@@ -5,7 +5,7 @@
 // s24, every channel).
 //
 // Glue only: the recorder, command handling and encoder live in firmware/core (tested natively
-// and through the emulated device, tools/emulated_device.py). The audio callback hands each
+// and through the emulated device, tools/capture/emulated_device.py). The audio callback hands each
 // block to the recorder; loop() feeds it the host's command bytes and moves frames into the
 // USB CDC transmit queue as fast as it empties, never blocking.
 //

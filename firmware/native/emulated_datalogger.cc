@@ -1,6 +1,6 @@
 // The datalogger without hardware: firmware/core's Recorder and wire protocol, compiled for the
 // host, behind a model of the Daisy's USB link, on a pseudo-terminal that pyserial opens like
-// the Daisy's USB serial port. Built and started by tools/emulated_device.py.
+// the Daisy's USB serial port. Built and started by tools/capture/emulated_device.py.
 //
 // Prints the terminal's path (e.g. /dev/pts/7) on the first line of stdout. The host drives it
 // as it drives the Daisy: command frames on the terminal (HELLO, CONFIGURE, START, STOP,

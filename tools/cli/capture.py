@@ -82,23 +82,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.tools.capture import CaptureError, capture, capture_emulated, find_port
-    from daisynet.tools.emulated_device import EmulatorError, Faults
+    from daisynet.tools.capture import (
+        CaptureError,
+        CaptureRequest,
+        EmulatorError,
+        Faults,
+        capture,
+        capture_emulated,
+        find_port,
+    )
 
     log = logger(args.json)
     output = args.output or f"captures/capture-{time.strftime('%Y%m%d-%H%M%S')}"
-    options = dict(duration=args.duration, channels=args.channels, sample_format=args.format,
-                   mode=args.mode, on_gap=args.on_gap, wait=args.wait,
-                   silence_timeout=args.silence_timeout, progress=not args.json, log=log,
-                   start="encoder" if args.encoder else "command", force=args.force)
+    request = CaptureRequest(output, duration=args.duration, channels=args.channels,
+                             sample_format=args.format, mode=args.mode, on_gap=args.on_gap,
+                             wait=args.wait, silence_timeout=args.silence_timeout,
+                             start="encoder" if args.encoder else "command", force=args.force)
+    shown = dict(log=log, progress=not args.json)
     try:
         if not args.emulate:
-            return capture(find_port(args.port), output, **options).log
+            return capture(find_port(args.port), request, **shown).log
         if args.emulate_input:
+            from dataclasses import replace
+
             from daisynet.training.dataset import dataset_paths, load_dataset
 
             dataset = load_dataset(args.emulate_input)
-            options["inputs"] = dataset_paths(args.emulate_input)  # never captured over
+            # the replayed dataset is never captured over
+            request = replace(request, inputs=dataset_paths(args.emulate_input))
         else:
             from daisynet.training.builtin_data import make_waveshaper_dataset
 
@@ -107,7 +118,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
                         drop_rate=args.drop_rate, truncate_at=args.truncate_at,
                         disconnect_at=args.disconnect_at, stall_every=args.stall_every,
                         stall_ms=args.stall_ms, seed=args.fault_seed)
-        return capture_emulated(dataset, output, faults, args.realtime, args.link_rate,
-                                **options).log
+        return capture_emulated(dataset, request, faults, realtime=args.realtime,
+                                link_rate=args.link_rate, **shown).log
     except (CaptureError, EmulatorError) as err:
         raise CommandError(str(err)) from err

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from daisynet.host_sim.native import NativePatchRunner
-from daisynet.tools import capture
+from daisynet.tools.capture import find_port
 from daisynet.tools.cli import main
 from daisynet.tools.device.monitor import MonitorError, monitor, parse_status_line
 from tests.conftest import require_tool
@@ -98,6 +98,6 @@ def test_finds_the_daisy_running_the_inference_app(monkeypatch):
     ports = [SimpleNamespace(device=f"/dev/ttyACM{i}", vid=0x0483, pid=0x5740, product=product,
                              serial_number=None)
              for i, product in enumerate(["Daisy daisynet datalogger", "Daisy daisynet inference"])]
-    monkeypatch.setattr(capture.list_ports, "comports", lambda: ports)
-    assert capture.find_port(None, app="inference") == "/dev/ttyACM1"
-    assert capture.find_port(None, app="datalogger") == "/dev/ttyACM0"
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda: ports)
+    assert find_port(None, app="inference") == "/dev/ttyACM1"
+    assert find_port(None, app="datalogger") == "/dev/ttyACM0"

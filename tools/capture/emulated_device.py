@@ -4,13 +4,14 @@
 firmware/core (cached under build/emulator/ by content hash), plays the dataset through it as
 the Daisy Patch would record it (4 audio inputs every frame, 4 knobs once per 48-frame block),
 and exposes the terminal's path as ``port`` for pyserial, just like /dev/ttyACM0. The host
-configures and starts it with wire protocol commands, as the real datalogger.
+configures and starts it with wire protocol commands, as the real datalogger;
+``capture_emulated`` does all of that in one call.
 
 Time is virtual: one 48-frame block per virtual millisecond, and a USB link that moves at most
-``link_rate`` bytes/s in 64-byte packets per 1 ms USB frame out of the firmware's 16 x 64-byte
-CDC transmit queue, so a configuration the link cannot carry overruns here as on the Daisy,
-however fast this machine is. Faults can be injected between the link and the terminal (see
-``Faults``).
+``link_rate`` bytes/s in 64-byte packets per 1 ms USB frame out of the datalogger's CDC
+transmit queue (16 x 64 bytes, as platformio.ini builds it), so a configuration the link cannot
+carry overruns here as on the Daisy, however fast this machine is. Faults can be injected
+between the link and the terminal (see ``Faults``).
 """
 
 from __future__ import annotations
@@ -19,26 +20,31 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.daisy_target import (
+    BLOCK_FRAMES,
+    SAMPLE_RATE_HZ,
+    SDRAM_RECORD_BYTES,
+    USB_LINK_BYTES_PER_SECOND,
+    cdc_queue_packets,
+)
 from daisynet.host_sim.native import cached_build_dir
+from daisynet.tools.capture.saving import CaptureResult
+from daisynet.tools.capture.session import CaptureRequest, capture
 from daisynet.training.dataset import Dataset, DatasetError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "firmware" / "core"
 SOURCE = REPO / "firmware" / "native" / "emulated_datalogger.cc"
 HEADERS = [CORE / "wire_protocol.h", CORE / "recorder.h"]
 CXX_FLAGS = ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"]
 
 # What the emulated Daisy Patch records (emulated_datalogger.cc), in wire order.
-SAMPLE_RATE = 48_000
-LINK_RATE = 1_000_000  # bytes/s: USB full-speed CDC as planned (tools/capture.py LINK_RATE)
-QUEUE_PACKETS = 16  # -D CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER=16 in platformio.ini
-SDRAM_BYTES = 60 * 2**20  # the datalogger's store: 60 MiB of the Daisy Patch's 64 MB SDRAM
-BLOCK_SIZE = 48
 AUDIO_CHANNELS = [f"audio_in_{n}" for n in range(1, 5)]
 CONTROL_CHANNELS = [f"knob_{n}" for n in range(1, 5)]
 DEVICE_CHANNELS = AUDIO_CHANNELS + CONTROL_CHANNELS
@@ -92,27 +98,27 @@ def build_emulator() -> Path:
 
 
 def device_blocks(dataset: Dataset) -> tuple[np.ndarray, list[str]]:
-    """The dataset as the device's input: (blocks, BLOCK_SIZE * 4 audio + 4 controls) float32.
+    """The dataset as the device's input: (blocks, BLOCK_FRAMES * 4 audio + 4 controls) float32.
 
     Channels are matched by name; device channels the dataset lacks are silent, and the knobs
     are read at the first frame of each block, as the firmware reads them. A partial last block
     is left out. Returns the blocks and the dataset channels the device has no input for.
     """
-    if dataset.sample_rate != SAMPLE_RATE:
-        raise DatasetError(f"the emulated Daisy records at {SAMPLE_RATE} Hz; the dataset is at "
+    if dataset.sample_rate != SAMPLE_RATE_HZ:
+        raise DatasetError(f"the emulated Daisy records at {SAMPLE_RATE_HZ} Hz; the dataset is at "
                            f"{dataset.sample_rate} Hz")
-    blocks = dataset.frames // BLOCK_SIZE
+    blocks = dataset.frames // BLOCK_FRAMES
     if blocks == 0:
-        raise DatasetError(f"the dataset is shorter than one {BLOCK_SIZE}-frame block")
-    frames = blocks * BLOCK_SIZE
-    audio = np.zeros((blocks, BLOCK_SIZE, len(AUDIO_CHANNELS)), np.float32)
+        raise DatasetError(f"the dataset is shorter than one {BLOCK_FRAMES}-frame block")
+    frames = blocks * BLOCK_FRAMES
+    audio = np.zeros((blocks, BLOCK_FRAMES, len(AUDIO_CHANNELS)), np.float32)
     controls = np.zeros((blocks, len(CONTROL_CHANNELS)), np.float32)
     for index, name in enumerate(AUDIO_CHANNELS):
         if name in dataset.channels:
-            audio[:, :, index] = dataset.channel(name)[:frames].reshape(blocks, BLOCK_SIZE)
+            audio[:, :, index] = dataset.channel(name)[:frames].reshape(blocks, BLOCK_FRAMES)
     for index, name in enumerate(CONTROL_CHANNELS):
         if name in dataset.channels:
-            controls[:, index] = dataset.channel(name)[:frames:BLOCK_SIZE]
+            controls[:, index] = dataset.channel(name)[:frames:BLOCK_FRAMES]
     unused = [name for name in dataset.channels if name not in DEVICE_CHANNELS]
     return np.concatenate([audio.reshape(blocks, -1), controls], axis=1), unused
 
@@ -121,14 +127,14 @@ class EmulatedDatalogger:
     """Context manager: a running emulated device; ``port`` is its terminal's path."""
 
     def __init__(self, dataset: Dataset, faults: Faults | None = None, realtime: bool = False,
-                 link_rate: int = LINK_RATE, sdram_bytes: int | None = None,
-                 queue_packets: int = QUEUE_PACKETS) -> None:
+                 link_rate: int = USB_LINK_BYTES_PER_SECOND, sdram_bytes: int | None = None,
+                 queue_packets: int | None = None) -> None:
         self.blocks, self.unused_channels = device_blocks(dataset)
         self.faults = faults or Faults()
         self.realtime = realtime
         self.link_rate = link_rate
-        self.sdram_bytes = sdram_bytes or SDRAM_BYTES
-        self.queue_packets = queue_packets
+        self.sdram_bytes = sdram_bytes or SDRAM_RECORD_BYTES
+        self.queue_packets = queue_packets or cdc_queue_packets("datalogger")
         self.port = ""
         self.summary: dict = {}  # the device's own counts, once it has exited
         self.fault_events: list[tuple[str, int]] = []  # (fault, frame sequence number)
@@ -137,7 +143,7 @@ class EmulatedDatalogger:
 
     @property
     def frames(self) -> int:
-        return len(self.blocks) * BLOCK_SIZE
+        return len(self.blocks) * BLOCK_FRAMES
 
     def __enter__(self) -> EmulatedDatalogger:
         executable = build_emulator()
@@ -184,3 +190,31 @@ class EmulatedDatalogger:
             return []
         return [(kind, int(sequence)) for kind, sequence in
                 (line.split() for line in path.read_text().splitlines())]
+
+
+def capture_emulated(dataset: Dataset, request: CaptureRequest, faults: Faults | None = None,
+                     *, realtime: bool = False, link_rate: int = USB_LINK_BYTES_PER_SECOND,
+                     sdram_bytes: int | None = None, log: Callable[[str], None] = print,
+                     progress: bool = True) -> CaptureResult:
+    """Capture ``dataset`` played through the emulated datalogger: the firmware's own
+    recorder behind the modelled USB link, a pseudo-terminal and pyserial, as with hardware.
+    ``request``, ``log`` and ``progress`` are ``capture``'s; the source's suggested model
+    channels carry over."""
+    suggestions = {key: value for key, value in dataset.source.items()
+                   if key in ("suggested_inputs", "suggested_target")}
+    with EmulatedDatalogger(dataset, faults=faults, realtime=realtime, link_rate=link_rate,
+                            sdram_bytes=sdram_bytes) as device:
+        emulated = {"faults": vars(device.faults), "realtime": realtime, "link_rate": link_rate,
+                    "input_frames": device.frames, "ignored_channels": device.unused_channels}
+        if device.unused_channels:
+            played = len(dataset.channels) - len(device.unused_channels)
+            log(f"warning: the emulated Daisy Patch has no input named "
+                f"{', '.join(device.unused_channels)} (it has {', '.join(DEVICE_CHANNELS)}); "
+                + ("it plays nothing of this dataset: the capture will be silent" if not played
+                   else "those channels are not played"))
+        result = capture(device.port, request, log=log, progress=progress, link_rate=link_rate,
+                         on_ready=device.press_encoder,
+                         source_extra={"emulated": emulated, **suggestions})
+    result.log["emulated"]["device_summary"] = device.summary
+    result.log_path.write_text(json.dumps(result.log, indent=2) + "\n")
+    return result

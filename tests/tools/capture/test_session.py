@@ -1,49 +1,35 @@
-"""Capture through the real firmware encoder: emulated datalogger -> pty -> pyserial -> dataset."""
+"""The capture session end to end, through the real firmware encoder: emulated datalogger ->
+pty -> pyserial -> dataset."""
 
 import json
 import os
 import threading
 import time
 import tty
-from types import SimpleNamespace
+from pathlib import Path
 
 import numpy as np
 import pytest
-import serial
 
-from daisynet.tools.capture import capture, capture_emulated
-from daisynet.tools.cli import main
-from daisynet.tools.emulated_device import BLOCK_SIZE, EmulatedDatalogger, Faults
-from daisynet.tools.wire import (
-    CommandType,
-    FrameDecoder,
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES
+from daisynet.tools.capture import CaptureRequest, capture, capture_emulated
+from daisynet.tools.capture.emulated_device import EmulatedDatalogger, Faults
+from daisynet.tools.capture.wire import (
     FrameType,
-    ReplyCode,
     SampleFormat,
-    configure_payload,
     encode_frame,
-    parse_reply,
     quantize,
-    resend_payload,
 )
+from daisynet.tools.cli import main
 from daisynet.training.builtin_data import CHANNELS, make_waveshaper_dataset
 from daisynet.training.dataset import load_dataset
 from daisynet.training.windows import Split, make_windows
-from tests.conftest import require_tool
+from tests.tools.capture.helpers import quiet
 
-SECONDS = 3.0
+pytestmark = pytest.mark.usefixtures("compiler")
+
 AUDIO = ["audio_in_1", "audio_in_2"]
 KNOBS = ["knob_1", "knob_2"]
-
-
-@pytest.fixture(scope="module")
-def source():
-    return make_waveshaper_dataset(SECONDS, seed=2)
-
-
-@pytest.fixture(autouse=True)
-def compiler():
-    require_tool("g++")
 
 
 def bits(array: np.ndarray) -> np.ndarray:
@@ -65,12 +51,8 @@ def assert_exact(captured, source, names, sample_format="s24", frames=None):
         assert np.array_equal(bits(captured.channel(name)), bits(want)), name
 
 
-def quiet(**options):
-    return dict(progress=False, log=lambda _: None, **options)
-
-
 def test_emulated_capture_round_trips_exactly(tmp_path, source):
-    result = capture_emulated(source, tmp_path / "cap", **quiet())
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap"), **quiet())
     captured = load_dataset(result.dataset_path, required_channels=CHANNELS)
     assert captured.frames == source.frames and captured.sample_rate == 48_000
     assert_exact(captured, source, CHANNELS)  # s24 audio: exactly the device's quantization
@@ -82,7 +64,7 @@ def test_emulated_capture_round_trips_exactly(tmp_path, source):
     assert captured.source["sample_scale"] == 2.0**-22
     assert captured.source["gaps"] == [] and log["data_gaps"] == []
     assert log["crc_failures"] == log["garbage_bytes"] == log["frames_lost"] == 0
-    assert log["frames_by_type"]["data"] == source.frames // BLOCK_SIZE
+    assert log["frames_by_type"]["data"] == source.frames // BLOCK_FRAMES
     assert captured.source["suggested_target"] == "audio_in_2"
     assert log["stop_reason"] == "device ended the session (input ended)"
     assert log["link_budget"]["mode"] == "live" and 0.6 < log["link_budget"]["share"] < 0.7
@@ -91,8 +73,8 @@ def test_emulated_capture_round_trips_exactly(tmp_path, source):
 def test_60_s_live_of_2_audio_and_2_knobs_over_the_modelled_full_speed_link(tmp_path):
     """The headline live case: 60 s at 48 kHz, paced by the 1 MB/s link in virtual time."""
     source = make_waveshaper_dataset(60.0, seed=3)
-    result = capture_emulated(source, tmp_path / "cap", **quiet(channels=AUDIO + KNOBS,
-                                                                mode="live"))
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", channels=AUDIO + KNOBS,
+                                                     mode="live"), **quiet())
     log = result.log
     summary = log["emulated"]["device_summary"]
     assert summary["overrun_blocks"] == 0 and log["device_overrun_blocks"] == 0
@@ -109,8 +91,8 @@ def test_60_s_live_of_2_audio_and_2_knobs_over_the_modelled_full_speed_link(tmp_
 def test_record_then_transfer_of_4_audio_and_4_controls_is_bit_exact(tmp_path, source):
     """f32 on every channel needs 83% of the link: auto records into SDRAM and transfers."""
     lines = []
-    result = capture_emulated(source, tmp_path / "cap", progress=False, log=lines.append,
-                              sample_format="f32")
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", sample_format="f32"),
+                              progress=False, log=lines.append)
     assert any("83% of the 1,000,000 B/s link" in line for line in lines)
     assert any("mode: record: too much to stream live" in line and "longest take 79.4 s" in line
                for line in lines)
@@ -126,8 +108,8 @@ def test_record_then_transfer_of_4_audio_and_4_controls_is_bit_exact(tmp_path, s
 
 def test_record_mode_over_a_faulty_link_ends_bit_exact_by_resending(tmp_path, source):
     faults = Faults(flip_rate=0.005, flip_burst=64, drop_rate=0.02, seed=5)
-    result = capture_emulated(source, tmp_path / "cap", faults, **quiet(sample_format="f32",
-                                                                        mode="record"))
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", sample_format="f32",
+                                                     mode="record"), faults, **quiet())
     log = result.log
     assert log["frames_lost"] > 0 and log["crc_failures"] > 0  # the faults bit...
     assert sum(r["blocks_received"] for r in log["resend_rounds"]) > 0
@@ -135,33 +117,10 @@ def test_record_mode_over_a_faulty_link_ends_bit_exact_by_resending(tmp_path, so
     assert_exact(load_dataset(result.dataset_path), source, CHANNELS, "f32")
 
 
-def test_a_configuration_the_link_cannot_carry_is_refused_live(tmp_path, capsys):
-    code = main(["capture", "--emulate", "--emulate-seconds", "1", "--format", "f32",
-                 "--mode", "live", "-o", str(tmp_path / "c")])
-    err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1
-    assert "cannot stream this live: it needs 83% of the 1,000,000 B/s link (limit 80%)" in err
-    assert "--mode record (longest take 79.4 s)" in err
-    assert not (tmp_path / "c.wav").exists()
-
-
-def test_the_emulated_link_overruns_a_live_stream_it_cannot_carry(tmp_path, source, monkeypatch):
-    """A host without the budget check: 4 x f32 live (809 kB/s) over a 600 kB/s link drops
-    blocks on the device; the same link carries 4 x s16 (423 kB/s) with nothing lost."""
-    monkeypatch.setattr("daisynet.tools.capture.LIVE_MARGIN", 10.0)
-    small = 2 * (8 + 4 * 48 * 4 + 4 * 4)  # 2 f32 blocks: the device cannot hide a shortfall
-    over = capture_emulated(source, tmp_path / "over", link_rate=600_000, sdram_bytes=small,
-                            **quiet(sample_format="f32", mode="live"))
-    assert over.log["device_overrun_blocks"] > 0.1 * source.frames / BLOCK_SIZE
-    assert over.log["sequence_gaps"] == [] and over.log["frames_missing"] > 0
-    fits = capture_emulated(source, tmp_path / "fits", link_rate=600_000, sdram_bytes=small,
-                            **quiet(sample_format="s16", mode="live"))
-    assert fits.log["device_overrun_blocks"] == 0 and fits.log["data_gaps"] == []
-
-
 def test_the_encoder_starts_the_configured_recording(tmp_path, source):
-    result = capture_emulated(source, tmp_path / "cap", **quiet(channels=["audio_in_2", "knob_1"],
-                                                                start="encoder", duration=1.0))
+    request = CaptureRequest(tmp_path / "cap", channels=["audio_in_2", "knob_1"],
+                             start="encoder", duration=1.0)
+    result = capture_emulated(source, request, **quiet())
     captured = load_dataset(result.dataset_path)
     assert captured.channels == ["audio_in_2", "knob_1"] and captured.frames == 48_000
     assert_exact(captured, source, ["audio_in_2", "knob_1"], frames=48_000)
@@ -179,7 +138,7 @@ def lost_sequences(fault_events: list[tuple[str, int]]) -> set[int]:
 
 def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_path, source,
                                                                           monkeypatch):
-    from daisynet.tools import emulated_device
+    from daisynet.tools.capture import emulated_device
 
     devices = []
     real = emulated_device.EmulatedDatalogger
@@ -193,7 +152,7 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
     # 1% of bytes corrupted, in 64-byte bursts (a lost USB full-speed packet), 2% of frames
     # dropped whole.
     faults = Faults(flip_rate=0.01, flip_burst=64, drop_rate=0.02, seed=11)
-    result = capture_emulated(source, tmp_path / "cap", faults, progress=False,
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap"), faults, progress=False,
                               log=lambda _: None)
     [device] = devices
     log = result.log
@@ -214,9 +173,9 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
     gaps = captured.source["gaps"]
     missing = np.zeros(captured.frames, bool)
     for first, count in gaps:
-        assert first % BLOCK_SIZE == 0 and count % BLOCK_SIZE == 0
+        assert first % BLOCK_FRAMES == 0 and count % BLOCK_FRAMES == 0
         missing[first : first + count] = True
-    assert missing.sum() == source.frames - BLOCK_SIZE * log["frames_by_type"]["data"]
+    assert missing.sum() == source.frames - BLOCK_FRAMES * log["frames_by_type"]["data"]
     for name in CHANNELS:
         assert np.array_equal(bits(captured.channel(name)[~missing]),
                               bits(on_device(source.channel(name), name)[~missing]))
@@ -236,19 +195,19 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
 ])
 def test_a_stream_that_stops_or_unplugs_saves_what_arrived(tmp_path, source, fault, reason,
                                                            least_blocks):
-    result = capture_emulated(source, tmp_path / "cap", fault, progress=False,
-                              silence_timeout=0.5, log=lambda _: None)
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", silence_timeout=0.5),
+                              fault, progress=False, log=lambda _: None)
     captured = load_dataset(result.dataset_path)
     assert result.log["stop_reason"].startswith(reason)
     blocks = result.log["frames_by_type"]["data"]
     assert least_blocks <= blocks <= 300_000 // 600
-    assert captured.frames == blocks * BLOCK_SIZE
+    assert captured.frames == blocks * BLOCK_FRAMES
     assert_exact(captured, source, ["audio_in_2"], frames=captured.frames)
 
 
 def test_stalls_lose_nothing(tmp_path, source):
     faults = Faults(stall_every=500_000, stall_ms=300)
-    result = capture_emulated(source, tmp_path / "cap", faults, progress=False,
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap"), faults, progress=False,
                               log=lambda _: None)
     assert result.log["data_gaps"] == [] and result.log["frames_captured"] == source.frames
 
@@ -257,12 +216,12 @@ def test_device_overruns_become_gaps_where_the_audio_is_missing(tmp_path, source
     """A 300 ms link stall against a 50 ms device buffer drops blocks on the device."""
     faults = Faults(stall_every=400_000, stall_ms=300)
     with EmulatedDatalogger(source, faults, sdram_bytes=50 * 600) as device:
-        result = capture(device.port, tmp_path / "cap", **quiet())
+        result = capture(device.port, CaptureRequest(tmp_path / "cap"), **quiet())
     log = result.log
     assert log["sequence_gaps"] == []  # nothing lost on the wire...
     overrun = device.summary["overrun_blocks"]
     assert overrun > 0 and log["device_overrun_blocks"] == overrun  # ...the device dropped them
-    assert log["frames_missing"] == overrun * BLOCK_SIZE
+    assert log["frames_missing"] == overrun * BLOCK_FRAMES
     captured = load_dataset(result.dataset_path)
     assert captured.frames == source.frames and captured.source["gaps"] == log["data_gaps"]
 
@@ -325,84 +284,7 @@ def test_demo_can_record_its_dataset_through_the_emulated_device(tmp_path, capsy
     assert report["data_source"] == "emulated" and report["verify_passed"]
 
 
-def test_the_device_answers_every_bad_command_with_an_error_and_keeps_working(source):
-    bad_crc = bytearray(encode_frame(CommandType.HELLO, 3, b""))
-    bad_crc[3] ^= 0x40
-    commands = [
-        (b"garbage\x00", ReplyCode.BAD_FRAME),
-        (b"\x07" * 2000 + b"\x00", ReplyCode.BAD_FRAME),  # longer than any command
-        (bytes(bad_crc), ReplyCode.BAD_FRAME),
-        (encode_frame(CommandType.HELLO, 4, b"", version=1), ReplyCode.BAD_FRAME),
-        (encode_frame(99, 5, b""), ReplyCode.UNKNOWN_COMMAND),
-        (encode_frame(FrameType.DATA, 6, bytes(100)), ReplyCode.UNKNOWN_COMMAND),
-        (encode_frame(CommandType.CONFIGURE, 7, b"\x01"), ReplyCode.BAD_ARGUMENTS),
-        (encode_frame(CommandType.CONFIGURE, 8, configure_payload(9, 1, 0xFF, 0)),
-         ReplyCode.BAD_ARGUMENTS),
-        (encode_frame(CommandType.CONFIGURE, 9, configure_payload(1, 1, 0, 0)),
-         ReplyCode.BAD_ARGUMENTS),
-        (encode_frame(CommandType.CONFIGURE, 10, configure_payload(2, 3, 0xFF, 10**9)),
-         ReplyCode.BAD_ARGUMENTS),  # longer than the store holds
-        (encode_frame(CommandType.RESEND, 11, resend_payload(1, [(0, 1)])),
-         ReplyCode.BAD_ARGUMENTS),
-        (encode_frame(CommandType.STOP, 12, b""), ReplyCode.BUSY),  # not recording
-        (encode_frame(CommandType.START, 13, b"x"), ReplyCode.BAD_ARGUMENTS),
-        (encode_frame(CommandType.HELLO, 14, b""), ReplyCode.OK),
-    ]
-    with EmulatedDatalogger(source) as device:
-        port = serial.Serial(device.port, timeout=0.05)
-        decoder = FrameDecoder()
-        codes = []
-        for command, _ in commands:
-            port.write(b"\x00" + command)
-            reply = None
-            for _ in range(40):
-                replies = [f for f in decoder.feed(port.read(4096)) if f.type == FrameType.REPLY]
-                if replies:
-                    reply = parse_reply(replies[0].payload)
-                    break
-            assert reply is not None, command[:20]
-            codes.append(reply.code)
-        port.close()
-    assert codes == [code for _, code in commands]
-    assert device.summary["frames_on_wire"] > len(commands)
-
-
 # --- errors ------------------------------------------------------------------------------------
-
-
-def fake_port(device, product, vid=0x0483, pid=0x5740):
-    return SimpleNamespace(device=device, product=product, vid=vid, pid=pid, serial_number=None)
-
-
-@pytest.mark.parametrize("ports, message", [
-    ([], "no Daisy found (looked for USB 0483:5740"),
-    ([fake_port("/dev/ttyACM0", "Daisy Seed"), fake_port("/dev/ttyACM1", "Daisy Patch")],
-     "several Daisies found, choose one with --port: /dev/ttyACM0 (Daisy Seed); /dev/ttyACM1"),
-    ([fake_port("/dev/ttyACM3", "STM32 Virtual ComPort")],
-     "these ST virtual COM ports (USB 0483:5740) might be: /dev/ttyACM3"),
-])
-def test_finding_the_daisy(monkeypatch, capsys, tmp_path, ports, message):
-    monkeypatch.setattr("serial.tools.list_ports.comports", lambda: ports)
-    assert main(["capture", "-o", str(tmp_path / "c")]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("daisynet capture: error: ") and message in err
-    assert err.count("\n") == 1
-
-
-def test_permission_denied_says_what_to_do(monkeypatch, capsys, tmp_path):
-    def refuse(port, **_):
-        raise serial.SerialException(13, f"could not open port {port}: [Errno 13] Permission "
-                                          "denied")
-
-    monkeypatch.setattr(serial, "Serial", refuse)
-    assert main(["capture", "--port", "/dev/ttyACM0", "-o", str(tmp_path / "c")]) == 1
-    assert "permission denied opening /dev/ttyACM0: add yourself to the port's group" in (
-        capsys.readouterr().err)
-
-
-def test_missing_port(capsys, tmp_path):
-    assert main(["capture", "--port", str(tmp_path / "ttyNONE"), "-o", str(tmp_path / "c")]) == 1
-    assert "no such port" in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -456,63 +338,6 @@ def test_a_silent_port(capsys, tmp_path):
 # --- no lost data (issue 10, findings 3, 6, 7, 8) ---------------------------------------------
 
 
-def test_an_unwritable_destination_is_refused_before_recording(tmp_path, capsys):
-    (tmp_path / "file").write_text("not a folder")
-    code = main(["capture", "--emulate", "--emulate-seconds", "1",
-                 "-o", str(tmp_path / "file" / "cap")])
-    err = capsys.readouterr().err
-    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
-    assert "file: is a file, not a folder" in err
-
-
-def test_a_destination_that_fails_at_save_time_saves_to_a_rescue_folder(tmp_path, source,
-                                                                         monkeypatch):
-    from daisynet.tools import capture as capture_module
-
-    monkeypatch.setattr(capture_module, "_check_destination", lambda *_: None)
-    rescue = tmp_path / "rescue"
-    monkeypatch.setattr(capture_module, "rescue_folders", lambda: [rescue])
-    (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(capture_module.CaptureError, match="the capture is saved as") as err:
-        capture_emulated(source, tmp_path / "file" / "cap", **quiet())
-    saved = str(err.value).split("saved as ")[1].split(" instead")[0]
-    assert saved.startswith(str(rescue)) and saved.endswith("-cap.wav")
-    captured = load_dataset(saved)
-    assert captured.frames == source.frames
-    log = json.loads((rescue / (os.path.basename(saved)[:-4] + ".capture.json")).read_text())
-    assert log["dataset"] == saved and captured.source["capture_log"].endswith("-cap.capture.json")
-
-
-def test_an_earlier_capture_is_replaced_only_with_force(tmp_path, capsys):
-    command = ["capture", "--emulate", "--emulate-seconds", "1", "-o", str(tmp_path / "c")]
-    assert main(command) == 0
-    first = (tmp_path / "c.wav").read_bytes()
-    capsys.readouterr()
-    assert main(command) == 1
-    err = capsys.readouterr().err
-    assert "c.wav already exists" in err and "--force" in err and err.count("\n") == 1
-    assert (tmp_path / "c.wav").read_bytes() == first
-    assert main([*command, "--force"]) == 0
-
-
-def test_capture_never_writes_over_the_dataset_it_replays(tmp_path, source, capsys):
-    source.save(tmp_path / "in")
-    before = (tmp_path / "in.wav").read_bytes()
-    assert main(["capture", "--emulate", "--emulate-input", str(tmp_path / "in.wav"),
-                 "-o", str(tmp_path / "in"), "--force"]) == 1
-    assert "is also an input" in capsys.readouterr().err
-    assert (tmp_path / "in.wav").read_bytes() == before
-
-
-def test_losing_every_frame_is_an_error_not_a_silent_dataset(tmp_path, source, monkeypatch):
-    from daisynet.tools import capture as capture_module
-
-    monkeypatch.setattr(capture_module.Assembler, "_on_data", lambda self, frame: None)
-    with pytest.raises(capture_module.CaptureError, match="frames the device recorded were lost"):
-        capture_emulated(source, tmp_path / "cap", **quiet())
-    assert not (tmp_path / "cap.wav").exists() and (tmp_path / "cap.capture.json").exists()
-
-
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
     import signal
@@ -530,7 +355,7 @@ def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
         [sys.executable, "-m", "daisynet.tools.cli", "capture", "--emulate", "--realtime",
          "--emulate-seconds", "30", "-o", str(output), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_interrupt,
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        cwd=Path(__file__).resolve().parents[3])
     deadline = time.monotonic() + 60
     lines = []
     while time.monotonic() < deadline:  # wait until the recording runs
@@ -548,19 +373,6 @@ def test_a_capture_ended_by_a_signal_saves_what_arrived(tmp_path, signal_name):
     assert 0.5 < captured.seconds < 10 and captured.frames == log["frames_captured"]
 
 
-def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source, capsys):
-    """Issue 10, finding 3: such a replay used to record silence without a word."""
-    from daisynet.training.dataset import Dataset
-
-    renamed = Dataset(samples=source.samples, sample_rate=source.sample_rate,
-                      channels=[f"mic_{n}" for n in range(len(source.channels))])
-    renamed.save(tmp_path / "foreign")
-    main(["capture", "--emulate", "--emulate-input", str(tmp_path / "foreign.wav"),
-          "-o", str(tmp_path / "c"), "--json"])
-    err = capsys.readouterr().err
-    assert "no input named mic_0, mic_1" in err and "the capture will be silent" in err
-
-
 def test_a_three_second_usb_stall_does_not_end_a_capture(tmp_path):
     """Issue 10, finding 17: the old 2 s default ended a capture on a 3 s stall, although the
     device buffers far longer. Real time, so the stall is 3 s of silence on the port."""
@@ -568,8 +380,8 @@ def test_a_three_second_usb_stall_does_not_end_a_capture(tmp_path):
 
     short = make_waveshaper_dataset(1.0, seed=3)
     faults = Faults(stall_every=200_000, stall_ms=3_000)
-    result = capture_emulated(short, tmp_path / "cap", faults, realtime=True, progress=False,
-                              log=lambda _: None)
+    result = capture_emulated(short, CaptureRequest(tmp_path / "cap"), faults, realtime=True,
+                              progress=False, log=lambda _: None)
     assert DEFAULT_SILENCE_TIMEOUT > 3
     assert not result.log["stop_reason"].startswith("device silent")
     assert result.log["data_gaps"] == [] and result.log["frames_captured"] == short.frames
@@ -587,11 +399,11 @@ def test_progress_in_a_log_is_plain_lines_ending_at_the_final_figure(tmp_path, c
     assert "audio frames missing" in captured.out
 
 
-def test_a_capture_too_gappy_to_train_says_so(tmp_path, capsys):
-    """Issue 10, finding 16: a gappy live capture was saved without a word, then refused by
-    train. Dropping 5% of frames live leaves no 2,304-frame gap-free window."""
-    assert main(["capture", "--emulate", "--emulate-seconds", "5", "--drop-rate", "0.05",
-                 "--mode", "live", "-o", str(tmp_path / "gappy")]) == 0
-    out = capsys.readouterr().out
-    assert "warning: too gappy to train with the default window" in out
-    assert "--mode record" in out
+
+
+def test_a_request_takes_command_line_values_and_refuses_unknown_ones():
+    request = CaptureRequest("c", channels=["knob_1"], sample_format="s16", inputs=["in.wav"])
+    assert request.channels == ("knob_1",) and request.sample_format == SampleFormat.S16
+    assert request.inputs == ("in.wav",) and CaptureRequest("c", channels=None).channels == ()
+    with pytest.raises(ValueError, match="mode must be one of auto, live, record, not 'stream'"):
+        CaptureRequest("c", mode="stream")

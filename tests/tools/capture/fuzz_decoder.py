@@ -1,6 +1,6 @@
-"""Fuzz the capture decoder (tools/wire.py) with hypothesis and print how it held up.
+"""Fuzz the capture decoder (tools/capture/wire.py) with hypothesis and print how it held up.
 
-    python -m tests.tools.fuzz_decoder [--inputs 100000] [--seed 0]
+    python -m tests.tools.capture.fuzz_decoder [--inputs 100000] [--seed 0]
 
 Each input is either arbitrary bytes or a stream of valid frames (every type, real s24 DATA,
 SESSION and REPLY payloads) with bytes flipped, deleted, inserted or zeroed, fed in chunks of
@@ -20,7 +20,7 @@ import time
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from daisynet.tools.wire import (
+from daisynet.tools.capture.wire import (
     CAPABILITIES_FIXED,
     MAX_ENCODED_FRAME_BYTES,
     FrameDecoder,

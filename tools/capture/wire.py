@@ -23,22 +23,70 @@ from cobs import cobs
 
 MAGIC = 0x4E44  # bytes "DN"
 PROTOCOL_VERSION = 2
-HEADER = struct.Struct("<HBBI")  # magic, version, type, sequence
+
+
+class Layout:
+    """A fixed little-endian payload layout: named fields in wire order, each a struct code.
+    wire_protocol.h's ``*_layout`` tables are the other side; tests/tools/capture/test_layouts.py
+    pins every name, offset and size here to them."""
+
+    def __init__(self, *fields: tuple[str, str]) -> None:
+        self.names = tuple(name for name, _ in fields)
+        self.codes = tuple(code for _, code in fields)
+        self._struct = struct.Struct("<" + "".join(self.codes))
+        self.size = self._struct.size
+
+    def pack(self, *values) -> bytes:
+        return self._struct.pack(*values)
+
+    def unpack(self, data: bytes) -> tuple:
+        return self._struct.unpack(data)
+
+    def unpack_from(self, data: bytes, offset: int = 0) -> tuple:
+        return self._struct.unpack_from(data, offset)
+
+    def fields(self) -> list[tuple[str, int, int]]:
+        """(name, offset, size) of every field."""
+        offset, fields = 0, []
+        for name, code in zip(self.names, self.codes, strict=True):
+            size = struct.calcsize("<" + code)
+            fields.append((name, offset, size))
+            offset += size
+        return fields
+
+
+HEADER = Layout(("magic", "H"), ("version", "B"), ("type", "B"), ("sequence", "I"))
 CRC_BYTES = 4
 MAX_PAYLOAD_BYTES = 4096
 MAX_FRAME_BYTES = HEADER.size + MAX_PAYLOAD_BYTES + CRC_BYTES
 # COBS adds a code byte per 254 bytes plus one; a longer run without a delimiter is garbage.
 MAX_ENCODED_FRAME_BYTES = MAX_FRAME_BYTES + MAX_FRAME_BYTES // 254 + 1
 SEQUENCE_MODULUS = 2**32
-COUNTERS = struct.Struct("<BIQQII")  # STATUS and END payloads
-# session id, sample rate, block size, mode, format, scale, channel mask, audio and control
-# channel counts, frame limit
-SESSION_FIXED = struct.Struct("<IIHBBfBBBQ")
-# sample rate, block size, audio and control channels, formats mask, store bytes, state, then
-# the current configuration: mode, format, channel mask, frame limit
-CAPABILITIES_FIXED = struct.Struct("<IHBBBQBBBBQ")
-REPLY_FIXED = struct.Struct("<BIBB")  # command type, command sequence, code, message length
-CONFIGURE = struct.Struct("<BBBQ")  # mode, format, channel mask, frame limit
+# STATUS and END payloads; code is the RecorderState (STATUS) or EndReason (END).
+COUNTERS = Layout(("code", "B"), ("session_id", "I"), ("frames_recorded", "Q"),
+                  ("frames_sent", "Q"), ("overrun_blocks", "I"), ("buffered_blocks", "I"))
+# SESSION's fixed part; the firmware version and channel names follow as texts.
+SESSION_FIXED = Layout(("session_id", "I"), ("sample_rate", "I"), ("block_size", "H"),
+                       ("mode", "B"), ("sample_format", "B"), ("scale", "f"),
+                       ("channel_mask", "B"), ("audio_channels", "B"),
+                       ("control_channels", "B"), ("max_frames", "Q"))
+# HELLO's REPLY body: what the device offers, then its state and current configuration; the
+# firmware version and channel names follow as texts.
+CAPABILITIES_FIXED = Layout(("sample_rate", "I"), ("block_size", "H"), ("audio_channels", "B"),
+                            ("control_channels", "B"), ("formats", "B"), ("store_bytes", "Q"),
+                            ("state", "B"), ("mode", "B"), ("sample_format", "B"),
+                            ("channel_mask", "B"), ("max_frames", "Q"))
+# REPLY's fixed part; the message and (HELLO) the capabilities body follow.
+REPLY_FIXED = Layout(("command", "B"), ("command_sequence", "I"), ("code", "B"),
+                     ("message_length", "B"))
+CONFIGURE = Layout(("mode", "B"), ("sample_format", "B"), ("channel_mask", "B"),
+                   ("max_frames", "Q"))
+# DATA's fixed part; the block's audio (frame-major) and its float32 controls follow.
+DATA_FIXED = Layout(("first_frame", "Q"))
+CONTROL_BYTES = 4  # controls travel as float32 whatever the audio's sample format
+# RESEND's fixed part; range_count RESEND_RANGEs follow.
+RESEND_FIXED = Layout(("session_id", "I"), ("range_count", "B"))
+RESEND_RANGE = Layout(("first_block", "I"), ("block_count", "I"))
 MAX_RESEND_RANGES = 32
 # The device's channels as the channel mask names them: bit i audio_in_{i+1}, bit 4+i knob_{i+1}.
 MASK_CHANNELS = [f"audio_in_{n}" for n in range(1, 5)] + [f"knob_{n}" for n in range(1, 5)]
@@ -149,6 +197,13 @@ def unpack_samples(data: bytes | np.ndarray, sample_format: SampleFormat) -> np.
 def channel_mask(names: list[str]) -> int:
     """The CONFIGURE channel mask of device channel ``names``."""
     return sum(1 << MASK_CHANNELS.index(name) for name in names)
+
+
+def data_payload_bytes(block_size: int, audio_channels: int, sample_format: SampleFormat,
+                       control_channels: int) -> int:
+    """Bytes of one DATA payload (and of one block in the device's record store)."""
+    return (DATA_FIXED.size + block_size * audio_channels * sample_format.bytes
+            + CONTROL_BYTES * control_channels)
 
 
 class WireError(ValueError):
@@ -344,8 +399,8 @@ class Session:
 
     @property
     def data_payload_bytes(self) -> int:
-        return (8 + self.block_size * len(self.audio_channels) * self.sample_format.bytes
-                + 4 * len(self.control_channels))
+        return data_payload_bytes(self.block_size, len(self.audio_channels),
+                                  self.sample_format, len(self.control_channels))
 
     def to_json(self) -> dict:
         return {"session_id": self.session_id, "sample_rate": self.sample_rate,
@@ -424,13 +479,13 @@ def parse_counters(payload: bytes) -> Counters:
 
 
 def parse_reply(payload: bytes) -> Reply:
-    if len(payload) < REPLY_FIXED.size or len(payload) < REPLY_FIXED.size + payload[6]:
-        raise WireError(f"REPLY payload of {len(payload)} bytes is too short")
-    command, sequence, code, length = REPLY_FIXED.unpack_from(payload)
-    end = REPLY_FIXED.size + length
-    return Reply(command, sequence, code, payload[REPLY_FIXED.size : end].decode("utf-8",
-                                                                                 "replace"),
-                 payload[end:])
+    if len(payload) >= REPLY_FIXED.size:
+        command, sequence, code, length = REPLY_FIXED.unpack_from(payload)
+        end = REPLY_FIXED.size + length
+        if len(payload) >= end:
+            message = payload[REPLY_FIXED.size : end].decode("utf-8", "replace")
+            return Reply(command, sequence, code, message, payload[end:])
+    raise WireError(f"REPLY payload of {len(payload)} bytes is too short")
 
 
 def parse_capabilities(body: bytes) -> Capabilities:
@@ -452,10 +507,11 @@ def parse_data(payload: bytes, session: Session) -> tuple[int, np.ndarray, np.nd
     if len(payload) != session.data_payload_bytes:
         raise WireError(f"DATA payload is {len(payload)} bytes; the session needs "
                         f"{session.data_payload_bytes}")
-    first_frame = int.from_bytes(payload[:8], "little")
+    (first_frame,) = DATA_FIXED.unpack_from(payload)
     audio_bytes = session.block_size * len(session.audio_channels) * session.sample_format.bytes
-    audio = unpack_samples(payload[8 : 8 + audio_bytes], session.sample_format)
-    controls = np.frombuffer(payload, "<f4", offset=8 + audio_bytes)
+    audio_end = DATA_FIXED.size + audio_bytes
+    audio = unpack_samples(payload[DATA_FIXED.size : audio_end], session.sample_format)
+    controls = np.frombuffer(payload, "<f4", offset=audio_end)
     return first_frame, audio.reshape(session.block_size, len(session.audio_channels)), controls
 
 
@@ -480,7 +536,7 @@ def session_payload(session: Session) -> bytes:
 def data_payload(session: Session, first_frame: int, audio: np.ndarray,
                  controls: np.ndarray) -> bytes:
     """The DATA payload the firmware would send for (block, audio) samples and the controls."""
-    return (first_frame.to_bytes(8, "little") + pack_samples(audio, session.sample_format)
+    return (DATA_FIXED.pack(first_frame) + pack_samples(audio, session.sample_format)
             + np.asarray(controls, "<f4").tobytes())
 
 
@@ -493,5 +549,5 @@ def resend_payload(session_id: int, ranges: list[tuple[int, int]]) -> bytes:
     """RESEND of (first block, block count) ranges, at most MAX_RESEND_RANGES."""
     if not 0 < len(ranges) <= MAX_RESEND_RANGES:
         raise ValueError(f"RESEND takes 1..{MAX_RESEND_RANGES} ranges, got {len(ranges)}")
-    return (struct.pack("<IB", session_id, len(ranges))
-            + b"".join(struct.pack("<II", first, count) for first, count in ranges))
+    return (RESEND_FIXED.pack(session_id, len(ranges))
+            + b"".join(RESEND_RANGE.pack(first, count) for first, count in ranges))

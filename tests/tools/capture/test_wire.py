@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daisynet.tools.wire import (
+from daisynet.tools.capture.wire import (
     MAX_ENCODED_FRAME_BYTES,
     FrameDecoder,
     FrameType,
@@ -27,10 +27,10 @@ from daisynet.tools.wire import (
     session_payload,
     unpack_samples,
 )
-from daisynet.tools.wire import data_payload as build_data_payload
+from daisynet.tools.capture.wire import data_payload as build_data_payload
 from tests.conftest import require_tool
 
-CORE = Path(__file__).resolve().parents[2] / "firmware" / "core"
+CORE = Path(__file__).resolve().parents[3] / "firmware" / "core"
 
 SESSION = Session(7, 48_000, 4, "test 1.0", ["audio_in_1", "audio_in_2"], ["knob_1"])
 
@@ -198,7 +198,7 @@ int main() {
 
 
 def test_quantization_is_the_firmwares_bit_for_bit(tmp_path):
-    """tools.wire.quantize/pack_samples reproduce wire_protocol.h QuantizeSample/PutSample:
+    """wire.quantize/pack_samples reproduce wire_protocol.h QuantizeSample/PutSample:
     round to nearest (ties to even), saturate, NaN -> 0."""
     compiler = require_tool("g++")
     source = tmp_path / "quantize.cc"
@@ -269,7 +269,7 @@ def test_fuzz_every_clean_frame_survives_garbage_between_frames(parts, chunk):
 
 
 def test_the_fuzzer_runs_and_passes(capsys):
-    from tests.tools.fuzz_decoder import main
+    from tests.tools.capture.fuzz_decoder import main
 
     assert main(["--inputs", "300", "--seed", "1"]) == 0
     assert capsys.readouterr().out.startswith("PASS  decoder fuzz: 300 inputs")

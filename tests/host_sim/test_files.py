@@ -1,0 +1,78 @@
+"""Every output is written atomically: a failure leaves the earlier file as it was."""
+
+import os
+import stat
+
+import pytest
+
+from daisynet.host_sim.files import OutputExistsError, atomic_output, write_bytes, write_text
+
+
+def leftovers(folder):
+    return sorted(path.name for path in folder.iterdir() if ".partial" in path.name)
+
+
+def test_a_write_that_fails_halfway_leaves_the_earlier_file_and_no_temporary(tmp_path):
+    target = tmp_path / "model_defn.h"
+    target.write_text("the working header")
+    with pytest.raises(OSError, match="No space left"), atomic_output(target) as temporary:
+        temporary.write_text("half a hea")
+        raise OSError(28, "No space left on device")
+    assert target.read_text() == "the working header"
+    assert leftovers(tmp_path) == []
+
+
+def test_ctrl_c_while_writing_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.wav"
+    with pytest.raises(KeyboardInterrupt), atomic_output(target) as temporary:
+        temporary.write_bytes(b"RIFF")
+        raise KeyboardInterrupt
+    assert not target.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_the_temporary_file_keeps_the_suffix_writers_go_by(tmp_path):
+    with atomic_output(tmp_path / "model.keras") as temporary:
+        assert temporary.suffix == ".keras" and temporary.parent == tmp_path
+        temporary.write_bytes(b"x")
+    assert (tmp_path / "model.keras").read_bytes() == b"x"
+
+
+def test_a_finished_output_replaces_the_earlier_one_with_the_usual_mode(tmp_path):
+    target = tmp_path / "report.json"
+    write_text(target, "old")
+    write_text(target, "new")
+    assert target.read_text() == "new"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_replace_false_never_replaces_a_file_that_appeared_while_writing(tmp_path):
+    """Two captures to one name at once: the second to finish must not replace the first."""
+    target = tmp_path / "take.wav"
+    with (pytest.raises(OutputExistsError, match="already exists"),
+          atomic_output(target, replace=False) as temporary):
+        temporary.write_bytes(b"second take")
+        write_bytes(target, b"first take")  # the other run finishes first
+    assert target.read_bytes() == b"first take"
+    assert leftovers(tmp_path) == []
+
+
+def test_replace_false_holds_on_a_file_system_without_hard_links(tmp_path, monkeypatch):
+    def no_links(source, destination):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "take.wav"
+    with (pytest.raises(OutputExistsError),
+          atomic_output(target, replace=False) as temporary):
+        temporary.write_bytes(b"second take")
+        target.write_bytes(b"first take")
+    assert target.read_bytes() == b"first take"
+    assert write_bytes(tmp_path / "new.wav", b"1", replace=False).read_bytes() == b"1"
+    assert leftovers(tmp_path) == []
+
+
+def test_replace_false_writes_a_new_file(tmp_path):
+    assert write_bytes(tmp_path / "a.bin", b"1", replace=False).read_bytes() == b"1"

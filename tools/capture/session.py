@@ -1,0 +1,421 @@
+"""The capture session: HELLO, CONFIGURE, START (or the encoder), receive, RESEND, save.
+
+``capture(port, CaptureRequest(...))`` asks the Daisy what it offers (HELLO), checks the link
+budget of the requested channels and sample format (link_budget.py), configures the recording
+(CONFIGURE) and starts it (START, or the encoder), assembles the frames it receives
+(assembly.py), and saves the dataset with its capture log (saving.py). Ctrl-C, SIGTERM, SIGHUP,
+an unplugged cable or a device that goes silent end the capture with everything received so
+far saved. In record mode, blocks lost on the way are asked for again (RESEND), so a
+record-mode capture over a faulty link ends bit-exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import serial
+
+from daisynet.host_sim.daisy_target import USB_LINK_BYTES_PER_SECOND
+from daisynet.host_sim.files import OutputPathError, check_output_file
+from daisynet.tools.capture.assembly import Assembler
+from daisynet.tools.capture.errors import CaptureError, GapError
+from daisynet.tools.capture.link_budget import LinkBudget, plan_link
+from daisynet.tools.capture.ports import open_port
+from daisynet.tools.capture.progress import Progress
+from daisynet.tools.capture.saving import CaptureResult, capture_log_path, save_capture
+from daisynet.tools.capture.wire import (
+    MAX_RESEND_RANGES,
+    PROTOCOL_VERSION,
+    Capabilities,
+    CommandType,
+    EndReason,
+    FrameDecoder,
+    Mode,
+    RecorderState,
+    Reply,
+    ReplyCode,
+    SampleFormat,
+    WireError,
+    channel_mask,
+    configure_payload,
+    encode_frame,
+    parse_capabilities,
+    resend_payload,
+)
+from daisynet.training.dataset import dataset_paths
+
+READ_CHUNK = 65536  # bytes per read
+COMMAND_TIMEOUT = 0.5  # seconds to wait for a REPLY before sending the command again
+COMMAND_ATTEMPTS = 4
+RESEND_ROUNDS = 8  # record mode: RESEND rounds before gaps stay gaps
+FLASH_HINT = "flash the matching firmware with `daisynet flash datalogger`"
+# Seconds without a byte before a capture stops and saves. The device buffers USB stalls far
+# longer (its 60 MiB store holds over 100 s of live audio), and an unplugged cable ends the
+# capture at once anyway, so only a device that has really stopped talking waits this long.
+DEFAULT_SILENCE_TIMEOUT = 30.0
+MODES = ("auto", "live", "record")
+ON_GAP = ("mark", "fail")
+STARTS = ("command", "encoder")
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """What to record and how: the one argument of ``capture`` besides the port."""
+
+    output: str | Path  # the dataset's path; NAME.capture.json goes next to it
+    duration: float | None = None  # seconds; None: until the device or the user stops
+    channels: tuple[str, ...] = ()  # device channel names; empty: all the device has
+    sample_format: SampleFormat = SampleFormat.S24  # of the audio; controls are float32
+    mode: str = "auto"  # "live", "record" (into the Daisy's SDRAM, then transfer) or "auto"
+    on_gap: str = "mark"  # "mark" keeps gaps as silence and lists them; "fail" stops
+    start: str = "command"  # "command": START from here; "encoder": the Daisy's encoder
+    wait: float = 5.0  # seconds for the device to answer HELLO
+    silence_timeout: float = DEFAULT_SILENCE_TIMEOUT  # seconds without a byte before stopping
+    force: bool = False  # replace an earlier capture of the same name
+    inputs: tuple[str | Path, ...] = ()  # files this capture reads: never written over
+
+    def __post_init__(self) -> None:
+        # Accept what a command line gives (names, lists), store the immutable forms.
+        if isinstance(self.sample_format, str):
+            object.__setattr__(self, "sample_format", SampleFormat[self.sample_format.upper()])
+        object.__setattr__(self, "channels", tuple(self.channels or ()))
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        for name, allowed in (("mode", MODES), ("on_gap", ON_GAP), ("start", STARTS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, "
+                                 f"not {getattr(self, name)!r}")
+
+
+class _Link:
+    """The open port: reads and decodes what the device sends, sends commands."""
+
+    def __init__(self, connection: serial.Serial, port: str, assembler: Assembler) -> None:
+        self.connection = connection
+        self.port = port
+        self.decoder = FrameDecoder()
+        self.assembler = assembler
+        self.last_bytes = time.monotonic()
+        self.first_frame_at: float | None = None
+        self._sequence = 0
+
+    def pump(self) -> None:
+        """One read (at most ports.POLL_SECONDS); raises serial/OS errors when unplugged."""
+        data = self.connection.read(max(1, min(self.connection.in_waiting, READ_CHUNK)))
+        now = time.monotonic()
+        if data:
+            self.last_bytes = now
+            for frame in self.decoder.feed(data):
+                self.first_frame_at = self.first_frame_at or now
+                self.assembler.add(frame)
+
+    def send(self, command: CommandType, payload: bytes = b"") -> int:
+        """Sends a command frame; returns its sequence number. The leading delimiter ends any
+        partial frame the device holds."""
+        self._sequence += 1
+        self.connection.write(b"\x00" + encode_frame(command, self._sequence, payload))
+        self.connection.flush()
+        return self._sequence
+
+    def command(self, command: CommandType, payload: bytes = b"",
+                done: Callable[[], bool] | None = None) -> Reply | None:
+        """Sends ``command`` until a REPLY arrives (or ``done()`` says it took effect anyway,
+        as when the reply was lost); None if neither happens in COMMAND_ATTEMPTS tries."""
+        for _ in range(COMMAND_ATTEMPTS):
+            sequence = self.send(command, payload)
+            deadline = time.monotonic() + COMMAND_TIMEOUT
+            while time.monotonic() < deadline:
+                self.pump()
+                reply = self.assembler.replies.pop(sequence, None)
+                if reply is not None:
+                    return reply
+                if done is not None and done():
+                    return None
+            if done is not None and done():
+                return None
+        return None
+
+    def check(self, command: CommandType, reply: Reply | None) -> None:
+        """CaptureError unless ``reply`` is OK."""
+        if reply is None:
+            raise CaptureError(f"{self.port}: the datalogger did not answer "
+                               f"{command.name} ({COMMAND_ATTEMPTS} tries)")
+        if reply.code != ReplyCode.OK:
+            code = ReplyCode(reply.code).name if reply.code in ReplyCode._value2member_map_ \
+                else str(reply.code)
+            raise CaptureError(f"the datalogger refused {command.name}: {reply.message} "
+                               f"({code.lower()})")
+
+
+def _hello(link: _Link, wait: float) -> Capabilities:
+    """The device's capabilities; one-line errors for anything that is not our datalogger."""
+    started = time.monotonic()
+    next_hello = started
+    sequence = 0
+    while True:
+        now = time.monotonic()
+        if now >= next_hello:
+            sequence = link.send(CommandType.HELLO)
+            next_hello = now + COMMAND_TIMEOUT
+        link.pump()
+        reply = link.assembler.replies.get(sequence)
+        if reply is not None and reply.code == ReplyCode.OK:
+            try:
+                return parse_capabilities(reply.body)
+            except WireError as err:
+                raise CaptureError(f"{link.port}: the datalogger's HELLO reply is malformed: "
+                                   f"{err}") from err
+        _check_protocol(link.decoder, link.port, started, time.monotonic(), link.first_frame_at,
+                        wait)
+
+
+def _check_protocol(decoder: FrameDecoder, port: str, started: float, now: float,
+                    first_frame_at: float | None, wait: float) -> None:
+    """Errors for a port that is not a daisynet datalogger of our protocol version."""
+    stats = decoder.stats
+    if stats.other_versions and first_frame_at is None:
+        versions = ", ".join(str(v) for v in sorted(stats.other_versions))
+        raise CaptureError(
+            f"{port} speaks daisynet wire protocol version {versions}; this daisynet speaks "
+            f"version {PROTOCOL_VERSION}: {FLASH_HINT}"
+        )
+    if now - started > wait:
+        if stats.bytes_received == 0:
+            raise CaptureError(f"{port} sent nothing in {wait:g} s; the datalogger sends a status "
+                               "frame every 0.5 s: is the datalogger firmware running?")
+        if first_frame_at is None:
+            raise CaptureError(
+                f"{port} is not a daisynet datalogger: {stats.bytes_received} bytes in {wait:g} s"
+                f" but no daisynet frame ({stats.foreign_frames} foreign frames, "
+                f"{stats.crc_failures} CRC failures); flash the datalogger firmware"
+            )
+        raise CaptureError(f"{port}: the datalogger sends frames but did not answer HELLO in "
+                           f"{wait:g} s; {FLASH_HINT}")
+
+
+def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = print,
+            progress: bool = True, link_rate: int = USB_LINK_BYTES_PER_SECOND,
+            on_ready: Callable[[], None] | None = None,
+            source_extra: dict | None = None) -> CaptureResult:
+    """Record what ``request`` asks from the datalogger on ``port``, over a link of
+    ``link_rate`` bytes/s, until the device ends the session, the requested duration is
+    recorded, the device goes silent, is unplugged, or Ctrl-C; SIGTERM and SIGHUP end it as
+    Ctrl-C does. Writes the dataset and NAME.capture.json next to it, whatever arrived.
+    ``log`` takes the report lines, ``progress`` shows a progress line. With
+    ``request.start`` "encoder", ``on_ready`` runs when the device waits for its encoder (the
+    emulated device presses it then); ``source_extra`` goes into the capture log and the
+    dataset's source."""
+    wav_path, json_path = dataset_paths(request.output)
+    log_path = capture_log_path(wav_path)
+    _check_destination([wav_path, json_path, log_path], request.inputs, request.force)
+    connection = open_port(port)
+    assembler = Assembler(request.on_gap)
+    link = _Link(connection, port, assembler)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started = time.monotonic()
+    stop_reason = ""
+    failure: CaptureError | None = None
+    budget: LinkBudget | None = None
+    resend_rounds: list[dict] = []
+    bar = None
+    restore_signals = _end_capture_on_signals()
+    try:
+        capabilities = _hello(link, request.wait)
+        budget = plan_link(capabilities, list(request.channels) or capabilities.channels,
+                           request.sample_format, request.mode, link_rate, request.duration)
+        for line in budget.describe():
+            log(line)
+        if capabilities.state != RecorderState.IDLE:
+            state = RecorderState(capabilities.state).name.lower() if capabilities.state in (
+                RecorderState._value2member_map_) else str(capabilities.state)
+            raise CaptureError(f"{port}: the datalogger is busy ({state}); stop it with the "
+                               "encoder, or wait, and retry")
+        max_frames = 0 if request.duration is None else math.ceil(
+            request.duration * capabilities.sample_rate)
+        link.check(CommandType.CONFIGURE, link.command(CommandType.CONFIGURE, configure_payload(
+            Mode[budget.mode.upper()], request.sample_format,
+            channel_mask([*budget.audio_channels, *budget.control_channels]), max_frames)))
+        if request.start == "encoder":
+            log("waiting for the recording: press the encoder on the Daisy Patch")
+            if on_ready is not None:
+                on_ready()
+        else:
+            reply = link.command(CommandType.START, done=lambda: assembler.session is not None)
+            if reply is not None or assembler.session is None:
+                link.check(CommandType.START, reply)
+        bar = Progress(progress, request.duration, budget)
+        stop_reason = _record(link, assembler, bar, request.silence_timeout, log)
+        if assembler.session is not None and assembler.session.mode == Mode.RECORD and (
+                stop_reason.startswith("device ended")):
+            resend_rounds = _resend(link, assembler, request.silence_timeout)
+            assembler.check_missing(RESEND_ROUNDS)
+    except KeyboardInterrupt as stop:
+        stop_reason = _interrupted(stop)
+    except GapError as err:
+        failure = err
+        stop_reason = "gap"
+    finally:
+        if bar is not None:
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                bar.close()
+        connection.close()
+        restore_signals()
+    if assembler.session is None:
+        if stop_reason.startswith(("interrupted", "ended by")):
+            raise KeyboardInterrupt
+        raise CaptureError(f"{port}: {stop_reason} before the recording started; nothing saved")
+    elapsed = time.monotonic() - started
+    with _signals_deferred():
+        return save_capture(assembler, link.decoder, wav_path, log_path, failure, stop_reason,
+                            request.duration, {
+                                "port": port, "started_at": started_at, "seconds": elapsed,
+                                "link_budget": asdict(budget) | {"share": budget.share}
+                                if budget else None,
+                                "resend_rounds": resend_rounds,
+                                **(source_extra or {}),
+                            }, log)
+
+
+class _EndSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, a closed terminal, a killed ssh session): ends the
+    capture exactly as Ctrl-C does, so everything received is saved."""
+
+
+def _interrupted(stop: KeyboardInterrupt) -> str:
+    return f"ended by {stop.args[0]}" if isinstance(stop, _EndSignal) else "interrupted"
+
+
+def _end_capture_on_signals() -> Callable[[], None]:
+    """Makes SIGTERM and SIGHUP raise _EndSignal; returns what puts the old handlers back.
+    (Python lets only the main thread install handlers; elsewhere they keep their default.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def end(signum: int, _frame) -> None:
+        raise _EndSignal(signal.Signals(signum).name)
+
+    ends = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig]
+    previous = {sig: signal.signal(sig, end) for sig in ends}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """While saving, Ctrl-C, SIGTERM and SIGHUP wait until the files are written, then end
+    the command as an interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    deferred = [sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+                if sig]
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
+                for sig in deferred}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _check_destination(paths: list[Path], inputs: tuple[str | Path, ...], force: bool) -> None:
+    """Before anything is recorded: the capture's files can be written, replace none of
+    ``inputs``, and replace an earlier capture only with ``force``."""
+    for path in paths:
+        try:
+            check_output_file(path, inputs, replace=True)
+        except OutputPathError as err:
+            raise CaptureError(str(err)) from err
+        if path.exists() and not force:
+            raise CaptureError(f"{path} already exists (an earlier capture?); replace it with "
+                               "--force or choose another name with -o")
+
+
+def _record(link: _Link, assembler: Assembler, bar: Progress, silence_timeout: float,
+            log: Callable[[str], None]) -> str:
+    """Receives until the session ends; returns why it stopped. Ctrl-C during a record-mode
+    recording stops the recording and lets the transfer run (Ctrl-C again aborts)."""
+    stopping = False
+    while True:
+        try:
+            try:
+                link.pump()
+            except (serial.SerialException, OSError):
+                return "disconnected"
+            now = time.monotonic()
+            bar.update(assembler, link.decoder, now)
+            session = assembler.session
+            status = assembler.last_status
+            if (assembler.end is None and session is not None and status is not None
+                    and status.session_id == session.session_id
+                    and assembler.device_state == RecorderState.IDLE):
+                assembler.end = status  # the END frame was lost; the device is idle again
+            if assembler.end is not None:
+                bar.update(assembler, link.decoder, now, force=True)
+                return f"device ended the session ({_end_reason(assembler.end.code)})"
+            if assembler.new_session_seen:
+                return "the device started a new session"
+            if now - link.last_bytes > silence_timeout:
+                return f"device silent for {silence_timeout:g} s"
+        except KeyboardInterrupt as stop:
+            session = assembler.session
+            recording_to_store = (session is not None and session.mode == Mode.RECORD
+                                  and assembler.blocks_received == 0)
+            try:
+                if not stopping:
+                    link.send(CommandType.STOP)
+            except (serial.SerialException, OSError):
+                return _interrupted(stop)
+            if recording_to_store and not stopping:
+                stopping = True
+                log("stopping the recording; the transfer follows (Ctrl-C again to abort it)")
+                continue
+            return _interrupted(stop)
+
+
+def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[dict]:
+    """Record mode: asks for every missing block again, up to MAX_RESEND_RANGES ranges per
+    RESEND, until none is missing or RESEND_ROUNDS rounds brought nothing new."""
+    rounds: list[dict] = []
+    fruitless = 0
+    session_id = assembler.session.session_id
+    while fruitless < RESEND_ROUNDS and (missing := assembler.missing_blocks()):
+        batch = missing[:MAX_RESEND_RANGES]
+        before, ends = assembler.blocks_received, assembler.resend_ends
+        try:
+            reply = link.command(CommandType.RESEND, resend_payload(session_id, batch),
+                                 done=lambda ends=ends: assembler.resend_ends > ends)
+            if reply is not None and reply.code != ReplyCode.OK:
+                rounds.append({"ranges": len(batch), "refused": reply.message})
+                break
+            while assembler.resend_ends == ends and (
+                    time.monotonic() - link.last_bytes < silence_timeout):
+                link.pump()
+        except (serial.SerialException, OSError):
+            break
+        received = assembler.blocks_received - before
+        rounds.append({"ranges": len(batch), "blocks_asked": sum(c for _, c in batch),
+                       "blocks_received": received})
+        fruitless = 0 if received else fruitless + 1
+    return rounds
+
+
+def _end_reason(code: int) -> str:
+    try:
+        return EndReason(code).name.lower().replace("_", " ")
+    except ValueError:
+        return f"reason {code}"
