@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
 from daisynet.tools.capture import CaptureRequest, capture_emulated
 from daisynet.training.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
@@ -73,7 +74,7 @@ def run_demo(
     header_spec = read_header(header)
     keras_model = load_keras(model_path)
     golden_inputs, golden_outputs = read_golden(golden_path(header), header_spec)
-    on_test = compare(keras_model, header_spec, held_out, block_size=48)
+    on_test = compare(keras_model, header_spec, held_out, block_size=BLOCK_FRAMES)
     on_golden = compare(keras_model, header_spec, golden_inputs, block_size=7)
     plot_predictions(
         on_test["keras"][:, 0], on_test["simulator"][:, 0], dataset.sample_rate, 0,

@@ -10,7 +10,7 @@ import pytest
 
 from daisynet.host_sim.daisy_target import daisy_target
 from daisynet.tools.capture import PRODUCT_HINT
-from daisynet.tools.flash import FlashError, find_platformio, platformio_environment
+from daisynet.tools.device.flash import FlashError, find_platformio, platformio_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,7 +75,7 @@ def test_each_app_env_picks_its_own_sources_and_the_core(pio):
 
 def test_flash_puts_its_header_before_the_default(pio, tmp_path):
     """PlatformIO puts build_flags on the include path before build_src_flags (see
-    tools/flash.py platformio_environment); here, that it appends flash's folder to
+    tools/device/flash.py platformio_environment); here, that it appends flash's folder to
     build_flags and leaves build_src_flags, which names firmware/model/, as it is."""
     staged = tmp_path / "staged model"
     result = subprocess.run([pio, "project", "config", "--json-output", "-d", str(REPO)],

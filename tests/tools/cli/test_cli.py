@@ -469,7 +469,7 @@ def test_tensorflow_start_up_noise_stays_off_the_terminal(tmp_path):
     import subprocess
     import sys
 
-    model = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model.keras"
+    model = Path(__file__).resolve().parents[3] / "firmware" / "model" / "model.keras"
     result = subprocess.run([sys.executable, "-m", "daisynet.tools.cli", "export", str(model), "-o",
                              str(tmp_path / "m.h")], capture_output=True, text=True,
                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(model.parents[2])})

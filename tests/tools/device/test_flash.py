@@ -13,8 +13,8 @@ import pytest
 from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import model_flash_budget
 from daisynet.host_sim.model_defn import read_header
-from daisynet.tools import flash as flash_module
 from daisynet.tools.cli import main
+from daisynet.tools.device import flash as flash_module
 from daisynet.training.export import export
 from tests.conftest import REPO, checkout_files, require_tool
 from tests.training.test_export import save_with_metadata

@@ -17,7 +17,7 @@ from daisynet.host_sim.model_defn import HeaderError, UnsupportedModelError, rea
 from daisynet.tools.cli import main
 from daisynet.training.dataset import Dataset, DatasetError, load_dataset, read_wav
 
-REPO_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
+REPO_HEADER = Path(__file__).resolve().parents[3] / "firmware" / "model" / "model_defn.h"
 
 # (argv before the option, option, what it accepts)
 OPTIONS = [

@@ -5,13 +5,12 @@ import math
 
 import pytest
 
-import daisynet.tools.plan
-from daisynet.host_sim.daisy_target import model_flash_budget
+import daisynet.tools.measure.plan
+from daisynet.host_sim.daisy_target import DTCM_BYTES, model_flash_budget
 from daisynet.host_sim.model_defn import Architecture, render_header
-from daisynet.tools.bench import bench
-from daisynet.tools.plan import (
+from daisynet.tools.measure.bench import bench
+from daisynet.tools.measure.plan import (
     DEEPEST_SEARCHED,
-    DTCM_BYTES,
     PLAN_BLOCK,
     SAFETY_MARGIN,
     WIDEST_SEARCHED,
@@ -117,7 +116,7 @@ def test_plan_reports_the_search_with_the_measurement_it_would_make(monkeypatch)
             arch.filters), ram_bytes=1_000 * len(arch.filters), weight_bytes=4 * arch.parameters,
             flash_bytes=4 * arch.parameters + 6_000)
 
-    monkeypatch.setattr(daisynet.tools.plan, "measure", stand_in)
+    monkeypatch.setattr(daisynet.tools.measure.plan, "measure", stand_in)
     lines = []
     result = plan(4, 3, (16,) * 6, RATES, log=lines.append)
     searched = len(measured)

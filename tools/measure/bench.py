@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ, daisy_target
 from daisynet.host_sim.engine import Simulator
 from daisynet.host_sim.m7 import M7Engine
 from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import BACKENDS, REPO, NativeEngine
-from daisynet.tools.plan import (
+from daisynet.tools.measure.plan import (
     FLOAT32,
     PLAN_BLOCK,
     quantized_header,
@@ -37,10 +37,10 @@ from daisynet.tools.plan import (
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 DEFAULT_BLOCK_SIZES = (1, 16, 32, 48, 64)
-LOAD_SAMPLE_RATES = (32_000, 48_000, 96_000)
+LOAD_SAMPLE_RATES = (32_000, SAMPLE_RATE_HZ, 96_000)  # the Daisy's rate and two others
 BASELINE = "per_sample"  # host_sim.m7.M7_BACKENDS: the original per-sample approach
-BASELINE_BLOCK = 48  # the Daisy's audio block; the baseline goes sample by sample whatever it is
-HOST_BLOCK = 48  # the Python simulator's block
+BASELINE_BLOCK = BLOCK_FRAMES  # the baseline goes sample by sample whatever the block
+HOST_BLOCK = BLOCK_FRAMES  # the Python simulator's block
 HOST_SECONDS = 10  # of audio for the native engines' speed
 
 
@@ -59,7 +59,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     spec = read_header(header)
     arch = spec.architecture()
     macs = arch.macs_per_sample
-    rate = spec.sample_rate or 48_000
+    rate = spec.sample_rate or SAMPLE_RATE_HZ
     target = daisy_target()
     frames = max(int(seconds * rate), arch.receptive_field)
     inputs = excitation(spec.input_names, frames, rate)

@@ -30,6 +30,10 @@ from daisynet.host_sim.daisy_target import (
     APP_FLASH_MEASURED_ON,
     FLASH_MARGIN_BYTES,
     INTERNAL_FLASH_BYTES,
+    SAMPLE_RATE_HZ,
+    USB_CDC_PRODUCT_ID,
+    USB_DFU_PRODUCT_ID,
+    USB_VENDOR_ID,
     model_flash_budget,
 )
 from daisynet.host_sim.m7 import M7Error, build_firmware
@@ -42,11 +46,11 @@ USB_DEVICES = Path("/sys/bus/usb/devices")
 # PlatformIO is stopped when it prints nothing for this long: compiling the largest file takes
 # well under a minute; fetching packages without a network hangs forever.
 QUIET_LIMIT_SECONDS = 180.0
-DFU_ID = ("0483", "df11")  # the STM32H750's ROM bootloader
-CDC_ID = ("0483", "5740")  # a Daisy running STM32duino firmware with USB serial
+# (vendor, product) as Linux lists them under /sys/bus/usb/devices: four lower-case hex digits.
+DFU_ID = (f"{USB_VENDOR_ID:04x}", f"{USB_DFU_PRODUCT_ID:04x}")  # the STM32H750's ROM bootloader
+CDC_ID = (f"{USB_VENDOR_ID:04x}", f"{USB_CDC_PRODUCT_ID:04x}")  # a Daisy running its firmware
 # firmware/core/patch_runner.h: WiringFor(); the two must agree.
 PATCH_INPUT_NAME = re.compile(r"^(audio_in_[1-4]|knob_[1-4]|cv_[1-4])$")
-PATCH_SAMPLE_RATE = 48_000
 
 
 class FlashError(RuntimeError):
@@ -77,9 +81,10 @@ def check_model(header: Path) -> dict:
             f"{header}: the Patch cannot feed input(s) {', '.join(unwired)}; inputs must be "
             "named audio_in_1..4, knob_1..4 or cv_1..4 (train with --inputs using those names)"
         )
-    if spec.sample_rate != PATCH_SAMPLE_RATE:
+    if spec.sample_rate != SAMPLE_RATE_HZ:
         raise FlashError(f"{header}: trained at {spec.sample_rate} Hz, but the app runs the "
-                         f"Patch at {PATCH_SAMPLE_RATE} Hz; train on a 48 kHz dataset")
+                         f"Patch at {SAMPLE_RATE_HZ} Hz; train on a {SAMPLE_RATE_HZ // 1000} kHz "
+                         "dataset")
     if spec.outputs != 1:
         raise FlashError(f"{header}: the app plays one output on audio out 1; this model has "
                          f"{spec.outputs}")
@@ -132,11 +137,11 @@ def check_dfu_device() -> None:
     if DFU_ID in present:
         return
     if CDC_ID in present:
-        raise FlashError("a Daisy is connected but running its firmware (USB 0483:5740), not "
-                         "the DFU bootloader: hold BOOT, press and release RESET, release BOOT, "
-                         "then run this again")
-    raise FlashError("no Daisy in DFU mode found (USB 0483:df11): connect it by USB, hold "
-                     "BOOT, press and release RESET, release BOOT, then run this again")
+        raise FlashError("a Daisy is connected but running its firmware (USB "
+                         f"{':'.join(CDC_ID)}), not the DFU bootloader: hold BOOT, press and "
+                         "release RESET, release BOOT, then run this again")
+    raise FlashError(f"no Daisy in DFU mode found (USB {':'.join(DFU_ID)}): connect it by USB, "
+                     "hold BOOT, press and release RESET, release BOOT, then run this again")
 
 
 def platformio_environment(scratch: Path, model_dir: Path | None) -> dict[str, str]:
@@ -200,7 +205,7 @@ def _quiet_reason(last_line: str, quiet_limit: float) -> str:
 def check_real_time(header: Path, force: bool, log: Callable[[str], None]) -> dict | None:
     """The model's real-time verdict on the emulated Cortex-M7 (None without the toolchain);
     refuses a model that cannot run in real time unless ``force``."""
-    from daisynet.tools.plan import measure_header, real_time_verdict
+    from daisynet.tools.measure.plan import measure_header, real_time_verdict
 
     spec = read_header(header)
     try:

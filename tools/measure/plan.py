@@ -1,10 +1,10 @@
 """``daisynet plan``: would an architecture run on the Daisy, before training it?
 
 Builds the architecture with random weights, exports it, and measures it on the emulated
-Cortex-M7 with the engine the Daisy apps run (the fast backend) at the Daisy's audio block of
-48. Verdicts use the emulated instruction count as cycles (one cycle per instruction; the
+Cortex-M7 with the engine the Daisy apps run (the fast backend) at the Daisy's audio block.
+Verdicts use the emulated instruction count as cycles (one cycle per instruction; the
 Daisy's own cycle counter is the final word) against SAFETY_MARGIN of the cycles per sample at
-the Daisy's clock, the engine's RAM against the 128 KB DTCM, and the weights against the flash
+the Daisy's clock, the engine's RAM against the Daisy's DTCM, and the weights against the flash
 the inference app leaves. With ``--quantize q15,q7`` the same random model is also quantized
 to each format and measured the same way (its fixed-point engine, its weight flash).
 """
@@ -18,7 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.daisy_target import daisy_target, model_flash_budget
+from daisynet.host_sim.daisy_target import (
+    BLOCK_FRAMES,
+    DTCM_BYTES,
+    SAMPLE_RATE_HZ,
+    daisy_target,
+    model_flash_budget,
+)
 from daisynet.host_sim.m7 import M7Engine
 from daisynet.host_sim.model_defn import (
     Architecture,
@@ -30,16 +36,14 @@ from daisynet.host_sim.model_defn import (
 from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
-DTCM_BYTES = 128 * 1024
-PLAN_BLOCK = 48  # the Daisy's audio block
-PLAN_FRAMES = 2400  # 50 ms at 48 kHz: long enough for a steady instruction count
-DEFAULT_SAMPLE_RATES = (32_000, 48_000, 96_000)
-SEARCH_RATE = 48_000  # Hz the widest/deepest search asks about
+PLAN_BLOCK = BLOCK_FRAMES  # models are measured as the Daisy's audio callback runs them
+PLAN_FRAMES = SAMPLE_RATE_HZ // 20  # 50 ms: long enough for a steady instruction count
+DEFAULT_SAMPLE_RATES = (32_000, SAMPLE_RATE_HZ, 96_000)  # the Daisy's rate and two others
+SEARCH_RATE = SAMPLE_RATE_HZ  # the widest/deepest search asks about the Daisy's rate
 # The search spans what Architecture accepts (a candidate beyond it cannot even be built).
 WIDEST_SEARCHED = MAX_FILTERS  # filters
 DEEPEST_SEARCHED = MAX_BLOCKS  # blocks
 FLOAT32 = "float32"
-QUANTIZED_FORMATS = ("q15", "q7")
 BYTES_PER_WEIGHT = {FLOAT32: 4, "q15": 2, "q7": 1}
 
 
@@ -74,19 +78,19 @@ def random_spec(arch: Architecture, seed: int = 0) -> ModelSpec:
             dilation=dilation,
             relu=index < len(shapes) - 1,
         ))
-    return ModelSpec(layers=layers, name="daisynet_plan", sample_rate=48_000)
+    return ModelSpec(layers=layers, name="daisynet_plan", sample_rate=SAMPLE_RATE_HZ)
 
 
 @dataclass(frozen=True)
 class Measurement:
     instructions_per_sample: float
-    ram_bytes: int  # engine state for blocks up to 64 (the Daisy's apps use 48: a little less)
+    ram_bytes: int  # engine state for blocks up to 64 (the Daisy's apps use BLOCK_FRAMES: less)
     weight_bytes: int
     flash_bytes: int  # engine code and weights (the fast engine is specialised per model)
 
 
 def measure(arch: Architecture, number_format: str = FLOAT32) -> Measurement:
-    """Instructions per sample at block 48 on the emulated M7, engine RAM, weight bytes, and
+    """Instructions per sample at PLAN_BLOCK on the emulated M7, engine RAM, weight bytes, and
     the flash of the model's engine code and weights; ``number_format`` q15/q7: of the same
     random model quantized."""
     spec = random_spec(arch)
@@ -102,7 +106,7 @@ def measure(arch: Architecture, number_format: str = FLOAT32) -> Measurement:
 def _excitation(spec: ModelSpec) -> np.ndarray:
     from daisynet.training.export import excitation
 
-    return excitation(spec.input_names, PLAN_FRAMES, spec.sample_rate or 48_000)
+    return excitation(spec.input_names, PLAN_FRAMES, spec.sample_rate or SAMPLE_RATE_HZ)
 
 
 def _measure(spec: ModelSpec, header: Path, weight_bytes: int) -> Measurement:
@@ -150,7 +154,7 @@ def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool
 def fits_at(arch: Architecture, sample_rate: int = SEARCH_RATE) -> bool:
     """Whether ``arch`` would fit on the Daisy at ``sample_rate``: measured on the emulated M7,
     unless its weights alone are over the flash budget (then no build is needed)."""
-    if 4 * arch.parameters > model_flash_budget():
+    if BYTES_PER_WEIGHT[FLOAT32] * arch.parameters > model_flash_budget():
         return False
     return fits(arch, measure(arch), sample_rate)
 
@@ -190,7 +194,7 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
          sample_rates: tuple[int, ...], log: Callable[[str], None], search: bool = True,
          quantize: tuple[str, ...] = ()) -> dict:
     """Measure the architecture and say whether it fits at each sample rate; with ``search``,
-    also the widest uniform filter count and the deepest network that fit at 48 kHz (float32);
+    also the widest uniform filter count and the deepest network that fit at SEARCH_RATE (float32);
     with ``quantize``, the same for the model quantized to each format (no search)."""
     arch = Architecture(inputs, tuple(filters), kernel_size)
     target = daisy_target()
@@ -200,7 +204,7 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         f"{','.join(map(str, filters))}: {arch.parameters:,} parameters, "
         f"{arch.macs_per_sample:,} MACs/sample")
     log(f"receptive field {arch.receptive_field:,} samples "
-        f"({1000 * arch.receptive_field / 48_000:.1f} ms at 48 kHz)")
+        f"({1000 * arch.receptive_field / SAMPLE_RATE_HZ:.1f} ms at {SAMPLE_RATE_HZ // 1000} kHz)")
     log(f"emulated M7 at block {PLAN_BLOCK}: {measured.instructions_per_sample:,.0f} "
         f"instructions/sample (taken as cycles at {target.clock_mhz:g} MHz, "
         f"{100 * SAFETY_MARGIN:.0f}% of the budget allowed)")
@@ -222,7 +226,7 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         "inputs": inputs, "kernel_size": kernel_size, "filters": list(filters),
         "parameters": arch.parameters, "macs_per_sample": arch.macs_per_sample,
         "receptive_field_samples": arch.receptive_field,
-        "receptive_field_ms_at_48k": round(1000 * arch.receptive_field / 48_000, 2),
+        "receptive_field_ms_at_48k": round(1000 * arch.receptive_field / SAMPLE_RATE_HZ, 2),
         "instructions_per_sample": round(measured.instructions_per_sample, 1),
         "block_size": PLAN_BLOCK, "safety_margin": SAFETY_MARGIN,
         "engine_ram_bytes": measured.ram_bytes, "dtcm_bytes": DTCM_BYTES,

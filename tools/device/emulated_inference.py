@@ -2,9 +2,10 @@
 
 ``EmulatedInference(header)`` runs the firmware's own callback and CPU meter
 (firmware/core/patch_runner.h and patch_status.h, native build through host_sim/native.py) on a
-test signal, 48-frame blocks at 48 kHz, and writes the app's once-per-second USB status line
-to a pseudo-terminal that pyserial opens like /dev/ttyACM0. Cycles are the host's time in
-cycles of the Daisy's clock: they test the monitor end to end, they are not Daisy figures.
+test signal, in the Daisy's audio blocks at its sample rate, and writes the app's
+once-per-second USB status line to a pseudo-terminal that pyserial opens like /dev/ttyACM0.
+Cycles are the host's time in cycles of the Daisy's clock: they test the monitor end to end,
+they are not Daisy figures.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ, daisy_target
 from daisynet.host_sim.native import REPO, NativePatchRunner
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
-SAMPLE_RATE = 48_000  # Hz, as the app runs the Patch
-BLOCK = 48  # frames per callback, DaisyDuino's default
-CALLBACKS_PER_STATUS = SAMPLE_RATE // BLOCK  # one status line per second of audio
+CALLBACKS_PER_STATUS = SAMPLE_RATE_HZ // BLOCK_FRAMES  # one status line per second of audio
 
 
 class EmulatedInference:
@@ -69,16 +68,16 @@ class EmulatedInference:
     def _run(self) -> None:
         clock_hz = daisy_target().core_clock_hz
         runner = self._runner
-        runner.meter_init(clock_hz, SAMPLE_RATE)
+        runner.meter_init(clock_hz, SAMPLE_RATE_HZ)
         jacks, knobs = _test_signal()
         callback = 0
         second = 0
         started = time.monotonic()
         while not self._stop.is_set() and (self.seconds is None or second < self.seconds):
             for _ in range(CALLBACKS_PER_STATUS):
-                start = (callback * BLOCK) % (len(jacks) - BLOCK)
+                start = (callback * BLOCK_FRAMES) % (len(jacks) - BLOCK_FRAMES)
                 stall = self.stall_every and callback % self.stall_every == self.stall_every - 1
-                runner.callback(jacks[start:start + BLOCK], knobs[callback % len(knobs)],
+                runner.callback(jacks[start:start + BLOCK_FRAMES], knobs[callback % len(knobs)],
                                 clock_hz, self.stall_ns if stall else 0)
                 callback += 1
             second += 1
@@ -102,7 +101,7 @@ class EmulatedInference:
 def _test_signal() -> tuple[np.ndarray, np.ndarray]:
     """One second of 4 jacks (a sine sweep on 1, quieter tones on 2..4) and per-block knobs
     that move slowly, so the model sees changing conditions."""
-    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    t = np.arange(SAMPLE_RATE_HZ) / SAMPLE_RATE_HZ
     sweep = np.sin(2 * np.pi * (50 * t + 400 * t**2))
     tones = [0.3 * np.sin(2 * np.pi * f * t) for f in (110.0, 220.0, 330.0)]
     jacks = np.stack([sweep, *tones], axis=1).astype(np.float32)

@@ -11,7 +11,7 @@ import pytest
 from daisynet.host_sim.native import NativePatchRunner
 from daisynet.tools.capture import find_port
 from daisynet.tools.cli import main
-from daisynet.tools.monitor import MonitorError, monitor, parse_status_line
+from daisynet.tools.device.monitor import MonitorError, monitor, parse_status_line
 from tests.conftest import require_tool
 from tests.firmware.test_patch_runner import DEFAULT_HEADER, STATUS
 

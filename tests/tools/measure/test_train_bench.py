@@ -3,8 +3,8 @@ business; here: that its rows and verdicts say what happened)."""
 
 import pytest
 
-from daisynet.tools import train_bench
 from daisynet.tools.cli import main
+from daisynet.tools.measure import train_bench
 from daisynet.training.train import TrainConfig
 from tests.conftest import require_tool
 

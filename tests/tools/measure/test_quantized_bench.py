@@ -3,9 +3,9 @@
 import pytest
 
 from daisynet.host_sim.model_defn import Architecture, render_header
-from daisynet.tools.bench import bench
 from daisynet.tools.cli import main
-from daisynet.tools.plan import PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
+from daisynet.tools.measure.bench import bench
+from daisynet.tools.measure.plan import PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
 from tests.conftest import require_tool
 
 

@@ -1,0 +1,28 @@
+"""``daisynet flash``: build a Daisy Patch app and upload it (tools/device/flash.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from daisynet.tools.cli.options import CommandError, add_command, logger
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(subparsers, "flash", run,
+                         "build a Daisy Patch app with PlatformIO and upload it (Daisy in DFU "
+                         "mode)")
+    parser.add_argument("app", choices=["inference", "datalogger"], help="which app to flash")
+    parser.add_argument("--model", help="model_defn.h for the inference app (default: "
+                                        "firmware/model/model_defn.h)")
+    parser.add_argument("--force", action="store_true",
+                        help="flash a model even when the emulated M7 says it cannot run in "
+                             "real time")
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> dict:
+    from daisynet.tools.device.flash import FlashError, flash
+
+    try:
+        return flash(args.app, args.model, logger(args.json), force=args.force)
+    except FlashError as err:
+        raise CommandError(str(err)) from err

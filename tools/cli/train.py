@@ -1,0 +1,110 @@
+"""``daisynet train``: a wavenet trained on a dataset, its options defaulting to TrainConfig's."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from daisynet.tools.cli.options import (
+    CommandError,
+    add_command,
+    int_list,
+    logger,
+    model_name,
+    name_list,
+    number,
+    whole,
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from daisynet.training.train import TrainConfig
+
+    defaults = TrainConfig  # dataclass defaults, so the CLI and the library agree
+
+    parser = add_command(subparsers, "train", run,
+                         "train a wavenet on a dataset (NAME.wav + NAME.json)")
+    parser.add_argument("dataset", help="dataset WAV or JSON")
+    parser.add_argument("-o", "--output", default="runs/train", help="output folder (runs/train)")
+    parser.add_argument("--inputs", type=name_list,
+                        help="input channels in model order, e.g. knob_1,knob_2,audio_in_1 "
+                             "(default: the dataset's suggestion)")
+    parser.add_argument("--target", help="channel to predict (default: the dataset's suggestion)")
+    parser.add_argument("--filters", type=int_list, default=defaults.filters,
+                        help="filters per block, comma-separated "
+                             f"({','.join(map(str, defaults.filters))})")
+    parser.add_argument("--kernel-size", type=whole(2), default=defaults.kernel_size,
+                        help="kernel size K; block i is dilated by K**i (%(default)s)")
+    parser.add_argument("--window", type=whole(1), default=defaults.scored_frames,
+                        help="scored frames per training window, after the warm-up (%(default)s)")
+    parser.add_argument("--batch-size", type=whole(1), default=defaults.batch_size,
+                        help="windows per batch (%(default)s)")
+    parser.add_argument("--epochs", type=whole(1), default=defaults.max_epochs,
+                        help="most Adam epochs, the chosen candidate's included (%(default)s)")
+    parser.add_argument("--refine-iterations", type=whole(0),
+                        default=defaults.refine_iterations,
+                        help="L-BFGS iterations after the Adam epochs; 0 skips them "
+                             "(%(default)s)")
+    parser.add_argument("--refine-share", type=number(0, 1), default=defaults.refine_share,
+                        help="share of the training windows L-BFGS sees whole, 0..1 "
+                             "(%(default)s)")
+    parser.add_argument("--max-seconds", type=number(0), default=defaults.max_seconds,
+                        help="stop after this many seconds of training, if before --epochs")
+    parser.add_argument("--patience", type=whole(0), default=defaults.patience,
+                        help="stop after this many epochs without improvement (%(default)s)")
+    parser.add_argument("--learning-rate", type=number(0), default=defaults.learning_rate,
+                        help="Adam step (%(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="weight initialisation seed (%(default)s)")
+    parser.add_argument("--candidates", type=whole(1), default=defaults.candidates,
+                        help="models started from different seeds; the best after a few "
+                             "epochs is trained on (%(default)s)")
+    parser.add_argument("--name", type=model_name, default=defaults.name,
+                        help="model name for the header (%(default)s)")
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> dict:
+    from daisynet.host_sim.files import writable_folder
+    from daisynet.training.dataset import describe, load_dataset
+    from daisynet.training.train import TrainConfig, train
+
+    log = logger(args.json)
+    peek = load_dataset(args.dataset)
+    inputs = args.inputs or peek.source.get("suggested_inputs")
+    target = args.target or peek.source.get("suggested_target")
+    if not inputs or not target:
+        raise CommandError(
+            "name the model's channels with --inputs a,b,c and --target x; this dataset has: "
+            + ", ".join(peek.channels)
+        )
+    dataset = load_dataset(args.dataset, required_channels=[*inputs, target])
+    writable_folder(args.output)  # before the minutes of training that write there
+    log(f"dataset: {describe(dataset)}")
+    if target in inputs:
+        log(f"warning: the target {target} is also an input: the model can learn to copy it")
+    for warning in dataset.warnings:
+        log(f"warning: {warning}")
+    config = TrainConfig(
+        inputs=list(inputs),
+        target=target,
+        filters=args.filters,
+        kernel_size=args.kernel_size,
+        scored_frames=args.window,
+        batch_size=args.batch_size,
+        max_epochs=args.epochs,
+        max_seconds=args.max_seconds,
+        refine_iterations=args.refine_iterations,
+        refine_share=args.refine_share,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        candidates=args.candidates,
+        name=args.name,
+    )
+    report = train(dataset, config, args.output, log=log)
+    model = Path(args.output) / "model.keras"
+    log(f"wrote {model} and training.json, loss.png, test_prediction.png")
+    if report["interrupted"]:
+        log(f"training was interrupted: {model} is the best model so far; export it with "
+            f"`daisynet export {model} -o model_defn.h`, or train again to go further")
+    return report
