@@ -17,7 +17,13 @@ from daisynet.training.builtin_data import (
     shape_index,
     shaped,
 )
-from daisynet.training.dataset import Dataset, DatasetError, describe, load_dataset
+from daisynet.training.dataset import (
+    FORMAT_VERSION,
+    Dataset,
+    DatasetError,
+    describe,
+    load_dataset,
+)
 
 
 def small_dataset(frames: int = 4800) -> Dataset:
@@ -263,3 +269,30 @@ def test_sidecar_values_of_the_wrong_type_are_named(tmp_path, edit, message):
     sidecar.write_text("[1, 2]")
     with pytest.raises(DatasetError, match="expected a JSON object, got list"):
         load_dataset(tmp_path / "take")
+
+
+def test_a_newer_format_version_is_refused_in_one_line_naming_both(tmp_path):
+    wav = edit_sidecar(tmp_path, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(wav)
+    message = str(err.value)
+    assert "\n" not in message and "d.json" in message
+    assert f"format_version {FORMAT_VERSION + 1} is newer than this daisynet reads " \
+           f"({FORMAT_VERSION}); update daisynet" in message
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"format": None}, "format is null, not 'daisynet-dataset'"),
+    ({"format": "other-dataset"}, "format is \"other-dataset\", not 'daisynet-dataset'"),
+    ({"format_version": None}, "format_version must be a whole number of at least 1, got null"),
+    ({"format_version": "1"}, "format_version must be a whole number of at least 1, got \"1\""),
+])
+def test_a_missing_or_unknown_format_is_refused_in_one_line(tmp_path, edit, message):
+    wav = edit_sidecar(tmp_path, **edit)
+    sidecar = tmp_path / "d.json"
+    data = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({k: v for k, v in data.items() if v is not None}))
+    with pytest.raises(DatasetError) as err:
+        load_dataset(wav)
+    assert "\n" not in str(err.value) and "d.json" in str(err.value)
+    assert message in str(err.value)
