@@ -45,6 +45,7 @@ class Dataset:
     channels: list[str]
     source: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    path: Path | None = None  # the WAV it was loaded from, as given; None if made in memory
 
     @property
     def frames(self) -> int:
@@ -264,6 +265,7 @@ def load_dataset(
         channels=names,
         source=dict(sidecar.get("source", {})),
         warnings=warnings,
+        path=wav_path,
     )
 
 
