@@ -15,6 +15,7 @@ from daisynet.host_sim.model_defn.reader import (
     read_header,
 )
 from daisynet.host_sim.model_defn.spec import (
+    MODEL_DEFN_FORMAT_VERSION,
     QUANTIZED_FORMATS,
     Architecture,
     ConvLayer,
@@ -31,6 +32,7 @@ __all__ = [
     "ConvLayer",
     "HeaderError",
     "LayerQuant",
+    "MODEL_DEFN_FORMAT_VERSION",
     "ModelSpec",
     "NumberFormat",
     "QUANTIZED_FORMATS",

@@ -71,7 +71,7 @@ def test_tampered_or_truncated_header_is_refused(tmp_path, random_wavenet):
     with pytest.raises(HeaderError, match="kLayer0Weights has 3 values, expected 4"):
         read_header(header)
     header.write_text("// nothing here\n")
-    with pytest.raises(HeaderError, match="not found; was this file written by daisynet"):
+    with pytest.raises(HeaderError, match="no kModelDefnFormatVersion: not a daisynet model_defn"):
         read_header(header)
 
 
