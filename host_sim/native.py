@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.engine import DAISY_BLOCK_SIZE, render_in_blocks
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES
+from daisynet.host_sim.engine import render_in_blocks
 from daisynet.host_sim.model_defn import read_header
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,7 +225,7 @@ class NativeEngine:
         self._lib.dn_process(pointers, out.ctypes.data, block.shape[0])
         return out
 
-    def render(self, inputs: np.ndarray, block_size: int = DAISY_BLOCK_SIZE) -> np.ndarray:
+    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
 
 
@@ -236,7 +237,8 @@ STATUS_FIELDS = ("seconds", "clock_hz", "budget_cycles_per_sample", "cycles_per_
 
 class NativePatchRunner:
     """The Patch inference app's core (firmware/core/patch_runner.h) for one model: four audio
-    jacks and four controls in, the model's output out; it computes 48 frames at a time."""
+    jacks and four controls in, the model's output out; it computes one Daisy audio block
+    (daisy_target.BLOCK_FRAMES) at a time."""
 
     def __init__(self, header: str | Path) -> None:
         lib = ctypes.CDLL(str(build_library(header, "patch_runner_native.cc")))

@@ -4,14 +4,13 @@ import numpy as np
 import pytest
 import soundfile
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
 from daisynet.training.builtin_data import (
-    BLOCK_SIZE,
     CHANNELS,
     HIGHEST_HZ,
     INPUTS,
     LEVEL,
     LOWEST_HZ,
-    SAMPLE_RATE,
     TARGET,
     make_waveshaper_dataset,
     shape_index,
@@ -167,11 +166,11 @@ def test_builtin_dataset_is_deterministic_and_shaped_like_a_capture(tmp_path):
     other = make_waveshaper_dataset(seconds=2.0, seed=8)
     assert np.array_equal(first.samples, again.samples)
     assert not np.array_equal(first.samples, other.samples)
-    assert first.channels == CHANNELS and first.sample_rate == SAMPLE_RATE
-    assert first.frames == 2 * SAMPLE_RATE
+    assert first.channels == CHANNELS and first.sample_rate == SAMPLE_RATE_HZ
+    assert first.frames == 2 * SAMPLE_RATE_HZ
     assert first.samples.dtype == np.float32
     for knob in ("knob_1", "knob_2"):
-        held = first.channel(knob).reshape(-1, BLOCK_SIZE)
+        held = first.channel(knob).reshape(-1, BLOCK_FRAMES)
         assert np.all(held == held[:, :1]), f"{knob} changes inside an audio block"
         assert held.min() >= 0.0 and held.max() <= 1.0
     # Both selector positions occur, so every shape is in the data.
@@ -192,7 +191,7 @@ def test_every_split_of_the_builtin_dataset_holds_every_octave_and_shape(seed):
     dataset = make_waveshaper_dataset(seconds=60.0, seed=seed)
     triangle = dataset.channel("audio_in_1")
     # The triangle's slope is 4 * LEVEL * frequency per second: its pitch, from one sample on.
-    pitch = np.abs(np.diff(triangle)) * SAMPLE_RATE / (4 * LEVEL)
+    pitch = np.abs(np.diff(triangle)) * SAMPLE_RATE_HZ / (4 * LEVEL)
     shapes = shape_index(dataset.channel("knob_1"), dataset.channel("knob_2"))
     for split in contiguous_splits(dataset.frames).values():
         in_split = pitch[split.start : split.stop - 1]
