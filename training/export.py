@@ -245,13 +245,12 @@ class QuantizedExport:
     report: dict = field(default_factory=dict)
 
 
-def training_dataset(model_path: str | Path):
-    """(dataset, description) of the dataset the model was trained on, found through the
-    training record beside it; (None, why not) when there is none or it cannot be found."""
+def _training_dataset(record: TrainingRecord | None, model_path: str | Path):
+    """(dataset, description) of the dataset the model at ``model_path`` was trained on, as its
+    training ``record`` names it; (None, why not) when there is none or it cannot be found."""
+    if record is None:
+        return None, f"no training record beside {model_path}"
     try:
-        record = TrainingRecord.beside(model_path)
-        if record is None:
-            return None, f"no training record beside {model_path}"
         return record.load_dataset()
     except TrainingRecordError as err:
         return None, str(err)
@@ -267,10 +266,10 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     training dataset, the calibration audio, marked as not held out."""
     from daisynet.training.audio_io import read_model_inputs
 
-    dataset, description = training_dataset(model_path)
+    record = TrainingRecord.beside(model_path)
+    dataset, description = _training_dataset(record, model_path)
     test = None
     if dataset is not None:
-        record = TrainingRecord.beside(model_path)
         first, frames = record.split("test")
         samples = dataset.select(spec.input_names)[first : first + frames]
         test = Audio(samples, f"test split of {description}, frames {first}..{first + frames}")

@@ -101,7 +101,8 @@ class TrainingRecord:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise TrainingRecordError(
                 f"{path}: not a {FORMAT} (format_version {FORMAT_VERSION}); train the model "
-                "again, or move the file aside and give --inputs, --target and --sample-rate")
+                "again, or move the file aside (export then takes --inputs, --target and "
+                "--sample-rate)")
         version = data.get("format_version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise TrainingRecordError(f"{path}: format_version must be a whole number of at "
