@@ -216,7 +216,8 @@ def train(
     out_dir: str | Path,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Train, evaluate every split, write artifacts into ``out_dir``; returns the report."""
+    """Train, evaluate every split, write artifacts into ``out_dir``; returns the training
+    record (training.json) as JSON."""
     keras = import_keras()
 
     out_dir = Path(out_dir)
