@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterator
 import cmsisdsp as dsp
 import numpy as np
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
 from daisynet.host_sim.model_defn.fixed_point import dequantize, quantize_inputs
 from daisynet.host_sim.model_defn.spec import NumberFormat
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-DAISY_BLOCK_SIZE = 48  # frames per audio callback on the Daisy at its default setting
 # arm_matrix_instance_f32 counts rows in a uint16_t, and a block's frames are the rows of every
 # tap's product: longer blocks must go through in parts (which gives the same output, bit for
 # bit, as any other block size) or CMSIS-DSP reads past its buffers.
@@ -173,7 +173,7 @@ class Simulator:
             x = layer.process(x)
         return x
 
-    def render(self, inputs: np.ndarray, block_size: int = DAISY_BLOCK_SIZE,
+    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES,
                progress: bool = False) -> np.ndarray:
         """Run a whole (frames, inputs) signal from the current state in blocks."""
         return render_in_blocks(self.process, self.spec.outputs, inputs, block_size, progress)

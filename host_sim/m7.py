@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.cache import cached_build
-from daisynet.host_sim.daisy_target import daisy_target
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, daisy_target
 from daisynet.host_sim.native import (
     BACKENDS,
     DEFAULT_BACKEND,
@@ -241,7 +241,7 @@ class M7Engine:
         _tool("qemu-system-arm")
         self.max_frames = RAM_FOR_AUDIO_BYTES // (4 * (self.inputs + self.outputs))
 
-    def run(self, inputs: np.ndarray, block_size: int = 48) -> M7Run:
+    def run(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> M7Run:
         """Process (frames, inputs) float32 from a fresh engine in blocks of ``block_size``."""
         inputs = np.asarray(inputs, dtype=np.float32)
         if inputs.ndim != 2 or inputs.shape[1] != self.inputs:
@@ -275,7 +275,7 @@ class M7Engine:
             engine_bytes=fields["engine_bytes"],
         )
 
-    def render(self, inputs: np.ndarray, block_size: int = 48) -> np.ndarray:
+    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
         return self.run(inputs, block_size).outputs
 
     def _qemu(self, work: Path, block_size: int, frames: int) -> str:

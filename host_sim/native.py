@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib.metadata
-import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.cache import cache_dir, cached_build, fill_atomically
-from daisynet.host_sim.engine import DAISY_BLOCK_SIZE, render_in_blocks
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES
+from daisynet.host_sim.engine import render_in_blocks
+from daisynet.host_sim.model_defn import read_header
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "firmware" / "core"
@@ -42,30 +43,18 @@ CMSIS_Q_SOURCES = {
                     f"Source/BasicMathFunctions/arm_clip_{number_format}.c"]
     for number_format in ("q15", "q7")
 }
-_NUMBER_FORMAT = re.compile(r"kNumberFormat\s*=\s*NumberFormat::k(Float32|Q15|Q7)\b")
 
 
 def header_number_format(header: str | Path) -> str:
-    """The number format a model_defn.h declares: "float32", "q15" or "q7" (float headers
-    written before the quantized contract declare none: float32)."""
-    match = _NUMBER_FORMAT.search(Path(header).read_text())
-    return match[1].lower() if match else "float32"
+    """The number format a model_defn.h declares: "float32", "q15" or "q7" (the header is read
+    and checked in full)."""
+    return read_header(header).number_format
 
 
 def header_io(header: str | Path) -> tuple[int, int]:
-    """(inputs, outputs) of a model_defn.h: a float header is read and checked in full
-    (host_sim.model_defn); of a quantized one only kNumInputs and kNumOutputs are read here,
-    until the model_defn reader reads quantized headers."""
-    if header_number_format(header) == "float32":
-        from daisynet.host_sim.model_defn import read_header
-
-        spec = read_header(header)
-        return spec.inputs, spec.outputs
-    text = Path(header).read_text()
-    counts = [re.search(rf"\b{name}\s*=\s*(\d+)", text) for name in ("kNumInputs", "kNumOutputs")]
-    if not all(counts):
-        raise ValueError(f"{header}: kNumInputs/kNumOutputs not found")
-    return int(counts[0][1]), int(counts[1][1])
+    """(inputs, outputs) of a model_defn.h (the header is read and checked in full)."""
+    spec = read_header(header)
+    return spec.inputs, spec.outputs
 
 
 def cmsis_sources(number_format: str) -> list[str]:
@@ -226,7 +215,7 @@ class NativeEngine:
         self._lib.dn_process(pointers, out.ctypes.data, block.shape[0])
         return out
 
-    def render(self, inputs: np.ndarray, block_size: int = DAISY_BLOCK_SIZE) -> np.ndarray:
+    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
 
 
@@ -238,7 +227,8 @@ STATUS_FIELDS = ("seconds", "clock_hz", "budget_cycles_per_sample", "cycles_per_
 
 class NativePatchRunner:
     """The Patch inference app's core (firmware/core/patch_runner.h) for one model: four audio
-    jacks and four controls in, the model's output out; it computes 48 frames at a time."""
+    jacks and four controls in, the model's output out; it computes one Daisy audio block
+    (daisy_target.BLOCK_FRAMES) at a time."""
 
     def __init__(self, header: str | Path) -> None:
         lib = ctypes.CDLL(str(build_library(header, "patch_runner_native.cc")))

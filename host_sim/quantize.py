@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
 from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
@@ -229,7 +230,7 @@ def report_path(header_path: str | Path) -> Path:
 
 
 def random_spec(arch, seed: int = 0, input_names: list[str] | None = None,
-                sample_rate: int = 48_000, name: str = "daisynet_wavenet") -> ModelSpec:
+                sample_rate: int = SAMPLE_RATE_HZ, name: str = "daisynet_wavenet") -> ModelSpec:
     """A float spec of ``arch`` with He-uniform random weights and small, mostly
     positive biases (so narrow ReLU layers stay alive), like the tests' Keras models; numpy
     only, deterministic for a seed."""

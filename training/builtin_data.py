@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
 from daisynet.training.dataset import Dataset
 
-SAMPLE_RATE = 48_000
-BLOCK_SIZE = 48  # the Daisy's default audio block, in frames; knobs change only at its edges
 LEVEL = 0.8  # peak level of both audio signals (full scale 1.0), leaving headroom like a DAC
 LOWEST_HZ = 50.0
 HIGHEST_HZ = 1600.0
@@ -78,7 +77,7 @@ def _pitch_glides(rng: np.random.Generator, frames: int) -> np.ndarray:
     start = 0
     current = rng.uniform(log_low, log_high)
     while start < frames:
-        length = int(rng.uniform(*GLIDE_SECONDS) * SAMPLE_RATE)
+        length = int(rng.uniform(*GLIDE_SECONDS) * SAMPLE_RATE_HZ)
         end = min(frames, start + length)
         target = log_low + (next(octaves) + rng.uniform()) * octave_width
         log_freq[start:end] = np.linspace(current, target, length, endpoint=False)[: end - start]
@@ -89,17 +88,17 @@ def _pitch_glides(rng: np.random.Generator, frames: int) -> np.ndarray:
 def _selectors(rng: np.random.Generator, frames: int) -> tuple[np.ndarray, np.ndarray]:
     """The two selector knobs read once per block (near 0 or near 1, with ADC noise), set to
     shapes dealt from shuffled decks of the four, each held for a random time."""
-    blocks = -(-frames // BLOCK_SIZE)
+    blocks = -(-frames // BLOCK_FRAMES)
     shapes = _dealt(rng, len(SHAPES))
     shape = np.empty(blocks, dtype=np.int64)
     start = 0
     while start < blocks:
-        hold = int(rng.uniform(*SELECTOR_HOLD_SECONDS) * SAMPLE_RATE / BLOCK_SIZE) + 1
+        hold = int(rng.uniform(*SELECTOR_HOLD_SECONDS) * SAMPLE_RATE_HZ / BLOCK_FRAMES) + 1
         shape[start : start + hold] = next(shapes)
         start += hold
     readings = [np.clip((shape >> bit & 1) + rng.normal(0.0, ADC_NOISE, blocks), 0.0, 1.0)
                 for bit in (0, 1)]  # knob_1 is the low bit, as shape_index reads them
-    knob_1, knob_2 = (np.repeat(reading, BLOCK_SIZE)[:frames] for reading in readings)
+    knob_1, knob_2 = (np.repeat(reading, BLOCK_FRAMES)[:frames] for reading in readings)
     return knob_1, knob_2
 
 
@@ -108,9 +107,9 @@ def make_waveshaper_dataset(seconds: float = 60.0, seed: int = 0) -> Dataset:
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     rng = np.random.default_rng(seed)
-    frames = int(round(seconds * SAMPLE_RATE))
+    frames = int(round(seconds * SAMPLE_RATE_HZ))
     frequency = _pitch_glides(rng, frames)
-    phase = np.cumsum(frequency / SAMPLE_RATE) % 1.0
+    phase = np.cumsum(frequency / SAMPLE_RATE_HZ) % 1.0
     knob_1, knob_2 = _selectors(rng, frames)
     triangle = LEVEL * (4.0 * np.abs(phase - 0.5) - 1.0)
     audio_in_1 = triangle + rng.normal(0.0, INPUT_NOISE, frames)
@@ -118,13 +117,13 @@ def make_waveshaper_dataset(seconds: float = 60.0, seed: int = 0) -> Dataset:
     samples = np.stack([audio_in_1, audio_in_2, knob_1, knob_2], axis=1).astype(np.float32)
     return Dataset(
         samples=samples,
-        sample_rate=SAMPLE_RATE,
+        sample_rate=SAMPLE_RATE_HZ,
         channels=list(CHANNELS),
         source={
             "generator": GENERATOR,
             "seed": seed,
             "seconds": seconds,
-            "block_size": BLOCK_SIZE,
+            "block_size": BLOCK_FRAMES,
             "shapes": list(SHAPES),
             "selector_rule": "shape = (knob_1 > 0.5) + 2 * (knob_2 > 0.5)",
             "pitch_range_hz": [LOWEST_HZ, HIGHEST_HZ],

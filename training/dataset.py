@@ -17,15 +17,17 @@ from typing import Any
 import numpy as np
 import soundfile
 
+from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE
+
+# The sidecar's "format" and "format_version": a reader refuses a version newer than its own.
+FORMAT = "daisynet-dataset"
 FORMAT_VERSION = 1
 
 # A channel whose peak stays below this (about -120 dBFS) carries no signal.
 SILENT_PEAK = 1e-6
 # Audio samples at or above this magnitude count as clipped. Audio channels hold what the
-# Patch's audio callback sees: DaisyDuino scales the 24-bit codec by 1/postgain (postgain 0.5),
-# so full scale is +-2.0 (largest sample (2^23 - 1) * 2^-22).
-PATCH_AUDIO_FULL_SCALE = 2.0
-CLIP_LEVEL = 0.9995 * PATCH_AUDIO_FULL_SCALE
+# Patch's audio callback sees (full scale +-2.0; the largest sample is (2^23 - 1) * 2^-22).
+CLIP_LEVEL = 0.9995 * AUDIO_FULL_SCALE
 # More than this fraction of clipped samples in an audio channel earns a warning.
 CLIP_FRACTION_WARN = 0.001
 
@@ -43,6 +45,7 @@ class Dataset:
     channels: list[str]
     source: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    path: Path | None = None  # the WAV it was loaded from, as given; None if made in memory
 
     @property
     def frames(self) -> int:
@@ -74,7 +77,7 @@ class Dataset:
         samples = np.ascontiguousarray(self.samples, dtype=np.float32)
         soundfile.write(wav_path, samples, self.sample_rate, subtype="FLOAT")
         sidecar = {
-            "format": "daisynet-dataset",
+            "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "sample_rate": self.sample_rate,
             "frames": self.frames,
@@ -136,6 +139,16 @@ def _check_sidecar(sidecar: object, json_path: Path) -> dict:
     """The sidecar's keys with the types the format gives them (hand-edited files vary)."""
     if not isinstance(sidecar, dict):
         raise DatasetError(f"{json_path}: expected a JSON object, got {type(sidecar).__name__}")
+    if sidecar.get("format") != FORMAT:
+        raise DatasetError(f"{json_path}: format is {json.dumps(sidecar.get('format'))[:60]}, "
+                           f"not {FORMAT!r}; a dataset sidecar says so (daisynet writes it)")
+    version = sidecar.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DatasetError(f"{json_path}: format_version must be a whole number of at least 1, "
+                           f"got {json.dumps(version)[:60]}")
+    if version > FORMAT_VERSION:
+        raise DatasetError(f"{json_path}: dataset format_version {version} is newer than this "
+                           f"daisynet reads ({FORMAT_VERSION}); update daisynet")
     for key in ("sample_rate", "channels", "frames"):
         if key not in sidecar:
             raise DatasetError(f"{json_path}: required key {key!r} is missing")
@@ -252,6 +265,7 @@ def load_dataset(
         channels=names,
         source=dict(sidecar.get("source", {})),
         warnings=warnings,
+        path=wav_path,
     )
 
 

@@ -3,7 +3,7 @@
 The Keras side only: the header itself is written by ``host_sim.model_defn``, and a quantized
 model's formats are chosen by ``host_sim.quantize``. Here: where the calibration and held-out
 audio come from (the training dataset's validation and test splits, found through the
-training.json beside the model), and the files an export writes."""
+training record beside the model), and the files an export writes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
 from daisynet.host_sim.model_defn import (
     ConvLayer,
     ModelSpec,
@@ -24,13 +25,13 @@ from daisynet.host_sim.model_defn import (
 )
 from daisynet.training.model import build_model, predict_sequence
 from daisynet.training.quiet_keras import import_keras
+from daisynet.training.record import TrainingRecord, TrainingRecordError
 
 SUPPORTED_ACTIVATIONS = {"relu": True, "linear": False}  # name -> applies relu
 DEFAULT_GOLDEN_FRAMES = 512
-# One second at 48 kHz: the golden header takes about 15 bytes per value, so more would only
+# One second on the Daisy: the golden header takes about 15 bytes per value, so more would only
 # make a header too big to compile for the tests that use it.
-MAX_GOLDEN_FRAMES = 48_000
-BUILTIN_FAMILY = "daisynet builtin waveshaper"  # tools/builtin_data.py's GENERATOR, any version
+MAX_GOLDEN_FRAMES = SAMPLE_RATE_HZ
 
 
 class QuantizationRefusedError(ValueError):
@@ -39,27 +40,22 @@ class QuantizationRefusedError(ValueError):
 
 @dataclass
 class ModelMetadata:
-    """What a .keras file does not record: names, rate. Read from training.json if present."""
+    """What a .keras file does not record: names, rate. Read from the training record beside
+    it if there is one."""
 
     name: str = "daisynet_wavenet"
-    sample_rate: int = 48_000
+    sample_rate: int = SAMPLE_RATE_HZ
     input_names: list[str] | None = None
     output_names: list[str] | None = None
     found: bool = False
 
     @classmethod
     def beside(cls, model_path: str | Path) -> ModelMetadata:
-        report = Path(model_path).with_name("training.json")
-        if not report.exists():
+        record = TrainingRecord.beside(model_path)
+        if record is None:
             return cls()
-        data = json.loads(report.read_text())
-        return cls(
-            name=data.get("name", cls.name),
-            sample_rate=int(data.get("sample_rate", cls.sample_rate)),
-            input_names=list(data["inputs"]) if "inputs" in data else None,
-            output_names=[data["target"]] if "target" in data else None,
-            found=True,
-        )
+        return cls(name=record.name, sample_rate=record.sample_rate,
+                   input_names=list(record.inputs), output_names=[record.target], found=True)
 
 
 def load_keras(path: str | Path):
@@ -167,15 +163,15 @@ def _conv_layer(layer) -> ConvLayer:
 
 
 def excitation(input_names: list[str], frames: int, sample_rate: int, seed: int = 0) -> np.ndarray:
-    """A deterministic test signal per input: knobs/CV step per 48-frame block in 0..1; audio
+    """A deterministic test signal per input: knobs/CV step per Daisy audio block in 0..1; audio
     channels get two detuned sines plus noise at up to 0.8 peak."""
     rng = np.random.default_rng(seed)
     t = np.arange(frames) / sample_rate
     columns = []
     for name in input_names:
         if name.startswith(("knob", "cv", "gate")):
-            steps = rng.uniform(0.0, 1.0, -(-frames // 48))
-            columns.append(np.repeat(steps, 48)[:frames])
+            steps = rng.uniform(0.0, 1.0, -(-frames // BLOCK_FRAMES))
+            columns.append(np.repeat(steps, BLOCK_FRAMES)[:frames])
         else:
             f1, f2 = rng.uniform(80.0, 1200.0, 2)
             columns.append(
@@ -197,7 +193,7 @@ def _prepare(model_path, golden_inputs, golden_frames, metadata):
     metadata = metadata or ModelMetadata.beside(model_path)
     spec = spec_from_keras(model, metadata)
     if golden_inputs is None:
-        golden_inputs = excitation(spec.input_names, golden_frames, spec.sample_rate or 48_000)
+        golden_inputs = excitation(spec.input_names, golden_frames, spec.sample_rate)
     golden_inputs = np.asarray(golden_inputs, dtype=np.float32)[:golden_frames]
     if golden_inputs.ndim != 2 or golden_inputs.shape[1] != spec.inputs:
         raise ValueError(
@@ -249,67 +245,15 @@ class QuantizedExport:
     report: dict = field(default_factory=dict)
 
 
-def training_dataset(model_path: str | Path):
-    """(dataset, description) of the dataset the model was trained on, from the training.json
-    beside it: its ``dataset`` path if it records one, else the built-in dataset regenerated
-    from its recorded generator, seed and length. (None, why not) when neither is possible."""
-    from daisynet.training.dataset import DatasetError, load_dataset
-
-    report_path = Path(model_path).with_name("training.json")
-    if not report_path.exists():
-        return None, f"no training.json beside {model_path}"
+def _training_dataset(record: TrainingRecord | None, model_path: str | Path):
+    """(dataset, description) of the dataset the model at ``model_path`` was trained on, as its
+    training ``record`` names it; (None, why not) when there is none or it cannot be found."""
+    if record is None:
+        return None, f"no training record beside {model_path}"
     try:
-        report = json.loads(report_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
-        return None, f"{report_path} is unreadable ({err})"
-    dataset, description = None, ""
-    recorded = report.get("dataset")
-    if recorded:
-        path = Path(recorded)
-        candidates = [path] if path.is_absolute() else [report_path.parent / path, path]
-        for candidate in candidates:
-            try:
-                dataset = load_dataset(candidate)
-                description = str(candidate)
-                break
-            except DatasetError:
-                continue
-    source = report.get("dataset_source") or {}
-    generator = str(source.get("generator", ""))
-    if dataset is None and generator.startswith(BUILTIN_FAMILY):
-        from daisynet.training.builtin_data import GENERATOR, make_waveshaper_dataset
-
-        if generator != GENERATOR:
-            return None, (f"{report_path} was trained on data from {generator!r}, which this "
-                          f"version no longer makes (it makes {GENERATOR!r}); retrain on it")
-        dataset = make_waveshaper_dataset(float(source["seconds"]), int(source["seed"]))
-        description = (f"the built-in dataset ({source['seconds']:g} s, seed {source['seed']}, "
-                       "regenerated)")
-    if dataset is None:
-        why = (f"{report_path} names dataset {recorded}, which is not there" if recorded else
-               f"{report_path} names no dataset file and it is not the built-in dataset")
-        return None, why
-    splits = report.get("splits") or {}
-    recorded_frames = sum(int(split.get("frames", 0)) for split in splits.values())
-    if recorded_frames and recorded_frames != dataset.frames:
-        return None, (f"{description} has {dataset.frames} frames, but the splits in "
-                      f"{report_path} cover {recorded_frames}")
-    return dataset, description
-
-
-def _split(dataset, model_path: Path, name: str) -> tuple[int, int]:
-    """(first frame, frames) of split ``name`` as training.json recorded it (else as training
-    would cut it with the recorded fractions)."""
-    from daisynet.training.windows import contiguous_splits
-
-    report = json.loads(Path(model_path).with_name("training.json").read_text())
-    recorded = (report.get("splits") or {}).get(name)
-    if recorded and "first_frame" in recorded:
-        return int(recorded["first_frame"]), int(recorded["frames"])
-    config = report.get("config") or {}
-    split = contiguous_splits(dataset.frames, config.get("validation_fraction", 0.1),
-                              config.get("test_fraction", 0.1))[name]
-    return split.start, split.frames
+        return record.load_dataset()
+    except TrainingRecordError as err:
+        return None, str(err)
 
 
 def quantization_audio(model_path: str | Path, spec: ModelSpec,
@@ -322,17 +266,18 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     training dataset, the calibration audio, marked as not held out."""
     from daisynet.training.audio_io import read_model_inputs
 
-    dataset, description = training_dataset(model_path)
+    record = TrainingRecord.beside(model_path)
+    dataset, description = _training_dataset(record, model_path)
     test = None
     if dataset is not None:
-        first, frames = _split(dataset, Path(model_path), "test")
+        first, frames = record.split("test")
         samples = dataset.select(spec.input_names)[first : first + frames]
         test = Audio(samples, f"test split of {description}, frames {first}..{first + frames}")
     if calibration_path is not None:
         samples, _ = read_model_inputs(calibration_path, spec)
         calibration = Audio(samples, str(calibration_path))
     elif dataset is not None:
-        first, frames = _split(dataset, Path(model_path), "validation")
+        first, frames = record.split("validation")
         samples = dataset.select(spec.input_names)[first : first + frames]
         calibration = Audio(samples, f"validation split of {description}, frames "
                                      f"{first}..{first + frames}")
@@ -394,7 +339,7 @@ def export_quantized(
             f"{len(test.samples)} {'held-out' if test.held_out else 'calibration'} frames "
             f"exceeds --max-esr {max_esr:g}; nothing written")
     golden_outputs = run_fixed_point(spec, golden_inputs).outputs
-    simulated = Simulator(spec).render(golden_inputs, 48)
+    simulated = Simulator(spec).render(golden_inputs, BLOCK_FRAMES)
     if not np.array_equal(simulated, golden_outputs):  # the contract's two implementations
         raise RuntimeError("internal error: the cmsisdsp simulator and the fixed-point "
                            "reference disagree on the golden vectors")
@@ -423,7 +368,7 @@ def export_quantized_model(
     max_esr: float | None = None,
 ) -> QuantizedExport:
     """``daisynet export MODEL -o HEADER --quantize FORMAT [--golden-input WAV]`` as one call
-    (metadata from training.json, calibration and test audio found as the CLI finds them),
+    (metadata from the training record, calibration and test audio found as the CLI finds them),
     without the CLI's real-time check: e.g. the demo model's q15 header for a firmware test,
     ``export_quantized_model("firmware/model/model.keras", tmp / "model_defn.h", "q15",
     golden_input="firmware/model/golden_input.wav")``."""

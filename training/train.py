@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,6 +16,7 @@ from daisynet.training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from daisynet.training.model import Architecture, build_model, predict_sequence
 from daisynet.training.progress import format_duration
 from daisynet.training.quiet_keras import import_keras
+from daisynet.training.record import DatasetRecord, TrainingRecord
 from daisynet.training.refine import (
     RefineResult,
     every_nth_window,
@@ -27,7 +28,6 @@ from daisynet.training.refine import (
 from daisynet.training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
-REPORT_FILE = "training.json"
 KNOBS_PLOT = "knobs.png"  # written only for models with knob/CV inputs
 # Adam epochs take ~0.15 s, saving a .keras file ~0.05 s: the best checkpoint is rewritten at
 # most this often while Adam runs (and always at the end of each stage).
@@ -36,7 +36,7 @@ CHECKPOINT_SECONDS = 5.0
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a training run; recorded in training.json."""
+    """Everything that decides a training run; recorded in the training record."""
 
     inputs: list[str]
     target: str
@@ -216,7 +216,8 @@ def train(
     out_dir: str | Path,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Train, evaluate every split, write artifacts into ``out_dir``; returns the report."""
+    """Train, evaluate every split, write artifacts into ``out_dir``; returns the training
+    record (training.json) as JSON."""
     keras = import_keras()
 
     out_dir = Path(out_dir)
@@ -248,12 +249,14 @@ def train(
     checkpoint_dir = out_dir / "checkpoints"
     checkpoint_dir.mkdir(exist_ok=True)
     best_path = checkpoint_dir / "best.keras"
-    # The checkpoint is exportable on its own, whatever stops the run (export reads the names
-    # and rate from the training.json beside a .keras file).
-    (checkpoint_dir / REPORT_FILE).write_text(json.dumps(
-        {"model_file": best_path.name, "name": config.name, "sample_rate": dataset.sample_rate,
-         "inputs": list(config.inputs), "target": config.target,
-         "note": "names and rate of the best checkpoint, for export"}, indent=2) + "\n")
+    # The checkpoint is exportable on its own, quantized too, whatever stops the run (export
+    # reads the names, rate, dataset and splits from the training record beside a .keras file).
+    record = TrainingRecord(
+        name=config.name, sample_rate=dataset.sample_rate, inputs=list(config.inputs),
+        target=config.target, model_file=MODEL_FILE, dataset=DatasetRecord.of(dataset),
+        splits={name: {"first_frame": split.start, "frames": split.frames}
+                for name, split in splits.items()})
+    dataclasses.replace(record, model_file=best_path.name).write(checkpoint_dir)
 
     def save_best(theta: np.ndarray) -> None:
         set_weights(theta)
@@ -318,8 +321,7 @@ def train(
         scored_target = target[split.start : split.stop][scored]
         scored_prediction = prediction[scored]
         evaluation[name] = {
-            "frames": split.frames,
-            "first_frame": split.start,
+            **record.splits[name],
             "loss": float(np.mean((scored_target - scored_prediction) ** 2)),
             "esr": esr(scored_target, scored_prediction),
             "esr_pre_emphasis": esr(scored_target, scored_prediction, DEFAULT_PRE_EMPHASIS),
@@ -328,19 +330,14 @@ def train(
             test_prediction = prediction
 
     best_epoch = int(np.argmin(losses["val_loss"])) + 1
-    report = {
-        "model_file": MODEL_FILE,
+    record.splits = evaluation
+    record.results = {
         "interrupted": interrupted,
-        "name": config.name,
         "architecture": arch.to_json(),
         "params": arch.parameters,
         "macs_per_sample": arch.macs_per_sample,
         "receptive_field": arch.receptive_field,
         "dilations": arch.dilations,
-        "sample_rate": dataset.sample_rate,
-        "inputs": list(config.inputs),
-        "target": config.target,
-        "dataset_source": dataset.source,
         "config": {**asdict(config), "filters": list(config.filters)},
         "epochs_run": len(losses["loss"]),
         "best_epoch": best_epoch,
@@ -354,12 +351,12 @@ def train(
             "checks": [[i, float(t), float(v)] for i, t, v in refined.checks],
         },
         "history": {key: [float(v) for v in values] for key, values in losses.items()},
-        "splits": evaluation,
         "test_esr": evaluation["test"]["esr"],
         "train_seconds": train_seconds,
         "keras_version": keras.__version__,
     }
-    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    record.write(out_dir)
+    report = record.to_json()
 
     from daisynet.training.knobs import knob_sweeps
     from daisynet.training.plots import plot_knob_sweeps, plot_losses, plot_predictions

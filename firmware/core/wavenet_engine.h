@@ -38,6 +38,24 @@
 
 namespace daisynet {
 
+// The model_defn.h format version this engine reads (MODEL_DEFN_FORMAT_VERSION in
+// host_sim/model_defn/spec.py). A header from before format versions declares none: the
+// using-directive below gives model::kModelDefnFormatVersion the value 0 then (qualified
+// lookup sees it only where the header declares no constant of its own).
+inline constexpr std::uint32_t kSupportedModelDefnFormatVersion = 1;
+namespace model_defn_unversioned {
+inline constexpr std::uint32_t kModelDefnFormatVersion = 0;
+}
+namespace model {
+using namespace model_defn_unversioned;
+}
+static_assert(model::kModelDefnFormatVersion <= kSupportedModelDefnFormatVersion,
+              "model_defn.h is of a newer format version than this engine reads: update the "
+              "firmware (daisynet) it is built with");
+static_assert(model::kModelDefnFormatVersion >= kSupportedModelDefnFormatVersion,
+              "model_defn.h is of an older format version (or none): export the model again "
+              "with this daisynet");
+
 // The shell derives from its backend, privately, rather than holding one: the counter then
 // goes into the backend's tail padding, so the engine is exactly as large, and laid out
 // exactly as, the backend alone with a counter at its end.

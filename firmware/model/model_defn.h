@@ -8,6 +8,10 @@
 
 namespace daisynet::model {
 
+// The version of the model_defn.h format this file follows (MODEL_DEFN_FORMAT_VERSION in
+// host_sim/model_defn/spec.py): the engine and daisynet's reader refuse a version they do not
+// know, so a header and an engine from different daisynet versions never meet silently.
+inline constexpr std::uint32_t kModelDefnFormatVersion = 1;
 inline constexpr char kModelName[] = "daisynet_wavenet";
 // SHA-256 of everything that changes behaviour: each layer's shape (kernel, dilation, in, out,
 // relu as uint32), weights and bias (float32), little-endian, in layer order; then

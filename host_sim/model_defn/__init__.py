@@ -3,9 +3,9 @@
 ``spec`` describes the model (the shape, the layers and their weights, float32 or q15/q7, what
 the engine can run, and the hash that identifies its behaviour); ``fixed_point`` defines the
 integer arithmetic of q15/q7 models; ``writer`` renders a spec into model_defn.h and its golden
-vectors from ``templates/``; ``reader`` parses them back, checking the hash and every shape
-constant. Training, the simulator and the CLI import it from here; it imports neither
-Keras nor ``training``.
+vectors from ``templates/``; ``reader`` parses them back, checking the format version, the
+hash and every shape constant. Training, the simulator and the CLI import it from here; it
+imports neither Keras nor ``training``.
 """
 
 from daisynet.host_sim.model_defn.reader import (
@@ -15,6 +15,7 @@ from daisynet.host_sim.model_defn.reader import (
     read_header,
 )
 from daisynet.host_sim.model_defn.spec import (
+    MODEL_DEFN_FORMAT_VERSION,
     QUANTIZED_FORMATS,
     Architecture,
     ConvLayer,
@@ -31,6 +32,7 @@ __all__ = [
     "ConvLayer",
     "HeaderError",
     "LayerQuant",
+    "MODEL_DEFN_FORMAT_VERSION",
     "ModelSpec",
     "NumberFormat",
     "QUANTIZED_FORMATS",

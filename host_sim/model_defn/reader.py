@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.model_defn.spec import (
+    MODEL_DEFN_FORMAT_VERSION,
     NUMBER_FORMATS,
     ConvLayer,
     LayerQuant,
@@ -130,11 +131,23 @@ def _ints(defs: dict[str, str], name: str, path: Path, count: int,
     return values.astype(fmt.dtype)
 
 
+def _check_format_version(defs: dict[str, str], path: Path) -> None:
+    """Refuse, in one line, a header of a format version this reader does not know."""
+    if "kModelDefnFormatVersion" not in defs:
+        raise HeaderError(f"{path}: no kModelDefnFormatVersion: not a daisynet model_defn.h, or "
+                          "one exported by an older daisynet; export the model again")
+    version = _int(defs, "kModelDefnFormatVersion", path)
+    if version > MODEL_DEFN_FORMAT_VERSION:
+        raise HeaderError(f"{path}: model_defn.h format version {version} is newer than this "
+                          f"daisynet reads ({MODEL_DEFN_FORMAT_VERSION}); update daisynet")
+    if version < MODEL_DEFN_FORMAT_VERSION:
+        raise HeaderError(f"{path}: model_defn.h format version {version} is older than this "
+                          f"daisynet reads ({MODEL_DEFN_FORMAT_VERSION}); export the model again")
+
+
 def _number_format(defs: dict[str, str], path: Path) -> NumberFormat:
-    """The header's format: kNumberFormat (float32 if absent: headers from before it)."""
-    if "kNumberFormat" not in defs:
-        return NUMBER_FORMATS["float32"]
-    value = defs["kNumberFormat"].split("::")[-1].strip()
+    """The header's format: kNumberFormat."""
+    value = _need(defs, "kNumberFormat", path).split("::")[-1].strip()
     for fmt in NUMBER_FORMATS.values():
         if fmt.cpp_enum == value:
             break
@@ -167,6 +180,7 @@ def read_header(path: str | Path) -> ModelSpec:
     """Parse a model_defn.h written by ``daisynet export`` into a validated ModelSpec."""
     path = Path(path)
     defs = _definitions(path)
+    _check_format_version(defs, path)
     fmt = _number_format(defs, path)
     rows = _TABLE_ROW.findall(defs["__table__"])
     num_layers = _int(defs, "kNumLayers", path)

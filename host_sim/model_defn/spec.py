@@ -19,6 +19,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+# The model_defn.h format's version (kModelDefnFormatVersion in every header): raise it when
+# a header changes in a way an older reader or engine would misread, together with
+# kSupportedModelDefnFormatVersion in firmware/core/wavenet_engine.h.
+MODEL_DEFN_FORMAT_VERSION = 1
+
 # Limits of what the export and the firmware engine accept; wider models still train.
 MAX_KERNEL_SIZE = 8
 MAX_BLOCKS = 8

@@ -8,7 +8,8 @@ from string import Template
 
 import numpy as np
 
-from daisynet.host_sim.model_defn.spec import ModelSpec
+from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
+from daisynet.host_sim.model_defn.spec import MODEL_DEFN_FORMAT_VERSION, ModelSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
 VALUES_PER_LINE = 6
@@ -47,9 +48,10 @@ def _c_strings(names: list[str]) -> str:
 def _common_fields(spec: ModelSpec, command: str) -> dict:
     arch = spec.architecture()
     sha = spec.weights_sha256()
-    sample_rate = int(spec.sample_rate or 48_000)
+    sample_rate = int(spec.sample_rate or SAMPLE_RATE_HZ)
     return dict(
         command=command,
+        format_version=MODEL_DEFN_FORMAT_VERSION,
         name=spec.name,
         parameters=arch.parameters,
         macs=arch.macs_per_sample,

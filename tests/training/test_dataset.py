@@ -4,20 +4,25 @@ import numpy as np
 import pytest
 import soundfile
 
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
 from daisynet.training.builtin_data import (
-    BLOCK_SIZE,
     CHANNELS,
     HIGHEST_HZ,
     INPUTS,
     LEVEL,
     LOWEST_HZ,
-    SAMPLE_RATE,
     TARGET,
     make_waveshaper_dataset,
     shape_index,
     shaped,
 )
-from daisynet.training.dataset import Dataset, DatasetError, describe, load_dataset
+from daisynet.training.dataset import (
+    FORMAT_VERSION,
+    Dataset,
+    DatasetError,
+    describe,
+    load_dataset,
+)
 
 
 def small_dataset(frames: int = 4800) -> Dataset:
@@ -161,11 +166,11 @@ def test_builtin_dataset_is_deterministic_and_shaped_like_a_capture(tmp_path):
     other = make_waveshaper_dataset(seconds=2.0, seed=8)
     assert np.array_equal(first.samples, again.samples)
     assert not np.array_equal(first.samples, other.samples)
-    assert first.channels == CHANNELS and first.sample_rate == SAMPLE_RATE
-    assert first.frames == 2 * SAMPLE_RATE
+    assert first.channels == CHANNELS and first.sample_rate == SAMPLE_RATE_HZ
+    assert first.frames == 2 * SAMPLE_RATE_HZ
     assert first.samples.dtype == np.float32
     for knob in ("knob_1", "knob_2"):
-        held = first.channel(knob).reshape(-1, BLOCK_SIZE)
+        held = first.channel(knob).reshape(-1, BLOCK_FRAMES)
         assert np.all(held == held[:, :1]), f"{knob} changes inside an audio block"
         assert held.min() >= 0.0 and held.max() <= 1.0
     # Both selector positions occur, so every shape is in the data.
@@ -186,7 +191,7 @@ def test_every_split_of_the_builtin_dataset_holds_every_octave_and_shape(seed):
     dataset = make_waveshaper_dataset(seconds=60.0, seed=seed)
     triangle = dataset.channel("audio_in_1")
     # The triangle's slope is 4 * LEVEL * frequency per second: its pitch, from one sample on.
-    pitch = np.abs(np.diff(triangle)) * SAMPLE_RATE / (4 * LEVEL)
+    pitch = np.abs(np.diff(triangle)) * SAMPLE_RATE_HZ / (4 * LEVEL)
     shapes = shape_index(dataset.channel("knob_1"), dataset.channel("knob_2"))
     for split in contiguous_splits(dataset.frames).values():
         in_split = pitch[split.start : split.stop - 1]
@@ -263,3 +268,30 @@ def test_sidecar_values_of_the_wrong_type_are_named(tmp_path, edit, message):
     sidecar.write_text("[1, 2]")
     with pytest.raises(DatasetError, match="expected a JSON object, got list"):
         load_dataset(tmp_path / "take")
+
+
+def test_a_newer_format_version_is_refused_in_one_line_naming_both(tmp_path):
+    wav = edit_sidecar(tmp_path, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(wav)
+    message = str(err.value)
+    assert "\n" not in message and "d.json" in message
+    assert f"format_version {FORMAT_VERSION + 1} is newer than this daisynet reads " \
+           f"({FORMAT_VERSION}); update daisynet" in message
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"format": None}, "format is null, not 'daisynet-dataset'"),
+    ({"format": "other-dataset"}, "format is \"other-dataset\", not 'daisynet-dataset'"),
+    ({"format_version": None}, "format_version must be a whole number of at least 1, got null"),
+    ({"format_version": "1"}, "format_version must be a whole number of at least 1, got \"1\""),
+])
+def test_a_missing_or_unknown_format_is_refused_in_one_line(tmp_path, edit, message):
+    wav = edit_sidecar(tmp_path, **edit)
+    sidecar = tmp_path / "d.json"
+    data = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({k: v for k, v in data.items() if v is not None}))
+    with pytest.raises(DatasetError) as err:
+        load_dataset(wav)
+    assert "\n" not in str(err.value) and "d.json" in str(err.value)
+    assert message in str(err.value)

@@ -1,4 +1,3 @@
-import json
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from daisynet.host_sim.model_defn import (
 )
 from daisynet.training.export import ModelMetadata, export, load_keras, spec_from_keras
 from daisynet.training.model import predict_sequence
+from daisynet.training.record import TrainingRecord
 from tests.conftest import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,10 +24,8 @@ def save_with_metadata(model, folder: Path, inputs: list[str], target: str = "au
                        sample_rate: int = 44_100):
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
-    (folder / "training.json").write_text(
-        json.dumps({"name": "test_model", "sample_rate": sample_rate, "inputs": inputs,
-                    "target": target})
-    )
+    TrainingRecord(name="test_model", sample_rate=sample_rate, inputs=inputs, target=target,
+                   model_file="model.keras").write(folder)
     return folder / "model.keras"
 
 
@@ -73,7 +71,7 @@ def test_tampered_or_truncated_header_is_refused(tmp_path, random_wavenet):
     with pytest.raises(HeaderError, match="kLayer0Weights has 3 values, expected 4"):
         read_header(header)
     header.write_text("// nothing here\n")
-    with pytest.raises(HeaderError, match="not found; was this file written by daisynet"):
+    with pytest.raises(HeaderError, match="no kModelDefnFormatVersion: not a daisynet model_defn"):
         read_header(header)
 
 
@@ -190,7 +188,7 @@ def test_committed_golden_input_is_the_start_of_the_default_models_test_split():
     from daisynet.training.windows import contiguous_splits
 
     model_path = REPO / "firmware" / "model" / "model.keras"
-    source = json.loads(model_path.with_name("training.json").read_text())["dataset_source"]
+    source = TrainingRecord.beside(model_path).dataset.source
     assert source["generator"] == GENERATOR  # else the default model needs retraining
     dataset = make_waveshaper_dataset(source["seconds"], source["seed"])
     spec = spec_from_keras(load_keras(model_path), ModelMetadata.beside(model_path))

@@ -18,7 +18,7 @@ from daisynet.host_sim.model_defn import (
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 from daisynet.host_sim.quantize import report_path
 from daisynet.tools.cli import main
-from daisynet.training.dataset import Dataset
+from daisynet.training.dataset import Dataset, load_dataset
 from daisynet.training.export import (
     ModelMetadata,
     QuantizationRefusedError,
@@ -29,6 +29,7 @@ from daisynet.training.export import (
     spec_from_keras,
 )
 from daisynet.training.model import predict_sequence
+from daisynet.training.record import DatasetRecord, TrainingRecord
 from tests.training.test_export import save_with_metadata
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,17 +114,19 @@ def test_max_esr_refuses_and_writes_nothing(demo_audio, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def small_model(tmp_path, random_wavenet, dataset_file: str | None = None):
+def small_model(tmp_path, random_wavenet, trained_on: Dataset | None = None):
+    """A model whose training record names no dataset, or ``trained_on`` with a 3:1:1 split."""
     model = random_wavenet(2, (4, 4), 3, seed=3)
     path = save_with_metadata(model, tmp_path / "m", ["knob_1", "audio_in_1"],
                               target="audio_in_2", sample_rate=48_000)
-    if dataset_file:
-        report = json.loads((tmp_path / "m" / "training.json").read_text())
-        report.update(dataset=dataset_file, splits={
-            "train": {"first_frame": 0, "frames": 3000},
-            "validation": {"first_frame": 3000, "frames": 1000},
-            "test": {"first_frame": 4000, "frames": 1000}})
-        (tmp_path / "m" / "training.json").write_text(json.dumps(report))
+    if trained_on is not None:
+        record = TrainingRecord.beside(path)
+        record.dataset = DatasetRecord.of(trained_on)
+        fifth = trained_on.frames // 5
+        record.splits = {"train": {"first_frame": 0, "frames": 3 * fifth},
+                         "validation": {"first_frame": 3 * fifth, "frames": fifth},
+                         "test": {"first_frame": 4 * fifth, "frames": fifth}}
+        record.write(path.parent)
     return path
 
 
@@ -211,8 +214,8 @@ def test_cli_warns_when_calibration_under_ranges_held_out_audio(tmp_path, random
     signal = audio_like(frames, 3, seed=4)
     signal[4000:] *= 10.0
     Dataset(samples=signal, sample_rate=48_000,
-            channels=["knob_1", "audio_in_1", "audio_in_2"]).save(tmp_path / "m" / "data")
-    model = small_model(tmp_path, random_wavenet, dataset_file="data.wav")
+            channels=["knob_1", "audio_in_1", "audio_in_2"]).save(tmp_path / "data")
+    model = small_model(tmp_path, random_wavenet, load_dataset(tmp_path / "data"))
     quiet = write_wav(tmp_path / "quiet.wav", signal[3000:4000, :2])
     header = tmp_path / "model_defn.h"
     assert main(["export", str(model), "-o", str(header), "--quantize", "q7",
@@ -267,10 +270,11 @@ def test_a_model_of_an_older_builtin_generator_is_not_calibrated_on_new_data(
     """The same seed gives other samples once the built-in generator changes: export says so
     instead of calibrating on data the model never saw."""
     model = small_model(tmp_path, random_wavenet)
-    report = json.loads((tmp_path / "m" / "training.json").read_text())
-    report["dataset_source"] = {"generator": "daisynet builtin waveshaper", "seed": 0,
-                                "seconds": 1.0}
-    (tmp_path / "m" / "training.json").write_text(json.dumps(report))
+    record = TrainingRecord.beside(model)
+    record.dataset = DatasetRecord(path=None, resolved=None, frames=48_000, sample_rate=48_000,
+                                   source={"generator": "daisynet builtin waveshaper",
+                                           "seed": 0, "seconds": 1.0})
+    record.write(model.parent)
     assert main(["export", str(model), "-o", str(tmp_path / "x.h"), "--quantize", "q15"]) == 1
     err = capsys.readouterr().err
     assert "'daisynet builtin waveshaper', which this version no longer makes" in err

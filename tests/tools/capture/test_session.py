@@ -271,7 +271,7 @@ def test_train_accepts_a_captured_dataset(tmp_path, capsys):
                  "--candidates", "1"]) == 0
     report = json.loads((tmp_path / "run" / "training.json").read_text())
     assert report["inputs"] == ["knob_1", "knob_2", "audio_in_1"]
-    assert report["dataset_source"]["generator"] == "daisynet capture"
+    assert report["dataset"]["source"]["generator"] == "daisynet capture"
 
 
 def test_demo_can_record_its_dataset_through_the_emulated_device(tmp_path, capsys):

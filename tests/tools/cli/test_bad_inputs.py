@@ -92,7 +92,8 @@ json_values = st.recursive(
 
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(key=st.sampled_from(["channels", "sample_rate", "frames", "source", "format"]),
+@given(key=st.sampled_from(["channels", "sample_rate", "frames", "source", "format",
+                            "format_version"]),
        value=json_values)
 def test_any_sidecar_value_loads_or_is_a_dataset_error(tmp_path, key, value):
     samples = np.full((96, 2), 0.25, np.float32)
