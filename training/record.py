@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from daisynet.host_sim.files import write_text
 from daisynet.training.dataset import Dataset
 
 FORMAT = "daisynet-training-record"
@@ -25,6 +26,10 @@ BUILTIN_FAMILY = "daisynet builtin waveshaper"
 # The keys TrainingRecord's own fields take in the JSON; every other key is one of its results.
 IDENTITY_KEYS = ("format", "format_version", "model_file", "name", "sample_rate", "inputs",
                  "target", "dataset", "splits")
+
+
+# What every training.json had before records carried a format (version 0, up to 2026-11).
+LEGACY_KEYS = {"model_file", "name", "sample_rate", "inputs", "target"}
 
 
 class TrainingRecordError(ValueError):
@@ -84,8 +89,7 @@ class TrainingRecord:
     def write(self, folder: str | Path) -> Path:
         """Write ``folder/training.json``; returns its path."""
         path = Path(folder) / RECORD_FILE
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
-        return path
+        return write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def read(cls, path: str | Path) -> TrainingRecord:
@@ -98,6 +102,8 @@ class TrainingRecord:
             raise TrainingRecordError(f"{path}: not valid JSON ({err})") from err
         except OSError as err:
             raise TrainingRecordError(f"{path}: cannot read ({err.strerror or err})") from err
+        if isinstance(data, dict) and "format" not in data and set(data) >= LEGACY_KEYS:
+            data = _from_version_0(data)
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise TrainingRecordError(
                 f"{path}: not a {FORMAT} (format_version {FORMAT_VERSION}); train the model "
@@ -173,6 +179,10 @@ class TrainingRecord:
             seconds, seed = float(recorded.source["seconds"]), int(recorded.source["seed"])
             dataset = make_waveshaper_dataset(seconds, seed)
             description = f"the built-in dataset ({seconds:g} s, seed {seed}, regenerated)"
+        if dataset is None and recorded.path is None:
+            raise TrainingRecordError(f"{self.path} names no dataset file (the model was "
+                                      "trained on data made in memory, or before training "
+                                      "records named their dataset); give --calibration")
         if dataset is None:
             raise TrainingRecordError(
                 f"{self.path} names dataset {recorded.path or 'made in memory'}, which is not "
@@ -182,6 +192,23 @@ class TrainingRecord:
             raise TrainingRecordError(f"{description} has {dataset.frames} frames, but "
                                       f"{self.path} says it had {recorded.frames}")
         return dataset, description
+
+
+def _from_version_0(data: dict) -> dict:
+    """A record from before format versions, as version 1. It named no dataset file, only the
+    dataset's provenance (``dataset_source``): the built-in data can be regenerated from that;
+    a recording cannot be found again (export then asks for --calibration)."""
+    splits = data.get("splits") if isinstance(data.get("splits"), dict) else {}
+    source = data.get("dataset_source")
+    frames = sum(int(split.get("frames", 0)) for split in splits.values()
+                 if isinstance(split, dict))
+    dataset = None if not isinstance(source, dict) else {
+        "path": None, "resolved": None, "frames": frames, "sample_rate": data["sample_rate"],
+        "source": source}
+    results = {key: value for key, value in data.items()
+               if key not in IDENTITY_KEYS and key != "dataset_source"}
+    return results | {"format": FORMAT, "format_version": FORMAT_VERSION, "dataset": dataset,
+                      "splits": splits} | {key: data[key] for key in LEGACY_KEYS}
 
 
 _KIND_NAMES = {str: "string", int: "whole number", list: "list", dict: "JSON object"}

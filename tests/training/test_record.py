@@ -143,3 +143,36 @@ def test_export_refuses_a_newer_record_in_one_line(tmp_path, random_wavenet, cap
     assert main(["export", str(tmp_path / "model.keras"), "-o", str(tmp_path / "x.h")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is newer than this daisynet reads" in err
+
+
+def legacy_record(source: dict) -> dict:
+    """A training.json as daisynet wrote it before records carried a format (version 0)."""
+    return {"model_file": "model.keras", "interrupted": False, "name": "old_run",
+            "sample_rate": 48000, "inputs": ["knob_1", "knob_2", "audio_in_1"],
+            "target": "audio_in_2", "dataset_source": source, "epochs_run": 80,
+            "splits": {"train": {"frames": 1440, "first_frame": 0},
+                       "validation": {"frames": 240, "first_frame": 1440},
+                       "test": {"frames": 240, "first_frame": 1680}},
+            "test_esr": 0.0125}
+
+
+def test_a_record_from_before_format_versions_still_reads(tmp_path):
+    """Users' earlier runs keep exporting: names, rate, splits and results carry over."""
+    path = tmp_path / "training.json"
+    path.write_text(json.dumps(legacy_record({"generator": "a patch recorded by hand"})))
+    record = TrainingRecord.read(path)
+    assert (record.name, record.sample_rate, record.target) == ("old_run", 48000, "audio_in_2")
+    assert record.inputs == ["knob_1", "knob_2", "audio_in_1"]
+    assert record.split("validation") == (1440, 240)
+    assert record.results["test_esr"] == 0.0125 and "dataset_source" not in record.results
+    assert record.dataset.source == {"generator": "a patch recorded by hand"}
+    with pytest.raises(TrainingRecordError, match="names no dataset file.*--calibration"):
+        record.load_dataset()
+
+
+def test_a_legacy_record_of_the_built_in_data_regenerates_it(tmp_path):
+    builtin = make_waveshaper_dataset(seconds=0.04, seed=3)
+    path = tmp_path / "training.json"
+    path.write_text(json.dumps(legacy_record(builtin.source)))
+    dataset, description = TrainingRecord.read(path).load_dataset()
+    assert "regenerated" in description and dataset.frames == builtin.frames == 1920
