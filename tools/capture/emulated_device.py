@@ -34,6 +34,7 @@ from daisynet.host_sim.daisy_target import (
     USB_LINK_BYTES_PER_SECOND,
     cdc_queue_packets,
 )
+from daisynet.host_sim.files import write_text
 from daisynet.tools.capture.saving import CaptureResult
 from daisynet.tools.capture.session import CaptureRequest, capture
 from daisynet.training.dataset import Dataset, DatasetError
@@ -215,5 +216,5 @@ def capture_emulated(dataset: Dataset, request: CaptureRequest, faults: Faults |
                          on_ready=device.press_encoder,
                          source_extra={"emulated": emulated, **suggestions})
     result.log["emulated"]["device_summary"] = device.summary
-    result.log_path.write_text(json.dumps(result.log, indent=2) + "\n")
+    write_text(result.log_path, json.dumps(result.log, indent=2) + "\n")
     return result

@@ -280,7 +280,7 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
                                 if budget else None,
                                 "resend_rounds": resend_rounds,
                                 **(source_extra or {}),
-                            }, log)
+                            }, log, replace=request.force)
 
 
 class _EndSignal(KeyboardInterrupt):
