@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,9 @@ COMMAND_TIMEOUT = 0.5  # seconds to wait for a REPLY before sending the command 
 COMMAND_ATTEMPTS = 4
 RESEND_ROUNDS = 8  # record mode: RESEND rounds before gaps stay gaps
 FLASH_HINT = "flash the matching firmware with `daisynet flash datalogger`"
+# What reading or writing a port raises when the device is unplugged: pyserial's error, the
+# OS's, or termios's when the terminal goes away between opening and configuring it.
+UNPLUGGED = (serial.SerialException, OSError, termios.error)
 # Seconds without a byte before a capture stops and saves. The device buffers USB stalls far
 # longer (its 60 MiB store holds over 100 s of live audio), and an unplugged cable ends the
 # capture at once anyway, so only a device that has really stopped talking waits this long.
@@ -225,6 +229,8 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
     budget: LinkBudget | None = None
     resend_rounds: list[dict] = []
     bar = None
+    interrupts = _Interrupts(link, assembler, log)
+    abandoned = False
     restore_signals = _end_capture_on_signals()
     try:
         capabilities = _hello(link, request.wait)
@@ -251,13 +257,17 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
             if reply is not None or assembler.session is None:
                 link.check(CommandType.START, reply)
         bar = Progress(progress, request.duration, budget)
-        stop_reason = _record(link, assembler, bar, request.silence_timeout, log)
+        stop_reason = _record(link, assembler, bar, request.silence_timeout, interrupts)
         if assembler.session is not None and assembler.session.mode == Mode.RECORD and (
-                stop_reason.startswith("device ended")):
-            resend_rounds = _resend(link, assembler, request.silence_timeout)
+                assembler.end is not None):
+            resend_rounds = _resend(link, assembler, request.silence_timeout, interrupts)
             assembler.check_missing(RESEND_ROUNDS)
+    except _AbandonedError as abandon:
+        stop_reason, abandoned = str(abandon), True
     except KeyboardInterrupt as stop:
         stop_reason = _interrupted(stop)
+    except UNPLUGGED:
+        stop_reason = "disconnected"
     except GapError as err:
         failure = err
         stop_reason = "gap"
@@ -272,6 +282,14 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
             raise KeyboardInterrupt
         raise CaptureError(f"{port}: {stop_reason} before the recording started; nothing saved")
     elapsed = time.monotonic() - started
+    left = _frames_left_on_device(assembler)
+    held = f"about {left} frames ({left / assembler.session.sample_rate:.1f} s)"
+    lost = None
+    if abandoned:
+        lost = f"{stop_reason}: {held} still on the Daisy did not arrive"
+    elif stop_reason == "disconnected" or stop_reason.startswith("device silent"):
+        lost = f"the capture ended early ({stop_reason})" + (
+            f"; {held} the device held did not arrive" if left else "")
     with _signals_deferred():
         return save_capture(assembler, link.decoder, wav_path, log_path, failure, stop_reason,
                             request.duration, {
@@ -279,8 +297,9 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
                                 "link_budget": asdict(budget) | {"share": budget.share}
                                 if budget else None,
                                 "resend_rounds": resend_rounds,
+                                "frames_left_on_device": left,
                                 **(source_extra or {}),
-                            }, log, replace=request.force)
+                            }, log, replace=request.force, lost=lost)
 
 
 class _EndSignal(KeyboardInterrupt):
@@ -345,16 +364,61 @@ def _check_destination(paths: list[Path], inputs: tuple[str | Path, ...], force:
                                "--force or choose another name with -o")
 
 
+class _AbandonedError(Exception):
+    """The user interrupted again while the device still held frames: they are abandoned."""
+
+
+class _Interrupts:
+    """Ctrl-C, SIGTERM or SIGHUP once the recording runs: the first stops the recording and
+    lets what the device holds arrive (the rest of a live buffer, a record-mode transfer, a
+    RESEND), saying how much that is; the next abandons it (_AbandonedError)."""
+
+    def __init__(self, link: _Link, assembler: Assembler, log: Callable[[str], None]) -> None:
+        self.link = link
+        self.assembler = assembler
+        self.log = log
+        self.first: str | None = None  # the stop reason of the first interrupt
+
+    def interrupted(self, stop: KeyboardInterrupt, still_held: str) -> None:
+        """Handles ``stop``; ``still_held`` says what the device still has to send."""
+        if self.first is not None:
+            raise _AbandonedError(f"{self.first}, then abandoned by {_interrupted(stop)} "
+                                  "again")
+        self.first = _interrupted(stop)
+        if self.assembler.device_state == RecorderState.RECORDING or (
+                self.assembler.device_state is None):
+            self.link.send(CommandType.STOP)  # UNPLUGGED errors end the capture as unplugged
+        self.log(f"{self.first}: receiving {still_held} (Ctrl-C again to abandon it)")
+
+
+def _frames_left_on_device(assembler: Assembler) -> int:
+    """Frames the device recorded (by its latest count) that did not arrive and it still holds:
+    live in its buffer, record mode in its store."""
+    session, device = assembler.session, assembler.end or assembler.last_status
+    if session is None or device is None:
+        return 0
+    if session.mode == Mode.LIVE:
+        return device.buffered_blocks * session.block_size if assembler.end is None else 0
+    return max(0, device.frames_recorded - assembler.blocks_received * session.block_size)
+
+
+def _still_held(assembler: Assembler) -> str:
+    session = assembler.session
+    left = _frames_left_on_device(assembler)
+    if session.mode == Mode.RECORD and assembler.blocks_received == 0:
+        return f"the {left / session.sample_rate:.1f} s recorded in the Daisy's SDRAM"
+    return f"about {left / session.sample_rate:.1f} s still on the Daisy"
+
+
 def _record(link: _Link, assembler: Assembler, bar: Progress, silence_timeout: float,
-            log: Callable[[str], None]) -> str:
-    """Receives until the session ends; returns why it stopped. Ctrl-C during a record-mode
-    recording stops the recording and lets the transfer run (Ctrl-C again aborts)."""
-    stopping = False
+            interrupts: _Interrupts) -> str:
+    """Receives until the session ends; returns why it stopped. The first Ctrl-C stops the
+    recording and receives what the device still holds; Ctrl-C again abandons it."""
     while True:
         try:
             try:
                 link.pump()
-            except (serial.SerialException, OSError):
+            except UNPLUGGED:
                 return "disconnected"
             now = time.monotonic()
             bar.update(assembler, link.decoder, now)
@@ -366,30 +430,28 @@ def _record(link: _Link, assembler: Assembler, bar: Progress, silence_timeout: f
                 assembler.end = status  # the END frame was lost; the device is idle again
             if assembler.end is not None:
                 bar.update(assembler, link.decoder, now, force=True)
-                return f"device ended the session ({_end_reason(assembler.end.code)})"
+                return interrupts.first or (
+                    f"device ended the session ({_end_reason(assembler.end.code)})")
             if assembler.new_session_seen:
                 return "the device started a new session"
             if now - link.last_bytes > silence_timeout:
                 return f"device silent for {silence_timeout:g} s"
         except KeyboardInterrupt as stop:
-            session = assembler.session
-            recording_to_store = (session is not None and session.mode == Mode.RECORD
-                                  and assembler.blocks_received == 0)
-            try:
-                if not stopping:
+            if assembler.session is None:  # waiting for the encoder: nothing recorded yet
+                with contextlib.suppress(*UNPLUGGED):
                     link.send(CommandType.STOP)
-            except (serial.SerialException, OSError):
                 return _interrupted(stop)
-            if recording_to_store and not stopping:
-                stopping = True
-                log("stopping the recording; the transfer follows (Ctrl-C again to abort it)")
-                continue
-            return _interrupted(stop)
+            try:
+                interrupts.interrupted(stop, _still_held(assembler))
+            except UNPLUGGED:
+                return "disconnected"
 
 
-def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[dict]:
+def _resend(link: _Link, assembler: Assembler, silence_timeout: float,
+            interrupts: _Interrupts) -> list[dict]:
     """Record mode: asks for every missing block again, up to MAX_RESEND_RANGES ranges per
-    RESEND, until none is missing or RESEND_ROUNDS rounds brought nothing new."""
+    RESEND, until none is missing or RESEND_ROUNDS rounds brought nothing new. Ctrl-C once
+    says what is left; again abandons it."""
     rounds: list[dict] = []
     fruitless = 0
     session_id = assembler.session.session_id
@@ -405,8 +467,12 @@ def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[d
             while assembler.resend_ends == ends and (
                     time.monotonic() - link.last_bytes < silence_timeout):
                 link.pump()
-        except (serial.SerialException, OSError):
+        except UNPLUGGED:
             break
+        except KeyboardInterrupt as stop:
+            blocks = sum(count for _, count in missing)
+            interrupts.interrupted(stop, f"the {blocks} blocks lost on the way, still on the "
+                                         "Daisy")
         received = assembler.blocks_received - before
         rounds.append({"ranges": len(batch), "blocks_asked": sum(c for _, c in batch),
                        "blocks_received": received})

@@ -3,6 +3,7 @@ pty -> pyserial -> dataset."""
 
 import json
 import os
+import re
 import threading
 import time
 import tty
@@ -195,11 +196,16 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
 ])
 def test_a_stream_that_stops_or_unplugs_saves_what_arrived(tmp_path, source, fault, reason,
                                                            least_blocks):
-    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", silence_timeout=0.5),
-                              fault, progress=False, log=lambda _: None)
-    captured = load_dataset(result.dataset_path)
-    assert result.log["stop_reason"].startswith(reason)
-    blocks = result.log["frames_by_type"]["data"]
+    from daisynet.tools.capture import CaptureError
+
+    # Issue 22, item 7: a capture cut short saves what arrived and is an error, not a success.
+    with pytest.raises(CaptureError, match=rf"the capture ended early \({reason}"):
+        capture_emulated(source, CaptureRequest(tmp_path / "cap", silence_timeout=0.5), fault,
+                         progress=False, log=lambda _: None)
+    log = json.loads((tmp_path / "cap.capture.json").read_text())
+    captured = load_dataset(tmp_path / "cap")
+    assert log["stop_reason"].startswith(reason)
+    blocks = log["frames_by_type"]["data"]
     assert least_blocks <= blocks <= 300_000 // 600
     assert captured.frames == blocks * BLOCK_FRAMES
     assert_exact(captured, source, ["audio_in_2"], frames=captured.frames)
@@ -407,3 +413,67 @@ def test_a_request_takes_command_line_values_and_refuses_unknown_ones():
     assert request.inputs == ("in.wav",) and CaptureRequest("c", channels=None).channels == ()
     with pytest.raises(ValueError, match="mode must be one of auto, live, record, not 'stream'"):
         CaptureRequest("c", mode="stream")
+
+
+@pytest.mark.parametrize("disconnect_at", [0, 1, 100, 5000, 20_000])
+def test_an_unplug_at_any_moment_is_one_line_and_saves_what_arrived(tmp_path, capsys,
+                                                                     disconnect_at):
+    """Issue 22, item 7: an unplug during the handshake was a termios or SerialException
+    traceback; a capture cut short by an unplug exited 0."""
+    assert main(["capture", "--emulate", "--emulate-seconds", "2", "--disconnect-at",
+                 str(disconnect_at), "-o", str(tmp_path / "c"), "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [err] = [line for line in err.splitlines() if "error:" in line]
+    if (tmp_path / "c.wav").exists():  # whether a block got through depends on the pty
+        assert "the capture ended early (disconnected)" in err
+        log = json.loads((tmp_path / "c.capture.json").read_text())
+        assert load_dataset(tmp_path / "c").frames == log["frames_captured"] > 0
+    else:  # gone before the port opened, while opening it, or during the handshake
+        assert re.search(r"no such port \(unplugged\?\)|disconnected while opening it|"
+                         "disconnected before the recording started; nothing saved", err), err
+
+
+def interrupt_when(monkeypatch, *blocks: int) -> None:
+    """Ctrl-C once the record-mode transfer has brought each of ``blocks`` blocks."""
+    from daisynet.tools.capture.assembly import Assembler
+
+    add, pending = Assembler.add, list(blocks)
+
+    def add_then_interrupt(self, frame):
+        add(self, frame)
+        if pending and self.blocks_received >= pending[0]:
+            pending.pop(0)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Assembler, "add", add_then_interrupt)
+
+
+def test_ctrl_c_during_a_record_mode_transfer_lets_it_finish(tmp_path, source, monkeypatch):
+    """Issue 22, item 4: Ctrl-C during the transfer ended the capture at once and reported
+    "0 audio frames missing" with frames still on the device."""
+    interrupt_when(monkeypatch, 1000)
+    lines = []
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", mode="record"),
+                              progress=False, log=lines.append)
+    assert any(line.startswith("interrupted: receiving about ") and "s still on the Daisy "
+               "(Ctrl-C again to abandon it)" in line for line in lines), lines
+    assert result.log["stop_reason"] == "interrupted"
+    assert result.log["frames_captured"] == source.frames and result.log["data_gaps"] == []
+
+
+def test_ctrl_c_twice_during_a_transfer_abandons_it_and_says_what_is_left(tmp_path, source,
+                                                                          monkeypatch, capsys):
+    interrupt_when(monkeypatch, 1000, 1500)
+    assert main(["capture", "--emulate-seconds", "3", "--emulate", "--mode", "record",
+                 "-o", str(tmp_path / "cap")]) == 1
+    captured = capsys.readouterr()
+    assert "frames missing" in captured.out
+    error = captured.err.strip().splitlines()[-1]
+    assert "interrupted, then abandoned by interrupted again" in error
+    assert "frames" in error and "still on the Daisy did not arrive" in error
+    log = json.loads((tmp_path / "cap.capture.json").read_text())
+    assert log["frames_captured"] < 144_000
+    assert log["frames_left_on_device"] == 144_000 - log["frames_by_type"]["data"] * BLOCK_FRAMES
+    assert load_dataset(tmp_path / "cap").frames == log["frames_captured"]
+
