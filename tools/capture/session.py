@@ -33,6 +33,7 @@ from daisynet.tools.capture.ports import open_port
 from daisynet.tools.capture.progress import Progress
 from daisynet.tools.capture.saving import CaptureResult, capture_log_path, save_capture
 from daisynet.tools.capture.wire import (
+    MAX_RECORDED_BLOCKS,
     MAX_RESEND_RANGES,
     PROTOCOL_VERSION,
     Capabilities,
@@ -245,6 +246,10 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
                                "encoder, or wait, and retry")
         max_frames = 0 if request.duration is None else math.ceil(
             request.duration * capabilities.sample_rate)
+        if max_frames > MAX_RECORDED_BLOCKS * capabilities.block_size:
+            longest = MAX_RECORDED_BLOCKS * capabilities.block_size / capabilities.sample_rate
+            raise CaptureError(f"a duration of {request.duration:g} s is longer than the "
+                               f"datalogger can record ({longest:,.0f} s)")
         link.check(CommandType.CONFIGURE, link.command(CommandType.CONFIGURE, configure_payload(
             Mode[budget.mode.upper()], request.sample_format,
             channel_mask([*budget.audio_channels, *budget.control_channels]), max_frames)))

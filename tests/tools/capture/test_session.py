@@ -477,3 +477,30 @@ def test_ctrl_c_twice_during_a_transfer_abandons_it_and_says_what_is_left(tmp_pa
     assert log["frames_left_on_device"] == 144_000 - log["frames_by_type"]["data"] * BLOCK_FRAMES
     assert load_dataset(tmp_path / "cap").frames == log["frames_captured"]
 
+
+@pytest.mark.parametrize("option, value", [
+    ("--duration", "1e300"), ("--duration", "4294968"), ("--emulate-seconds", "1e7"),
+    ("--link-rate", str(10**24)), ("--flip-burst", str(2**64)), ("--truncate-at", str(2**63)),
+    ("--disconnect-at", str(2**64)), ("--stall-every", str(2**63)),
+    ("--stall-ms", "99999999999"), ("--fault-seed", "-5"), ("--fault-seed", str(2**32)),
+])
+def test_numbers_beyond_what_the_wire_or_the_emulator_holds_are_refused_by_option(
+        tmp_path, capsys, option, value):
+    """Issue 22, item 10: --duration 1e300 was a struct.error; --emulate-seconds 1e7 ran out of
+    memory, --stall-ms beyond a C int and --link-rate 1e24 broke the emulator, a negative
+    --fault-seed was numpy's error without the option's name."""
+    with pytest.raises(SystemExit) as exit_status:
+        main(["capture", "--emulate", option, value, "-o", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert exit_status.value.code == 2 and err.count("\n") == 1
+    assert f"argument {option}: must be" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_duration_longer_than_the_device_counts_is_refused_before_recording(tmp_path, source):
+    from daisynet.tools.capture import CaptureError
+
+    with pytest.raises(CaptureError, match=r"a duration of 1e\+300 s is longer than the "
+                                           r"datalogger can record \(4,294,967 s\)"):
+        capture_emulated(source, CaptureRequest(tmp_path / "c", duration=1e300), **quiet())
+    assert not list(tmp_path.iterdir())
