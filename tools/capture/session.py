@@ -102,9 +102,11 @@ class CaptureRequest:
 class _Link:
     """The open port: reads and decodes what the device sends, sends commands."""
 
-    def __init__(self, connection: serial.Serial, port: str, assembler: Assembler) -> None:
+    def __init__(self, connection: serial.Serial, port: str, assembler: Assembler,
+                 gate: _SignalGate) -> None:
         self.connection = connection
         self.port = port
+        self.gate = gate
         self.decoder = FrameDecoder()
         self.assembler = assembler
         self.last_bytes = time.monotonic()
@@ -112,14 +114,16 @@ class _Link:
         self._sequence = 0
 
     def pump(self) -> None:
-        """One read (at most ports.POLL_SECONDS); raises serial/OS errors when unplugged."""
-        data = self.connection.read(max(1, min(self.connection.in_waiting, READ_CHUNK)))
-        now = time.monotonic()
-        if data:
-            self.last_bytes = now
-            for frame in self.decoder.feed(data):
-                self.first_frame_at = self.first_frame_at or now
-                self.assembler.add(frame)
+        """One read (at most ports.POLL_SECONDS); raises serial/OS errors when unplugged. A
+        signal waits until the bytes read are assembled: cut in between, they would be lost."""
+        with self.gate.held():
+            data = self.connection.read(max(1, min(self.connection.in_waiting, READ_CHUNK)))
+            now = time.monotonic()
+            if data:
+                self.last_bytes = now
+                for frame in self.decoder.feed(data):
+                    self.first_frame_at = self.first_frame_at or now
+                    self.assembler.add(frame)
 
     def send(self, command: CommandType, payload: bytes = b"") -> int:
         """Sends a command frame; returns its sequence number. The leading delimiter ends any
@@ -222,7 +226,18 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
     _check_destination([wav_path, json_path, log_path], request.inputs, request.force)
     connection = open_port(port)
     assembler = Assembler(request.on_gap)
-    link = _Link(connection, port, assembler)
+    gate = _SignalGate()
+    link = _Link(connection, port, assembler, gate)
+    with gate:
+        return _run(link, request, gate, log, progress, link_rate, on_ready, source_extra,
+                    wav_path, log_path)
+
+
+def _run(link: _Link, request: CaptureRequest, gate: _SignalGate, log: Callable[[str], None],
+         progress: bool, link_rate: int, on_ready: Callable[[], None] | None,
+         source_extra: dict | None, wav_path: Path, log_path: Path) -> CaptureResult:
+    """``capture`` once the port is open and ``gate`` installed."""
+    port, assembler = link.port, link.assembler
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
     stop_reason = ""
@@ -232,7 +247,6 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
     bar = None
     interrupts = _Interrupts(link, assembler, log)
     abandoned = False
-    restore_signals = _end_capture_on_signals()
     try:
         capabilities = _hello(link, request.wait)
         budget = plan_link(capabilities, list(request.channels) or capabilities.channels,
@@ -277,11 +291,11 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
         failure = err
         stop_reason = "gap"
     finally:
+        gate.hold()  # from here on a signal waits until what arrived is saved
         if bar is not None:
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 bar.close()
-        connection.close()
-        restore_signals()
+        link.connection.close()
     if assembler.session is None:
         if stop_reason.startswith(("interrupted", "ended by")):
             raise KeyboardInterrupt
@@ -295,16 +309,15 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
     elif stop_reason == "disconnected" or stop_reason.startswith("device silent"):
         lost = f"the capture ended early ({stop_reason})" + (
             f"; {held} the device held did not arrive" if left else "")
-    with _signals_deferred():
-        return save_capture(assembler, link.decoder, wav_path, log_path, failure, stop_reason,
-                            request.duration, {
-                                "port": port, "started_at": started_at, "seconds": elapsed,
-                                "link_budget": asdict(budget) | {"share": budget.share}
-                                if budget else None,
-                                "resend_rounds": resend_rounds,
-                                "frames_left_on_device": left,
-                                **(source_extra or {}),
-                            }, log, replace=request.force, lost=lost)
+    return save_capture(assembler, link.decoder, wav_path, log_path, failure, stop_reason,
+                        request.duration, {
+                            "port": port, "started_at": started_at, "seconds": elapsed,
+                            "link_budget": asdict(budget) | {"share": budget.share}
+                            if budget else None,
+                            "resend_rounds": resend_rounds,
+                            "frames_left_on_device": left,
+                            **(source_extra or {}),
+                        }, log, replace=request.force, lost=lost)
 
 
 class _EndSignal(KeyboardInterrupt):
@@ -316,44 +329,63 @@ def _interrupted(stop: KeyboardInterrupt) -> str:
     return f"ended by {stop.args[0]}" if isinstance(stop, _EndSignal) else "interrupted"
 
 
-def _end_capture_on_signals() -> Callable[[], None]:
-    """Makes SIGTERM and SIGHUP raise _EndSignal; returns what puts the old handlers back.
-    (Python lets only the main thread install handlers; elsewhere they keep their default.)"""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+class _SignalGate:
+    """While a capture runs, Ctrl-C raises KeyboardInterrupt and SIGTERM and SIGHUP _EndSignal,
+    except while held: then the signal waits until the hold ends, so it never cuts a step in
+    half (bytes read but not assembled, the capture's files half saved). Once ``hold()`` is
+    called the hold lasts until the gate closes, which then ends the command as an interrupt.
+    Python lets only the main thread install handlers; elsewhere the gate does nothing."""
 
-    def end(signum: int, _frame) -> None:
-        raise _EndSignal(signal.Signals(signum).name)
+    SIGNALS = tuple(sig for sig in (signal.SIGINT, signal.SIGTERM,
+                                    getattr(signal, "SIGHUP", None)) if sig)
 
-    ends = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig]
-    previous = {sig: signal.signal(sig, end) for sig in ends}
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: int | None = None
+        self._previous: dict = {}
 
-    def restore() -> None:
-        for sig, handler in previous.items():
+    def __enter__(self) -> _SignalGate:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._received) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        self.holding = False
+        if exc_type is None:
+            self._release()
 
-    return restore
+    def hold(self) -> None:
+        self.holding = True
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if self.holding:
+            yield
+            return
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        self._release()
+
+    def _received(self, signum: int, _frame) -> None:
+        if self.holding:
+            self.pending = self.pending or signum
+        else:
+            raise _signal_interrupt(signum)
+
+    def _release(self) -> None:
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise _signal_interrupt(signum)
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """While saving, Ctrl-C, SIGTERM and SIGHUP wait until the files are written, then end
-    the command as an interrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    deferred = [sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-                if sig]
-    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
-                for sig in deferred}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt
+def _signal_interrupt(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else _EndSignal(
+        signal.Signals(signum).name)
 
 
 def _check_destination(paths: list[Path], inputs: tuple[str | Path, ...], force: bool) -> None:

@@ -504,3 +504,26 @@ def test_a_duration_longer_than_the_device_counts_is_refused_before_recording(tm
                                            r"datalogger can record \(4,294,967 s\)"):
         capture_emulated(source, CaptureRequest(tmp_path / "c", duration=1e300), **quiet())
     assert not list(tmp_path.iterdir())
+
+
+def test_ctrl_c_between_a_read_and_its_frames_loses_no_frame(tmp_path, source, monkeypatch):
+    """Beyond issue 22's list: Ctrl-C landing after a read but before its frames were
+    assembled dropped them (live: a gap for good). The signal now waits for the frames."""
+    import signal
+
+    from daisynet.tools.capture import wire
+
+    feed, sent = wire.FrameDecoder.feed, []
+
+    def feed_then_ctrl_c(self, data):
+        frames = feed(self, data)
+        if not sent and len(frames) > 1 and self.stats.frames > 1000:
+            sent.append(len(frames))
+            signal.raise_signal(signal.SIGINT)
+        return frames
+
+    monkeypatch.setattr(wire.FrameDecoder, "feed", feed_then_ctrl_c)
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", mode="live"), **quiet())
+    assert sent and result.log["stop_reason"] == "interrupted"
+    assert result.log["data_gaps"] == [] and result.log["frames_missing"] == 0
+    assert 0 < result.log["frames_captured"] < source.frames
