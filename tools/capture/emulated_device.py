@@ -158,10 +158,10 @@ class EmulatedDatalogger:
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
         self.port = self._process.stdout.readline().strip()
-        if not self.port.startswith("/dev/"):
+        if not self.port.startswith("/dev/"):  # it exited, saying why on stderr
+            reason = self._process.stderr.read().strip()
             self.__exit__(None, None, None)
-            raise EmulatorError(f"the emulated datalogger did not start: "
-                                f"{self._process.stderr.read().strip()}")
+            raise EmulatorError(f"the emulated datalogger did not start: {reason}")
         return self
 
     def press_encoder(self) -> None:

@@ -73,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     emulated.add_argument("--realtime", action="store_true",
                           help="tie the device's virtual clock to the wall clock (default: "
                                "virtual time, as fast as the host reads)")
-    emulated.add_argument("--link-rate", type=whole(1, LINK_RATE_MAX),
+    emulated.add_argument("--link-rate", type=whole(USB_PACKET_BYTES, LINK_RATE_MAX),
                           default=USB_LINK_BYTES_PER_SECOND,
                           help=f"USB link budget in bytes/s, moved in {USB_PACKET_BYTES}-byte "
                                f"packets per {1000 // USB_FRAMES_PER_SECOND} ms USB frame "

@@ -6,7 +6,7 @@ import serial
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.tools.capture import CaptureRequest, capture_emulated
-from daisynet.tools.capture.emulated_device import EmulatedDatalogger
+from daisynet.tools.capture.emulated_device import EmulatedDatalogger, EmulatorError
 from daisynet.tools.capture.wire import (
     CommandType,
     FrameDecoder,
@@ -92,3 +92,11 @@ def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source,
           "-o", str(tmp_path / "c"), "--json"])
     err = capsys.readouterr().err
     assert "no input named mic_0, mic_1" in err and "the capture will be silent" in err
+
+
+def test_an_emulator_that_does_not_start_says_why(source):
+    """Beyond issue 22's list: the emulator's own refusal (here a link slower than one USB
+    packet a second, which the CLI now refuses as --link-rate's range) was an AttributeError."""
+    refused = "did not start: emulated_datalogger: --link-rate must be >= 64 B/s"
+    with pytest.raises(EmulatorError, match=refused), EmulatedDatalogger(source, link_rate=10):
+        pass

@@ -480,7 +480,8 @@ def test_ctrl_c_twice_during_a_transfer_abandons_it_and_says_what_is_left(tmp_pa
 
 @pytest.mark.parametrize("option, value", [
     ("--duration", "1e300"), ("--duration", "4294968"), ("--emulate-seconds", "1e7"),
-    ("--link-rate", str(10**24)), ("--flip-burst", str(2**64)), ("--truncate-at", str(2**63)),
+    ("--link-rate", str(10**24)), ("--link-rate", "63"), ("--flip-burst", str(2**64)),
+    ("--truncate-at", str(2**63)),
     ("--disconnect-at", str(2**64)), ("--stall-every", str(2**63)),
     ("--stall-ms", "99999999999"), ("--fault-seed", "-5"), ("--fault-seed", str(2**32)),
 ])
