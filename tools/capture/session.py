@@ -292,6 +292,11 @@ def _run(link: _Link, request: CaptureRequest, gate: _SignalGate, log: Callable[
         stop_reason = "gap"
     finally:
         gate.hold()  # from here on a signal waits until what arrived is saved
+        if assembler.end is None and interrupts.first is None:
+            # Ended by a gap, silence or an error: leave the device idle, not recording on
+            # (the next capture would find it busy). An idle device just says so.
+            with contextlib.suppress(*UNPLUGGED):
+                link.send(CommandType.STOP)
         if bar is not None:
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 bar.close()

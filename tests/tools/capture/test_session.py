@@ -528,3 +528,17 @@ def test_ctrl_c_between_a_read_and_its_frames_loses_no_frame(tmp_path, source, m
     assert sent and result.log["stop_reason"] == "interrupted"
     assert result.log["data_gaps"] == [] and result.log["frames_missing"] == 0
     assert 0 < result.log["frames_captured"] < source.frames
+
+
+def test_a_capture_stopped_by_a_gap_leaves_the_device_idle(tmp_path, source):
+    """Beyond issue 22's list: --on-gap fail in live mode left the device recording, so the
+    next capture found it busy."""
+    from daisynet.tools.capture import CaptureError
+
+    with EmulatedDatalogger(source, Faults(drop_rate=0.05)) as device:
+        with pytest.raises(CaptureError, match="missing from frame"):
+            capture(device.port, CaptureRequest(tmp_path / "a", mode="live", on_gap="fail"),
+                    **quiet())
+        result = capture(device.port, CaptureRequest(tmp_path / "b", mode="live",
+                                                     duration=0.2), **quiet())
+    assert result.log["frames_captured"] == 0.2 * 48_000
