@@ -35,6 +35,7 @@ from daisynet.host_sim.daisy_target import (
     cdc_queue_packets,
 )
 from daisynet.host_sim.files import write_text
+from daisynet.tools.capture.errors import CaptureError
 from daisynet.tools.capture.saving import CaptureResult
 from daisynet.tools.capture.session import CaptureRequest, capture
 from daisynet.training.dataset import Dataset, DatasetError
@@ -216,5 +217,9 @@ def capture_emulated(dataset: Dataset, request: CaptureRequest, faults: Faults |
                          on_ready=device.press_encoder,
                          source_extra={"emulated": emulated, **suggestions})
     result.log["emulated"]["device_summary"] = device.summary
-    write_text(result.log_path, json.dumps(result.log, indent=2) + "\n")
+    try:
+        write_text(result.log_path, json.dumps(result.log, indent=2) + "\n")
+    except OSError as err:  # the log as capture wrote it stays
+        raise CaptureError(f"the capture is saved, but {result.log_path} could not take the "
+                           f"emulated device's summary ({err.strerror or err})") from err
     return result
