@@ -430,7 +430,8 @@ class _Interrupts:
         if self.assembler.device_state == RecorderState.RECORDING or (
                 self.assembler.device_state is None):
             self.link.send(CommandType.STOP)  # UNPLUGGED errors end the capture as unplugged
-        self.log(f"{self.first}: receiving {still_held} (Ctrl-C again to abandon it)")
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            self.log(f"{self.first}: receiving {still_held} (Ctrl-C again to abandon it)")
 
 
 def _frames_left_on_device(assembler: Assembler) -> int:

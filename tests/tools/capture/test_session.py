@@ -542,3 +542,21 @@ def test_a_capture_stopped_by_a_gap_leaves_the_device_idle(tmp_path, source):
         result = capture(device.port, CaptureRequest(tmp_path / "b", mode="live",
                                                      duration=0.2), **quiet())
     assert result.log["frames_captured"] == 0.2 * 48_000
+
+
+def test_a_hangup_that_took_the_terminal_still_lets_the_transfer_finish(tmp_path, source,
+                                                                        monkeypatch):
+    """Beyond issue 22's list: after SIGHUP the terminal is gone and printing fails (EIO);
+    the line saying what the Daisy still holds turned the transfer into a "disconnect"."""
+    import errno
+
+    interrupt_when(monkeypatch, 1000)
+
+    def terminal_gone(line: str) -> None:
+        if line.startswith("interrupted"):
+            raise OSError(errno.EIO, "Input/output error")
+
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", mode="record"),
+                              progress=False, log=terminal_gone)
+    assert result.log["stop_reason"] == "interrupted"
+    assert result.log["frames_captured"] == source.frames and result.log["data_gaps"] == []
