@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -62,16 +63,22 @@ class Progress:
             self.bar.set_description_str("recording live", refresh=False)
             self.bar.n = received
         self.bar.set_postfix_str(status_line(decoder, now - self.started), refresh=False)
-        if self.plain:
-            if self.unprinted and self.phase != phase:  # where the last phase ended
-                print(self.unprinted, file=sys.stderr, flush=True)
-            self.unprinted = f"{self.bar.desc}: {self.bar.n:.1f} s, {self.bar.postfix}"
-            if force or now - self.last_plain >= PLAIN_PROGRESS_SECONDS:
-                self.last_plain = now
-                print(self.unprinted, file=sys.stderr, flush=True)
-                self.unprinted = ""
-        else:
+        # Showing progress must never end a capture: after SIGHUP the terminal is gone and
+        # writing to it fails (EIO).
+        with contextlib.suppress(OSError):
+            self._show(now, force, phase)
+
+    def _show(self, now: float, force: bool, phase: str) -> None:
+        if not self.plain:
             self.bar.refresh()
+            return
+        if self.unprinted and self.phase != phase:  # where the last phase ended
+            print(self.unprinted, file=sys.stderr, flush=True)
+        self.unprinted = f"{self.bar.desc}: {self.bar.n:.1f} s, {self.bar.postfix}"
+        if force or now - self.last_plain >= PLAIN_PROGRESS_SECONDS:
+            self.last_plain = now
+            print(self.unprinted, file=sys.stderr, flush=True)
+            self.unprinted = ""
 
     def close(self) -> None:
         if self.latest is not None:

@@ -62,3 +62,28 @@ def test_a_short_record_mode_take_shows_the_devices_count_before_the_transfer(ca
     assert recording[-1].startswith("recording into the Daisy's SDRAM: 3.0 s"), lines
     assert lines.index(recording[-1]) < min(i for i, line in enumerate(lines)
                                             if line.startswith("transferring"))
+
+
+def test_a_terminal_gone_after_a_hangup_does_not_end_the_capture(monkeypatch):
+    """Beyond issue 22's list: after SIGHUP writing to the terminal fails (EIO); the progress
+    line's OSError ended the capture as if the Daisy had been unplugged."""
+    import errno
+    import io
+    import sys
+
+    class HungUp(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+        def write(self, _text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(sys, "stderr", HungUp())
+
+    class Budget:
+        mode = "record"
+
+    progress, device = Progress(True, None, Budget()), Device()
+    device.send(FrameType.SESSION, session_payload(SESSION))
+    device.status(RecorderState.RECORDING, 1)
+    progress.update(device.assembler, device.decoder, now=1000.0, force=True)
