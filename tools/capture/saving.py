@@ -125,7 +125,9 @@ def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, lo
         f"{stop_reason}; {len(gaps)} gap(s), {capture_log['frames_missing']} audio frames "
         "missing, "
         f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage"
-        + (f", {resent} blocks resent" if resent else ""))
+        + (f", {resent} blocks resent" if resent else "")
+        + (f", {left} frames left on the device" if (left := context.get(
+            "frames_left_on_device")) else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
     if gaps:
         _warn_if_too_gappy_to_train(samples.shape[0], gaps, log)

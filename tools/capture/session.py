@@ -424,8 +424,8 @@ class _Interrupts:
     def interrupted(self, stop: KeyboardInterrupt, still_held: str) -> None:
         """Handles ``stop``; ``still_held`` says what the device still has to send."""
         if self.first is not None:
-            raise _AbandonedError(f"{self.first}, then abandoned by {_interrupted(stop)} "
-                                  "again")
+            again = stop.args[0] if isinstance(stop, _EndSignal) else "Ctrl-C"
+            raise _AbandonedError(f"{self.first}; abandoned at {again} again")
         self.first = _interrupted(stop)
         if self.assembler.device_state == RecorderState.RECORDING or (
                 self.assembler.device_state is None):

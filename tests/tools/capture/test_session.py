@@ -468,9 +468,9 @@ def test_ctrl_c_twice_during_a_transfer_abandons_it_and_says_what_is_left(tmp_pa
     assert main(["capture", "--emulate-seconds", "3", "--emulate", "--mode", "record",
                  "-o", str(tmp_path / "cap")]) == 1
     captured = capsys.readouterr()
-    assert "frames missing" in captured.out
+    assert "frames left on the device" in captured.out
     error = captured.err.strip().splitlines()[-1]
-    assert "interrupted, then abandoned by interrupted again" in error
+    assert "interrupted; abandoned at Ctrl-C again: about " in error
     assert "frames" in error and "still on the Daisy did not arrive" in error
     log = json.loads((tmp_path / "cap.capture.json").read_text())
     assert log["frames_captured"] < 144_000
