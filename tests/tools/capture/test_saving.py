@@ -175,3 +175,22 @@ def test_a_sidecar_is_never_placed_without_its_wav(tmp_path, source, monkeypatch
         capture_emulated(source, CaptureRequest(tmp_path / "c"), **quiet())
     assert not (tmp_path / "c.json").exists() and not (tmp_path / "c.capture.json").exists()
     assert (tmp_path / "c.wav").read_bytes() == b"someone else's"
+
+
+def test_every_file_a_capture_writes_goes_through_atomic_output(tmp_path, source, monkeypatch):
+    from daisynet.host_sim import files
+    from daisynet.tools.capture import saving
+
+    atomic_output, written = files.atomic_output, []
+
+    def recorded(path, replace=True):
+        written.append(Path(path))
+        return atomic_output(path, replace)
+
+    monkeypatch.setattr(files, "atomic_output", recorded)  # write_text's
+    monkeypatch.setattr(saving, "atomic_output", recorded)
+    capture_emulated(source, CaptureRequest(tmp_path / "c"), **quiet())
+    names = ["c.capture.json", "c.json", "c.wav"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == names
+    # The log twice: saved with the dataset, then again with the emulated device's summary.
+    assert sorted(path.name for path in written) == ["c.capture.json", *names]
