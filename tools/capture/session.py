@@ -247,6 +247,7 @@ def _run(link: _Link, request: CaptureRequest, gate: _SignalGate, log: Callable[
     bar = None
     interrupts = _Interrupts(link, assembler, log)
     abandoned = False
+    started_here = False  # a recording this capture configured and started
     try:
         capabilities = _hello(link, request.wait)
         budget = plan_link(capabilities, list(request.channels) or capabilities.channels,
@@ -267,6 +268,7 @@ def _run(link: _Link, request: CaptureRequest, gate: _SignalGate, log: Callable[
         link.check(CommandType.CONFIGURE, link.command(CommandType.CONFIGURE, configure_payload(
             Mode[budget.mode.upper()], request.sample_format,
             channel_mask([*budget.audio_channels, *budget.control_channels]), max_frames)))
+        started_here = True
         if request.start == "encoder":
             log("waiting for the recording: press the encoder on the Daisy Patch")
             if on_ready is not None:
@@ -292,9 +294,10 @@ def _run(link: _Link, request: CaptureRequest, gate: _SignalGate, log: Callable[
         stop_reason = "gap"
     finally:
         gate.hold()  # from here on a signal waits until what arrived is saved
-        if assembler.end is None and interrupts.first is None:
+        if started_here and assembler.end is None and interrupts.first is None:
             # Ended by a gap, silence or an error: leave the device idle, not recording on
-            # (the next capture would find it busy). An idle device just says so.
+            # (the next capture would find it busy). An idle device just says so; a busy one
+            # found at HELLO is someone else's recording and is left alone.
             with contextlib.suppress(*UNPLUGGED):
                 link.send(CommandType.STOP)
         if bar is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import serial
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.tools.capture import CaptureRequest, capture, capture_emulated
@@ -560,3 +561,21 @@ def test_a_hangup_that_took_the_terminal_still_lets_the_transfer_finish(tmp_path
                               progress=False, log=terminal_gone)
     assert result.log["stop_reason"] == "interrupted"
     assert result.log["frames_captured"] == source.frames and result.log["data_gaps"] == []
+
+
+def test_a_recording_found_running_is_left_alone(tmp_path, source):
+    """The STOP a failed capture sends is for its own recording only: one started with the
+    encoder before the capture (busy at HELLO) keeps running."""
+    from daisynet.tools.capture import CaptureError
+    from daisynet.tools.capture.wire import FrameDecoder
+
+    with EmulatedDatalogger(source) as device:
+        device.press_encoder()
+        with serial.Serial(device.port, timeout=0.05) as port:  # until it records
+            decoder = FrameDecoder()
+            for _ in range(2000):
+                if any(frame.type == FrameType.SESSION for frame in decoder.feed(port.read(4096))):
+                    break
+        for name in ("a", "b"):
+            with pytest.raises(CaptureError, match="the datalogger is busy \\(recording\\)"):
+                capture(device.port, CaptureRequest(tmp_path / name), **quiet())
