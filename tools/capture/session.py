@@ -3,10 +3,12 @@
 ``capture(port, CaptureRequest(...))`` asks the Daisy what it offers (HELLO), checks the link
 budget of the requested channels and sample format (link_budget.py), configures the recording
 (CONFIGURE) and starts it (START, or the encoder), assembles the frames it receives
-(assembly.py), and saves the dataset with its capture log (saving.py). Ctrl-C, SIGTERM, SIGHUP,
-an unplugged cable or a device that goes silent end the capture with everything received so
-far saved. In record mode, blocks lost on the way are asked for again (RESEND), so a
-record-mode capture over a faulty link ends bit-exact.
+(assembly.py), and saves the dataset with its capture log (saving.py). Ctrl-C, SIGTERM or SIGHUP
+stops the recording and receives what the device still holds; a second one abandons that. An
+unplugged cable, a device that goes silent or an abandoned transfer ends the capture with
+everything received so far saved, then a CaptureError saying what did not arrive. In record
+mode, blocks lost on the way are asked for again (RESEND), so a record-mode capture over a
+faulty link ends bit-exact.
 """
 
 from __future__ import annotations
@@ -215,8 +217,11 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
             source_extra: dict | None = None) -> CaptureResult:
     """Record what ``request`` asks from the datalogger on ``port``, over a link of
     ``link_rate`` bytes/s, until the device ends the session, the requested duration is
-    recorded, the device goes silent, is unplugged, or Ctrl-C; SIGTERM and SIGHUP end it as
-    Ctrl-C does. Writes the dataset and NAME.capture.json next to it, whatever arrived.
+    recorded, the device goes silent, is unplugged, or Ctrl-C (which lets what the device
+    holds arrive; a second one abandons it); SIGTERM and SIGHUP act as Ctrl-C does. Writes the
+    dataset and NAME.capture.json next to it, whatever arrived, replacing earlier files only
+    with ``request.force``; raises CaptureError after saving when anything recorded did not
+    arrive or the files had to go under a fresh name.
     ``log`` takes the report lines, ``progress`` shows a progress line. With
     ``request.start`` "encoder", ``on_ready`` runs when the device waits for its encoder (the
     emulated device presses it then); ``source_extra`` goes into the capture log and the
