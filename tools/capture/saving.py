@@ -80,9 +80,9 @@ def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, lo
         log_path = capture_log_path(wav_path)
         if failure is not None:
             raise CaptureError(f"{failure} (capture log: {log_path})")
-        lost = (f"all {samples.shape[0]} frames the device recorded were lost"
-                if samples.shape[0] else "no audio frames arrived")
-        raise CaptureError(f"{lost} ({stop_reason}); nothing saved but the capture log: "
+        nothing = (f"all {samples.shape[0]} frames the device recorded were lost"
+                   if samples.shape[0] else "no audio frames arrived")
+        raise CaptureError(f"{nothing} ({stop_reason}); nothing saved but the capture log: "
                            f"{log_path}")
     source = {
         "generator": "daisynet capture",
