@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from daisynet.tools.cli.options import CommandError, add_command, logger
+from daisynet.tools.cli.options import CommandError, add_command, count, logger, seconds
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -12,9 +12,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                          "show the running inference app's CPU load, cycles and overruns, live")
     parser.add_argument("--port", help="serial port (default: the Daisy running the inference "
                                        "app, found by USB id and product string)")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: "
+    parser.add_argument("--duration", type=seconds(), help="stop after this many seconds (default: "
                                                         "until Ctrl-C)")
-    parser.add_argument("--count", type=int, help="stop after this many status lines")
+    parser.add_argument("--count", type=count(), help="stop after this many status lines")
     parser.add_argument("--log", help="append each status line to this file as a JSON line")
     parser.add_argument("--emulate", action="store_true",
                         help="no hardware: run the inference app's callback and meter natively "
@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--emulate-model",
                         help="model_defn.h for --emulate (the default model, "
                              "firmware/model/model_defn.h)")
-    parser.add_argument("--emulate-stall-every", type=int, default=0,
+    parser.add_argument("--emulate-stall-every", type=count(0), default=0,
                         help="with --emulate, make every Nth callback 2 ms slow, to show "
                              "overruns (0: never)")
 
