@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from daisynet.tools.cli.options import CommandError, add_command, count, logger, seconds
+from daisynet.tools.cli.options import (
+    CommandError,
+    add_command,
+    count,
+    logger,
+    plural,
+    seconds,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--duration", type=seconds(), help="stop after this many seconds (default: "
                                                         "until Ctrl-C)")
     parser.add_argument("--count", type=count(), help="stop after this many status lines")
-    parser.add_argument("--log", help="append each status line to this file as a JSON line")
+    parser.add_argument("--log", help="add each status line to this file as a JSON line, after any "
+                                      "earlier log")
     parser.add_argument("--emulate", action="store_true",
                         help="no hardware: run the inference app's callback and meter natively "
                              "on a pseudo-terminal")
@@ -47,9 +55,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     except (CaptureError, MonitorError) as err:
         raise CommandError(str(err)) from err
     result = summary.to_json()
-    log(f"{len(summary.lines)} status lines ({summary.stop_reason}): mean CPU "
-        f"{result['mean_cpu_percent']}%, worst max {result['worst_max_cycles_per_sample']} "
-        f"cycles/sample, {result['overruns']} overruns")
+    if args.emulate:
+        result["cycles"] = "host time at the Daisy's clock, not Daisy cycles"
+    if summary.lines:
+        host_time = " (host time)" if args.emulate else ""
+        log(f"{plural(len(summary.lines), 'status line')} ({summary.stop_reason}): mean CPU "
+            f"{result['mean_cpu_percent']}%, worst max {result['worst_max_cycles_per_sample']:,} "
+            f"cycles/sample{host_time}, {plural(result['overruns'], 'overrun')}")
+    else:
+        log(f"no status lines ({summary.stop_reason})")
     if args.log:
         log(f"logged to {args.log}")
     return {**result, "lines": summary.lines}

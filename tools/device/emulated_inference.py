@@ -5,7 +5,8 @@
 test signal, in the Daisy's audio blocks at its sample rate, and writes the app's
 once-per-second USB status line to a pseudo-terminal that pyserial opens like /dev/ttyACM0.
 Cycles are the host's time in cycles of the Daisy's clock: they test the monitor end to end,
-they are not Daisy figures.
+they are not Daisy figures. Tests pass ``model_cycles``: a virtual cycle count per callback, so
+their figures (and overruns) do not depend on how busy the host is.
 """
 
 from __future__ import annotations
@@ -31,15 +32,18 @@ class EmulatedInference:
     realtime: one status line per wall-clock second, as the Daisy sends them (otherwise as fast
     as the host computes). stall_every: every that many callbacks, one takes ``stall_ms``
     longer (0: never), to show overruns. seconds: stop after that many status lines.
+    model_cycles: the model's cycles per callback on a virtual counter (default: host time).
     """
 
     def __init__(self, header: str | Path = DEFAULT_HEADER, realtime: bool = True,
-                 stall_every: int = 0, stall_ms: float = 2.0, seconds: int | None = None) -> None:
+                 stall_every: int = 0, stall_ms: float = 2.0, seconds: int | None = None,
+                 model_cycles: int | None = None) -> None:
         self.header = Path(header)
         self.realtime = realtime
         self.stall_every = stall_every
         self.stall_ns = int(stall_ms * 1e6)
         self.seconds = seconds
+        self.model_cycles = model_cycles
         self.port = ""
         self.lines_dropped = 0  # status lines the terminal had no room for (nobody reading)
         self._runner = NativePatchRunner(self.header)  # builds now, so errors come up front
@@ -78,7 +82,7 @@ class EmulatedInference:
                 start = (callback * BLOCK_FRAMES) % (len(jacks) - BLOCK_FRAMES)
                 stall = self.stall_every and callback % self.stall_every == self.stall_every - 1
                 runner.callback(jacks[start:start + BLOCK_FRAMES], knobs[callback % len(knobs)],
-                                clock_hz, self.stall_ns if stall else 0)
+                                clock_hz, self.stall_ns if stall else 0, self.model_cycles)
                 callback += 1
             second += 1
             if self.realtime:
