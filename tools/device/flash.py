@@ -129,11 +129,26 @@ def usb_ids(root: Path) -> set[tuple[str, str]]:
     return ids
 
 
+def dfu_util_ids() -> set[tuple[str, str]]:
+    """(vendor, product) hex IDs of the DFU devices ``dfu-util --list`` finds: the check where
+    Linux's /sys/bus/usb/devices is not there (macOS, containers)."""
+    dfu_util = shutil.which("dfu-util")
+    if not dfu_util:
+        raise FlashError(f"cannot look for a Daisy in DFU mode: there is no {USB_DEVICES} and "
+                         "no dfu-util; install dfu-util (e.g. `brew install dfu-util`, "
+                         "`apt-get install dfu-util`) and run this again")
+    try:
+        listed = subprocess.run([dfu_util, "--list"], capture_output=True, text=True,
+                                errors="replace", timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise FlashError(f"cannot look for a Daisy in DFU mode: {dfu_util} --list failed "
+                         f"({err})") from err
+    return set(re.findall(r"\[([0-9a-f]{4}):([0-9a-f]{4})\]", listed.lower()))
+
+
 def check_dfu_device() -> None:
-    root = USB_DEVICES
-    if not root.exists():
-        return  # not Linux: PlatformIO's dfu-util reports a missing device itself
-    present = usb_ids(root)
+    """Refuse, before PlatformIO builds anything, unless a Daisy is in DFU mode."""
+    present = usb_ids(USB_DEVICES) if USB_DEVICES.exists() else dfu_util_ids()
     if DFU_ID in present:
         return
     if CDC_ID in present:

@@ -127,6 +127,43 @@ def test_no_dfu_device(fake_pio, tmp_path, monkeypatch, capsys):
     assert not fake_pio.exists()
 
 
+def fake_dfu_util(folder: Path, listing: str) -> Path:
+    script = folder / "dfu-util"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nprint({listing!r}, end='')\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+DFU_LISTING = ("dfu-util 0.11\n"
+               "Found DFU: [0483:df11] ver=0200, devnum=7, cfg=1, intf=0, path=\"1-1\", alt=0, "
+               "name=\"@Internal Flash  /0x08000000/16*128Kg\", serial=\"200364500000\"\n")
+
+
+@pytest.mark.parametrize("listing, expected", [
+    (None, "there is no /nonexistent/usb/devices and no dfu-util; install dfu-util"),
+    ("dfu-util 0.11\n", "no Daisy in DFU mode found (USB 0483:df11)"),
+    (DFU_LISTING, None),
+])
+def test_without_sysfs_dfu_util_looks_for_the_daisy_before_any_build(
+        fake_pio, tmp_path, monkeypatch, capsys, listing, expected):
+    """Issue 22, item 21: without /sys/bus/usb/devices the check was skipped and PlatformIO
+    started a network build for a Daisy that was not there."""
+    monkeypatch.setattr(flash_module, "USB_DEVICES", Path("/nonexistent/usb/devices"))
+    folder = tmp_path / "tools"
+    folder.mkdir()
+    if listing is not None:
+        fake_dfu_util(folder, listing)
+    monkeypatch.setenv("PATH", str(folder))
+    status = main(["flash", "datalogger"])
+    err = capsys.readouterr().err
+    if expected is None:
+        assert status == 0 and fake_pio.exists()
+    else:
+        assert status == 1 and expected in err and err.count("\n") == 1
+        assert not fake_pio.exists()
+
+
 def test_daisy_running_firmware_instead_of_dfu(fake_pio, tmp_path, monkeypatch, capsys):
     root = fake_usb(tmp_path / "usb", flash_module.CDC_ID)
     monkeypatch.setattr(flash_module, "USB_DEVICES", root)
