@@ -9,9 +9,9 @@ from daisynet.tools.cli.options import (
     add_command,
     count,
     logger,
-    plural,
     seconds,
 )
+from daisynet.tools.text import plural
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -43,11 +43,6 @@ def logger(as_json: bool) -> Callable[[str], None]:
     return lambda message: print(message, file=stream, flush=True)
 
 
-def plural(amount: int, noun: str) -> str:
-    """'1 packet', '2 packets', '0 packets'."""
-    return f"{amount:,} {noun}{'' if amount == 1 else 's'}"
-
-
 def invocation(argv: list[str]) -> str:
     return "daisynet " + shlex.join(argv)
 

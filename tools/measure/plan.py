@@ -36,6 +36,7 @@ from daisynet.host_sim.model_defn import (
     render_header,
 )
 from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS, NUMBER_FORMATS
+from daisynet.tools.text import plural
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
 PLAN_BLOCK = BLOCK_FRAMES  # models are measured as the Daisy's audio callback runs them
@@ -322,8 +323,9 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         result["widest_uniform_filters"] = widest
         result["deepest_blocks"] = deepest
         widest_text = widest if widest is not None else "none fits, not even 1 filter"
-        deepest_text = (f"{deepest} blocks" if deepest is not None
+        deepest_text = (plural(deepest, "block") if deepest is not None
                         else "none fits, not even 1 block")
-        log(f"at {SEARCH_RATE // 1000} kHz: widest uniform filters for {len(filters)} blocks: "
-            f"{widest_text}; deepest network of {filters[-1]} filters: {deepest_text}")
+        log(f"at {SEARCH_RATE // 1000} kHz: widest uniform filters for "
+            f"{plural(len(filters), 'block')}: {widest_text}; deepest network of "
+            f"{plural(filters[-1], 'filter')}: {deepest_text}")
     return result

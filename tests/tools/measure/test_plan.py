@@ -186,3 +186,14 @@ def test_weight_bytes_are_the_headers_own_count(monkeypatch):
     for number_format in ("float32", "q15", "q7"):
         assert measure(arch, number_format).weight_bytes == spec.weight_flash_bytes(
             number_format)
+
+
+def test_the_search_line_counts_in_words(monkeypatch):
+    """"for 1 blocks" (issue 22): one block, one filter, one block deep."""
+    monkeypatch.setattr(daisynet.tools.measure.plan, "measure", lambda arch, *_: Measurement(
+        instructions_per_sample=10.0, weight_bytes=16, flash_bytes=100,
+        ram_bytes=100 if len(arch.filters) == 1 else DTCM_BYTES + 1))
+    lines = []
+    plan(1, 2, (1,), (48_000,), log=lines.append)
+    assert lines[-1].endswith(f"widest uniform filters for 1 block: {WIDEST_SEARCHED}; deepest "
+                              "network of 1 filter: 1 block")
