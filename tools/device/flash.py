@@ -28,6 +28,7 @@ from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import (
     APP_FLASH_BYTES,
     APP_FLASH_MEASURED_ON,
+    DTCM_BYTES,
     FLASH_MARGIN_BYTES,
     INTERNAL_FLASH_BYTES,
     SAMPLE_RATE_HZ,
@@ -36,7 +37,7 @@ from daisynet.host_sim.daisy_target import (
     USB_VENDOR_ID,
     model_flash_budget,
 )
-from daisynet.host_sim.m7 import M7Error, build_firmware
+from daisynet.host_sim.m7 import M7Error, M7ToolMissingError, build_firmware
 from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import REPO
 
@@ -88,6 +89,14 @@ def check_model(header: Path) -> dict:
     if spec.outputs != 1:
         raise FlashError(f"{header}: the app plays one output on audio out 1; this model has "
                          f"{spec.outputs}")
+    from daisynet.tools.measure.plan import history_bytes
+
+    history = history_bytes(spec.architecture(), spec.number_format)
+    if history > DTCM_BYTES:
+        raise FlashError(f"{header}: its layer history alone takes {history:,} B of RAM, over "
+                         f"the Daisy's {DTCM_BYTES:,} B DTCM: train a shorter receptive field "
+                         "(smaller --kernel-size or fewer blocks); `daisynet plan` shows what "
+                         "fits")
     model_bytes, measured = model_flash_bytes(header, spec)
     budget = model_flash_budget("inference")
     if model_bytes > budget:
@@ -113,8 +122,10 @@ def model_flash_bytes(header: Path, spec) -> tuple[int, bool]:
     (the Daisy's flags) measures them; without the Cortex-M toolchain, its weights alone."""
     try:
         return build_firmware(header, "fast").flash_bytes, True
-    except M7Error:
+    except M7ToolMissingError:
         return spec.weight_flash_bytes(), False
+    except M7Error as err:
+        raise FlashError(f"{header}: {err}") from err
 
 
 def usb_ids(root: Path) -> set[tuple[str, str]]:
@@ -225,9 +236,11 @@ def check_real_time(header: Path, force: bool, log: Callable[[str], None]) -> di
     spec = read_header(header)
     try:
         measured = measure_header(header)
-    except M7Error:
+    except M7ToolMissingError:
         log("note: no Cortex-M toolchain to measure the model's load; not checked")
         return None
+    except M7Error as err:
+        raise FlashError(f"{header}: {err}") from err
     verdict = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
     if verdict["verdict"] == "cannot run" and not force:
         raise FlashError(f"{header}: {verdict['message']}; train a smaller model (`daisynet "

@@ -12,7 +12,8 @@ import pytest
 
 from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import model_flash_budget
-from daisynet.host_sim.model_defn import read_header
+from daisynet.host_sim.model_defn import Architecture, read_header, render_header
+from daisynet.host_sim.quantize import random_spec
 from daisynet.tools.cli import main
 from daisynet.tools.device import flash as flash_module
 from daisynet.training.export import export
@@ -254,11 +255,42 @@ def test_platformio_stuck_fetching_packages_is_stopped_with_the_reason(tmp_path,
 def test_without_the_cortex_m_toolchain_flash_says_it_checked_weights_only(
         fake_pio, dfu_attached, monkeypatch, capsys):
     def no_toolchain(*_):
-        raise flash_module.M7Error("arm-none-eabi-g++ not found")
+        raise flash_module.M7ToolMissingError("arm-none-eabi-g++ not found")
 
     monkeypatch.setattr(flash_module, "build_firmware", no_toolchain)
     assert main(["flash", "inference"]) == 0
     assert "only its weights were checked" in capsys.readouterr().out
+
+
+def test_a_failed_m7_build_is_not_taken_for_a_missing_toolchain(
+        fake_pio, dfu_attached, monkeypatch, capsys):
+    """Any emulated-M7 failure used to read as "no toolchain": flash then went on to build."""
+    def failed_build(*_):
+        raise flash_module.M7Error("build failed: engine_unit.cc: error")
+
+    monkeypatch.setattr(flash_module, "build_firmware", failed_build)
+    assert main(["flash", "inference"]) == 1
+    err = capsys.readouterr().err
+    assert "build failed: engine_unit.cc: error" in err and err.count("\n") == 1
+    assert not fake_pio.exists()
+
+
+def test_a_history_over_the_dtcm_is_refused_before_any_build(fake_pio, dfu_attached, tmp_path,
+                                                             monkeypatch, capsys):
+    """Kernel 8 and 8 blocks: a receptive field of 16.7 M samples, 268 MB of history."""
+    def no_build(*_):
+        raise AssertionError("built a model whose history alone is over the DTCM")
+
+    monkeypatch.setattr(flash_module, "build_firmware", no_build)
+    spec = random_spec(Architecture(3, (4,) * 8, 8),
+                       input_names=["audio_in_1", "knob_1", "knob_2"])
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(spec, "test"))
+    assert main(["flash", "inference", "--model", str(header)]) == 1
+    err = capsys.readouterr().err
+    assert "its layer history alone takes 268,435,412 B of RAM, over the Daisy's 131,072 B " \
+           "DTCM" in err and err.count("\n") == 1
+    assert not fake_pio.exists()
 
 
 def test_a_model_that_cannot_run_in_real_time_is_refused_unless_forced(
