@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ, daisy_target
+from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import REPO, NativePatchRunner
+from daisynet.tools.device.flash import unwired_inputs
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 CALLBACKS_PER_STATUS = SAMPLE_RATE_HZ // BLOCK_FRAMES  # one status line per second of audio
@@ -46,6 +48,12 @@ class EmulatedInference:
         self.model_cycles = model_cycles
         self.port = ""
         self.lines_dropped = 0  # status lines the terminal had no room for (nobody reading)
+        # A header the app cannot build with is one line here, not a compiler's output.
+        unwired = unwired_inputs(read_header(self.header))
+        if unwired:
+            raise ValueError(f"{self.header}: the Patch app cannot feed input(s) "
+                             f"{', '.join(unwired)}; inputs must be named audio_in_1..4, "
+                             "knob_1..4 or cv_1..4")
         self._runner = NativePatchRunner(self.header)  # builds now, so errors come up front
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

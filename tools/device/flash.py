@@ -70,13 +70,18 @@ def find_platformio() -> str:
     return found
 
 
+def unwired_inputs(spec) -> list[str]:
+    """The model's inputs the Patch app cannot feed (it does not build with them)."""
+    return [name for name in spec.input_names if not PATCH_INPUT_NAME.match(name)]
+
+
 def check_model(header: Path) -> dict:
     """Refuse a header the inference app cannot run, with the reason."""
     if not header.exists():
         raise FlashError(f"{header}: no such model header; make one with `daisynet export "
                          "MODEL.keras -o model_defn.h`")
     spec = read_header(header)
-    unwired = [name for name in spec.input_names if not PATCH_INPUT_NAME.match(name)]
+    unwired = unwired_inputs(spec)
     if unwired:
         raise FlashError(
             f"{header}: the Patch cannot feed input(s) {', '.join(unwired)}; inputs must be "

@@ -11,7 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from daisynet.host_sim.model_defn import Architecture, render_header
 from daisynet.host_sim.native import NativePatchRunner
+from daisynet.host_sim.quantize import random_spec
 from daisynet.tools.capture import find_port
 from daisynet.tools.cli import main
 from daisynet.tools.device import emulated_inference
@@ -169,3 +171,17 @@ def test_finds_the_daisy_running_the_inference_app(monkeypatch):
     monkeypatch.setattr("serial.tools.list_ports.comports", lambda: ports)
     assert find_port(None, app="inference") == "/dev/ttyACM1"
     assert find_port(None, app="datalogger") == "/dev/ttyACM0"
+
+
+@pytest.mark.parametrize("model, said", [
+    ("garbage\n", "kNumLayers not found"),
+    (None, "the Patch app cannot feed input(s) input_1, input_2"),
+])
+def test_a_header_the_app_cannot_build_is_one_line(tmp_path, capsys, model, said):
+    """--emulate-model with a damaged header or inputs the Patch cannot feed used to print the
+    compiler's output."""
+    header = tmp_path / "model_defn.h"
+    header.write_text(model or render_header(random_spec(Architecture(2, (2,), 2)), "test"))
+    assert main(["monitor", "--emulate", "--emulate-model", str(header), "--count", "1"]) == 1
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1
