@@ -37,11 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.tools.capture import CaptureError, find_port
-    from daisynet.tools.device.monitor import MonitorError, monitor
+    from daisynet.tools.device.monitor import MonitorError, StatusLog, monitor
 
     log = logger(args.json)
-    options = dict(duration=args.duration, count=args.count, log_path=args.log, show=log)
     try:
+        status_log = StatusLog(args.log) if args.log else None
+        options = dict(duration=args.duration, count=args.count, log=status_log, show=log)
         if not args.emulate:
             summary = monitor(find_port(args.port, app="inference"), **options)
         else:

@@ -54,11 +54,14 @@ class StatusLog:
     written, never cut in the middle."""
 
     def __init__(self, path: str | Path) -> None:
+        """Checks the log can be written, before the monitor starts."""
         try:
             self.path = check_output_file(path)
             self.text = self.path.read_text() if self.path.exists() else ""
-        except (OutputPathError, OSError, UnicodeDecodeError) as err:
-            raise MonitorError(f"cannot write the log {path}: {err}") from err
+        except OutputPathError as err:
+            raise MonitorError(f"cannot write the log: {err}") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise MonitorError(f"cannot add to the log {path}: {err}") from err
         if self.text and not self.text.endswith("\n"):
             self.text += "\n"
 
@@ -128,20 +131,19 @@ class MonitorSummary:
 
 
 def monitor(port: str, duration: float | None = None, count: int | None = None,
-            log_path: str | Path | None = None, wait: float = 5.0,
+            log: StatusLog | None = None, wait: float = 5.0,
             show: Callable[[str], None] = print) -> MonitorSummary:
     """Read status lines from ``port`` until ``duration`` seconds or ``count`` lines, Ctrl-C,
     unplug, or ``wait`` seconds without a status line. ``show`` gets the table's text lines;
-    ``log_path`` gets each status line as a JSON line."""
+    ``log`` gets each status line."""
     with contextlib.ExitStack() as cleanup:
-        log_file = None if log_path is None else StatusLog(log_path)
         try:
             connection = cleanup.enter_context(open_port(port))
         except CaptureError as err:
             raise MonitorError(str(err)) from err
         summary = MonitorSummary(port)
         try:
-            _read_status_lines(connection, summary, duration, count, wait, show, log_file)
+            _read_status_lines(connection, summary, duration, count, wait, show, log)
         except KeyboardInterrupt:
             summary.stop_reason = "interrupted"
     return summary
@@ -149,7 +151,7 @@ def monitor(port: str, duration: float | None = None, count: int | None = None,
 
 def _read_status_lines(connection: serial.Serial, summary: MonitorSummary,
                        duration: float | None, count: int | None, wait: float,
-                       show: Callable[[str], None], log_file: StatusLog | None) -> None:
+                       show: Callable[[str], None], log: StatusLog | None) -> None:
     port = summary.port
     pending = bytearray()
     started = last_status = time.monotonic()
@@ -174,8 +176,8 @@ def _read_status_lines(connection: serial.Serial, summary: MonitorSummary,
                 show(HEADER)
             summary.lines.append(status)
             show(format_row(status))
-            if log_file:
-                log_file.add(status)
+            if log:
+                log.add(status)
             if count is not None and len(summary.lines) >= count:
                 summary.stop_reason = "count reached"
                 return

@@ -17,7 +17,12 @@ from daisynet.host_sim.quantize import random_spec
 from daisynet.tools.capture import find_port
 from daisynet.tools.cli import main
 from daisynet.tools.device import emulated_inference
-from daisynet.tools.device.monitor import MonitorError, monitor, parse_status_line
+from daisynet.tools.device.monitor import (
+    MonitorError,
+    StatusLog,
+    monitor,
+    parse_status_line,
+)
 from tests.conftest import require_tool
 from tests.firmware.test_patch_runner import DEFAULT_HEADER, STATUS
 
@@ -136,7 +141,7 @@ def test_an_earlier_log_is_kept_and_a_full_disk_leaves_it_whole(terminal, tmp_pa
     log = tmp_path / "load.jsonl"
     log.write_text('{"earlier": 1}\n')
     write_soon(device, status_lines(NativePatchRunner(DEFAULT_HEADER), [1, 2]))
-    monitor(port, count=1, log_path=log, wait=2.0, show=lambda _: None)
+    monitor(port, count=1, log=StatusLog(log), wait=2.0, show=lambda _: None)
     first = log.read_text()
     assert first.startswith('{"earlier": 1}\n') and len(first.splitlines()) == 2
 
@@ -150,7 +155,7 @@ def test_an_earlier_log_is_kept_and_a_full_disk_leaves_it_whole(terminal, tmp_pa
     write_soon(device, status_lines(NativePatchRunner(DEFAULT_HEADER), [3]))
     with pytest.raises(MonitorError, match="No space left on device; it holds the status lines "
                                            "before this one"):
-        monitor(port, count=1, log_path=log, wait=2.0, show=lambda _: None)
+        monitor(port, count=1, log=StatusLog(log), wait=2.0, show=lambda _: None)
     monkeypatch.undo()
     assert log.read_text() == first
     assert [p.name for p in tmp_path.iterdir()] == ["load.jsonl"]
@@ -160,8 +165,9 @@ def test_an_unwritable_log_is_one_clear_error(tmp_path, capsys):
     (tmp_path / "a_file").write_text("")
     assert main(["monitor", "--emulate", "--count", "1", "--log",
                  str(tmp_path / "a_file" / "x.jsonl")]) == 1
-    err = capsys.readouterr().err
-    assert "cannot write the log" in err and err.count("\n") == 1
+    captured = capsys.readouterr()
+    assert "cannot write the log: " in captured.err and captured.err.count("\n") == 1
+    assert captured.out == ""  # refused before the emulated app started
 
 
 def test_finds_the_daisy_running_the_inference_app(monkeypatch):
