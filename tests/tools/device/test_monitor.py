@@ -1,10 +1,10 @@
 """daisynet monitor: parses the inference app's status line, end to end on the emulated app."""
 
+import contextlib
 import errno
 import functools
 import json
 import os
-import threading
 import tty
 from pathlib import Path
 from types import SimpleNamespace
@@ -59,12 +59,28 @@ def terminal():
     os.close(slave)
 
 
-def write_soon(device: int, data: bytes) -> None:
-    """Write once the monitor has opened the port (pyserial drops what came before)."""
-    threading.Timer(0.3, os.write, (device, data)).start()
+@pytest.fixture
+def write_soon(monkeypatch):
+    """write_soon(device, data): the device sends ``data`` as soon as the monitor has opened
+    the port (pyserial drops what came before), however long the host takes to get there."""
+    from daisynet.tools.device import monitor as monitor_module
+
+    opened = monitor_module.open_port
+    pending: list[tuple[int, bytes]] = []
+
+    @contextlib.contextmanager
+    def open_then_send(port):
+        with opened(port) as connection:
+            for device, data in pending:
+                os.write(device, data)
+            pending.clear()
+            yield connection
+
+    monkeypatch.setattr(monitor_module, "open_port", open_then_send)
+    return lambda device, data: pending.append((device, data))
 
 
-def test_skips_other_text_and_partial_lines(terminal):
+def test_skips_other_text_and_partial_lines(terminal, write_soon):
     device, port = terminal
     line, _ = NativePatchRunner(DEFAULT_HEADER).status_text(STATUS)
     write_soon(device, b"boot noise\r\n\x00\x01\x02\r\n" + line[:40].encode() + b"\r\n"
@@ -76,7 +92,7 @@ def test_skips_other_text_and_partial_lines(terminal):
     assert shown[0].startswith("daisynet_wavenet at 400 MHz")
 
 
-def test_a_port_without_status_lines_is_one_clear_error(terminal):
+def test_a_port_without_status_lines_is_one_clear_error(terminal, write_soon):
     device, port = terminal
     write_soon(device, b"\x00\x17garbage from some other firmware\x00")
     with pytest.raises(MonitorError, match="sent no daisynet status line in 0.5 s: is the "
@@ -98,7 +114,7 @@ def status_lines(runner: NativePatchRunner, seconds: list[int]) -> bytes:
                     for t in seconds)
 
 
-def test_duration_counts_the_devices_seconds(terminal):
+def test_duration_counts_the_devices_seconds(terminal, write_soon):
     """--duration 3: the status lines of 3 seconds (issue 22, item 14: it showed 2), however
     fast they arrive."""
     device, port = terminal
@@ -135,8 +151,8 @@ def test_the_summary_says_host_time_and_counts_in_words(capsys, virtual_cycles):
     assert "cycles/sample (host time), 0 overruns" in summary
 
 
-def test_an_earlier_log_is_kept_and_a_full_disk_leaves_it_whole(terminal, tmp_path,
-                                                                 monkeypatch):
+def test_an_earlier_log_is_kept_and_a_full_disk_leaves_it_whole(terminal, write_soon,
+                                                                 tmp_path, monkeypatch):
     device, port = terminal
     log = tmp_path / "load.jsonl"
     log.write_text('{"earlier": 1}\n')
