@@ -196,7 +196,9 @@ def platformio_environment(scratch: Path, model_dir: Path | None) -> dict[str, s
 def run_platformio(command: list[str], log: Callable[[str], None],
                    environment: dict[str, str] | None = None) -> int:
     """Run PlatformIO with its output passed on line by line; stop it, with the reason, when it
-    prints nothing for QUIET_LIMIT_SECONDS. Returns its exit status."""
+    prints nothing for QUIET_LIMIT_SECONDS. Returns its exit status. It runs in a session of
+    its own, which Ctrl-C does not reach: so Ctrl-C here stops it too, not leaving a build or an
+    upload running after the command has returned."""
     quiet_limit = QUIET_LIMIT_SECONDS
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, errors="replace", start_new_session=True,
@@ -210,17 +212,20 @@ def run_platformio(command: list[str], log: Callable[[str], None],
 
     threading.Thread(target=read, daemon=True).start()
     last_line = ""
-    while True:
-        try:
-            line = lines.get(timeout=quiet_limit)
-        except queue.Empty:
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=quiet_limit)
+            except queue.Empty:
+                raise FlashError(_quiet_reason(last_line, quiet_limit)) from None
+            if line is None:
+                return process.wait()
+            log(line)
+            last_line = line.strip() or last_line
+    finally:
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            raise FlashError(_quiet_reason(last_line, quiet_limit)) from None
-        if line is None:
-            return process.wait()
-        log(line)
-        last_line = line.strip() or last_line
 
 
 def _quiet_reason(last_line: str, quiet_limit: float) -> str:

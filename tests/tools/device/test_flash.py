@@ -252,6 +252,23 @@ def test_platformio_stuck_fetching_packages_is_stopped_with_the_reason(tmp_path,
     assert "Connect to the network" in captured.err and captured.err.count("\n") == 1
 
 
+def test_ctrl_c_stops_platformio_too(tmp_path):
+    """PlatformIO runs in its own session, which the terminal's Ctrl-C does not reach: it
+    went on building (or uploading) after `daisynet flash` had said "interrupted"."""
+    script = tmp_path / "pio"
+    script.write_text(f'#!/bin/sh\necho $$ > {tmp_path / "pid"}\necho "Processing inference"\n'
+                      'exec sleep 60\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+    def ctrl_c(_line):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        flash_module.run_platformio([str(script)], ctrl_c)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((tmp_path / "pid").read_text()), 0)
+
+
 def test_without_the_cortex_m_toolchain_flash_says_it_checked_weights_only(
         fake_pio, dfu_attached, monkeypatch, capsys):
     def no_toolchain(*_):
