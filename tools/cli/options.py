@@ -156,17 +156,18 @@ class WholeList:
         return values
 
 
-def seconds(high: float = MAX_SECONDS) -> Number:
-    """A duration in seconds: above 0, up to ``high``."""
-    return Number(0, high)
+def seconds() -> Number:
+    """A duration in seconds: above 0, up to a day."""
+    return Number(0, MAX_SECONDS)
 
 
 def seed() -> Whole:
     return Whole(0, MAX_SEED)
 
 
-def count(low: int = 1, high: int = MAX_COUNT) -> Whole:
-    return Whole(low, high)
+def count(low: int = 1) -> Whole:
+    """How many times, lines, epochs...: from ``low`` up to MAX_COUNT."""
+    return Whole(low, MAX_COUNT)
 
 
 def sample_rate() -> Whole:
