@@ -197,3 +197,15 @@ def test_the_search_line_counts_in_words(monkeypatch):
     plan(1, 2, (1,), (48_000,), log=lines.append)
     assert lines[-1].endswith(f"widest uniform filters for 1 block: {WIDEST_SEARCHED}; deepest "
                               "network of 1 filter: 1 block")
+
+
+def test_bench_refuses_a_history_over_the_dtcm_in_one_line(tmp_path, capsys):
+    """The same model given to bench: one line, no build (it was a linker dump)."""
+    from daisynet.tools.cli import main
+
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(random_spec(Architecture(3, (4,) * 8, 8)), "test"))
+    assert main(["bench", str(header)]) == 1
+    err = capsys.readouterr().err
+    assert "its layer history alone takes 268,435,412 B of RAM, over the Daisy's 131,072 B " \
+           "DTCM" in err and err.count("\n") == 1
