@@ -16,6 +16,8 @@ from daisynet.host_sim.daisy_target import app_defines, daisy_target
 from daisynet.host_sim.native import cmsis_source_dir
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.m7
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -10,8 +10,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from daisynet.host_sim.daisy_target import DTCM_BYTES, INTERNAL_FLASH_BYTES, daisy_target
 from tests.conftest import require_tool
+
+pytestmark = pytest.mark.m7
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,8 @@ from daisynet.host_sim.model_defn import MODEL_DEFN_FORMAT_VERSION
 from daisynet.host_sim.native import cmsis_source_dir
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.native
+
 REPO = Path(__file__).resolve().parents[2]
 VERSION = re.compile(r"(kModelDefnFormatVersion = )\d+;")
 

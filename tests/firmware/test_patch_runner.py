@@ -14,6 +14,8 @@ from daisynet.training.export import export
 from tests.conftest import require_tool
 from tests.training.test_export import save_with_metadata
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 DAISY_CLOCK_HZ = daisy_target().core_clock_hz  # 400 MHz: STM32duino's clock for the Daisy
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
 # The app runs the fast engine backend, which sums in another order than the simulator: the

@@ -26,6 +26,8 @@ from daisynet.host_sim.reference import reference_output
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 FORMATS = ("q15", "q7")
 BLOCK_SIZES = (1, 7, 48, 64)
 REPO = Path(__file__).resolve().parents[2]

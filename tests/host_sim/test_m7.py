@@ -26,6 +26,8 @@ from tests.host_sim.test_engine import SHAPES, shape_id
 from tests.host_sim.test_native import overflowing_model
 from tests.training.test_export import save_with_metadata
 
+pytestmark = pytest.mark.m7
+
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
 BLOCK_SIZES = (1, 7, 16, 48, 64)
 

@@ -19,6 +19,8 @@ from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 from tests.training.test_export import save_with_metadata
 
+pytestmark = pytest.mark.native
+
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
 
 

@@ -32,6 +32,8 @@ from daisynet.host_sim.quantize import (
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 
+pytestmark = pytest.mark.native
+
 FORMATS = {"q15": Q15, "q7": Q7}
 
 

@@ -1,9 +1,13 @@
 """Issue 21: running daisynet leaves the checkout as it was; builds and downloads go to the user's
 cache directory."""
 
+import pytest
+
 from daisynet.host_sim.cache import CACHE_DIR_ENV
 from daisynet.tools.cli import main
 from tests.conftest import checkout_files, require_tool
+
+pytestmark = [pytest.mark.m7, pytest.mark.native]
 
 
 def test_commands_leave_the_checkout_unchanged_and_fill_the_cache(tmp_path, monkeypatch):

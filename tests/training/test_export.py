@@ -17,6 +17,8 @@ from daisynet.training.model import predict_sequence
 from daisynet.training.record import TrainingRecord
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.native
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -8,6 +8,8 @@ from daisynet.training.native_objective import NativeObjective, build_objective_
 from daisynet.training.quiet_keras import import_keras
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.native
+
 SHAPES = [  # (inputs, filters, kernel): the reference, odd widths, long kernels
     (3, (4, 4, 4, 8), 4),
     (1, (3,), 2),

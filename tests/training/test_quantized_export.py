@@ -32,6 +32,8 @@ from daisynet.training.model import predict_sequence
 from daisynet.training.record import DatasetRecord, TrainingRecord
 from tests.training.test_export import save_with_metadata
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO_MODEL = REPO / "firmware" / "model" / "model.keras"
 DEMO_GOLDEN_INPUT = REPO / "firmware" / "model" / "golden_input.wav"

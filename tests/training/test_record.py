@@ -17,6 +17,8 @@ from daisynet.training.record import (
     TrainingRecordError,
 )
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 
 def captured_dataset(folder, seconds=3.0):
     """A dataset on disk as `daisynet capture` saves one: not one export could regenerate."""

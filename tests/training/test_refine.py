@@ -10,6 +10,8 @@ from daisynet.training.refine import every_nth_window, objective_for, refine
 from daisynet.training.windows import contiguous_splits, make_windows
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.native
+
 ARCH = Architecture(inputs=3, filters=(3, 3), kernel_size=3)
 WARMUP = ARCH.receptive_field
 

@@ -8,6 +8,8 @@ from daisynet.training import train as train_module
 from daisynet.training.builtin_data import make_waveshaper_dataset
 from daisynet.training.train import TrainConfig, train
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 INPUTS = ["knob_1", "knob_2", "audio_in_1"]
 
 

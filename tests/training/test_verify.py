@@ -1,7 +1,10 @@
 import numpy as np
+import pytest
 
 from daisynet.training.export import spec_from_keras
 from daisynet.training.verify import DEFAULT_ENGINES, ROUNDING_MARGIN, compare, verify_engines
+
+pytestmark = pytest.mark.native
 
 
 def test_exact_engine_passes_within_tolerance(random_wavenet, audio_like):

@@ -11,6 +11,8 @@ import pytest
 from daisynet.tools.capture import wire
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.native
+
 HEADER_FILE = Path(__file__).resolve().parents[3] / "firmware" / "core" / "wire_protocol.h"
 ENUMS = [wire.FrameType, wire.CommandType, wire.ReplyCode, wire.RecorderState, wire.EndReason,
          wire.Mode, wire.SampleFormat]

@@ -30,6 +30,8 @@ from daisynet.tools.capture.wire import (
 from daisynet.tools.capture.wire import data_payload as build_data_payload
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.native
+
 CORE = Path(__file__).resolve().parents[3] / "firmware" / "core"
 
 SESSION = Session(7, 48_000, 4, "test 1.0", ["audio_in_1", "audio_in_2"], ["knob_1"])

@@ -13,6 +13,8 @@ from daisynet.training.builtin_data import make_waveshaper_dataset
 from daisynet.training.export import export
 from tests.training.test_export import save_with_metadata
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 
 @pytest.fixture
 def exported(tmp_path, random_wavenet):

@@ -20,6 +20,8 @@ from daisynet.training.export import export
 from tests.conftest import REPO, checkout_files, require_tool
 from tests.training.test_export import save_with_metadata
 
+pytestmark = pytest.mark.m7
+
 # A `pio` that records, as JSON in $FAKE_PIO_CALL, its arguments, the PLATFORMIO_ variables it
 # was given and the header staged for it (read while it runs: the staging folder is temporary);
 # it exits with $FAKE_PIO_STATUS. SCons reads PLATFORMIO_BUILD_FLAGS like a shell: shlex.

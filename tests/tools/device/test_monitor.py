@@ -26,6 +26,8 @@ from daisynet.tools.device.monitor import (
 from tests.conftest import require_tool
 from tests.firmware.test_patch_runner import DEFAULT_HEADER, STATUS
 
+pytestmark = pytest.mark.native
+
 
 @pytest.fixture(autouse=True)
 def compilers():

@@ -24,6 +24,8 @@ from daisynet.tools.measure.plan import (
 )
 from tests.conftest import require_tool
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 RATES = (32_000, 48_000, 96_000)
 
 

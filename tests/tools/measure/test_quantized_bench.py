@@ -15,6 +15,8 @@ from daisynet.tools.measure.plan import (
 from daisynet.training.export import excitation
 from tests.conftest import require_tool
 
+pytestmark = [pytest.mark.m7, pytest.mark.native]
+
 
 @pytest.fixture(autouse=True)
 def arm_toolchain():

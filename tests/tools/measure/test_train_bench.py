@@ -8,6 +8,8 @@ from daisynet.tools.measure import train_bench
 from daisynet.training.train import TrainConfig
 from tests.conftest import require_tool
 
+pytestmark = pytest.mark.native
+
 
 @pytest.fixture
 def tiny(monkeypatch):
