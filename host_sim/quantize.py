@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
+from daisynet.host_sim.files import write_texts
 from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
@@ -291,8 +292,8 @@ def quantized_header_for(arch, fmt: str, seed: int, out_dir: str | Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     header = out_dir / name
     command = f"quantized_header_for({arch!r}, {fmt!r}, seed={seed})"
-    header.write_text(render_header(quantized, command))
     golden = golden_path(header)
-    golden.write_text(render_golden(quantized, golden_inputs, outputs, command, header.name,
-                                    float_outputs=float_outputs))
+    write_texts({header: render_header(quantized, command),
+                 golden: render_golden(quantized, golden_inputs, outputs, command, header.name,
+                                       float_outputs=float_outputs)})
     return quantized, header, golden

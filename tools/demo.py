@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
+from daisynet.host_sim.files import write_text
 from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
 from daisynet.tools.capture import CaptureRequest, capture_emulated
 from daisynet.training.builtin_data import INPUTS, TARGET, make_waveshaper_dataset
@@ -112,7 +113,7 @@ def run_demo(
                       ("loss.png", "test_prediction.png", "knobs.png", "verify.png")],
         },
     }
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
 
     rows = [
         ("parameters", f"{report['params']}"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
+from daisynet.host_sim.files import atomic_output
 from daisynet.host_sim.model_defn import ModelSpec
-from daisynet.training.dataset import dataset_paths, load_dataset, read_wav
+from daisynet.training.dataset import dataset_paths, load_dataset, read_wav, write_float_wav
 
 
 def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, int]:
@@ -37,5 +37,6 @@ def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, in
 def write_output(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, np.asarray(samples, dtype=np.float32), sample_rate, subtype="FLOAT")
+    with atomic_output(path) as temporary:
+        write_float_wav(temporary, samples, sample_rate)
     return path

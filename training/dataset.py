@@ -8,6 +8,7 @@ channel at fault in every error or warning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 import soundfile
 
 from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE
+from daisynet.host_sim.files import atomic_output
 
 # The sidecar's "format" and "format_version": a reader refuses a version newer than its own.
 FORMAT = "daisynet-dataset"
@@ -75,7 +77,6 @@ class Dataset:
         wav_path, json_path = dataset_paths(path)
         wav_path.parent.mkdir(parents=True, exist_ok=True)
         samples = np.ascontiguousarray(self.samples, dtype=np.float32)
-        soundfile.write(wav_path, samples, self.sample_rate, subtype="FLOAT")
         sidecar = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -84,7 +85,13 @@ class Dataset:
             "channels": self.channels,
             "source": self.source,
         }
-        json_path.write_text(json.dumps(sidecar, indent=2) + "\n")
+        # Both renamed into place only when both are written: a failure keeps an earlier
+        # dataset whole.
+        with contextlib.ExitStack() as renames:
+            write_float_wav(renames.enter_context(atomic_output(wav_path)), samples,
+                            self.sample_rate)
+            renames.enter_context(atomic_output(json_path)).write_text(
+                json.dumps(sidecar, indent=2) + "\n")
         return wav_path, json_path
 
 
@@ -93,6 +100,15 @@ def dataset_paths(path: str | Path) -> tuple[Path, Path]:
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".wav", ".json") else path
     return stem.with_name(stem.name + ".wav"), stem.with_name(stem.name + ".json")
+
+
+def write_float_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
+    """A float32 WAV at ``path`` (write it through ``atomic_output``). libsndfile's write
+    failures, a full disk among them, come out as OSError like every other failed write."""
+    try:
+        soundfile.write(path, np.asarray(samples, dtype=np.float32), sample_rate, subtype="FLOAT")
+    except soundfile.LibsndfileError as err:
+        raise OSError(f"libsndfile: {err}") from err
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:

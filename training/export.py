@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
+from daisynet.host_sim.files import write_texts
 from daisynet.host_sim.model_defn import (
     ConvLayer,
     ModelSpec,
@@ -215,12 +216,10 @@ def export(
     model, spec, golden_inputs = _prepare(model_path, golden_inputs, golden_frames, metadata)
     golden_outputs = predict_sequence(model, golden_inputs, spec.architecture().receptive_field)
     header_path = Path(header_path)
-    header_path.parent.mkdir(parents=True, exist_ok=True)
-    header_path.write_text(render_header(spec, command))
     golden = golden_path(header_path)
-    golden.write_text(
-        render_golden(spec, golden_inputs, golden_outputs, command, header_path.name)
-    )
+    write_texts({header_path: render_header(spec, command),
+                 golden: render_golden(spec, golden_inputs, golden_outputs, command,
+                                       header_path.name)})
     return spec, header_path, golden
 
 
@@ -346,14 +345,13 @@ def export_quantized(
     float_outputs = predict_sequence(model, golden_inputs,
                                      spec.architecture().receptive_field)
     header_path = Path(header_path)
-    header_path.parent.mkdir(parents=True, exist_ok=True)
-    header_path.write_text(render_header(spec, command))
     golden = golden_path(header_path)
-    golden.write_text(render_golden(spec, golden_inputs, golden_outputs, command,
-                                    header_path.name, float_outputs=float_outputs))
-    report.update(header=str(header_path), golden=str(golden), command=command)
     json_path = report_path(header_path)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    report.update(header=str(header_path), golden=str(golden), command=command)
+    write_texts({header_path: render_header(spec, command),
+                 golden: render_golden(spec, golden_inputs, golden_outputs, command,
+                                       header_path.name, float_outputs=float_outputs),
+                 json_path: json.dumps(report, indent=2) + "\n"})
     return QuantizedExport(spec, header_path, golden, json_path, report)
 
 

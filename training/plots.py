@@ -10,8 +10,18 @@ matplotlib.use("Agg")  # files only; works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from daisynet.host_sim.files import atomic_output  # noqa: E402
+
 SNIPPETS = 4  # panels in a prediction plot, spread evenly over the signal
 SNIPPET_SECONDS = 0.01  # 10 ms: a few cycles of a mid-range oscillator
+
+
+def _save(fig, path: Path) -> None:
+    try:
+        with atomic_output(path) as temporary:
+            fig.savefig(temporary, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def plot_losses(history: dict[str, list[float]], energy: dict[str, float], path: Path,
@@ -50,8 +60,7 @@ def plot_losses(history: dict[str, list[float]], energy: dict[str, float], path:
     esr_axis.set_ylabel("validation ESR")
     fig.suptitle("training progress")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_predictions(
@@ -86,8 +95,7 @@ def plot_predictions(
     axes[-1, 0].set_xlabel("time (ms)")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_knob_sweeps(sweeps, path: Path, title: str) -> None:
@@ -112,5 +120,4 @@ def plot_knob_sweeps(sweeps, path: Path, title: str) -> None:
     axes[-1, 0].set_xlabel(f"time (ms): {span} of test audio, {len(sweeps.audio)} frames")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)

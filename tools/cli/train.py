@@ -61,12 +61,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "epochs is trained on (%(default)s)")
     parser.add_argument("--name", type=model_name, default=defaults.name,
                         help="model name for the header (%(default)s)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an earlier run's model.keras in the output folder")
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.host_sim.files import writable_folder
     from daisynet.training.dataset import describe, load_dataset
-    from daisynet.training.train import TrainConfig, train
+    from daisynet.training.train import MODEL_FILE, TrainConfig, train
 
     log = logger(args.json)
     peek = load_dataset(args.dataset)
@@ -79,6 +81,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         )
     dataset = load_dataset(args.dataset, required_channels=[*inputs, target])
     writable_folder(args.output)  # before the minutes of training that write there
+    model = Path(args.output) / MODEL_FILE
+    if model.exists() and not args.force:
+        raise CommandError(f"{model} already exists (an earlier run?); replace it with "
+                           "--force, or train into another folder with -o")
     log(f"dataset: {describe(dataset)}")
     if target in inputs:
         log(f"warning: the target {target} is also an input: the model can learn to copy it")
@@ -102,8 +108,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         name=args.name,
     )
     report = train(dataset, config, args.output, log=log)
-    model = Path(args.output) / "model.keras"
-    log(f"wrote {model} and training.json, loss.png, test_prediction.png")
+    log(f"wrote {model} and training.json, {', '.join(report['plots'])}")
     if report["interrupted"]:
         log(f"training was interrupted: {model} is the best model so far; export it with "
             f"`daisynet export {model} -o model_defn.h`, or train again to go further")
