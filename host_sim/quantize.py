@@ -212,7 +212,9 @@ def accuracy_summary(report: dict) -> list[str]:
              f"{100 * saturated['saturation']['fraction']:.3g}%"
              if saturated["saturation"]["saturated"] else "no layer")
     lines = [
-        f"  {fmt} vs float on {report['frames']} held-out frames:",
+        f"  {fmt} vs float on {report['frames']} "
+        f"{'held-out' if report.get('test', {}).get('held_out', True) else 'calibration'} "
+        "frames:",
         f"    ESR              {report['esr']:.3e}",
         f"    max abs error    {report['max_abs_error']:.3e}  (float output peak "
         f"{report['float_output_peak']:.3f})",

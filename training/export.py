@@ -260,8 +260,9 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     """(calibration, held-out test) audio for quantizing the model at ``model_path``.
 
     Calibration: the whole of ``calibration_path`` (a dataset, whose channels are picked by
-    the model's input names, or a WAV holding exactly the model's inputs) if given, else the
-    training dataset's validation split. Test: the training dataset's test split; without the
+    the model's input names, or a WAV holding exactly the model's inputs) if given, but never
+    the test split when that is the training dataset itself; else the training dataset's
+    validation split. Test: the training dataset's test split; without the
     training dataset, the calibration audio, marked as not held out."""
     from daisynet.training.audio_io import read_model_inputs
 
@@ -275,6 +276,12 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     if calibration_path is not None:
         samples, _ = read_model_inputs(calibration_path, spec)
         calibration = Audio(samples, str(calibration_path))
+        if test is not None and np.array_equal(samples, dataset.select(spec.input_names)):
+            # Scales set by the test audio would flatter the accuracy measured on it.
+            first, frames = record.split("test")
+            calibration = Audio(np.concatenate([samples[:first], samples[first + frames:]]),
+                                f"{calibration_path} (the training dataset) without its test "
+                                f"split, frames {first}..{first + frames}")
     elif dataset is not None:
         first, frames = record.split("validation")
         samples = dataset.select(spec.input_names)[first : first + frames]

@@ -279,3 +279,34 @@ def test_a_model_of_an_older_builtin_generator_is_not_calibrated_on_new_data(
     err = capsys.readouterr().err
     assert "'daisynet builtin waveshaper', which this version no longer makes" in err
     assert not (tmp_path / "x.h").exists()
+
+
+def test_calibrating_on_the_training_dataset_leaves_its_test_split_out(tmp_path, demo_audio):
+    """Issue 22, item 17: the held-out test split must not set the scales it is measured on."""
+    spec, _, test = demo_audio
+    record = TrainingRecord.beside(DEMO_MODEL)
+    dataset, _ = record.load_dataset()
+    wav, _ = dataset.save(tmp_path / "training_data")
+    calibration, held_out = quantization_audio(DEMO_MODEL, spec, wav)
+    first, frames = record.split("test")
+    everything = dataset.select(spec.input_names)
+    assert len(calibration.samples) == dataset.frames - frames
+    assert np.array_equal(calibration.samples,
+                          np.concatenate([everything[:first], everything[first + frames:]]))
+    assert "without its test split" in calibration.source
+    assert np.array_equal(held_out.samples, test.samples) and held_out.held_out
+
+
+def test_without_held_out_audio_the_summary_says_calibration_frames():
+    """Issue 22, item 17: not 'held-out' after warning that there is none."""
+    from daisynet.host_sim.quantize import accuracy_summary
+
+    report = {"format": "q15", "frames": 4000, "esr": 1e-4, "max_abs_error": 1e-3,
+              "float_output_peak": 1.0, "input_saturation": {"fraction": 0.0},
+              "layers": [{"layer": 0, "name": "c", "saturation": {"fraction": 0.0,
+                                                                 "saturated": False}}],
+              "weight_flash_bytes": {"q15": 10, "float32": 20, "saved": 10},
+              "test": {"held_out": False}}
+    assert accuracy_summary(report)[0] == "  q15 vs float on 4000 calibration frames:"
+    report["test"]["held_out"] = True
+    assert accuracy_summary(report)[0] == "  q15 vs float on 4000 held-out frames:"
