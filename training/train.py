@@ -15,7 +15,7 @@ from daisynet.training.adam import AdamRun, adam_epoch
 from daisynet.training.dataset import Dataset
 from daisynet.training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from daisynet.training.model import Architecture, build_model, predict_sequence
-from daisynet.training.progress import format_duration
+from daisynet.training.progress import format_duration, plural
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import DatasetRecord, TrainingRecord
 from daisynet.training.refine import (
@@ -341,10 +341,10 @@ def train(
         share = every_nth_window(windows["train"], config.refine_share)
         log(f"refining with L-BFGS: up to {config.refine_iterations} iterations on the whole "
             f"loss of {len(share[0])} of the {len(windows['train'][0])} training windows")
+        energy["refined"] = float(np.mean(share[1][:, warmup:] ** 2))
         refined = refine(
             model, objective, share, windows["validation"], warmup, config.refine_iterations,
-            {"train": float(np.mean(share[1][:, warmup:] ** 2)),
-             "validation": energy["validation"]},
+            {"train": energy["refined"], "validation": energy["validation"]},
             log,
             deadline=None if config.max_seconds is None else started + config.max_seconds,
         )
@@ -448,17 +448,13 @@ def train(
     return report
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _summary(report: dict, train_seconds: float) -> str:
     """What ran, in one line: the kept seed's epochs, and every other epoch the run spent."""
     epochs_run, total = report["epochs_run"], report["adam_epochs_total"]
     iterations = report["refine"]["iterations_run"]
     others, other_seeds = total - epochs_run, report["candidates_trained"] - 1
-    spent = (f" (and {_plural(others, 'epoch')} on {_plural(other_seeds, 'other seed')}: "
+    spent = (f" (and {plural(others, 'epoch')} on {plural(other_seeds, 'other seed')}: "
              f"{total} Adam epochs in all)" if others else "")
-    refined = f" and {_plural(iterations, 'L-BFGS iteration')}" if iterations else ""
-    return (f"trained seed {report['chosen_seed']} for {_plural(epochs_run, 'epoch')}{spent}"
+    refined = f" and {plural(iterations, 'L-BFGS iteration')}" if iterations else ""
+    return (f"trained seed {report['chosen_seed']} for {plural(epochs_run, 'epoch')}{spent}"
             f"{refined} in {train_seconds:.1f}s (best epoch {report['best_epoch']}); ")

@@ -310,3 +310,28 @@ def test_without_held_out_audio_the_summary_says_calibration_frames():
     assert accuracy_summary(report)[0] == "  q15 vs float on 4000 calibration frames:"
     report["test"]["held_out"] = True
     assert accuracy_summary(report)[0] == "  q15 vs float on 4000 held-out frames:"
+
+
+def test_verify_says_plainly_when_a_bit_exact_q7_model_is_audibly_different(tmp_path, capsys,
+                                                                            monkeypatch):
+    """Issue 22, item 23: the demo model in q7 runs bit for bit, but sounds unlike Keras's."""
+    from matplotlib.figure import Figure
+
+    exported = export_quantized_model(DEMO_MODEL, tmp_path / "q7.h", "q7",
+                                      golden_input=DEMO_GOLDEN_INPUT)
+    assert exported.report["esr"] > 0.1
+    capsys.readouterr()
+    titles = []
+    real_savefig = Figure.savefig
+
+    def keep_title(figure, *args, **kwargs):
+        titles.append(figure._suptitle.get_text())
+        return real_savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep_title)
+    assert main(["verify", str(DEMO_MODEL), "--header", str(exported.header), "--engine",
+                 "python", "--plot", str(tmp_path / "v.png")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS  ")
+    assert "but the q7 model itself is audibly different from the Keras model: ESR" in out
+    assert titles and titles[0].startswith("PASS: ") and "(audibly different)" in titles[0]

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
 
     from daisynet.host_sim.engines import renderer
     from daisynet.training.audio_io import read_model_inputs, write_output
+    from daisynet.training.progress import plural
 
     log = logger(args.json)
     wav_output(args.output, input_files(args.model, args.input))
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         output = render(inputs, args.block_size)
     write_output(args.output, output, rate)
     peak = float(abs(output).max()) if output.size else 0.0
-    log(f"wrote {args.output}: {len(output)} frames, {spec.outputs} channel(s), "
+    log(f"wrote {args.output}: {plural(len(output), 'frame')}, {plural(spec.outputs, 'channel')}, "
         f"peak {peak:.3f}, block size {args.block_size}, engine {args.engine}")
     return {"output": args.output, "frames": len(output), "sample_rate": rate, "peak": peak,
             "engine": args.engine}

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         name=args.name,
     )
     report = train(dataset, config, args.output, log=log)
-    log(f"wrote {model} and training.json, {', '.join(report['plots'])}")
+    log(f"wrote {model} and {', '.join(['training.json', *report['plots']])}")
     if report["interrupted"]:
         log(f"training was interrupted: {model} is the best model so far; export it with "
             f"`daisynet export {model} -o model_defn.h`, or train again to go further")

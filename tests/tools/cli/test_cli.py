@@ -143,6 +143,8 @@ def test_train_then_export_then_simulate_small_model(tmp_path, capsys):
     assert "refining with L-BFGS: up to 20 iterations" in out and "refine   20/20" in out
     assert set(report["splits"]) == {"train", "validation", "test"}
     assert "ETA" in out and "best" in out
+    assert f"wrote {run / 'model.keras'} and training.json, loss.png, test_prediction.png, " \
+           "knobs.png" in out
     for name in ("model.keras", "loss.png", "test_prediction.png", "knobs.png",
                  "checkpoints/best.keras"):
         assert (run / name).exists(), name
@@ -350,7 +352,7 @@ def test_golden_frames_beyond_one_second_or_beyond_the_input_are_refused(tmp_pat
 def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypatch):
     from daisynet.training import train as train_module
 
-    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False})
+    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False, "plots": []})
     make_waveshaper_dataset(seconds=0.5, seed=1).save(tmp_path / "data")
     assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run"), "--inputs",
                  "knob_1,audio_in_2", "--target", "audio_in_2"]) == 0
