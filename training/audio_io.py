@@ -8,7 +8,13 @@ import numpy as np
 
 from daisynet.host_sim.files import atomic_output
 from daisynet.host_sim.model_defn import ModelSpec
-from daisynet.training.dataset import dataset_paths, load_dataset, read_wav, write_float_wav
+from daisynet.training.dataset import (
+    dataset_paths,
+    load_dataset,
+    range_warnings,
+    read_wav,
+    write_float_wav,
+)
 
 
 def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, int]:
@@ -32,6 +38,16 @@ def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, in
     if not np.all(np.isfinite(samples)):
         raise ValueError(f"{path.name} contains NaN or inf samples")
     return samples, int(rate)
+
+
+def input_warnings(path: str | Path, samples: np.ndarray, rate: int, spec: ModelSpec) -> list[str]:
+    """What about the model inputs read from ``path`` would make the model misbehave: another
+    sample rate than it was trained at, values the Patch never delivers."""
+    warnings = []
+    if spec.sample_rate and rate != spec.sample_rate:
+        warnings.append(f"{path} is at {rate} Hz but the model was trained at {spec.sample_rate} "
+                        f"Hz; time constants will be off by {spec.sample_rate / rate:.3f}x")
+    return warnings + range_warnings(spec.input_names, samples)
 
 
 def write_output(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:

@@ -32,6 +32,8 @@ SILENT_PEAK = 1e-6
 CLIP_LEVEL = 0.9995 * AUDIO_FULL_SCALE
 # More than this fraction of clipped samples in an audio channel earns a warning.
 CLIP_FRACTION_WARN = 0.001
+# Channels named so hold the Patch's controls, 0..1 (knobs, CV inputs, gates).
+CONTROL_PREFIXES = ("knob", "cv", "gate")
 
 
 class DatasetError(ValueError):
@@ -93,6 +95,35 @@ class Dataset:
             renames.enter_context(atomic_output(json_path)).write_text(
                 json.dumps(sidecar, indent=2) + "\n")
         return wav_path, json_path
+
+
+def range_warnings(names: list[str], samples: np.ndarray) -> list[str]:
+    """What in ``samples`` (frames x channels ``names``) the Patch would never deliver: audio
+    beyond its full scale, knob/CV/gate values outside 0..1; and audio that looks clipped."""
+    warnings = []
+    for index, name in enumerate(names):
+        column = samples[:, index]
+        if not column.size:
+            continue
+        low, high = float(column.min()), float(column.max())
+        if name.startswith(CONTROL_PREFIXES) and (low < 0.0 or high > 1.0):
+            outside = float(np.mean((column < 0.0) | (column > 1.0)))
+            warnings.append(f"channel {name!r} spans {low:.3g}..{high:.3g} ({100 * outside:.2g}% "
+                            "of samples outside 0..1); the Patch's controls give 0..1")
+        elif name.startswith("audio"):
+            beyond = float(np.mean(np.abs(column) > AUDIO_FULL_SCALE))
+            clipped = float(np.mean(np.abs(column) >= CLIP_LEVEL))
+            if beyond > 0:
+                warnings.append(
+                    f"channel {name!r} peaks at {max(-low, high):.3g}, beyond the Patch's full "
+                    f"scale of +-{AUDIO_FULL_SCALE:g} ({100 * beyond:.2g}% of samples); the "
+                    "Patch never delivers such audio: scale it into range")
+            elif clipped > CLIP_FRACTION_WARN:
+                warnings.append(
+                    f"channel {name!r} looks clipped: {100 * clipped:.2f}% of samples at "
+                    f"|x| >= {CLIP_LEVEL}"
+                )
+    return warnings
 
 
 def dataset_paths(path: str | Path) -> tuple[Path, Path]:
@@ -267,13 +298,7 @@ def load_dataset(
             if name in required:
                 raise DatasetError(message + "; a model cannot learn from or to silence")
             warnings.append(message)
-        if name.startswith("audio") and column.size:
-            clipped = float(np.mean(np.abs(column) >= CLIP_LEVEL))
-            if clipped > CLIP_FRACTION_WARN:
-                warnings.append(
-                    f"channel {name!r} looks clipped: {100 * clipped:.2f}% of samples at "
-                    f"|x| >= {CLIP_LEVEL}"
-                )
+    warnings += range_warnings(names, samples)
 
     return Dataset(
         samples=samples,

@@ -24,6 +24,7 @@ from daisynet.host_sim.model_defn import (
     render_golden,
     render_header,
 )
+from daisynet.training.dataset import CONTROL_PREFIXES
 from daisynet.training.model import build_model, predict_sequence
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import TrainingRecord, TrainingRecordError
@@ -170,7 +171,7 @@ def excitation(input_names: list[str], frames: int, sample_rate: int, seed: int 
     t = np.arange(frames) / sample_rate
     columns = []
     for name in input_names:
-        if name.startswith(("knob", "cv", "gate")):
+        if name.startswith(CONTROL_PREFIXES):
             steps = rng.uniform(0.0, 1.0, -(-frames // BLOCK_FRAMES))
             columns.append(np.repeat(steps, BLOCK_FRAMES)[:frames])
         else:

@@ -117,10 +117,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.host_sim.m7 import M7Error
     from daisynet.tools.measure.plan import measure_header, real_time_verdict
 
+    if spec.sample_rate != SAMPLE_RATE_HZ:
+        log(f"warning: the model was trained at {spec.sample_rate} Hz, but the Patch app runs "
+            f"at {SAMPLE_RATE_HZ} Hz: its time constants would be off by "
+            f"{SAMPLE_RATE_HZ / spec.sample_rate:.3f}x there (flash refuses it); retrain at "
+            f"{SAMPLE_RATE_HZ} Hz")
     real_time = None
     try:
         measured = measure_header(header)
-        real_time = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
+        # At the rate the Patch app runs, whatever the model was trained at.
+        real_time = real_time_verdict(measured.instructions_per_sample, SAMPLE_RATE_HZ)
         log(real_time["message"])
     except M7Error as err:
         reason = str(err)

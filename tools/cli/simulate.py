@@ -37,16 +37,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     import tempfile
 
     from daisynet.host_sim.engines import renderer
-    from daisynet.training.audio_io import read_model_inputs, write_output
+    from daisynet.training.audio_io import input_warnings, read_model_inputs, write_output
     from daisynet.training.progress import plural
 
     log = logger(args.json)
     wav_output(args.output, input_files(args.model, args.input))
     spec = _load_spec(args.model)
     inputs, rate = read_model_inputs(args.input, spec)
-    if spec.sample_rate and rate != spec.sample_rate:
-        log(f"warning: {args.input} is at {rate} Hz but the model was trained at "
-            f"{spec.sample_rate} Hz; time constants will be off by {spec.sample_rate / rate:.3f}x")
+    for warning in input_warnings(args.input, inputs, rate, spec):
+        log(f"warning: {warning}")
     with tempfile.TemporaryDirectory(prefix="daisynet-") as scratch:
         header = engine_header(args, Path(scratch))
         render = renderer(args.engine, spec, header, progress=not args.json)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
 
     from daisynet.host_sim.files import check_output_file
     from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
-    from daisynet.training.audio_io import read_model_inputs
+    from daisynet.training.audio_io import input_warnings, read_model_inputs
     from daisynet.training.export import ModelMetadata, excitation, load_keras, spec_from_keras
     from daisynet.training.metrics import AUDIBLY_DIFFERENT_ESR
     from daisynet.training.plots import plot_predictions
@@ -73,8 +73,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             )
     golden_outputs = None  # a quantized engine must also reproduce these bit for bit
     if args.input:
-        inputs, _ = read_model_inputs(args.input, spec)
+        inputs, rate = read_model_inputs(args.input, spec)
         source = args.input
+        for warning in input_warnings(args.input, inputs, rate, spec):
+            log(f"warning: {warning}")
     elif args.header and golden_path(args.header).exists():
         inputs, golden_outputs = read_golden(golden_path(args.header), spec)
         source = str(golden_path(args.header))

@@ -490,7 +490,7 @@ def test_export_says_whether_the_model_runs_in_real_time(exported, tmp_path, cap
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     assert result["real_time"]["verdict"] == "fits" and 0 < result["real_time"]["load"] < 0.8
-    assert "real time at 44,100 Hz: fits, within the 80% margin" in captured.err
+    assert "real time at 48,000 Hz: fits, within the 80% margin" in captured.err
 
 
 def test_a_read_only_output_file_is_one_line(exported, tmp_path, monkeypatch, capsys):
@@ -507,3 +507,33 @@ def test_a_read_only_output_file_is_one_line(exported, tmp_path, monkeypatch, ca
     assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o", str(target)]) == 1
     err = capsys.readouterr().err
     assert "out.wav: is read-only" in err and err.count("\n") == 1
+
+
+def test_simulate_and_verify_warn_about_inputs_the_patch_never_delivers(tmp_path, exported,
+                                                                        audio_like, capsys):
+    """Issue 22, item 20: knob values outside 0..1, audio beyond +-2, another sample rate."""
+    model_path, header = exported  # trained at 44.1 kHz
+    x = audio_like(600, 3)
+    x[:, 0] = 1.5  # knob_1
+    x[:, 2] *= 5 / np.max(np.abs(x[:, 2]))  # audio_in_1 peaking at 5
+    soundfile.write(tmp_path / "in.wav", x, 96_000, subtype="FLOAT")
+    assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o",
+                 str(tmp_path / "o.wav")]) == 0
+    simulated = capsys.readouterr().out
+    assert main(["verify", str(model_path), "--header", str(header), "--input",
+                 str(tmp_path / "in.wav"), "--engine", "python"]) == 0
+    verified = capsys.readouterr().out
+    for out in (simulated, verified):
+        assert "is at 96000 Hz but the model was trained at 44100 Hz" in out
+        assert "'knob_1' spans 1.5..1.5" in out
+        assert "'audio_in_1' peaks at 5, beyond the Patch's full scale of +-2" in out
+
+
+def test_export_says_the_patch_runs_at_48_khz(exported, tmp_path, capsys):
+    """Issue 22, item 20: a 44.1 kHz model does not silently 'fit'."""
+    model, _ = exported  # trained at 44.1 kHz
+    assert main(["export", str(model), "-o", str(tmp_path / "again.h")]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: the model was trained at 44100 Hz, but the Patch app runs at 48000 Hz: "
+            "its time constants would be off by 1.088x there") in out
+    assert "real time at 44,100 Hz" not in out
