@@ -79,7 +79,9 @@ def run_demo(
     on_golden = compare(keras_model, header_spec, golden_inputs, block_size=7)
     plot_predictions(
         on_test["keras"][:, 0], on_test["simulator"][:, 0], dataset.sample_rate, 0,
-        out_dir / "verify.png", title="test split: simulator (from model_defn.h) vs Keras",
+        out_dir / "verify.png",
+        title=f"{'PASS' if on_test['passed'] else 'FAIL'}: simulator (from model_defn.h) vs Keras "
+              f"on the test split, ESR {on_test['sim_vs_keras_esr']:.2e}",
         reference_label="Keras", prediction_label="simulator",
     )
 

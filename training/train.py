@@ -17,7 +17,7 @@ from daisynet.training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from daisynet.training.model import Architecture, build_model, predict_sequence
 from daisynet.training.progress import format_duration, plural
 from daisynet.training.quiet_keras import import_keras
-from daisynet.training.record import DatasetRecord, TrainingRecord
+from daisynet.training.record import RECORD_FILE, DatasetRecord, TrainingRecord
 from daisynet.training.refine import (
     RefineResult,
     every_nth_window,
@@ -29,6 +29,7 @@ from daisynet.training.refine import (
 from daisynet.training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
+CHECKPOINT = "checkpoints/best.keras"  # the best weights so far, from the first epoch on
 LOSS_PLOT = "loss.png"
 PREDICTION_PLOT = "test_prediction.png"
 KNOBS_PLOT = "knobs.png"  # written only for models with knob/CV inputs
@@ -86,6 +87,13 @@ class TrainConfig:
     def plateau_patience(self) -> int:
         """Epochs without a better validation loss before the learning rate halves."""
         return max(2, self.patience // 3)
+
+
+def output_files(out_dir: str | Path) -> list[Path]:
+    """Every file ``train`` may write into ``out_dir``."""
+    return [Path(out_dir) / name for name in (MODEL_FILE, RECORD_FILE, CHECKPOINT,
+                                              str(Path(CHECKPOINT).with_name(RECORD_FILE)),
+                                              LOSS_PLOT, PREDICTION_PLOT, KNOBS_PLOT)]
 
 
 def save_model(model, path: Path) -> None:
@@ -189,7 +197,8 @@ def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, sta
             break
         if several:
             log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
-                f"{run.best_val_loss / energy['validation']:.4f} after {run.epochs} epochs")
+                f"{run.best_val_loss / energy['validation']:.4f} after "
+                f"{plural(run.epochs, 'epoch')}")
         finished.append(run)
         if stopped:
             cut_short(f"candidate {index + 1} (seed {seed}) stopped after {run.epochs} of "
@@ -273,9 +282,9 @@ def train(
     model = build_model(arch, seed=config.seed, name=config.name)
     objective = objective_for(model, warmup)
     set_weights = weight_setter(model)
-    checkpoint_dir = out_dir / "checkpoints"
+    best_path = out_dir / CHECKPOINT
+    checkpoint_dir = best_path.parent
     checkpoint_dir.mkdir(exist_ok=True)
-    best_path = checkpoint_dir / "best.keras"
     # The checkpoint is exportable on its own, quantized too, whatever stops the run (export
     # reads the names, rate, dataset and splits from the training record beside a .keras file).
     record = TrainingRecord(
@@ -333,13 +342,15 @@ def train(
             f"{chosen.best_val_loss / energy['validation']:.4f})")
     losses = chosen.history
     if interrupted:
-        log(f"interrupted after {chosen.epochs} epochs; keeping the best model so far")
+        log(f"interrupted after {plural(chosen.epochs, 'epoch')}; keeping the best model so "
+            "far")
     refined = RefineResult()
     if not interrupted and config.refine_iterations > 0 and _out_of_time(config, started):
         cut_short("L-BFGS refinement skipped")
     elif not interrupted and config.refine_iterations > 0:
         share = every_nth_window(windows["train"], config.refine_share)
-        log(f"refining with L-BFGS: up to {config.refine_iterations} iterations on the whole "
+        log(f"refining with L-BFGS: up to {plural(config.refine_iterations, 'iteration')} on "
+            "the whole "
             f"loss of {len(share[0])} of the {len(windows['train'][0])} training windows")
         energy["refined"] = float(np.mean(share[1][:, warmup:] ** 2))
         refined = refine(
@@ -351,7 +362,8 @@ def train(
         save_model(model, best_path)  # the refined weights are the best the run has
         if refined.interrupted:
             interrupted = True
-            log(f"interrupted after {refined.iterations_run} refining iterations; keeping the "
+            log(f"interrupted after {plural(refined.iterations_run, 'refining iteration')}; "
+                "keeping the "
                 f"best model so far")
         if refined.out_of_time:
             cut_short(f"L-BFGS stopped after {refined.iterations_run} of "

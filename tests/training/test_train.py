@@ -209,3 +209,24 @@ def test_a_full_disk_while_plotting_is_one_line_and_keeps_the_trained_model(tmp_
     assert f"the trained model is kept: {run / 'model.keras'}" in err
     assert not (run / "loss.png").exists()
     assert main(["export", str(run / "model.keras"), "-o", str(tmp_path / "m.h")]) == 0
+
+
+def test_train_never_writes_over_its_dataset_nor_a_killed_runs_checkpoint(tmp_path, capsys):
+    """train -o into the dataset's own folder must not replace a sidecar called training.json;
+    a run killed before model.keras leaves checkpoints/best.keras, which is kept too."""
+    run = tmp_path / "run"
+    make_waveshaper_dataset(seconds=1.0).save(run / "training")
+    sidecar = (run / "training.json").read_bytes()
+    assert main(["train", str(run / "training.wav"), "-o", str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"daisynet train: error: {run / 'training.json'}: is also an input of this "
+                   "command; write the output somewhere else")
+    assert (run / "training.json").read_bytes() == sidecar
+    assert not (run / "model.keras").exists()
+
+    killed = tmp_path / "killed"
+    (killed / "checkpoints").mkdir(parents=True)
+    (killed / "checkpoints" / "best.keras").write_bytes(b"the best so far")
+    assert main(["train", str(run / "training.wav"), "-o", str(killed)]) == 1
+    assert "best.keras already exists (an earlier run?)" in capsys.readouterr().err
+    assert (killed / "checkpoints" / "best.keras").read_bytes() == b"the best so far"

@@ -8,6 +8,7 @@ from pathlib import Path
 from daisynet.tools.cli.options import (
     CommandError,
     add_command,
+    input_files,
     int_list,
     logger,
     model_name,
@@ -66,9 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.host_sim.files import writable_folder
+    from daisynet.host_sim.files import check_output_file, writable_folder
     from daisynet.training.dataset import describe, load_dataset
-    from daisynet.training.train import MODEL_FILE, TrainConfig, train
+    from daisynet.training.train import CHECKPOINT, MODEL_FILE, TrainConfig, output_files, train
 
     log = logger(args.json)
     peek = load_dataset(args.dataset)
@@ -81,10 +82,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         )
     dataset = load_dataset(args.dataset, required_channels=[*inputs, target])
     writable_folder(args.output)  # before the minutes of training that write there
+    for output in output_files(args.output):
+        check_output_file(output, input_files(args.dataset))
+    # A run killed before it finished leaves its best checkpoint, but no model.keras.
+    for earlier in (Path(args.output) / MODEL_FILE, Path(args.output) / CHECKPOINT):
+        if earlier.exists() and not args.force:
+            raise CommandError(f"{earlier} already exists (an earlier run?); replace it with "
+                               "--force, or train into another folder with -o")
     model = Path(args.output) / MODEL_FILE
-    if model.exists() and not args.force:
-        raise CommandError(f"{model} already exists (an earlier run?); replace it with "
-                           "--force, or train into another folder with -o")
     log(f"dataset: {describe(dataset)}")
     if target in inputs:
         log(f"warning: the target {target} is also an input: the model can learn to copy it")
