@@ -369,7 +369,10 @@ def train(
             cut_short(f"L-BFGS stopped after {refined.iterations_run} of "
                       f"{config.refine_iterations} iterations")
     train_seconds = time.perf_counter() - started
-    save_model(model, out_dir / MODEL_FILE)
+    try:
+        save_model(model, out_dir / MODEL_FILE)
+    except OSError as err:
+        raise _kept(err, f"the trained weights are kept in {best_path}") from err
 
     evaluation = {}
     test_prediction = None
@@ -451,13 +454,18 @@ def train(
                              title=f"{config.name}: what the knobs do ({config.target})")
             report["plots"].append(KNOBS_PLOT)
     except OSError as err:
-        failure = OutputWriteError(f"{err}; the trained model is kept: {out_dir / MODEL_FILE} "
-                                   "and training.json")
-        failure.errno = err.errno
-        raise failure from err
+        raise _kept(err, f"the trained model is kept: {out_dir / MODEL_FILE} and "
+                         "training.json") from err
     log(_summary(report, train_seconds)
         + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items()))
     return report
+
+
+def _kept(err: OSError, kept: str) -> OutputWriteError:
+    """``err``, a failed write, with what the run still has."""
+    failure = OutputWriteError(f"{err}; {kept}")
+    failure.errno = err.errno
+    return failure
 
 
 def _summary(report: dict, train_seconds: float) -> str:

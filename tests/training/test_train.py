@@ -230,3 +230,22 @@ def test_train_never_writes_over_its_dataset_nor_a_killed_runs_checkpoint(tmp_pa
     assert main(["train", str(run / "training.wav"), "-o", str(killed)]) == 1
     assert "best.keras already exists (an earlier run?)" in capsys.readouterr().err
     assert (killed / "checkpoints" / "best.keras").read_bytes() == b"the best so far"
+
+
+def test_a_full_disk_when_saving_model_keras_says_where_the_weights_are(tmp_path, monkeypatch):
+    from daisynet.host_sim.files import OutputWriteError
+
+    real_save = train_module.save_model
+
+    def fills_up(model, path):
+        if path.name == "model.keras":
+            raise OSError(28, "No space left on device")
+        real_save(model, path)
+
+    monkeypatch.setattr(train_module, "save_model", fills_up)
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=2, candidates=1, refine_iterations=0)
+    with pytest.raises(OutputWriteError, match="the trained weights are kept in .*best.keras"):
+        train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lambda _: None)
+    assert main(["export", str(tmp_path / "checkpoints" / "best.keras"),
+                 "-o", str(tmp_path / "best.h")]) == 0
