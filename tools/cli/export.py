@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.host_sim.files import check_output_file
     from daisynet.host_sim.model_defn import golden_path
     from daisynet.host_sim.quantize import report_path
-    from daisynet.training.audio_io import read_model_inputs
+    from daisynet.training.audio_io import input_warnings, read_model_inputs
     from daisynet.training.export import ModelMetadata, export, load_keras, spec_from_keras
 
     log = logger(args.json)
@@ -96,7 +96,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     if args.golden_input or args.quantize:
         spec = spec_from_keras(load_keras(args.model), metadata)
     if args.golden_input:
-        golden_inputs, _ = read_model_inputs(args.golden_input, spec)
+        golden_inputs, rate = read_model_inputs(args.golden_input, spec)
+        for warning in input_warnings(args.golden_input, golden_inputs[:args.golden_frames],
+                                      rate, spec):
+            log(f"warning: {warning}")
     quantization = None
     if args.quantize:
         quantization = _export_quantized(args, argv, spec, metadata, golden_inputs, log)

@@ -537,3 +537,14 @@ def test_export_says_the_patch_runs_at_48_khz(exported, tmp_path, capsys):
     assert ("warning: the model was trained at 44100 Hz, but the Patch app runs at 48000 Hz: "
             "its time constants would be off by 1.088x there") in out
     assert "real time at 44,100 Hz" not in out
+
+
+def test_export_warns_about_golden_input_the_patch_never_delivers(exported, tmp_path,
+                                                                 audio_like, capsys):
+    model, _ = exported
+    x = audio_like(600, 3)
+    x[:, 1] = -0.5  # knob_2
+    soundfile.write(tmp_path / "golden.wav", x, 44_100, subtype="FLOAT")
+    assert main(["export", str(model), "-o", str(tmp_path / "again.h"), "--golden-input",
+                 str(tmp_path / "golden.wav")]) == 0
+    assert "warning: channel 'knob_2' spans -0.5..-0.5" in capsys.readouterr().out
