@@ -87,8 +87,11 @@ def atomic_output(path: str | Path, replace: bool = True) -> Iterator[Path]:
     removed and ``path`` is untouched. With ``replace=False`` an existing ``path`` is never
     replaced, also not one that appeared while writing: then ``OutputExistsError``."""
     path = Path(path)
-    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
-                                              suffix=f".partial{path.suffix}")
+    try:
+        handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                                  suffix=f".partial{path.suffix}")
+    except OSError as err:
+        raise _write_failure(path, err) from err
     os.close(handle)
     temporary = Path(temporary_name)
     try:
@@ -103,13 +106,17 @@ def atomic_output(path: str | Path, replace: bool = True) -> Iterator[Path]:
     except OSError as err:
         if isinstance(err, OutputWriteError):
             raise
-        earlier = "the earlier file is unchanged" if path.exists() else "nothing was written"
-        failure = OutputWriteError(f"{path}: could not write it ({err.strerror or err}); "
-                                   f"{earlier}")
-        failure.errno = err.errno
-        raise failure from err
+        raise _write_failure(path, err) from err
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _write_failure(path: Path, err: OSError) -> OutputWriteError:
+    """``err`` as the one line a command prints: which output, why, and that nothing was lost."""
+    earlier = "the earlier file is unchanged" if path.exists() else "nothing was written"
+    failure = OutputWriteError(f"{path}: could not write it ({err.strerror or err}); {earlier}")
+    failure.errno = err.errno
+    return failure
 
 
 def _rename_without_replacing(temporary: Path, path: Path) -> None:

@@ -101,3 +101,19 @@ def test_a_set_of_files_is_renamed_into_place_only_once_all_are_written(tmp_path
         write_texts({header: "new header", golden: "new golden"})
     assert header.read_text() == "old header" and golden.read_text() == "old golden"
     assert leftovers(tmp_path) == []
+
+
+def test_a_temporary_file_that_cannot_be_made_names_the_output_not_the_temporary(tmp_path,
+                                                                                monkeypatch):
+    import tempfile
+
+    from daisynet.host_sim.files import OutputWriteError
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system", str(tmp_path / ".out.x.partial.wav"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OutputWriteError) as raised, atomic_output(tmp_path / "out.wav"):
+        pass
+    assert str(raised.value) == (f"{tmp_path / 'out.wav'}: could not write it (Read-only file "
+                                 "system); nothing was written")
