@@ -67,6 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
+    from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
     from daisynet.host_sim.files import check_output_file, writable_folder
     from daisynet.training.dataset import describe, load_dataset
     from daisynet.training.train import CHECKPOINT, MODEL_FILE, TrainConfig, output_files, train
@@ -95,6 +96,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         log(f"warning: the target {target} is also an input: the model can learn to copy it")
     for warning in dataset.warnings:
         log(f"warning: {warning}")
+    if dataset.sample_rate != SAMPLE_RATE_HZ:
+        log(f"warning: the dataset is at {dataset.sample_rate} Hz, but the Patch app runs at "
+            f"{SAMPLE_RATE_HZ} Hz: a model trained on it is not flashed")
     config = TrainConfig(
         inputs=list(inputs),
         target=target,

@@ -548,3 +548,17 @@ def test_export_warns_about_golden_input_the_patch_never_delivers(exported, tmp_
     assert main(["export", str(model), "-o", str(tmp_path / "again.h"), "--golden-input",
                  str(tmp_path / "golden.wav")]) == 0
     assert "warning: channel 'knob_2' spans -0.5..-0.5" in capsys.readouterr().out
+
+
+def test_train_warns_that_the_patch_runs_at_48_khz(tmp_path, capsys, monkeypatch):
+    """Issue 22, item 20, found beyond it: say so before training, not only at export."""
+    from daisynet.training import train as train_module
+    from daisynet.training.dataset import Dataset
+
+    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False,
+                                                                  "plots": []})
+    made = make_waveshaper_dataset(seconds=0.5, seed=1)
+    Dataset(made.samples, 44_100, made.channels, source=made.source).save(tmp_path / "data")
+    assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run")]) == 0
+    assert ("warning: the dataset is at 44100 Hz, but the Patch app runs at 48000 Hz: a model "
+            "trained on it is not flashed") in capsys.readouterr().out
