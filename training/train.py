@@ -318,6 +318,9 @@ def train(
                 tried.append(run)
                 if not interrupted:
                     cut_short(f"no Adam epochs beyond the candidates' (seed {run.seed} kept)")
+            elif not interrupted:
+                cut_short(f"seed {run.seed} not tried after the poor start of seed "
+                          f"{tried[-1].seed}")
             break
         if attempt > 0:
             log(f"validation ESR {tried[-1].best_val_loss / energy['validation']:.4f} after the "

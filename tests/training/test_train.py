@@ -249,3 +249,27 @@ def test_a_full_disk_when_saving_model_keras_says_where_the_weights_are(tmp_path
         train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lambda _: None)
     assert main(["export", str(tmp_path / "checkpoints" / "best.keras"),
                  "-o", str(tmp_path / "best.h")]) == 0
+
+
+def test_max_seconds_after_a_poor_start_says_the_next_seed_was_not_tried(tmp_path,
+                                                                         monkeypatch):
+    out_of_time = [False]
+    real_stage = train_module._adam_stage
+
+    def stage_then_out_of_time(*args, **kwargs):
+        interrupted = real_stage(*args, **kwargs)
+        out_of_time[0] = True
+        return interrupted
+
+    monkeypatch.setattr(train_module, "_adam_stage", stage_then_out_of_time)
+    monkeypatch.setattr(train_module, "_out_of_time", lambda config, started: out_of_time[0])
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=4, candidates=2, seed=5,
+                         refine_iterations=0, poor_start_esr=0.0, poor_start_min_epochs=4,
+                         max_seconds=100.0)
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    first = report["seeds_tried"][0]
+    assert len(report["seeds_tried"]) == 1
+    assert report["cut_by_max_seconds"] == [f"seed {11 - first} not tried after the poor start "
+                                            f"of seed {first}"]
