@@ -71,6 +71,14 @@ class M7Error(RuntimeError):
     """The ARM toolchain or QEMU is missing, the build failed, or the emulated run failed."""
 
 
+class M7ToolMissingError(M7Error):
+    """The ARM toolchain or QEMU is not installed (callers may do without the emulated M7)."""
+
+
+class M7MemoryOverflowError(M7Error):
+    """The model does not fit the emulated Cortex-M7's memory (the linker said so)."""
+
+
 @dataclass(frozen=True)
 class M7Build:
     elf: Path
@@ -97,13 +105,19 @@ class M7Run:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if not path:
-        raise M7Error(f"{name} not found; install the Cortex-M7 toolchain and emulator "
+        raise M7ToolMissingError(f"{name} not found; install the Cortex-M7 toolchain and emulator "
                       f"(Debian: apt-get install {DEBIAN_PACKAGES})")
     return path
 
 
 def _run_build(command: list[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True)
+    overflow = re.search(r"region `(\w+)' overflowed by (\d+) bytes", result.stderr)
+    if overflow:
+        raise M7MemoryOverflowError(
+            f"the model does not fit the emulated Cortex-M7's {overflow[1]}: over by "
+            f"{int(overflow[2]):,} bytes (its layer history grows with the receptive field, "
+            "kernel size ** blocks)")
     if result.returncode != 0:
         raise M7Error(f"build failed: {' '.join(command)}\n{result.stderr.strip()}")
 

@@ -238,6 +238,9 @@ class NativePatchRunner:
         lib.dn_patch_callback.argtypes = [ctypes.POINTER(ctypes.c_void_p),
                                            ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
                                            ctypes.c_size_t, ctypes.c_uint32, ctypes.c_uint64]
+        lib.dn_patch_callback_virtual.argtypes = [
+            ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+            ctypes.c_size_t, ctypes.c_uint32, ctypes.c_uint32]
         lib.dn_meter_init.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
         lib.dn_meter_add.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_size_t]
         lib.dn_meter_end_period.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p]
@@ -258,17 +261,24 @@ class NativePatchRunner:
         return out
 
     def callback(self, audio_in: np.ndarray, controls: np.ndarray, clock_hz: int,
-                 stall_ns: int = 0) -> np.ndarray:
-        """One audio callback as the inference app runs it, timed with the host's clock into
-        the meter (see meter_init); (frames, 4) jacks and 4 controls -> (frames, 4) outputs."""
+                 stall_ns: int = 0, model_cycles: int | None = None) -> np.ndarray:
+        """One audio callback as the inference app runs it, timed into the meter (see
+        meter_init) with the host's clock, or with ``model_cycles``, a virtual count that does
+        not depend on the host (the stall then counts as its cycles at ``clock_hz``);
+        (frames, 4) jacks and 4 controls -> (frames, 4) outputs."""
         audio_in = np.asarray(audio_in, dtype=np.float32)
         jacks = [np.ascontiguousarray(audio_in[:, j]) for j in range(4)]
         outs = [np.zeros(len(audio_in), np.float32) for _ in range(4)]
         in_pointers = (ctypes.c_void_p * 4)(*[jack.ctypes.data for jack in jacks])
         out_pointers = (ctypes.c_void_p * 4)(*[out.ctypes.data for out in outs])
         knobs = np.ascontiguousarray(controls, dtype=np.float32)
-        self._lib.dn_patch_callback(in_pointers, out_pointers, knobs.ctypes.data, len(audio_in),
-                                    clock_hz, stall_ns)
+        if model_cycles is None:
+            self._lib.dn_patch_callback(in_pointers, out_pointers, knobs.ctypes.data,
+                                        len(audio_in), clock_hz, stall_ns)
+        else:
+            self._lib.dn_patch_callback_virtual(in_pointers, out_pointers, knobs.ctypes.data,
+                                                len(audio_in), model_cycles,
+                                                round(stall_ns * 1e-9 * clock_hz))
         return np.stack(outs, axis=1)
 
     @property

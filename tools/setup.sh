@@ -3,7 +3,9 @@
 #   bash tools/setup.sh demo [daisynet demo options]   the end-to-end demo on the built-in data
 #   bash tools/setup.sh test [pytest options]          ruff, then the whole test suite
 # It creates .venv from pyproject.toml (re-installing when pyproject.toml changes) and installs
-# missing Debian packages when run as root; otherwise it prints the apt-get line and stops.
+# missing Debian packages when run as root (waiting up to DAISYNET_APT_LOCK_WAIT_SECONDS, default
+# 300, for another apt-get to release the package lock); otherwise it prints the apt-get line
+# and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,11 +52,39 @@ if [ "$job" = test ]; then
   esac
   command -v qemu-system-arm >/dev/null || packages+=(qemu-system-arm)
 fi
+# Another apt-get (or unattended-upgrades) may hold the package locks: wait for them, bounded.
+# apt-get install waits for the dpkg lock itself (DPkg::Lock::Timeout, apt >= 1.9.11); update's
+# lists lock has no such option, so a call that failed on a lock is retried until the deadline.
+apt_lock_wait_seconds="${DAISYNET_APT_LOCK_WAIT_SECONDS:-300}"
+apt_get() {
+  local deadline=$((SECONDS + apt_lock_wait_seconds)) log status said_waiting=""
+  log="$(mktemp)"
+  while true; do
+    status=0
+    apt-get -o "DPkg::Lock::Timeout=$apt_lock_wait_seconds" "$@" 2>&1 | tee "$log" || status=$?
+    if [ "$status" = 0 ] || ! grep -q "Could not get lock" "$log"; then
+      rm -f "$log"
+      return "$status"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      rm -f "$log"
+      echo "error: another package manager held the package lock for more than" \
+        "${apt_lock_wait_seconds} s; run this again when it has finished" >&2
+      return "$status"
+    fi
+    if [ -z "$said_waiting" ]; then
+      echo "another package manager holds the lock; waiting up to ${apt_lock_wait_seconds} s"
+      said_waiting=1
+    fi
+    sleep 1
+  done
+}
 if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${packages[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
+    echo "(waiting up to ${apt_lock_wait_seconds} s if another apt-get holds the package lock)"
+    apt_get update -qq
+    DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends "${packages[@]}"
   else
     echo "error: missing system packages. Install them with:" >&2
     echo "  sudo apt-get install -y --no-install-recommends ${packages[*]}" >&2

@@ -6,8 +6,9 @@
 //
 // Glue only: the recorder, command handling and encoder live in firmware/core (tested natively
 // and through the emulated device, tools/capture/emulated_device.py). The audio callback hands each
-// block to the recorder; loop() feeds it the host's command bytes and moves frames into the
-// USB CDC transmit queue as fast as it empties, never blocking.
+// block to the recorder with the knob values loop() read last; loop() also feeds it the host's
+// command bytes and moves frames into the USB CDC transmit queue as fast as it empties, never
+// blocking.
 //
 // Build: platformio.ini's [env:datalogger] must define CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER=16
 // (STM32duino's default queue is 2 x 64 bytes; live streaming needs the 1 KiB one).
@@ -52,17 +53,32 @@ class UsbSerialSink : public daisynet::ByteSink {
 };
 UsbSerialSink usb;
 
-// The knobs are read here, once per recorded block, unlike in the inference app: the ADC's
-// waits (analogRead re-initialises it, >= 10 us per control) take time this app has to spare,
-// and the recording gets the value of exactly its own block.
+// Knob/CV values (0..1) read by loop() and taken by the audio callback. STM32duino's
+// analogRead() re-initialises and calibrates the H7's ADC on every call (>= 10 us per control)
+// and its ADC waits time out on HAL_GetTick(), which cannot advance inside the audio interrupt
+// (DMA priority 0, above SysTick). So loop() reads them and each recorded 48-frame block gets
+// the latest values: DaisyDuino's Patch controls are unsmoothed at the block rate, so only the
+// moment of reading moves. The encoder stays in the callback: its debounce (digitalRead only)
+// counts 1 kHz updates.
+std::atomic<float> control_values[kControlChannels];
+
 void AudioCallback(float** in, float** out, size_t size) {
-  patch.ProcessAllControls();
+  patch.ProcessDigitalControls();
   if (patch.encoder.RisingEdge()) encoder_pressed.store(true);
   float controls[kControlChannels];
-  for (std::size_t i = 0; i < kControlChannels; ++i) controls[i] = patch.controls[i].Value();
+  for (std::size_t i = 0; i < kControlChannels; ++i) {
+    controls[i] = control_values[i].load(std::memory_order_relaxed);
+  }
   if (size == kBlockSize) recorder.ProcessBlock(in, controls);
   for (std::size_t channel = 0; channel < kAudioChannels; ++channel) {
     for (std::size_t frame = 0; frame < size; ++frame) out[channel][frame] = in[channel][frame];
+  }
+}
+
+void ReadControls() {
+  patch.ProcessAnalogControls();
+  for (std::size_t i = 0; i < kControlChannels; ++i) {
+    control_values[i].store(patch.controls[i].Value(), std::memory_order_relaxed);
   }
 }
 
@@ -74,10 +90,12 @@ void setup() {
   const daisynet::DeviceConfig device{kSampleRate,     kBlockSize,      kAudioChannels,
                                       kControlChannels, kFirmwareVersion, kChannelNames};
   recorder.Init(device, store, sizeof store, kStatusIntervalBlocks);
+  ReadControls();  // the first block records the knobs, not zeros
   DAISY.begin(AudioCallback);
 }
 
 void loop() {
+  ReadControls();
   // Start/stop here, not in the callback: the recorder's session state belongs to this loop.
   if (encoder_pressed.exchange(false) && !recorder.RequestStart()) {
     recorder.RequestStop(daisynet::wire::EndReason::kStopped);

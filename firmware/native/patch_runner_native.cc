@@ -57,6 +57,23 @@ DN_API void dn_patch_callback(const float* const* audio_in, float* const* out,
   runner.RunCallback(audio_in, out, controls, frames, host_cycles, meter);
 }
 
+// The same callback on a virtual cycle counter, for results that must not depend on the host's
+// speed or load: the model takes `model_cycles` and the stall `stall_cycles`, always. The
+// counter follows RunCallback's reads: start, model start (after the stall), model end, end.
+DN_API void dn_patch_callback_virtual(const float* const* audio_in, float* const* out,
+                                      const float* controls, std::size_t frames,
+                                      std::uint32_t model_cycles, std::uint32_t stall_cycles) {
+  static std::uint32_t now = 0;  // free-running and wrapping, as DWT->CYCCNT
+  int reads = 0;
+  auto virtual_cycles = [&]() -> std::uint32_t {
+    ++reads;
+    if (reads == 2) now += stall_cycles;
+    if (reads == 3) now += model_cycles;
+    return now;
+  };
+  runner.RunCallback(audio_in, out, controls, frames, virtual_cycles, meter);
+}
+
 DN_API std::uint32_t dn_patch_non_finite_outputs() { return runner.non_finite_outputs(); }
 
 DN_API void dn_meter_init(std::uint32_t clock_hz, std::uint32_t sample_rate) {

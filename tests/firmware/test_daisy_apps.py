@@ -6,6 +6,7 @@ and the real core, model header and CMSIS-DSP headers. This catches errors in th
 its use of firmware/core; only the real build checks DaisyDuino's side.
 """
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -18,20 +19,67 @@ from tests.conftest import require_tool
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("app", ["inference", "datalogger"])
-def test_app_compiles_for_the_cortex_m7(app):
+def app_compile_command(app: str, *mode: str) -> list[str]:
+    """arm-none-eabi-g++ compiling ``app``'s main.cpp as the Daisy build does (the app's own -D
+    flags from platformio.ini included) against the API declarations, with ``mode`` flags."""
     compiler = require_tool("arm-none-eabi-g++")
     cmsis = cmsis_source_dir()
     target = daisy_target()
-    # The app's own -D flags from platformio.ini, as the real build passes them.
-    command = [compiler, *target.machine_flags, *target.optimize_flags, *target.cxx_flags,
-               *app_defines(app), "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
-               "-D__GNUC_PYTHON__",
-               f"-I{REPO / 'tests' / 'firmware' / 'daisy_api'}", f"-I{REPO / 'firmware' / 'core'}",
-               f"-I{REPO / 'firmware' / 'model'}", f"-I{cmsis / 'Include'}",
-               str(REPO / "firmware" / app / "main.cpp")]
-    result = subprocess.run(command, capture_output=True, text=True)
+    return [compiler, *target.machine_flags, *target.optimize_flags, *target.cxx_flags,
+            *target.common_flags, *app_defines(app), "-Wall", "-Wextra", "-Werror", *mode,
+            "-D__GNUC_PYTHON__",
+            f"-I{REPO / 'tests' / 'firmware' / 'daisy_api'}", f"-I{REPO / 'firmware' / 'core'}",
+            f"-I{REPO / 'firmware' / 'model'}", f"-I{cmsis / 'Include'}",
+            str(REPO / "firmware" / app / "main.cpp")]
+
+
+@pytest.mark.parametrize("app", ["inference", "datalogger"])
+def test_app_compiles_for_the_cortex_m7(app):
+    result = subprocess.run(app_compile_command(app, "-fsyntax-only"), capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stderr
+
+
+# What reads the ADC: analogRead() and DaisyDuino's callers of it. Its waits time out on
+# HAL_GetTick(), which cannot advance inside the audio interrupt.
+ADC_READERS = ("analogRead", "DaisyHardware::ProcessAllControls()",
+               "DaisyHardware::ProcessAnalogControls()", "daisy::AnalogControl::Process()")
+
+
+def calls_reachable_from(obj: Path, function_prefix: str) -> set[str]:
+    """Every function ``obj``'s code can call, directly or through its own functions, starting
+    from the one whose demangled name starts with ``function_prefix`` (the call relocations of
+    each function; -ffunction-sections keeps even local calls as relocations)."""
+    listing = subprocess.run([require_tool("arm-none-eabi-objdump"), "-dr", "-C", str(obj)],
+                             capture_output=True, text=True, check=True).stdout
+    callees: dict[str, set[str]] = {}
+    current: set[str] = set()  # relocations come after their function's header
+    for line in listing.splitlines():
+        if header := re.match(r"^[0-9a-f]+ <(.+)>:$", line):
+            current = callees.setdefault(header.group(1), set())
+        elif call := re.search(r"\sR_ARM_THM_(?:CALL|JUMP24)\s+(.+)$", line):
+            current.add(call.group(1).strip())
+    start = [name for name in callees if name.startswith(function_prefix)]
+    assert len(start) == 1, f"{function_prefix}: found {start}"
+    reached, pending = set(), list(start)
+    while pending:
+        for callee in callees.get(pending.pop(), ()):
+            if callee not in reached:
+                reached.add(callee)
+                pending.append(callee)
+    return reached
+
+
+@pytest.mark.parametrize("app", ["inference", "datalogger"])
+def test_the_audio_callback_reads_no_adc(app, tmp_path):
+    """The knobs are read in loop(); the callback only takes the values loop() stored."""
+    obj = tmp_path / f"{app}.o"
+    subprocess.run([*app_compile_command(app, "-c"), "-o", str(obj)], check=True,
+                   capture_output=True)
+    reached = calls_reachable_from(obj, "(anonymous namespace)::AudioCallback(")
+    assert not [name for name in reached if name.startswith(ADC_READERS)], sorted(reached)
+    # loop() still reads them.
+    assert any(name.startswith(ADC_READERS) for name in calls_reachable_from(obj, "loop()"))
 
 
 def test_the_datalogger_recorder_costs_no_flash_for_its_initial_state(tmp_path):

@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 
 from daisynet.host_sim.daisy_target import daisy_target
-from daisynet.host_sim.m7 import M7Engine, M7Error
-from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
+from daisynet.host_sim.m7 import M7Engine, M7Error, M7MemoryOverflowError, build_firmware
+from daisynet.host_sim.model_defn import (
+    Architecture,
+    golden_path,
+    read_golden,
+    read_header,
+    render_header,
+)
 from daisynet.host_sim.native import BACKENDS
+from daisynet.host_sim.quantize import random_spec
 from daisynet.training.export import export
 from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
@@ -103,3 +110,16 @@ def test_refuses_what_the_emulated_firmware_cannot_run(default_engine):
         default_engine.run(np.zeros((10, 2), np.float32), 48)
     with pytest.raises(M7Error, match="do not fit the emulated Cortex-M7's RAM"):
         default_engine.run(np.zeros((default_engine.max_frames + 1, 3), np.float32), 48)
+
+
+def test_a_model_over_the_emulators_ram_is_one_line_not_a_linker_dump(tmp_path):
+    """Issue 22, item 9: "region `RAM' overflowed by 532686944 bytes" came with the whole link
+    line and the linker's output."""
+    spec = random_spec(Architecture(3, (4,) * 8, 8))
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(spec, "test"))
+    with pytest.raises(M7MemoryOverflowError) as error:
+        build_firmware(header, "fast")
+    assert str(error.value) == ("the model does not fit the emulated Cortex-M7's RAM: over by "
+                                "532,686,944 bytes (its layer history grows with the receptive "
+                                "field, kernel size ** blocks)")

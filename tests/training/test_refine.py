@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from daisynet.host_sim.native import NativeBuildError
-from daisynet.training import native_objective
 from daisynet.training.builtin_data import make_waveshaper_dataset
 from daisynet.training.model import Architecture, build_model
 from daisynet.training.refine import every_nth_window, objective_for, refine
@@ -46,7 +45,7 @@ def cpp_objective(model):
 def test_without_g_plus_plus_the_objective_says_what_to_install(tmp_path, monkeypatch):
     """Training has one objective, the C++ kernel: where it cannot be built (no g++, no
     cached library), training stops before it starts, with one line saying what to install."""
-    monkeypatch.setattr(native_objective, "cached_build_dir", lambda *args: tmp_path)
+    monkeypatch.setenv("DAISYNET_CACHE_DIR", str(tmp_path))  # no cached library either
     monkeypatch.setattr("daisynet.host_sim.native.shutil.which", lambda name: None)
     with pytest.raises(NativeBuildError) as raised:
         objective_for(build_model(ARCH, seed=5), WARMUP)

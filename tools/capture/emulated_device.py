@@ -34,6 +34,8 @@ from daisynet.host_sim.daisy_target import (
     USB_LINK_BYTES_PER_SECOND,
     cdc_queue_packets,
 )
+from daisynet.host_sim.files import write_text
+from daisynet.tools.capture.errors import CaptureError
 from daisynet.tools.capture.saving import CaptureResult
 from daisynet.tools.capture.session import CaptureRequest, capture
 from daisynet.training.dataset import Dataset, DatasetError
@@ -157,10 +159,10 @@ class EmulatedDatalogger:
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
         self.port = self._process.stdout.readline().strip()
-        if not self.port.startswith("/dev/"):
+        if not self.port.startswith("/dev/"):  # it exited, saying why on stderr
+            reason = self._process.stderr.read().strip()
             self.__exit__(None, None, None)
-            raise EmulatorError(f"the emulated datalogger did not start: "
-                                f"{self._process.stderr.read().strip()}")
+            raise EmulatorError(f"the emulated datalogger did not start: {reason}")
         return self
 
     def press_encoder(self) -> None:
@@ -215,5 +217,9 @@ def capture_emulated(dataset: Dataset, request: CaptureRequest, faults: Faults |
                          on_ready=device.press_encoder,
                          source_extra={"emulated": emulated, **suggestions})
     result.log["emulated"]["device_summary"] = device.summary
-    result.log_path.write_text(json.dumps(result.log, indent=2) + "\n")
+    try:
+        write_text(result.log_path, json.dumps(result.log, indent=2) + "\n")
+    except OSError as err:  # the log as capture wrote it stays
+        raise CaptureError(f"the capture is saved, but {result.log_path} could not take the "
+                           f"emulated device's summary ({err.strerror or err})") from err
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import termios
 
 import serial
 from serial.tools import list_ports
@@ -66,3 +67,5 @@ def open_port(port: str) -> serial.Serial:
         if code == errno.EBUSY:
             raise CaptureError(f"{port} is busy: another program has it open") from err
         raise CaptureError(f"cannot open {port}: {err}") from err
+    except termios.error as err:  # unplugged between opening the port and configuring it
+        raise CaptureError(f"{port}: disconnected while opening it ({err.args[-1]})") from err

@@ -1,15 +1,25 @@
-"""Saving a capture: the dataset and its capture log (NAME.capture.json), rescued elsewhere
-when the destination fails at save time."""
+"""Saving a capture: the dataset and its capture log (NAME.capture.json), rescued under a fresh
+name when the destination fails at save time.
+
+Every file is first written whole beside its destination, then renamed into place through
+``atomic_output``: a full disk, a vanished folder or a crash leaves no truncated file and no
+dataset half (a sidecar without its WAV) under the name, and an earlier file is replaced only
+when asked, also when another capture took the name while this one recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import soundfile
+
+from daisynet.host_sim.files import OutputPathError, atomic_output
 from daisynet.tools.capture.assembly import Assembler
 from daisynet.tools.capture.errors import CaptureError
 from daisynet.tools.capture.wire import PROTOCOL_VERSION, FrameDecoder
@@ -25,11 +35,15 @@ class CaptureResult:
 
 def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, log_path: Path,
                  failure: CaptureError | None, stop_reason: str, duration: float | None,
-                 context: dict, log: Callable[[str], None]) -> CaptureResult:
+                 context: dict, log: Callable[[str], None], replace: bool = False,
+                 lost: str | None = None) -> CaptureResult:
     """Writes what arrived (at most ``duration`` seconds) as the dataset at ``wav_path`` and
     the capture log at ``log_path``, with ``context`` (port, timing, link budget, ...) in the
-    log. Raises CaptureError after saving the log when ``failure`` ended the capture, when
-    nothing arrived, or when the files had to go to a rescue folder."""
+    log; earlier files of those names are replaced only with ``replace``. ``lost`` says what
+    the device had that did not arrive (an abandoned transfer, an unplug). Raises CaptureError
+    after saving the log when ``failure`` ended the capture, when nothing arrived, and after
+    saving the dataset when something was ``lost`` or the files had to go under a fresh
+    name."""
     session = assembler.session
     max_frames = None if duration is None else int(round(duration * session.sample_rate))
     samples, gaps = assembler.recording(max_frames)
@@ -59,12 +73,16 @@ def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, lo
     nothing_arrived = capture_log["frames_missing"] == samples.shape[0]
     if failure is not None or nothing_arrived:
         capture_log["dataset"] = None
-        log_path = _write_rescued(log_path, lambda path: _write_log(path, capture_log))
+        wav_path, _ = _save_rescuing(
+            wav_path, lambda path: [capture_log_path(path)],
+            lambda folder, path: _write_log(folder / capture_log_path(path).name, capture_log),
+            replace)
+        log_path = capture_log_path(wav_path)
         if failure is not None:
             raise CaptureError(f"{failure} (capture log: {log_path})")
-        lost = (f"all {samples.shape[0]} frames the device recorded were lost"
-                if samples.shape[0] else "no audio frames arrived")
-        raise CaptureError(f"{lost} ({stop_reason}); nothing saved but the capture log: "
+        nothing = (f"all {samples.shape[0]} frames the device recorded were lost"
+                   if samples.shape[0] else "no audio frames arrived")
+        raise CaptureError(f"{nothing} ({stop_reason}); nothing saved but the capture log: "
                            f"{log_path}")
     source = {
         "generator": "daisynet capture",
@@ -88,14 +106,18 @@ def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, lo
                       channels=[*session.audio_channels, *session.control_channels],
                       source=source)
 
-    def write(path: Path) -> None:
+    def write(folder: Path, path: Path) -> None:
         capture_log["dataset"] = str(path)
         source["capture_log"] = capture_log_path(path).name
-        _write_log(capture_log_path(path), capture_log)
-        dataset.save(path)
+        _write_log(folder / capture_log_path(path).name, capture_log)
+        dataset.save(folder / path.name)
 
     requested = wav_path
-    wav_path = _write_rescued(wav_path, write)
+    # The log first and the sidecar last: an interrupted placing never leaves a sidecar
+    # without its WAV.
+    wav_path, reason = _save_rescuing(
+        wav_path, lambda path: [capture_log_path(path), path, path.with_suffix(".json")], write,
+        replace)
     log_path = capture_log_path(wav_path)
     seconds = samples.shape[0] / session.sample_rate
     resent = sum(r.get("blocks_received", 0) for r in context.get("resend_rounds", []))
@@ -103,13 +125,19 @@ def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, lo
         f"{stop_reason}; {len(gaps)} gap(s), {capture_log['frames_missing']} audio frames "
         "missing, "
         f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage"
-        + (f", {resent} blocks resent" if resent else ""))
+        + (f", {resent} blocks resent" if resent else "")
+        + (f", {left} frames left on the device" if (left := context.get(
+            "frames_left_on_device")) else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
     if gaps:
         _warn_if_too_gappy_to_train(samples.shape[0], gaps, log)
+    problems = [lost] if lost else []
     if wav_path != requested:
-        raise CaptureError(f"could not write {requested}; the capture is saved as {wav_path} "
-                           "instead (with its .json and .capture.json)")
+        problems.append(f"could not write {reason}")
+    if problems:
+        raise CaptureError("; ".join(problems) + f"; the capture is saved as {wav_path} "
+                           + ("instead " if wav_path != requested else "")
+                           + "(with its .json and .capture.json)")
     return CaptureResult(wav_path, log_path, capture_log)
 
 
@@ -118,34 +146,67 @@ def capture_log_path(wav_path: Path) -> Path:
 
 
 def _write_log(path: Path, capture_log: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(capture_log, indent=2) + "\n")
 
 
 def rescue_folders() -> list[Path]:
-    """Where a capture goes when its own destination fails at save time: the user's home,
-    then the temporary folder."""
+    """Where a capture goes when its own folder fails at save time: the user's home, then the
+    temporary folder."""
     return [Path.home() / "daisynet-rescued", Path(tempfile.gettempdir()) / "daisynet-rescued"]
 
 
-def _write_rescued(path: Path, write: Callable[[Path], None]) -> Path:
-    """Calls ``write(path)``; when that fails (the folder vanished, became read-only or full
-    while recording), calls ``write`` again with a fresh name in the first rescue folder that
-    works. Returns where it was written. (Nothing is printed on the way: after SIGHUP the
-    terminal may be gone, and printing must not cost the recording.)"""
-    try:
-        write(path)
-        return path
-    except OSError as err:
-        reasons = [f"{path}: {err.strerror or err}"]
-    for folder in rescue_folders():
-        rescued = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"  # a fresh name
+def _save_rescuing(path: Path, names: Callable[[Path], list[Path]],
+                   write: Callable[[Path, Path], None], replace: bool) -> tuple[Path, str]:
+    """Saves the files ``names(path)`` that ``write(folder, path)`` writes into ``folder``
+    (see ``_write_together``); when that fails (the name was taken meanwhile, the folder
+    vanished, became read-only or full while recording), saves them under a fresh name beside
+    ``path``, then in the first rescue folder that works. Returns the path used and why the
+    requested one failed. (Nothing is printed on the way: after SIGHUP the terminal may be
+    gone, and printing must not cost the recording.)"""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    fresh = [path.with_name(f"{path.stem}-rescued-{stamp}{path.suffix}"),
+             *(folder / f"{stamp}-{path.name}" for folder in rescue_folders())]
+    reasons: list[str] = []
+    for candidate in [path, *fresh]:
         try:
-            write(rescued)
-            return rescued
-        except OSError as err:
-            reasons.append(f"{rescued}: {err.strerror or err}")
+            if candidate.parent in rescue_folders():
+                candidate.parent.mkdir(parents=True, exist_ok=True)
+            _write_together(names(candidate), lambda folder, c=candidate: write(folder, c),
+                            replace and candidate == path)
+            return candidate, reasons[0] if reasons else ""
+        except OutputPathError as err:
+            reasons.append(str(err))
+        except (OSError, soundfile.SoundFileError) as err:
+            reasons.append(f"{candidate}: {_reason(err)}")
     raise CaptureError("could not save the capture anywhere (" + "; ".join(reasons) + ")")
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, OSError):
+        return err.strerror or str(err)
+    return str(err).split(": ", 1)[-1].strip() or type(err).__name__
+
+
+def _write_together(paths: list[Path], write: Callable[[Path], None], replace: bool) -> None:
+    """``write(folder)`` writes each of ``paths`` under its name into a scratch folder beside
+    them; then each is renamed into place in order through ``atomic_output``. A write that
+    fails (a full disk) leaves every destination as it was; a name that cannot be placed
+    (taken meanwhile, with ``replace`` off) takes back the files placed before it, which were
+    new."""
+    with tempfile.TemporaryDirectory(dir=paths[0].parent, prefix=".daisynet-capture-") as scratch:
+        write(Path(scratch))
+        placed: list[Path] = []
+        try:
+            for path in paths:
+                with atomic_output(path, replace) as temporary:
+                    os.replace(Path(scratch) / path.name, temporary)
+                placed.append(path)
+        except BaseException:
+            if not replace:
+                for path in placed:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+            raise
 
 
 def _warn_if_too_gappy_to_train(frames: int, gaps: list[list[int]],

@@ -3,10 +3,12 @@
 ``capture(port, CaptureRequest(...))`` asks the Daisy what it offers (HELLO), checks the link
 budget of the requested channels and sample format (link_budget.py), configures the recording
 (CONFIGURE) and starts it (START, or the encoder), assembles the frames it receives
-(assembly.py), and saves the dataset with its capture log (saving.py). Ctrl-C, SIGTERM, SIGHUP,
-an unplugged cable or a device that goes silent end the capture with everything received so
-far saved. In record mode, blocks lost on the way are asked for again (RESEND), so a
-record-mode capture over a faulty link ends bit-exact.
+(assembly.py), and saves the dataset with its capture log (saving.py). Ctrl-C, SIGTERM or SIGHUP
+stops the recording and receives what the device still holds; a second one abandons that. An
+unplugged cable, a device that goes silent or an abandoned transfer ends the capture with
+everything received so far saved, then a CaptureError saying what did not arrive. In record
+mode, blocks lost on the way are asked for again (RESEND), so a record-mode capture over a
+faulty link ends bit-exact.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +35,7 @@ from daisynet.tools.capture.ports import open_port
 from daisynet.tools.capture.progress import Progress
 from daisynet.tools.capture.saving import CaptureResult, capture_log_path, save_capture
 from daisynet.tools.capture.wire import (
+    MAX_RECORDED_BLOCKS,
     MAX_RESEND_RANGES,
     PROTOCOL_VERSION,
     Capabilities,
@@ -57,6 +61,9 @@ COMMAND_TIMEOUT = 0.5  # seconds to wait for a REPLY before sending the command 
 COMMAND_ATTEMPTS = 4
 RESEND_ROUNDS = 8  # record mode: RESEND rounds before gaps stay gaps
 FLASH_HINT = "flash the matching firmware with `daisynet flash datalogger`"
+# What reading or writing a port raises when the device is unplugged: pyserial's error, the
+# OS's, or termios's when the terminal goes away between opening and configuring it.
+UNPLUGGED = (serial.SerialException, OSError, termios.error)
 # Seconds without a byte before a capture stops and saves. The device buffers USB stalls far
 # longer (its 60 MiB store holds over 100 s of live audio), and an unplugged cable ends the
 # capture at once anyway, so only a device that has really stopped talking waits this long.
@@ -97,9 +104,11 @@ class CaptureRequest:
 class _Link:
     """The open port: reads and decodes what the device sends, sends commands."""
 
-    def __init__(self, connection: serial.Serial, port: str, assembler: Assembler) -> None:
+    def __init__(self, connection: serial.Serial, port: str, assembler: Assembler,
+                 gate: _SignalGate) -> None:
         self.connection = connection
         self.port = port
+        self.gate = gate
         self.decoder = FrameDecoder()
         self.assembler = assembler
         self.last_bytes = time.monotonic()
@@ -107,14 +116,16 @@ class _Link:
         self._sequence = 0
 
     def pump(self) -> None:
-        """One read (at most ports.POLL_SECONDS); raises serial/OS errors when unplugged."""
-        data = self.connection.read(max(1, min(self.connection.in_waiting, READ_CHUNK)))
-        now = time.monotonic()
-        if data:
-            self.last_bytes = now
-            for frame in self.decoder.feed(data):
-                self.first_frame_at = self.first_frame_at or now
-                self.assembler.add(frame)
+        """One read (at most ports.POLL_SECONDS); raises serial/OS errors when unplugged. A
+        signal waits until the bytes read are assembled: cut in between, they would be lost."""
+        with self.gate.held():
+            data = self.connection.read(max(1, min(self.connection.in_waiting, READ_CHUNK)))
+            now = time.monotonic()
+            if data:
+                self.last_bytes = now
+                for frame in self.decoder.feed(data):
+                    self.first_frame_at = self.first_frame_at or now
+                    self.assembler.add(frame)
 
     def send(self, command: CommandType, payload: bytes = b"") -> int:
         """Sends a command frame; returns its sequence number. The leading delimiter ends any
@@ -206,8 +217,11 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
             source_extra: dict | None = None) -> CaptureResult:
     """Record what ``request`` asks from the datalogger on ``port``, over a link of
     ``link_rate`` bytes/s, until the device ends the session, the requested duration is
-    recorded, the device goes silent, is unplugged, or Ctrl-C; SIGTERM and SIGHUP end it as
-    Ctrl-C does. Writes the dataset and NAME.capture.json next to it, whatever arrived.
+    recorded, the device goes silent, is unplugged, or Ctrl-C (which lets what the device
+    holds arrive; a second one abandons it); SIGTERM and SIGHUP act as Ctrl-C does. Writes the
+    dataset and NAME.capture.json next to it, whatever arrived, replacing earlier files only
+    with ``request.force``; raises CaptureError after saving when anything recorded did not
+    arrive or the files had to go under a fresh name.
     ``log`` takes the report lines, ``progress`` shows a progress line. With
     ``request.start`` "encoder", ``on_ready`` runs when the device waits for its encoder (the
     emulated device presses it then); ``source_extra`` goes into the capture log and the
@@ -217,7 +231,18 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
     _check_destination([wav_path, json_path, log_path], request.inputs, request.force)
     connection = open_port(port)
     assembler = Assembler(request.on_gap)
-    link = _Link(connection, port, assembler)
+    gate = _SignalGate()
+    link = _Link(connection, port, assembler, gate)
+    with gate:
+        return _run(link, request, gate, log, progress, link_rate, on_ready, source_extra,
+                    wav_path, log_path)
+
+
+def _run(link: _Link, request: CaptureRequest, gate: _SignalGate, log: Callable[[str], None],
+         progress: bool, link_rate: int, on_ready: Callable[[], None] | None,
+         source_extra: dict | None, wav_path: Path, log_path: Path) -> CaptureResult:
+    """``capture`` once the port is open and ``gate`` installed."""
+    port, assembler = link.port, link.assembler
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
     stop_reason = ""
@@ -225,7 +250,9 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
     budget: LinkBudget | None = None
     resend_rounds: list[dict] = []
     bar = None
-    restore_signals = _end_capture_on_signals()
+    interrupts = _Interrupts(link, assembler, log)
+    abandoned = False
+    started_here = False  # a recording this capture configured and started
     try:
         capabilities = _hello(link, request.wait)
         budget = plan_link(capabilities, list(request.channels) or capabilities.channels,
@@ -239,9 +266,14 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
                                "encoder, or wait, and retry")
         max_frames = 0 if request.duration is None else math.ceil(
             request.duration * capabilities.sample_rate)
+        if max_frames > MAX_RECORDED_BLOCKS * capabilities.block_size:
+            longest = MAX_RECORDED_BLOCKS * capabilities.block_size / capabilities.sample_rate
+            raise CaptureError(f"a duration of {request.duration:g} s is longer than the "
+                               f"datalogger can record ({longest:,.0f} s)")
         link.check(CommandType.CONFIGURE, link.command(CommandType.CONFIGURE, configure_payload(
             Mode[budget.mode.upper()], request.sample_format,
             channel_mask([*budget.audio_channels, *budget.control_channels]), max_frames)))
+        started_here = True
         if request.start == "encoder":
             log("waiting for the recording: press the encoder on the Daisy Patch")
             if on_ready is not None:
@@ -251,36 +283,54 @@ def capture(port: str, request: CaptureRequest, *, log: Callable[[str], None] = 
             if reply is not None or assembler.session is None:
                 link.check(CommandType.START, reply)
         bar = Progress(progress, request.duration, budget)
-        stop_reason = _record(link, assembler, bar, request.silence_timeout, log)
+        stop_reason = _record(link, assembler, bar, request.silence_timeout, interrupts)
         if assembler.session is not None and assembler.session.mode == Mode.RECORD and (
-                stop_reason.startswith("device ended")):
-            resend_rounds = _resend(link, assembler, request.silence_timeout)
+                assembler.end is not None):
+            resend_rounds = _resend(link, assembler, request.silence_timeout, interrupts)
             assembler.check_missing(RESEND_ROUNDS)
+    except _AbandonedError as abandon:
+        stop_reason, abandoned = str(abandon), True
     except KeyboardInterrupt as stop:
         stop_reason = _interrupted(stop)
+    except UNPLUGGED:
+        stop_reason = "disconnected"
     except GapError as err:
         failure = err
         stop_reason = "gap"
     finally:
+        gate.hold()  # from here on a signal waits until what arrived is saved
+        if started_here and assembler.end is None and interrupts.first is None:
+            # Ended by a gap, silence or an error: leave the device idle, not recording on
+            # (the next capture would find it busy). An idle device just says so; a busy one
+            # found at HELLO is someone else's recording and is left alone.
+            with contextlib.suppress(*UNPLUGGED):
+                link.send(CommandType.STOP)
         if bar is not None:
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 bar.close()
-        connection.close()
-        restore_signals()
+        link.connection.close()
     if assembler.session is None:
         if stop_reason.startswith(("interrupted", "ended by")):
             raise KeyboardInterrupt
         raise CaptureError(f"{port}: {stop_reason} before the recording started; nothing saved")
     elapsed = time.monotonic() - started
-    with _signals_deferred():
-        return save_capture(assembler, link.decoder, wav_path, log_path, failure, stop_reason,
-                            request.duration, {
-                                "port": port, "started_at": started_at, "seconds": elapsed,
-                                "link_budget": asdict(budget) | {"share": budget.share}
-                                if budget else None,
-                                "resend_rounds": resend_rounds,
-                                **(source_extra or {}),
-                            }, log)
+    left = _frames_left_on_device(assembler)
+    held = f"about {left} frames ({left / assembler.session.sample_rate:.1f} s)"
+    lost = None
+    if abandoned:
+        lost = f"{stop_reason}: {held} still on the Daisy did not arrive"
+    elif stop_reason == "disconnected" or stop_reason.startswith("device silent"):
+        lost = f"the capture ended early ({stop_reason})" + (
+            f"; {held} the device held did not arrive" if left else "")
+    return save_capture(assembler, link.decoder, wav_path, log_path, failure, stop_reason,
+                        request.duration, {
+                            "port": port, "started_at": started_at, "seconds": elapsed,
+                            "link_budget": asdict(budget) | {"share": budget.share}
+                            if budget else None,
+                            "resend_rounds": resend_rounds,
+                            "frames_left_on_device": left,
+                            **(source_extra or {}),
+                        }, log, replace=request.force, lost=lost)
 
 
 class _EndSignal(KeyboardInterrupt):
@@ -292,44 +342,63 @@ def _interrupted(stop: KeyboardInterrupt) -> str:
     return f"ended by {stop.args[0]}" if isinstance(stop, _EndSignal) else "interrupted"
 
 
-def _end_capture_on_signals() -> Callable[[], None]:
-    """Makes SIGTERM and SIGHUP raise _EndSignal; returns what puts the old handlers back.
-    (Python lets only the main thread install handlers; elsewhere they keep their default.)"""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+class _SignalGate:
+    """While a capture runs, Ctrl-C raises KeyboardInterrupt and SIGTERM and SIGHUP _EndSignal,
+    except while held: then the signal waits until the hold ends, so it never cuts a step in
+    half (bytes read but not assembled, the capture's files half saved). Once ``hold()`` is
+    called the hold lasts until the gate closes, which then ends the command as an interrupt.
+    Python lets only the main thread install handlers; elsewhere the gate does nothing."""
 
-    def end(signum: int, _frame) -> None:
-        raise _EndSignal(signal.Signals(signum).name)
+    SIGNALS = tuple(sig for sig in (signal.SIGINT, signal.SIGTERM,
+                                    getattr(signal, "SIGHUP", None)) if sig)
 
-    ends = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig]
-    previous = {sig: signal.signal(sig, end) for sig in ends}
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: int | None = None
+        self._previous: dict = {}
 
-    def restore() -> None:
-        for sig, handler in previous.items():
+    def __enter__(self) -> _SignalGate:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._received) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        self.holding = False
+        if exc_type is None:
+            self._release()
 
-    return restore
+    def hold(self) -> None:
+        self.holding = True
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if self.holding:
+            yield
+            return
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        self._release()
+
+    def _received(self, signum: int, _frame) -> None:
+        if self.holding:
+            self.pending = self.pending or signum
+        else:
+            raise _signal_interrupt(signum)
+
+    def _release(self) -> None:
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise _signal_interrupt(signum)
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """While saving, Ctrl-C, SIGTERM and SIGHUP wait until the files are written, then end
-    the command as an interrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    deferred = [sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-                if sig]
-    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
-                for sig in deferred}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt
+def _signal_interrupt(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else _EndSignal(
+        signal.Signals(signum).name)
 
 
 def _check_destination(paths: list[Path], inputs: tuple[str | Path, ...], force: bool) -> None:
@@ -345,16 +414,62 @@ def _check_destination(paths: list[Path], inputs: tuple[str | Path, ...], force:
                                "--force or choose another name with -o")
 
 
+class _AbandonedError(Exception):
+    """The user interrupted again while the device still held frames: they are abandoned."""
+
+
+class _Interrupts:
+    """Ctrl-C, SIGTERM or SIGHUP once the recording runs: the first stops the recording and
+    lets what the device holds arrive (the rest of a live buffer, a record-mode transfer, a
+    RESEND), saying how much that is; the next abandons it (_AbandonedError)."""
+
+    def __init__(self, link: _Link, assembler: Assembler, log: Callable[[str], None]) -> None:
+        self.link = link
+        self.assembler = assembler
+        self.log = log
+        self.first: str | None = None  # the stop reason of the first interrupt
+
+    def interrupted(self, stop: KeyboardInterrupt, still_held: str) -> None:
+        """Handles ``stop``; ``still_held`` says what the device still has to send."""
+        if self.first is not None:
+            again = stop.args[0] if isinstance(stop, _EndSignal) else "Ctrl-C"
+            raise _AbandonedError(f"{self.first}; abandoned at {again} again")
+        self.first = _interrupted(stop)
+        if self.assembler.device_state == RecorderState.RECORDING or (
+                self.assembler.device_state is None):
+            self.link.send(CommandType.STOP)  # UNPLUGGED errors end the capture as unplugged
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            self.log(f"{self.first}: receiving {still_held} (Ctrl-C again to abandon it)")
+
+
+def _frames_left_on_device(assembler: Assembler) -> int:
+    """Frames the device recorded (by its latest count) that did not arrive and it still holds:
+    live in its buffer, record mode in its store."""
+    session, device = assembler.session, assembler.end or assembler.last_status
+    if session is None or device is None:
+        return 0
+    if session.mode == Mode.LIVE:
+        return device.buffered_blocks * session.block_size if assembler.end is None else 0
+    return max(0, device.frames_recorded - assembler.blocks_received * session.block_size)
+
+
+def _still_held(assembler: Assembler) -> str:
+    session = assembler.session
+    left = _frames_left_on_device(assembler)
+    if session.mode == Mode.RECORD and assembler.blocks_received == 0:
+        return f"the {left / session.sample_rate:.1f} s recorded in the Daisy's SDRAM"
+    return f"about {left / session.sample_rate:.1f} s still on the Daisy"
+
+
 def _record(link: _Link, assembler: Assembler, bar: Progress, silence_timeout: float,
-            log: Callable[[str], None]) -> str:
-    """Receives until the session ends; returns why it stopped. Ctrl-C during a record-mode
-    recording stops the recording and lets the transfer run (Ctrl-C again aborts)."""
-    stopping = False
+            interrupts: _Interrupts) -> str:
+    """Receives until the session ends; returns why it stopped. The first Ctrl-C stops the
+    recording and receives what the device still holds; Ctrl-C again abandons it."""
     while True:
         try:
             try:
                 link.pump()
-            except (serial.SerialException, OSError):
+            except UNPLUGGED:
                 return "disconnected"
             now = time.monotonic()
             bar.update(assembler, link.decoder, now)
@@ -366,30 +481,28 @@ def _record(link: _Link, assembler: Assembler, bar: Progress, silence_timeout: f
                 assembler.end = status  # the END frame was lost; the device is idle again
             if assembler.end is not None:
                 bar.update(assembler, link.decoder, now, force=True)
-                return f"device ended the session ({_end_reason(assembler.end.code)})"
+                return interrupts.first or (
+                    f"device ended the session ({_end_reason(assembler.end.code)})")
             if assembler.new_session_seen:
                 return "the device started a new session"
             if now - link.last_bytes > silence_timeout:
                 return f"device silent for {silence_timeout:g} s"
         except KeyboardInterrupt as stop:
-            session = assembler.session
-            recording_to_store = (session is not None and session.mode == Mode.RECORD
-                                  and assembler.blocks_received == 0)
-            try:
-                if not stopping:
+            if assembler.session is None:  # waiting for the encoder: nothing recorded yet
+                with contextlib.suppress(*UNPLUGGED):
                     link.send(CommandType.STOP)
-            except (serial.SerialException, OSError):
                 return _interrupted(stop)
-            if recording_to_store and not stopping:
-                stopping = True
-                log("stopping the recording; the transfer follows (Ctrl-C again to abort it)")
-                continue
-            return _interrupted(stop)
+            try:
+                interrupts.interrupted(stop, _still_held(assembler))
+            except UNPLUGGED:
+                return "disconnected"
 
 
-def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[dict]:
+def _resend(link: _Link, assembler: Assembler, silence_timeout: float,
+            interrupts: _Interrupts) -> list[dict]:
     """Record mode: asks for every missing block again, up to MAX_RESEND_RANGES ranges per
-    RESEND, until none is missing or RESEND_ROUNDS rounds brought nothing new."""
+    RESEND, until none is missing or RESEND_ROUNDS rounds brought nothing new. Ctrl-C once
+    says what is left; again abandons it."""
     rounds: list[dict] = []
     fruitless = 0
     session_id = assembler.session.session_id
@@ -405,8 +518,12 @@ def _resend(link: _Link, assembler: Assembler, silence_timeout: float) -> list[d
             while assembler.resend_ends == ends and (
                     time.monotonic() - link.last_bytes < silence_timeout):
                 link.pump()
-        except (serial.SerialException, OSError):
+        except UNPLUGGED:
             break
+        except KeyboardInterrupt as stop:
+            blocks = sum(count for _, count in missing)
+            interrupts.interrupted(stop, f"the {blocks} blocks lost on the way, still on the "
+                                         "Daisy")
         received = assembler.blocks_received - before
         rounds.append({"ranges": len(batch), "blocks_asked": sum(c for _, c in batch),
                        "blocks_received": received})

@@ -88,6 +88,9 @@ CONTROL_BYTES = 4  # controls travel as float32 whatever the audio's sample form
 RESEND_FIXED = Layout(("session_id", "I"), ("range_count", "B"))
 RESEND_RANGE = Layout(("first_block", "I"), ("block_count", "I"))
 MAX_RESEND_RANGES = 32
+# The device counts recorded blocks in a u32 (recorder.h; a longer max_frames means no limit at
+# all there) and RESEND names blocks in a u32: the longest recording, in blocks.
+MAX_RECORDED_BLOCKS = 2**32 - 1
 # The device's channels as the channel mask names them: bit i audio_in_{i+1}, bit 4+i knob_{i+1}.
 MASK_CHANNELS = [f"audio_in_{n}" for n in range(1, 5)] + [f"knob_{n}" for n in range(1, 5)]
 

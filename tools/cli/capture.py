@@ -6,15 +6,36 @@ import argparse
 import time
 
 from daisynet.host_sim.daisy_target import (
+    BLOCK_FRAMES,
+    SAMPLE_RATE_HZ,
     USB_FRAMES_PER_SECOND,
     USB_LINK_BYTES_PER_SECOND,
     USB_PACKET_BYTES,
 )
-from daisynet.tools.cli.options import CommandError, add_command, logger, name_list, number, whole
+from daisynet.tools.cli.options import (
+    CommandError,
+    Number,
+    Whole,
+    add_command,
+    logger,
+    name_list,
+    seconds,
+)
+
+# The emulated device's limits: the built-in dataset is made in memory (about 6 MB per second
+# while it is made), and the emulator keeps its counts in C++ types (emulated_datalogger.cc).
+EMULATE_SECONDS_MAX = 300.0
+LINK_RATE_MAX = 10**9  # bytes/s, far beyond any USB the Daisy has
+LONG_LONG_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+UNSIGNED_MAX = 2**32 - 1
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from daisynet.tools.capture import DEFAULT_SILENCE_TIMEOUT
+    from daisynet.tools.capture.wire import MAX_RECORDED_BLOCKS
+
+    longest = MAX_RECORDED_BLOCKS * BLOCK_FRAMES / SAMPLE_RATE_HZ  # what the device counts
 
     parser = add_command(subparsers, "capture", run,
                          "record a dataset from the Daisy Patch datalogger over USB serial")
@@ -23,9 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true",
                         help="replace an earlier capture of the same name (default: refuse)")
     parser.add_argument("--port", help="serial port (default: the one Daisy found by USB id)")
-    parser.add_argument("--duration", type=number(0),
-                        help="seconds to record (default: until stopped; record mode: until "
-                             "the Daisy's SDRAM store is full)")
+    parser.add_argument("--duration", type=Number(0, longest),
+                        help=f"seconds to record, at most {longest:,.0f} (default: until "
+                             "stopped; record mode: until the Daisy's SDRAM store is full)")
     parser.add_argument("--channels", type=name_list,
                         help="channels to record, e.g. audio_in_1,audio_in_2,knob_1,knob_2 "
                              "(default: audio_in_1..4 and knob_1..4)")
@@ -42,9 +63,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--on-gap", choices=("mark", "fail"), default="mark",
                         help="lost frames: mark them in the dataset (training skips them) or "
                              "stop with an error (%(default)s)")
-    parser.add_argument("--wait", type=number(0), default=5.0,
+    parser.add_argument("--wait", type=seconds(), default=5.0,
                         help="seconds to wait for the first daisynet frame (%(default)s)")
-    parser.add_argument("--silence-timeout", type=number(0), default=DEFAULT_SILENCE_TIMEOUT,
+    parser.add_argument("--silence-timeout", type=seconds(), default=DEFAULT_SILENCE_TIMEOUT,
                         help="stop and save when the device sends nothing for this many "
                              "seconds (%(default)s)")
     emulated = parser.add_argument_group(
@@ -54,30 +75,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           help="capture from the emulated datalogger instead of hardware")
     emulated.add_argument("--emulate-input",
                           help="dataset it plays (default: the built-in waveshaper dataset)")
-    emulated.add_argument("--emulate-seconds", type=number(0), default=10.0,
-                          help="length of the built-in dataset it plays (%(default)s)")
+    emulated.add_argument("--emulate-seconds", type=Number(0, EMULATE_SECONDS_MAX), default=10.0,
+                          help="length of the built-in dataset it plays, at most "
+                               f"{EMULATE_SECONDS_MAX:g} (%(default)s)")
     emulated.add_argument("--realtime", action="store_true",
                           help="tie the device's virtual clock to the wall clock (default: "
                                "virtual time, as fast as the host reads)")
-    emulated.add_argument("--link-rate", type=whole(1), default=USB_LINK_BYTES_PER_SECOND,
+    emulated.add_argument("--link-rate", type=Whole(USB_PACKET_BYTES, LINK_RATE_MAX),
+                          default=USB_LINK_BYTES_PER_SECOND,
                           help=f"USB link budget in bytes/s, moved in {USB_PACKET_BYTES}-byte "
                                f"packets per {1000 // USB_FRAMES_PER_SECOND} ms USB frame "
                                "(%(default)s: full speed as planned)")
-    emulated.add_argument("--flip-rate", type=number(0, 1, low_included=True), default=0.0,
+    emulated.add_argument("--flip-rate", type=Number(0, 1, low_included=True), default=0.0,
                           help="fraction of bytes corrupted (0)")
-    emulated.add_argument("--flip-burst", type=whole(1), default=1,
+    emulated.add_argument("--flip-burst", type=Whole(1, LONG_LONG_MAX), default=1,
                           help=f"bytes per corruption; {USB_PACKET_BYTES} is a lost USB packet (1)")
-    emulated.add_argument("--drop-rate", type=number(0, 1, low_included=True), default=0.0,
+    emulated.add_argument("--drop-rate", type=Number(0, 1, low_included=True), default=0.0,
                           help="fraction of frames dropped whole (0)")
-    emulated.add_argument("--truncate-at", type=whole(0),
+    emulated.add_argument("--truncate-at", type=Whole(0, LONG_LONG_MAX),
                           help="stop sending after this many bytes, staying connected")
-    emulated.add_argument("--disconnect-at", type=whole(0),
+    emulated.add_argument("--disconnect-at", type=Whole(0, LONG_LONG_MAX),
                           help="unplug after this many bytes")
-    emulated.add_argument("--stall-every", type=whole(0), default=0,
+    emulated.add_argument("--stall-every", type=Whole(0, LONG_LONG_MAX), default=0,
                           help="stall the link after every this many bytes (0: never)")
-    emulated.add_argument("--stall-ms", type=whole(0), default=0,
+    emulated.add_argument("--stall-ms", type=Whole(0, INT_MAX), default=0,
                           help="length of each stall in (virtual) ms (0)")
-    emulated.add_argument("--fault-seed", type=int, default=1,
+    emulated.add_argument("--fault-seed", type=Whole(0, UNSIGNED_MAX), default=1,
                           help="seed of the faults and of the built-in dataset (1)")
 
 

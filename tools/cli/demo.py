@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from daisynet.tools.cli.options import add_command, invocation, logger, number, whole
+from daisynet.tools.cli.options import add_command, count, invocation, logger, seconds, seed
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -14,15 +14,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "demo", run,
                          "generate the built-in dataset, train the reference model, export, verify")
     parser.add_argument("-o", "--output", default="runs/demo", help="output folder (runs/demo)")
-    parser.add_argument("--seconds", type=number(0), default=60.0,
+    parser.add_argument("--seconds", type=seconds(), default=60.0,
                         help="length of the generated dataset in seconds (60)")
-    parser.add_argument("--epochs", type=whole(1), default=TrainConfig.max_epochs,
+    parser.add_argument("--epochs", type=count(), default=TrainConfig.max_epochs,
                         help="most Adam epochs (%(default)s)")
-    parser.add_argument("--refine-iterations", type=whole(0),
+    parser.add_argument("--refine-iterations", type=count(0),
                         default=TrainConfig.refine_iterations,
                         help="L-BFGS iterations after the Adam epochs; 0 skips them "
                              "(%(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="data and weight seed (0)")
+    parser.add_argument("--seed", type=seed(), default=0, help="data and weight seed (0)")
     parser.add_argument("--source", choices=("builtin", "emulated"), default="builtin",
                         help="builtin: use the generated dataset as is; emulated: record it "
                              "through the emulated datalogger first, as a capture would (builtin)")

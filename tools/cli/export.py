@@ -11,32 +11,34 @@ from pathlib import Path
 from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
 from daisynet.tools.cli.options import (
     CommandError,
+    Number,
+    Whole,
     add_command,
     input_files,
     invocation,
     logger,
     model_name,
     name_list,
-    number,
-    whole,
+    sample_rate,
 )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from daisynet.host_sim.model_defn import QUANTIZED_FORMATS
-    from daisynet.training.export import DEFAULT_GOLDEN_FRAMES
+    from daisynet.training.export import DEFAULT_GOLDEN_FRAMES, MAX_GOLDEN_FRAMES
 
     parser = add_command(subparsers, "export", run,
                          "write model_defn.h and golden vectors from a .keras model")
     parser.add_argument("model", help="trained model (.keras); training.json beside it is read")
     parser.add_argument("-o", "--output", required=True, help="header to write, e.g. model_defn.h")
-    parser.add_argument("--golden-frames", type=whole(1), default=DEFAULT_GOLDEN_FRAMES,
+    parser.add_argument("--golden-frames", type=Whole(1, MAX_GOLDEN_FRAMES),
+                        default=DEFAULT_GOLDEN_FRAMES,
                         help="frames of golden vectors to write (512)")
     parser.add_argument("--inputs", type=name_list,
                         help="input names in the model's input order, e.g. knob_1,knob_2,"
                              "audio_in_1 (default: from training.json)")
     parser.add_argument("--target", help="output name (default: from training.json)")
-    parser.add_argument("--sample-rate", type=whole(1),
+    parser.add_argument("--sample-rate", type=sample_rate(),
                         help="Hz the model was trained at (default: from training.json, else "
                              f"{SAMPLE_RATE_HZ})")
     parser.add_argument("--name", type=model_name,
@@ -51,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="with --quantize: dataset or WAV of the model's inputs whose ranges "
                              "set the scales (default: the validation split of the training "
                              "dataset that training.json names)")
-    parser.add_argument("--max-esr", type=number(0),
+    parser.add_argument("--max-esr", type=Number(0, 1),
                         help="with --quantize: refuse (write nothing, exit 1) if the quantized "
                              "model's ESR against the float model on held-out audio is above "
                              "this")

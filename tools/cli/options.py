@@ -10,6 +10,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -53,14 +54,6 @@ def emit_json(data: dict) -> None:
 # --- option types ----------------------------------------------------------------------------
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError as err:
-        message = f"expected comma-separated integers, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from err
-
-
 def quantized_formats(text: str) -> tuple[str, ...]:
     """Quantized number formats, comma-separated: q15, q7 (or 'none')."""
     from daisynet.host_sim.model_defn import QUANTIZED_FORMATS
@@ -82,40 +75,103 @@ def name_list(text: str) -> list[str]:
     return names
 
 
-def whole(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum``."""
+# Every numeric option states its range, so a hostile value (0, -1, nan, inf, 1e300) is refused
+# while parsing: exit 2 with one line naming the option, before any work. Upper bounds are
+# generous; they keep values out of numpy, TensorFlow and the wire format that would overflow.
+MAX_SECONDS = 24 * 3600  # a day; a day's frames at 48 kHz still fit the 32-bit frame counts
+MAX_COUNT = 1_000_000  # epochs, lines, windows, batches, iterations: more than any run needs
+MAX_BYTES = 2**40  # byte positions and rates on a USB link: a terabyte
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (Keras' set_random_seed) takes 32 bits
+SAMPLE_RATES_HZ = (8_000, 192_000)  # audio rates worth asking about (the Daisy runs 8..96 kHz)
 
-    def parse(text: str) -> int:
+
+def _bound(low: float, high: float, low_included: bool = True) -> str:
+    def shown(value: float) -> str:
+        return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+    return f"{'from' if low_included else 'above'} {shown(low)} up to {shown(high)}"
+
+
+@dataclass(frozen=True)
+class Whole:
+    """An argparse type: a whole number in low..high."""
+
+    low: int
+    high: int
+
+    def __call__(self, text: str) -> int:
         try:
             value = int(text)
         except ValueError as err:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from err
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if not self.low <= value <= self.high:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number {_bound(self.low, self.high)}, got {text.strip()}")
         return value
 
-    return parse
 
+@dataclass(frozen=True)
+class Number:
+    """An argparse type: a finite number above ``low`` (or from it, with ``low_included``) up
+    to ``high``."""
 
-def number(low: float, high: float = math.inf, low_included: bool = False
-           ) -> Callable[[str], float]:
-    """An argparse type: a finite number above ``low`` (or from it, with ``low_included``), up
-    to ``high``. NaN, inf and negative durations used to reach numpy and TensorFlow."""
+    low: float
+    high: float
+    low_included: bool = False
 
-    def parse(text: str) -> float:
+    def __call__(self, text: str) -> float:
         try:
             value = float(text)
         except ValueError as err:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from err
-        above = value >= low if low_included else value > low
-        if not (math.isfinite(value) and above and value <= high):
-            bound = f"from {low:g}" if low_included else f"above {low:g}"
-            if math.isfinite(high):
-                bound += f" up to {high:g}"
-            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        above = value >= self.low if self.low_included else value > self.low
+        if not (math.isfinite(value) and above and value <= self.high):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {_bound(self.low, self.high, self.low_included)}, "
+                f"got {text.strip()}")
         return value
 
-    return parse
+
+@dataclass(frozen=True)
+class WholeList:
+    """An argparse type: 1..``most`` comma-separated whole numbers, each in low..high."""
+
+    low: int
+    high: int
+    most: int
+
+    def __call__(self, text: str) -> tuple[int, ...]:
+        parts = text.split(",")
+        if len(parts) > self.most:
+            raise argparse.ArgumentTypeError(f"at most {self.most} values, got {len(parts)}")
+        try:
+            values = tuple(int(part) for part in parts)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated whole numbers, got {text!r}") from err
+        bad = [value for value in values if not self.low <= value <= self.high]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                f"each must be {_bound(self.low, self.high)}, got {bad[0]}")
+        return values
+
+
+def seconds() -> Number:
+    """A duration in seconds: above 0, up to a day."""
+    return Number(0, MAX_SECONDS)
+
+
+def seed() -> Whole:
+    return Whole(0, MAX_SEED)
+
+
+def count(low: int = 1) -> Whole:
+    """How many times, lines, epochs...: from ``low`` up to MAX_COUNT."""
+    return Whole(low, MAX_COUNT)
+
+
+def sample_rate() -> Whole:
+    return Whole(*SAMPLE_RATES_HZ)
 
 
 def model_name(text: str) -> str:

@@ -10,11 +10,11 @@ from daisynet.tools.cli.options import (
     ENGINE_LABELS,
     CommandError,
     add_command,
+    count,
     engine_header,
     input_files,
     logger,
     wav_output,
-    whole,
 )
 
 
@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", help="model_defn.h or .keras")
     parser.add_argument("input", help="WAV with the model's inputs in order, or a dataset")
     parser.add_argument("-o", "--output", required=True, help="output WAV (float32)")
-    parser.add_argument("--block-size", type=whole(1), default=BLOCK_FRAMES,
+    parser.add_argument("--block-size", type=count(), default=BLOCK_FRAMES,
                         help="frames per processing block, as the Daisy's audio block "
                              "(%(default)s)")
     parser.add_argument("--engine", choices=ENGINE_LABELS, default="python",

@@ -7,18 +7,22 @@ from pathlib import Path
 
 from daisynet.tools.cli.options import (
     CommandError,
+    Number,
+    Whole,
+    WholeList,
     add_command,
+    count,
     input_files,
-    int_list,
     logger,
     model_name,
     name_list,
-    number,
-    whole,
+    seconds,
+    seed,
 )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS, MAX_KERNEL_SIZE
     from daisynet.training.train import TrainConfig
 
     defaults = TrainConfig  # dataclass defaults, so the CLI and the library agree
@@ -31,33 +35,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="input channels in model order, e.g. knob_1,knob_2,audio_in_1 "
                              "(default: the dataset's suggestion)")
     parser.add_argument("--target", help="channel to predict (default: the dataset's suggestion)")
-    parser.add_argument("--filters", type=int_list, default=defaults.filters,
+    parser.add_argument("--filters", type=WholeList(1, MAX_FILTERS, MAX_BLOCKS),
+                        default=defaults.filters,
                         help="filters per block, comma-separated "
                              f"({','.join(map(str, defaults.filters))})")
-    parser.add_argument("--kernel-size", type=whole(2), default=defaults.kernel_size,
+    parser.add_argument("--kernel-size", type=Whole(2, MAX_KERNEL_SIZE),
+                        default=defaults.kernel_size,
                         help="kernel size K; block i is dilated by K**i (%(default)s)")
-    parser.add_argument("--window", type=whole(1), default=defaults.scored_frames,
+    parser.add_argument("--window", type=count(), default=defaults.scored_frames,
                         help="scored frames per training window, after the warm-up (%(default)s)")
-    parser.add_argument("--batch-size", type=whole(1), default=defaults.batch_size,
+    parser.add_argument("--batch-size", type=count(), default=defaults.batch_size,
                         help="windows per batch (%(default)s)")
-    parser.add_argument("--epochs", type=whole(1), default=defaults.max_epochs,
+    parser.add_argument("--epochs", type=count(), default=defaults.max_epochs,
                         help="most Adam epochs, the chosen candidate's included (%(default)s)")
-    parser.add_argument("--refine-iterations", type=whole(0),
+    parser.add_argument("--refine-iterations", type=count(0),
                         default=defaults.refine_iterations,
                         help="L-BFGS iterations after the Adam epochs; 0 skips them "
                              "(%(default)s)")
-    parser.add_argument("--refine-share", type=number(0, 1), default=defaults.refine_share,
+    parser.add_argument("--refine-share", type=Number(0, 1), default=defaults.refine_share,
                         help="share of the training windows L-BFGS sees whole, 0..1 "
                              "(%(default)s)")
-    parser.add_argument("--max-seconds", type=number(0), default=defaults.max_seconds,
+    parser.add_argument("--max-seconds", type=seconds(), default=defaults.max_seconds,
                         help="stop after this many seconds of training, if before --epochs")
-    parser.add_argument("--patience", type=whole(0), default=defaults.patience,
+    parser.add_argument("--patience", type=count(0), default=defaults.patience,
                         help="stop after this many epochs without improvement (%(default)s)")
-    parser.add_argument("--learning-rate", type=number(0), default=defaults.learning_rate,
+    parser.add_argument("--learning-rate", type=Number(0, 1), default=defaults.learning_rate,
                         help="Adam step (%(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
+    parser.add_argument("--seed", type=seed(), default=defaults.seed,
                         help="weight initialisation seed (%(default)s)")
-    parser.add_argument("--candidates", type=whole(1), default=defaults.candidates,
+    parser.add_argument("--candidates", type=count(), default=defaults.candidates,
                         help="models started from different seeds; the best after a few "
                              "epochs is trained on (%(default)s)")
     parser.add_argument("--name", type=model_name, default=defaults.name,

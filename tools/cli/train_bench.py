@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import argparse
 
-from daisynet.tools.cli.options import add_command, int_list, logger, whole
+from daisynet.tools.cli.options import MAX_SEED, WholeList, add_command, count, logger
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(subparsers, "train-bench", run,
                          "training time and test ESR of the demo configuration per seed, and "
                          "their spread")
-    parser.add_argument("--seeds", type=int_list, default=(0, 1, 2, 3, 4),
+    parser.add_argument("--seeds", type=WholeList(0, MAX_SEED, 64), default=(0, 1, 2, 3, 4),
                         help="seeds to train, data and weights alike (0,1,2,3,4)")
-    parser.add_argument("--starts", type=whole(1),
+    parser.add_argument("--starts", type=count(),
                         help="instead, count dead starts over this many runs' candidates "
                              "(each trained only for the candidates' epochs)")
-    parser.add_argument("--objective", type=whole(1), metavar="EVALUATIONS",
+    parser.add_argument("--objective", type=count(), metavar="EVALUATIONS",
                         help="instead, time this many evaluations of the refining loss "
                              "and gradient, C++ against TensorFlow")
 

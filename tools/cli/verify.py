@@ -9,12 +9,13 @@ from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
 from daisynet.tools.cli.options import (
     ENGINE_LABELS,
     CommandError,
+    Number,
     add_command,
+    count,
     engine_header,
     input_files,
     logger,
-    number,
-    whole,
+    seconds,
 )
 
 
@@ -25,9 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--header", help="exported model_defn.h to simulate (default: the model)")
     parser.add_argument("--input", help="WAV or dataset (default: the header's golden vectors, "
                                         "else a synthetic signal)")
-    parser.add_argument("--seconds", type=number(0), default=1.0,
+    parser.add_argument("--seconds", type=seconds(), default=1.0,
                         help="length of the synthetic signal (1.0)")
-    parser.add_argument("--block-size", type=whole(1), default=BLOCK_FRAMES,
+    parser.add_argument("--block-size", type=count(), default=BLOCK_FRAMES,
                         help="engine block size (%(default)s)")
     parser.add_argument("--engine", choices=ENGINE_LABELS, action="append",
                         help="what to check against Keras, repeatable: native (the firmware's "
@@ -35,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "(the cmsisdsp simulator) or m7 (the core on an emulated "
                              "Cortex-M7); native and m7 compile --header, else a fresh export "
                              "(native and python)")
-    parser.add_argument("--tolerance", type=number(0, low_included=True), default=1e-5,
+    parser.add_argument("--tolerance", type=Number(0, 1, low_included=True), default=1e-5,
                         help="max-abs error that passes outright (1e-5); beyond it, the "
                              "engine must be as close to the float64 answer as Keras is")
     parser.add_argument("--plot", help="write a PNG of Keras vs the first engine")

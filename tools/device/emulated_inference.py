@@ -5,7 +5,8 @@
 test signal, in the Daisy's audio blocks at its sample rate, and writes the app's
 once-per-second USB status line to a pseudo-terminal that pyserial opens like /dev/ttyACM0.
 Cycles are the host's time in cycles of the Daisy's clock: they test the monitor end to end,
-they are not Daisy figures.
+they are not Daisy figures. Tests pass ``model_cycles``: a virtual cycle count per callback, so
+their figures (and overruns) do not depend on how busy the host is.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ, daisy_target
+from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import REPO, NativePatchRunner
+from daisynet.tools.device.flash import unwired_inputs
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 CALLBACKS_PER_STATUS = SAMPLE_RATE_HZ // BLOCK_FRAMES  # one status line per second of audio
@@ -31,17 +34,26 @@ class EmulatedInference:
     realtime: one status line per wall-clock second, as the Daisy sends them (otherwise as fast
     as the host computes). stall_every: every that many callbacks, one takes ``stall_ms``
     longer (0: never), to show overruns. seconds: stop after that many status lines.
+    model_cycles: the model's cycles per callback on a virtual counter (default: host time).
     """
 
     def __init__(self, header: str | Path = DEFAULT_HEADER, realtime: bool = True,
-                 stall_every: int = 0, stall_ms: float = 2.0, seconds: int | None = None) -> None:
+                 stall_every: int = 0, stall_ms: float = 2.0, seconds: int | None = None,
+                 model_cycles: int | None = None) -> None:
         self.header = Path(header)
         self.realtime = realtime
         self.stall_every = stall_every
         self.stall_ns = int(stall_ms * 1e6)
         self.seconds = seconds
+        self.model_cycles = model_cycles
         self.port = ""
         self.lines_dropped = 0  # status lines the terminal had no room for (nobody reading)
+        # A header the app cannot build with is one line here, not a compiler's output.
+        unwired = unwired_inputs(read_header(self.header))
+        if unwired:
+            raise ValueError(f"{self.header}: the Patch app cannot feed input(s) "
+                             f"{', '.join(unwired)}; inputs must be named audio_in_1..4, "
+                             "knob_1..4 or cv_1..4")
         self._runner = NativePatchRunner(self.header)  # builds now, so errors come up front
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -78,7 +90,7 @@ class EmulatedInference:
                 start = (callback * BLOCK_FRAMES) % (len(jacks) - BLOCK_FRAMES)
                 stall = self.stall_every and callback % self.stall_every == self.stall_every - 1
                 runner.callback(jacks[start:start + BLOCK_FRAMES], knobs[callback % len(knobs)],
-                                clock_hz, self.stall_ns if stall else 0)
+                                clock_hz, self.stall_ns if stall else 0, self.model_cycles)
                 callback += 1
             second += 1
             if self.realtime:

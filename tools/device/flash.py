@@ -28,6 +28,7 @@ from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import (
     APP_FLASH_BYTES,
     APP_FLASH_MEASURED_ON,
+    DTCM_BYTES,
     FLASH_MARGIN_BYTES,
     INTERNAL_FLASH_BYTES,
     SAMPLE_RATE_HZ,
@@ -36,7 +37,7 @@ from daisynet.host_sim.daisy_target import (
     USB_VENDOR_ID,
     model_flash_budget,
 )
-from daisynet.host_sim.m7 import M7Error, build_firmware
+from daisynet.host_sim.m7 import M7Error, M7ToolMissingError, build_firmware
 from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import REPO
 
@@ -69,13 +70,18 @@ def find_platformio() -> str:
     return found
 
 
+def unwired_inputs(spec) -> list[str]:
+    """The model's inputs the Patch app cannot feed (it does not build with them)."""
+    return [name for name in spec.input_names if not PATCH_INPUT_NAME.match(name)]
+
+
 def check_model(header: Path) -> dict:
     """Refuse a header the inference app cannot run, with the reason."""
     if not header.exists():
         raise FlashError(f"{header}: no such model header; make one with `daisynet export "
                          "MODEL.keras -o model_defn.h`")
     spec = read_header(header)
-    unwired = [name for name in spec.input_names if not PATCH_INPUT_NAME.match(name)]
+    unwired = unwired_inputs(spec)
     if unwired:
         raise FlashError(
             f"{header}: the Patch cannot feed input(s) {', '.join(unwired)}; inputs must be "
@@ -88,6 +94,14 @@ def check_model(header: Path) -> dict:
     if spec.outputs != 1:
         raise FlashError(f"{header}: the app plays one output on audio out 1; this model has "
                          f"{spec.outputs}")
+    from daisynet.tools.measure.plan import history_bytes
+
+    history = history_bytes(spec.architecture(), spec.number_format)
+    if history > DTCM_BYTES:
+        raise FlashError(f"{header}: its layer history alone takes {history:,} B of RAM, over "
+                         f"the Daisy's {DTCM_BYTES:,} B DTCM: train a shorter receptive field "
+                         "(smaller --kernel-size or fewer blocks); `daisynet plan` shows what "
+                         "fits")
     model_bytes, measured = model_flash_bytes(header, spec)
     budget = model_flash_budget("inference")
     if model_bytes > budget:
@@ -113,8 +127,10 @@ def model_flash_bytes(header: Path, spec) -> tuple[int, bool]:
     (the Daisy's flags) measures them; without the Cortex-M toolchain, its weights alone."""
     try:
         return build_firmware(header, "fast").flash_bytes, True
-    except M7Error:
+    except M7ToolMissingError:
         return spec.weight_flash_bytes(), False
+    except M7Error as err:
+        raise FlashError(f"{header}: {err}") from err
 
 
 def usb_ids(root: Path) -> set[tuple[str, str]]:
@@ -129,11 +145,26 @@ def usb_ids(root: Path) -> set[tuple[str, str]]:
     return ids
 
 
+def dfu_util_ids() -> set[tuple[str, str]]:
+    """(vendor, product) hex IDs of the DFU devices ``dfu-util --list`` finds: the check where
+    Linux's /sys/bus/usb/devices is not there (macOS, containers)."""
+    dfu_util = shutil.which("dfu-util")
+    if not dfu_util:
+        raise FlashError(f"cannot look for a Daisy in DFU mode: there is no {USB_DEVICES} and "
+                         "no dfu-util; install dfu-util (e.g. `brew install dfu-util`, "
+                         "`apt-get install dfu-util`) and run this again")
+    try:
+        listed = subprocess.run([dfu_util, "--list"], capture_output=True, text=True,
+                                errors="replace", timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise FlashError(f"cannot look for a Daisy in DFU mode: {dfu_util} --list failed "
+                         f"({err})") from err
+    return set(re.findall(r"\[([0-9a-f]{4}):([0-9a-f]{4})\]", listed.lower()))
+
+
 def check_dfu_device() -> None:
-    root = USB_DEVICES
-    if not root.exists():
-        return  # not Linux: PlatformIO's dfu-util reports a missing device itself
-    present = usb_ids(root)
+    """Refuse, before PlatformIO builds anything, unless a Daisy is in DFU mode."""
+    present = usb_ids(USB_DEVICES) if USB_DEVICES.exists() else dfu_util_ids()
     if DFU_ID in present:
         return
     if CDC_ID in present:
@@ -165,7 +196,9 @@ def platformio_environment(scratch: Path, model_dir: Path | None) -> dict[str, s
 def run_platformio(command: list[str], log: Callable[[str], None],
                    environment: dict[str, str] | None = None) -> int:
     """Run PlatformIO with its output passed on line by line; stop it, with the reason, when it
-    prints nothing for QUIET_LIMIT_SECONDS. Returns its exit status."""
+    prints nothing for QUIET_LIMIT_SECONDS. Returns its exit status. It runs in a session of
+    its own, which Ctrl-C does not reach: so Ctrl-C here stops it too, not leaving a build or an
+    upload running after the command has returned."""
     quiet_limit = QUIET_LIMIT_SECONDS
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, errors="replace", start_new_session=True,
@@ -179,17 +212,20 @@ def run_platformio(command: list[str], log: Callable[[str], None],
 
     threading.Thread(target=read, daemon=True).start()
     last_line = ""
-    while True:
-        try:
-            line = lines.get(timeout=quiet_limit)
-        except queue.Empty:
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=quiet_limit)
+            except queue.Empty:
+                raise FlashError(_quiet_reason(last_line, quiet_limit)) from None
+            if line is None:
+                return process.wait()
+            log(line)
+            last_line = line.strip() or last_line
+    finally:
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            raise FlashError(_quiet_reason(last_line, quiet_limit)) from None
-        if line is None:
-            return process.wait()
-        log(line)
-        last_line = line.strip() or last_line
 
 
 def _quiet_reason(last_line: str, quiet_limit: float) -> str:
@@ -210,9 +246,11 @@ def check_real_time(header: Path, force: bool, log: Callable[[str], None]) -> di
     spec = read_header(header)
     try:
         measured = measure_header(header)
-    except M7Error:
+    except M7ToolMissingError:
         log("note: no Cortex-M toolchain to measure the model's load; not checked")
         return None
+    except M7Error as err:
+        raise FlashError(f"{header}: {err}") from err
     verdict = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
     if verdict["verdict"] == "cannot run" and not force:
         raise FlashError(f"{header}: {verdict['message']}; train a smaller model (`daisynet "

@@ -5,6 +5,8 @@ The inference firmware (firmware/inference, text from firmware/core/patch_status
 model_cycles/sample=4126 p99=4400 max=5600 overruns=0 callbacks=1000 nonfinite=0`` over USB
 serial. ``monitor`` finds the port as ``capture`` does, shows each line as a table row, and
 records them as JSON lines with ``--log``. Other text on the port is counted and skipped.
+``--duration`` counts the device's seconds (its status lines' ``t``), not the host's, so
+``--duration 3`` shows the 3 status lines of 3 seconds whenever the first one arrives.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import serial
 
+from daisynet.host_sim.files import OutputPathError, check_output_file, write_text
 from daisynet.tools.capture import CaptureError, open_port
 
 STATUS_LINE = re.compile(r"^daisynet t=(\d+)s (.*)$")
@@ -43,6 +45,34 @@ HEADER = ("     t   cpu %  model %  cycles/sample    p99     max  overruns  nonf
 
 class MonitorError(Exception):
     """The monitor cannot start or must stop; the message says why in one line."""
+
+
+class StatusLog:
+    """The ``--log`` file: an earlier log is kept and this run's status lines follow it, one
+    JSON line each. Every line rewrites the file through ``write_text`` (a temporary file
+    renamed into place), so a full disk or a crash leaves the log as it was after the last line
+    written, never cut in the middle."""
+
+    def __init__(self, path: str | Path) -> None:
+        """Checks the log can be written, before the monitor starts."""
+        try:
+            self.path = check_output_file(path)
+            self.text = self.path.read_text() if self.path.exists() else ""
+        except OutputPathError as err:
+            raise MonitorError(f"cannot write the log: {err}") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise MonitorError(f"cannot add to the log {path}: {err}") from err
+        if self.text and not self.text.endswith("\n"):
+            self.text += "\n"
+
+    def add(self, status: dict) -> None:
+        text = self.text + json.dumps(status) + "\n"
+        try:
+            write_text(self.path, text)
+        except OSError as err:
+            raise MonitorError(f"cannot write the log {self.path}: {err.strerror or err}; it "
+                               "holds the status lines before this one") from err
+        self.text = text
 
 
 def parse_status_line(text: str) -> dict | None:
@@ -101,25 +131,19 @@ class MonitorSummary:
 
 
 def monitor(port: str, duration: float | None = None, count: int | None = None,
-            log_path: str | Path | None = None, wait: float = 5.0,
+            log: StatusLog | None = None, wait: float = 5.0,
             show: Callable[[str], None] = print) -> MonitorSummary:
     """Read status lines from ``port`` until ``duration`` seconds or ``count`` lines, Ctrl-C,
     unplug, or ``wait`` seconds without a status line. ``show`` gets the table's text lines;
-    ``log_path`` gets each status line as a JSON line."""
+    ``log`` gets each status line."""
     with contextlib.ExitStack() as cleanup:
-        log_file = None
-        if log_path is not None:
-            try:
-                log_file = cleanup.enter_context(Path(log_path).open("a"))
-            except OSError as err:
-                raise MonitorError(f"cannot write the log {log_path}: {err.strerror}") from err
         try:
             connection = cleanup.enter_context(open_port(port))
         except CaptureError as err:
             raise MonitorError(str(err)) from err
         summary = MonitorSummary(port)
         try:
-            _read_status_lines(connection, summary, duration, count, wait, show, log_file)
+            _read_status_lines(connection, summary, duration, count, wait, show, log)
         except KeyboardInterrupt:
             summary.stop_reason = "interrupted"
     return summary
@@ -127,7 +151,7 @@ def monitor(port: str, duration: float | None = None, count: int | None = None,
 
 def _read_status_lines(connection: serial.Serial, summary: MonitorSummary,
                        duration: float | None, count: int | None, wait: float,
-                       show: Callable[[str], None], log_file: TextIO | None) -> None:
+                       show: Callable[[str], None], log: StatusLog | None) -> None:
     port = summary.port
     pending = bytearray()
     started = last_status = time.monotonic()
@@ -152,14 +176,19 @@ def _read_status_lines(connection: serial.Serial, summary: MonitorSummary,
                 show(HEADER)
             summary.lines.append(status)
             show(format_row(status))
-            if log_file:
-                log_file.write(json.dumps(status) + "\n")
-                log_file.flush()
+            if log:
+                log.add(status)
             if count is not None and len(summary.lines) >= count:
                 summary.stop_reason = "count reached"
                 return
+            # Each status line covers the second before it.
+            device_seconds = status["seconds"] - summary.lines[0]["seconds"] + 1
+            if duration is not None and device_seconds >= duration:
+                summary.stop_reason = "duration reached"
+                return
         now = time.monotonic()
-        if duration is not None and now - started >= duration:
+        # A device whose status lines stop counting seconds still ends by the host's clock.
+        if duration is not None and now - started >= duration + wait:
             summary.stop_reason = "duration reached"
         elif now - last_status > wait:
             if not summary.lines:

@@ -10,11 +10,13 @@ Host speeds of the native and Python engines are measured in the same run too.
 
 With ``formats`` (``--quantize q15,q7``), the same model quantized to each format is measured
 in the same run beside float32 (rows carry a "format"), with its weight flash (2 and 1 bytes a
-weight against float32's 4).
+weight against float32's 4). A quantized header is measured as it is; its baseline is the
+per-sample approach (float32 only, as the blog firmware ran) on the same weights in float32.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,17 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ, daisy_target
+from daisynet.host_sim.daisy_target import BLOCK_FRAMES, DTCM_BYTES, SAMPLE_RATE_HZ, daisy_target
 from daisynet.host_sim.engine import Simulator
 from daisynet.host_sim.m7 import M7Engine
-from daisynet.host_sim.model_defn import read_header
+from daisynet.host_sim.model_defn import ModelSpec, read_header, render_header
 from daisynet.host_sim.native import BACKENDS, REPO, NativeEngine
 from daisynet.tools.measure.plan import (
     FLOAT32,
     PLAN_BLOCK,
+    history_bytes,
     quantized_header,
     real_time_verdict,
-    weight_flash_bytes,
 )
 
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
@@ -50,14 +52,27 @@ def _frames_per_second(render: Callable[[], np.ndarray], frames: int) -> float:
     return frames / max(time.perf_counter() - start, 1e-9)
 
 
+def as_float32(spec: ModelSpec) -> ModelSpec:
+    """A quantized spec's weights in float32 (its float weights are the integers' exact
+    values), for engines that run float32 only."""
+    layers = [dataclasses.replace(layer, quant=None) for layer in spec.layers]
+    return dataclasses.replace(spec, layers=layers, number_format=FLOAT32, float_sha256=None)
+
+
 def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
           log: Callable[[str], None], formats: tuple[str, ...] = ()) -> dict:
-    """Measure ``header``'s model, and the same model quantized to each of ``formats``;
-    returns the figures that were printed."""
+    """Measure ``header``'s model, and, for a float32 header, the same model quantized to
+    each of ``formats``; returns the figures that were printed."""
     from daisynet.training.export import excitation
 
     spec = read_header(header)
+    own_format = spec.number_format
     arch = spec.architecture()
+    history = history_bytes(arch, own_format)
+    if history > DTCM_BYTES:
+        raise ValueError(f"{header}: its layer history alone takes {history:,} B of RAM, over "
+                         f"the Daisy's {DTCM_BYTES:,} B DTCM, so it cannot run there; "
+                         "`daisynet plan` shows what fits")
     macs = arch.macs_per_sample
     rate = spec.sample_rate or SAMPLE_RATE_HZ
     target = daisy_target()
@@ -68,7 +83,16 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     log(f"emulated Cortex-M7 (QEMU mps2-an500, -icount shift=0), {frames} frames; load assumes "
         f"1 cycle per instruction at {target.clock_mhz:g} MHz (real cycles come from the Daisy)")
 
-    baseline_engine = M7Engine(header, BASELINE)
+    scratch = tempfile.TemporaryDirectory(prefix="daisynet-bench-")
+    baseline_header = Path(header)
+    if spec.quantized:
+        baseline_header = Path(scratch.name) / "model_defn_float32.h"
+        baseline_header.write_text(render_header(as_float32(spec), "daisynet bench baseline"))
+        if formats:
+            log(f"note: {header} is already {own_format}: measured as it is (--quantize "
+                "applies to float32 headers)")
+        formats = ()
+    baseline_engine = M7Engine(baseline_header, BASELINE)
     if frames > baseline_engine.max_frames:
         raise ValueError(f"--seconds {seconds:g} is {frames:,} frames; the emulated Cortex-M7's "
                          f"RAM holds at most {baseline_engine.max_frames:,} frames of this model "
@@ -78,8 +102,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     log(f"  backend  block  instr/sample  per MAC  speed-up  load at {rates}")
     rows = []
     footprints = {}
-    scratch = tempfile.TemporaryDirectory(prefix="daisynet-bench-")
-    headers = {FLOAT32: Path(header)}
+    headers = {own_format: Path(header)}
     for number_format in formats:
         headers[number_format] = quantized_header(
             spec, number_format, Path(scratch.name) / f"model_defn_{number_format}.h", inputs)
@@ -108,9 +131,11 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
                 log(f"  {label:9s}{block_size:5d}  {per_sample:12,.0f}  "
                     f"{per_sample / macs:7.2f}  {baseline / per_sample:7.1f}x  "
                     f"{load_text:>{8 + len(rates)}s}")
+    same_weights = " on the same weights in float32" if spec.quantized else ""
     log(f"  {BASELINE:7s}  (the original approach, one arm_mat_mult_f32 + arm_add_f32 per tap "
-        f"per sample): {baseline:,.0f} instructions/sample, {baseline / macs:.1f} per MAC")
-    weights = {number_format: weight_flash_bytes(spec, number_format) for number_format in headers}
+        f"per sample{same_weights}): {baseline:,.0f} instructions/sample, "
+        f"{baseline / macs:.1f} per MAC")
+    weights = {number_format: spec.weight_flash_bytes(number_format) for number_format in headers}
     for number_format, by_backend in footprints.items():
         for backend, footprint in by_backend.items():
             label = backend if number_format == FLOAT32 else f"{backend} {number_format}"
@@ -120,7 +145,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
 
     real_time = None
     at_daisy_block = [row for row in rows if row["backend"] == "fast"
-                      and row["block_size"] == PLAN_BLOCK and row["format"] == FLOAT32]
+                      and row["block_size"] == PLAN_BLOCK and row["format"] == own_format]
     if at_daisy_block:
         real_time = real_time_verdict(at_daisy_block[0]["instructions_per_sample"], rate)
         log(real_time["message"])
@@ -137,7 +162,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
                 _frames_per_second(lambda engine=native: engine.process(host_inputs),
                                    len(host_inputs)) for _ in range(3)) / rate
     scratch.cleanup()
-    native_speed = speeds[FLOAT32]
+    native_speed = speeds[own_format]
     python_speed = _frames_per_second(
         lambda: Simulator(spec).render(inputs, HOST_BLOCK), frames) / rate
     log("host     one core: native "
@@ -156,7 +181,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "cycle_budget_per_sample": target.cycles_per_sample(rate),
         "m7": rows,
         "per_sample_instructions_per_sample": round(baseline, 1),
-        "m7_footprint": footprints[FLOAT32],
+        "m7_footprint": footprints[own_format],
         "formats": list(headers),
         "m7_footprint_by_format": footprints,
         "weight_flash_bytes": weights,

@@ -6,7 +6,9 @@ Verdicts use the emulated instruction count as cycles (one cycle per instruction
 Daisy's own cycle counter is the final word) against SAFETY_MARGIN of the cycles per sample at
 the Daisy's clock, the engine's RAM against the Daisy's DTCM, and the weights against the flash
 the inference app leaves. With ``--quantize q15,q7`` the same random model is also quantized
-to each format and measured the same way (its fixed-point engine, its weight flash).
+to each format and measured the same way (its fixed-point engine, its weight flash). A model
+whose layer history alone is over the DTCM is judged without a build (it would not even link
+for the emulator): it cannot fit, whatever its cycles.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from daisynet.host_sim.model_defn import (
     read_header,
     render_header,
 )
-from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS
+from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS, NUMBER_FORMATS
+from daisynet.tools.text import plural
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
 PLAN_BLOCK = BLOCK_FRAMES  # models are measured as the Daisy's audio callback runs them
@@ -44,13 +47,13 @@ SEARCH_RATE = SAMPLE_RATE_HZ  # the widest/deepest search asks about the Daisy's
 WIDEST_SEARCHED = MAX_FILTERS  # filters
 DEEPEST_SEARCHED = MAX_BLOCKS  # blocks
 FLOAT32 = "float32"
-BYTES_PER_WEIGHT = {FLOAT32: 4, "q15": 2, "q7": 1}
 
 
-def weight_flash_bytes(spec: ModelSpec, number_format: str) -> int:
-    """Bytes of the model's weights and biases in ``number_format`` (alignment padding aside):
-    q15 and q7 take 1/2 and 1/4 of float32."""
-    return BYTES_PER_WEIGHT[number_format] * spec.architecture().parameters
+def history_bytes(arch: Architecture, number_format: str = FLOAT32) -> int:
+    """The engine RAM no backend can do without: each layer's (K-1)*d frames of history of
+    its input channels (firmware/core/wavenet_history.h; the backends add a block or more)."""
+    return NUMBER_FORMATS[number_format].item_bytes * sum((kernel - 1) * dilation * inputs
+                            for kernel, dilation, inputs, _ in arch.layer_shapes())
 
 
 def quantized_header(spec: ModelSpec, number_format: str, path: Path,
@@ -83,7 +86,9 @@ def random_spec(arch: Architecture, seed: int = 0) -> ModelSpec:
 
 @dataclass(frozen=True)
 class Measurement:
-    instructions_per_sample: float
+    # None: not measured, because the layer history alone is over the DTCM (ram_bytes is then
+    # that history).
+    instructions_per_sample: float | None
     ram_bytes: int  # engine state for blocks up to 64 (the Daisy's apps use BLOCK_FRAMES: less)
     weight_bytes: int
     flash_bytes: int  # engine code and weights (the fast engine is specialised per model)
@@ -92,15 +97,19 @@ class Measurement:
 def measure(arch: Architecture, number_format: str = FLOAT32) -> Measurement:
     """Instructions per sample at PLAN_BLOCK on the emulated M7, engine RAM, weight bytes, and
     the flash of the model's engine code and weights; ``number_format`` q15/q7: of the same
-    random model quantized."""
+    random model quantized. A model whose layer history is over the DTCM is not built."""
     spec = random_spec(arch)
+    weight_bytes = spec.weight_flash_bytes(number_format)
+    history = history_bytes(arch, number_format)
+    if history > DTCM_BYTES:
+        return Measurement(None, history, weight_bytes, weight_bytes)
     with tempfile.TemporaryDirectory(prefix="daisynet-plan-") as scratch:
         header = Path(scratch) / "model_defn.h"
         if number_format == FLOAT32:
             header.write_text(render_header(spec, "daisynet plan"))
-            return measure_header(header)
-        quantized_header(spec, number_format, header, _excitation(spec))
-        return _measure(spec, header, weight_flash_bytes(spec, number_format))
+        else:
+            quantized_header(spec, number_format, header, _excitation(spec))
+        return _measure(spec, header, weight_bytes)
 
 
 def _excitation(spec: ModelSpec) -> np.ndarray:
@@ -145,18 +154,67 @@ def real_time_verdict(instructions_per_sample: float, sample_rate: int) -> dict:
             "message": message}
 
 
-def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool:
+def shortfalls(measurement: Measurement, sample_rate: int) -> list[str]:
+    """What keeps a model from fitting at ``sample_rate``: "cycles" (over SAFETY_MARGIN of
+    the budget), "RAM" (over the DTCM), "flash" (over what the inference app leaves)."""
     budget = SAFETY_MARGIN * daisy_target().cycles_per_sample(sample_rate)
-    return (measurement.instructions_per_sample <= budget and measurement.ram_bytes <= DTCM_BYTES
-            and measurement.flash_bytes <= model_flash_budget())
+    over = []
+    if (measurement.instructions_per_sample is not None
+            and measurement.instructions_per_sample > budget):
+        over.append("cycles")
+    if measurement.ram_bytes > DTCM_BYTES:
+        over.append("RAM")
+    if measurement.flash_bytes > model_flash_budget():
+        over.append("flash")
+    return over
+
+
+def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool:
+    return not shortfalls(measurement, sample_rate)
 
 
 def fits_at(arch: Architecture, sample_rate: int = SEARCH_RATE) -> bool:
     """Whether ``arch`` would fit on the Daisy at ``sample_rate``: measured on the emulated M7,
     unless its weights alone are over the flash budget (then no build is needed)."""
-    if BYTES_PER_WEIGHT[FLOAT32] * arch.parameters > model_flash_budget():
+    if random_spec(arch).weight_flash_bytes() > model_flash_budget():
         return False
     return fits(arch, measure(arch), sample_rate)
+
+
+def _verdict(over: list[str]) -> str:
+    return "fits" if not over else f"does NOT fit ({', '.join(over)})"
+
+
+def _rate_verdicts(measurement: Measurement, sample_rates: tuple[int, ...]) -> list[dict]:
+    target = daisy_target()
+    verdicts = []
+    for rate in sample_rates:
+        budget = target.cycles_per_sample(rate)
+        instructions = measurement.instructions_per_sample
+        over = shortfalls(measurement, rate)
+        verdicts.append({"sample_rate": rate, "cycles_per_sample": round(budget, 1),
+                         "load": None if instructions is None else round(instructions / budget, 4),
+                         "fits": not over, "over": over})
+    return verdicts
+
+
+def _ram_text(measurement: Measurement) -> str:
+    if measurement.instructions_per_sample is None:
+        return f"{measurement.ram_bytes:,} B (its layer history alone)"
+    return f"{measurement.ram_bytes:,} B"
+
+
+def _flash_text(measurement: Measurement) -> str:
+    if measurement.instructions_per_sample is None:
+        return f"{measurement.weight_bytes:,} B of weights (engine code not built)"
+    return (f"{measurement.flash_bytes:,} B of engine code and weights "
+            f"({measurement.weight_bytes:,} B of weights)")
+
+
+def _load_text(verdict: dict) -> str:
+    if verdict["load"] is None:
+        return "not measured"
+    return f"{100 * verdict['load']:.1f}% of {verdict['cycles_per_sample']:,.0f} cycles"
 
 
 def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
@@ -193,9 +251,10 @@ def search_limits(inputs: int, kernel_size: int, filters: tuple[int, ...],
 def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
          sample_rates: tuple[int, ...], log: Callable[[str], None], search: bool = True,
          quantize: tuple[str, ...] = ()) -> dict:
-    """Measure the architecture and say whether it fits at each sample rate; with ``search``,
-    also the widest uniform filter count and the deepest network that fit at SEARCH_RATE (float32);
-    with ``quantize``, the same for the model quantized to each format (no search)."""
+    """Measure the architecture and say whether it fits at each sample rate, and if not, why;
+    with ``search``, also the widest uniform filter count and the deepest network that fit at
+    SEARCH_RATE (float32); with ``quantize``, the same for the model quantized to each format
+    (no search)."""
     arch = Architecture(inputs, tuple(filters), kernel_size)
     target = daisy_target()
     measured = measure(arch)
@@ -205,29 +264,28 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         f"{arch.macs_per_sample:,} MACs/sample")
     log(f"receptive field {arch.receptive_field:,} samples "
         f"({1000 * arch.receptive_field / SAMPLE_RATE_HZ:.1f} ms at {SAMPLE_RATE_HZ // 1000} kHz)")
-    log(f"emulated M7 at block {PLAN_BLOCK}: {measured.instructions_per_sample:,.0f} "
-        f"instructions/sample (taken as cycles at {target.clock_mhz:g} MHz, "
-        f"{100 * SAFETY_MARGIN:.0f}% of the budget allowed)")
-    rates = []
-    for rate in sample_rates:
-        budget = target.cycles_per_sample(rate)
-        load = measured.instructions_per_sample / budget
-        verdict = fits(arch, measured, rate)
-        rates.append({"sample_rate": rate, "cycles_per_sample": round(budget, 1),
-                      "load": round(load, 4), "fits": verdict})
-        log(f"  {rate:>6,} Hz  {100 * load:6.1f}% of {budget:,.0f} cycles  "
-            f"{'fits' if verdict else 'does NOT fit'}")
-    log(f"RAM    {measured.ram_bytes:,} B of {DTCM_BYTES:,} B DTCM "
+    if measured.instructions_per_sample is None:
+        log(f"not measured: its layer history alone takes {measured.ram_bytes:,} B of RAM, "
+            f"over the {DTCM_BYTES:,} B DTCM, so it cannot fit at any rate")
+    else:
+        log(f"emulated M7 at block {PLAN_BLOCK}: {measured.instructions_per_sample:,.0f} "
+            f"instructions/sample (taken as cycles at {target.clock_mhz:g} MHz, "
+            f"{100 * SAFETY_MARGIN:.0f}% of the budget allowed)")
+    rates = _rate_verdicts(measured, sample_rates)
+    for verdict in rates:
+        log(f"  {verdict['sample_rate']:>7,} Hz  {_load_text(verdict):>24s}  "
+            f"{_verdict(verdict['over'])}")
+    log(f"RAM    {_ram_text(measured)} of {DTCM_BYTES:,} B DTCM "
         f"({'ok' if measured.ram_bytes <= DTCM_BYTES else 'too big'})")
-    log(f"flash  {measured.flash_bytes:,} B of engine code and weights ({measured.weight_bytes:,} "
-        f"B of weights), {flash_budget:,} B left by the inference app "
+    log(f"flash  {_flash_text(measured)}, {flash_budget:,} B left by the inference app "
         f"({'ok' if measured.flash_bytes <= flash_budget else 'too big'})")
+    instructions = measured.instructions_per_sample
     result = {
         "inputs": inputs, "kernel_size": kernel_size, "filters": list(filters),
         "parameters": arch.parameters, "macs_per_sample": arch.macs_per_sample,
         "receptive_field_samples": arch.receptive_field,
         "receptive_field_ms_at_48k": round(1000 * arch.receptive_field / SAMPLE_RATE_HZ, 2),
-        "instructions_per_sample": round(measured.instructions_per_sample, 1),
+        "instructions_per_sample": None if instructions is None else round(instructions, 1),
         "block_size": PLAN_BLOCK, "safety_margin": SAFETY_MARGIN,
         "engine_ram_bytes": measured.ram_bytes, "dtcm_bytes": DTCM_BYTES,
         "weight_flash_bytes": measured.weight_bytes, "model_flash_bytes": measured.flash_bytes,
@@ -235,32 +293,39 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
         "rates": rates,
     }
     if quantize:
-        result["weight_flash_bytes_float32"] = weight_flash_bytes(random_spec(arch), FLOAT32)
+        result["weight_flash_bytes_float32"] = measured.weight_bytes
         result["formats"] = {}
     for number_format in quantize:
         q = measure(arch, number_format)
-        verdicts = []
-        for rate in sample_rates:
-            load = q.instructions_per_sample / target.cycles_per_sample(rate)
-            verdicts.append({"sample_rate": rate, "load": round(load, 4),
-                             "fits": fits(arch, q, rate)})
+        verdicts = _rate_verdicts(q, sample_rates)
+        per_mac = (None if q.instructions_per_sample is None
+                   else q.instructions_per_sample / arch.macs_per_sample)
         result["formats"][number_format] = {
-            "instructions_per_sample": round(q.instructions_per_sample, 1),
-            "instructions_per_mac": round(q.instructions_per_sample / arch.macs_per_sample, 3),
+            "instructions_per_sample": (None if q.instructions_per_sample is None
+                                        else round(q.instructions_per_sample, 1)),
+            "instructions_per_mac": None if per_mac is None else round(per_mac, 3),
             "engine_ram_bytes": q.ram_bytes, "weight_flash_bytes": q.weight_bytes,
             "model_flash_bytes": q.flash_bytes, "rates": verdicts,
         }
-        fraction = q.weight_bytes / result["weight_flash_bytes_float32"]
-        log(f"{number_format:6s} {q.instructions_per_sample:,.0f} instructions/sample "
-            f"({q.instructions_per_sample / arch.macs_per_sample:.2f} per MAC): "
-            + ", ".join(f"{v['sample_rate']:,} Hz {100 * v['load']:.1f}% "
-                        f"{'fits' if v['fits'] else 'does NOT fit'}" for v in verdicts))
-        log(f"       RAM {q.ram_bytes:,} B; flash {q.flash_bytes:,} B of engine code and weights "
-            f"({q.weight_bytes:,} B of weights, {fraction:.2g} of float32's)")
+        fraction = q.weight_bytes / measured.weight_bytes
+        measured_text = ("not measured (its layer history alone is over the DTCM)"
+                         if per_mac is None else
+                         f"{q.instructions_per_sample:,.0f} instructions/sample "
+                         f"({per_mac:.2f} per MAC)")
+        log(f"{number_format:6s} {measured_text}: "
+            + ", ".join(f"{v['sample_rate']:,} Hz "
+                        + ("" if v["load"] is None else f"{100 * v['load']:.1f}% ")
+                        + _verdict(v["over"]) for v in verdicts))
+        log(f"       RAM {_ram_text(q)}; flash {_flash_text(q)}, {fraction:.2g} of float32's "
+            "weights")
     if search:
         widest, deepest = search_limits(inputs, kernel_size, tuple(filters), fits_at)
         result["widest_uniform_filters"] = widest
         result["deepest_blocks"] = deepest
-        log(f"at {SEARCH_RATE // 1000} kHz: widest uniform filters for {len(filters)} blocks: "
-            f"{widest}; deepest network of {filters[-1]} filters: {deepest} blocks")
+        widest_text = widest if widest is not None else "none fits, not even 1 filter"
+        deepest_text = (plural(deepest, "block") if deepest is not None
+                        else "none fits, not even 1 block")
+        log(f"at {SEARCH_RATE // 1000} kHz: widest uniform filters for "
+            f"{plural(len(filters), 'block')}: {widest_text}; deepest network of "
+            f"{plural(filters[-1], 'filter')}: {deepest_text}")
     return result

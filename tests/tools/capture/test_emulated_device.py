@@ -1,12 +1,14 @@
 """The emulated datalogger: the firmware's recorder and command handling behind the modelled
 USB link."""
 
+import json
+
 import pytest
 import serial
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.tools.capture import CaptureRequest, capture_emulated
-from daisynet.tools.capture.emulated_device import EmulatedDatalogger
+from daisynet.tools.capture.emulated_device import EmulatedDatalogger, EmulatorError
 from daisynet.tools.capture.wire import (
     CommandType,
     FrameDecoder,
@@ -92,3 +94,33 @@ def test_replaying_a_dataset_without_patch_channel_names_warns(tmp_path, source,
           "-o", str(tmp_path / "c"), "--json"])
     err = capsys.readouterr().err
     assert "no input named mic_0, mic_1" in err and "the capture will be silent" in err
+
+
+def test_an_emulator_that_does_not_start_says_why(source):
+    """Beyond issue 22's list: the emulator's own refusal (here a link slower than one USB
+    packet a second, which the CLI now refuses as --link-rate's range) was an AttributeError."""
+    refused = "did not start: emulated_datalogger: --link-rate must be >= 64 B/s"
+    with pytest.raises(EmulatorError, match=refused), EmulatedDatalogger(source, link_rate=10):
+        pass
+
+
+def test_a_full_disk_when_adding_the_device_summary_keeps_the_log_and_says_so(tmp_path,
+                                                                               monkeypatch,
+                                                                               capsys):
+    """Beyond issue 22's list: the emulated capture rewrites its log with the device's
+    summary; an OSError there (a full disk) was a traceback after a successful capture."""
+    import errno
+
+    from daisynet.tools.capture import emulated_device
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(emulated_device, "write_text", full)
+    assert main(["capture", "--emulate", "--emulate-seconds", "1", "-o",
+                 str(tmp_path / "c"), "--json"]) == 1
+    err = capsys.readouterr().err
+    assert err.endswith("could not take the emulated device's summary (No space left on "
+                        "device)\n") and "Traceback" not in err
+    log = json.loads((tmp_path / "c.capture.json").read_text())
+    assert log["frames_captured"] == 48_000 and "device_summary" not in log["emulated"]

@@ -41,3 +41,18 @@ def test_permission_denied_says_what_to_do(monkeypatch, capsys, tmp_path):
 def test_missing_port(capsys, tmp_path):
     assert main(["capture", "--port", str(tmp_path / "ttyNONE"), "-o", str(tmp_path / "c")]) == 1
     assert "no such port" in capsys.readouterr().err
+
+
+def test_a_port_unplugged_while_opening_is_one_line(monkeypatch, capsys, tmp_path):
+    """Issue 22, item 7: termios's error (the terminal gone between opening and configuring
+    it) was a traceback."""
+    import termios
+
+    def unplugged(*args, **kwargs):
+        raise termios.error(5, "Input/output error")
+
+    monkeypatch.setattr(serial, "Serial", unplugged)
+    assert main(["capture", "--port", "/dev/ttyACM0", "-o", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert err == ("daisynet capture: error: /dev/ttyACM0: disconnected while opening it "
+                   "(Input/output error)\n")

@@ -4,6 +4,7 @@ nothing is written over, and a capture with nothing in it is an error (issue 10,
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,115 @@ def test_a_capture_too_gappy_to_train_says_so(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "warning: too gappy to train with the default window" in out
     assert "--mode record" in out
+
+
+# --- issue 22: full disks and races at save time ----------------------------------------------
+
+
+def earlier_capture(folder) -> dict:
+    """An earlier capture's three files, with their bytes."""
+    files = {folder / name: f"earlier {name}\n".encode()
+             for name in ("c.wav", "c.json", "c.capture.json")}
+    for path, data in files.items():
+        path.write_bytes(data)
+    return files
+
+
+def test_a_disk_that_fills_up_while_saving_rescues_the_take_and_keeps_the_earlier_one(
+        tmp_path, monkeypatch, capsys):
+    """Issue 22, item 1: libsndfile's error on a full disk was a traceback, left a truncated
+    WAV and rescued nothing (only OSError was caught)."""
+    import soundfile
+
+    from daisynet.tools.capture import saving
+
+    full = tmp_path / "full"
+    full.mkdir()
+    earlier = earlier_capture(full)
+    monkeypatch.setattr(saving, "rescue_folders", lambda: [tmp_path / "rescue"])
+    write = soundfile.write
+
+    def write_until_full(path, *args, **kwargs):
+        if Path(path).parent.parent == full or Path(path).parent == full:
+            Path(path).write_bytes(b"RIFF half a WAV")
+            raise soundfile.LibsndfileError(0, f"Error writing {path}: ")  # as on ENOSPC
+        return write(path, *args, **kwargs)
+
+    monkeypatch.setattr(soundfile, "write", write_until_full)
+    assert main(["capture", "--emulate", "--emulate-seconds", "1", "--force",
+                 "-o", str(full / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [err] = [line for line in err.splitlines() if "error:" in line]
+    assert "could not write" in err and "c.wav" in err
+    assert {path: path.read_bytes() for path in earlier} == earlier
+    assert sorted(p.name for p in full.iterdir()) == ["c.capture.json", "c.json", "c.wav"]
+    saved = err.split("saved as ")[1].split(" instead")[0]
+    assert saved.startswith(str(tmp_path / "rescue"))
+    assert load_dataset(saved).frames == 48_000
+
+
+def test_a_name_taken_while_recording_is_not_replaced_and_the_take_is_saved_beside_it(
+        tmp_path, source, monkeypatch):
+    """Issue 22, item 3: two captures to one name both said "wrote" and exited 0; the refusal
+    now holds at save time, and the second take goes under a fresh name."""
+    from daisynet.tools.capture import CaptureError, session
+
+    record = session._record
+    earlier: dict = {}
+
+    def another_capture_saves_meanwhile(*args, **kwargs):
+        reason = record(*args, **kwargs)
+        earlier.update(earlier_capture(tmp_path))
+        return reason
+
+    monkeypatch.setattr(session, "_record", another_capture_saves_meanwhile)
+    with pytest.raises(CaptureError, match="already exists") as err:
+        capture_emulated(source, CaptureRequest(tmp_path / "c"), **quiet())
+    assert {path: path.read_bytes() for path in earlier} == earlier
+    saved = str(err.value).split("saved as ")[1].split(" instead")[0]
+    assert Path(saved).parent == tmp_path and Path(saved).name.startswith("c-rescued-")
+    captured = load_dataset(saved)
+    assert captured.frames == source.frames
+    assert (tmp_path / captured.source["capture_log"]).exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_sidecar_is_never_placed_without_its_wav(tmp_path, source, monkeypatch):
+    """When the WAV cannot take its name, the log placed before it is taken back and the
+    sidecar is never placed: no half dataset under the name."""
+    from daisynet.host_sim import files
+    from daisynet.tools.capture import CaptureError, saving
+
+    monkeypatch.setattr(saving, "rescue_folders", lambda: [tmp_path / "rescue"])
+    rename = files._rename_without_replacing
+
+    def wav_taken(temporary, path):
+        if path == tmp_path / "c.wav":
+            path.write_bytes(b"someone else's")
+        rename(temporary, path)
+
+    monkeypatch.setattr(files, "_rename_without_replacing", wav_taken)
+    with pytest.raises(CaptureError, match="saved as"):
+        capture_emulated(source, CaptureRequest(tmp_path / "c"), **quiet())
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "c.capture.json").exists()
+    assert (tmp_path / "c.wav").read_bytes() == b"someone else's"
+
+
+def test_every_file_a_capture_writes_goes_through_atomic_output(tmp_path, source, monkeypatch):
+    from daisynet.host_sim import files
+    from daisynet.tools.capture import saving
+
+    atomic_output, written = files.atomic_output, []
+
+    def recorded(path, replace=True):
+        written.append(Path(path))
+        return atomic_output(path, replace)
+
+    monkeypatch.setattr(files, "atomic_output", recorded)  # write_text's
+    monkeypatch.setattr(saving, "atomic_output", recorded)
+    capture_emulated(source, CaptureRequest(tmp_path / "c"), **quiet())
+    names = ["c.capture.json", "c.json", "c.wav"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == names
+    # The log twice: saved with the dataset, then again with the emulated device's summary.
+    assert sorted(path.name for path in written) == ["c.capture.json", *names]

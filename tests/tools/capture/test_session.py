@@ -3,6 +3,7 @@ pty -> pyserial -> dataset."""
 
 import json
 import os
+import re
 import threading
 import time
 import tty
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import serial
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.tools.capture import CaptureRequest, capture, capture_emulated
@@ -195,11 +197,16 @@ def test_corruption_and_drops_keep_every_intact_frame_and_count_every_loss(tmp_p
 ])
 def test_a_stream_that_stops_or_unplugs_saves_what_arrived(tmp_path, source, fault, reason,
                                                            least_blocks):
-    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", silence_timeout=0.5),
-                              fault, progress=False, log=lambda _: None)
-    captured = load_dataset(result.dataset_path)
-    assert result.log["stop_reason"].startswith(reason)
-    blocks = result.log["frames_by_type"]["data"]
+    from daisynet.tools.capture import CaptureError
+
+    # Issue 22, item 7: a capture cut short saves what arrived and is an error, not a success.
+    with pytest.raises(CaptureError, match=rf"the capture ended early \({reason}"):
+        capture_emulated(source, CaptureRequest(tmp_path / "cap", silence_timeout=0.5), fault,
+                         progress=False, log=lambda _: None)
+    log = json.loads((tmp_path / "cap.capture.json").read_text())
+    captured = load_dataset(tmp_path / "cap")
+    assert log["stop_reason"].startswith(reason)
+    blocks = log["frames_by_type"]["data"]
     assert least_blocks <= blocks <= 300_000 // 600
     assert captured.frames == blocks * BLOCK_FRAMES
     assert_exact(captured, source, ["audio_in_2"], frames=captured.frames)
@@ -407,3 +414,169 @@ def test_a_request_takes_command_line_values_and_refuses_unknown_ones():
     assert request.inputs == ("in.wav",) and CaptureRequest("c", channels=None).channels == ()
     with pytest.raises(ValueError, match="mode must be one of auto, live, record, not 'stream'"):
         CaptureRequest("c", mode="stream")
+
+
+@pytest.mark.parametrize("disconnect_at", [0, 1, 100, 5000, 20_000])
+def test_an_unplug_at_any_moment_is_one_line_and_saves_what_arrived(tmp_path, capsys,
+                                                                     disconnect_at):
+    """Issue 22, item 7: an unplug during the handshake was a termios or SerialException
+    traceback; a capture cut short by an unplug exited 0."""
+    assert main(["capture", "--emulate", "--emulate-seconds", "2", "--disconnect-at",
+                 str(disconnect_at), "-o", str(tmp_path / "c"), "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    [err] = [line for line in err.splitlines() if "error:" in line]
+    if (tmp_path / "c.wav").exists():  # whether a block got through depends on the pty
+        assert "the capture ended early (disconnected)" in err
+        log = json.loads((tmp_path / "c.capture.json").read_text())
+        assert load_dataset(tmp_path / "c").frames == log["frames_captured"] > 0
+    else:  # gone before the port opened, while opening it, or during the handshake
+        assert re.search(r"no such port \(unplugged\?\)|disconnected while opening it|"
+                         "disconnected before the recording started; nothing saved|"
+                         r"no audio frames arrived \(disconnected\)", err), err
+
+
+def interrupt_when(monkeypatch, *blocks: int) -> None:
+    """Ctrl-C once the record-mode transfer has brought each of ``blocks`` blocks."""
+    from daisynet.tools.capture.assembly import Assembler
+
+    add, pending = Assembler.add, list(blocks)
+
+    def add_then_interrupt(self, frame):
+        add(self, frame)
+        if pending and self.blocks_received >= pending[0]:
+            pending.pop(0)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Assembler, "add", add_then_interrupt)
+
+
+def test_ctrl_c_during_a_record_mode_transfer_lets_it_finish(tmp_path, source, monkeypatch):
+    """Issue 22, item 4: Ctrl-C during the transfer ended the capture at once and reported
+    "0 audio frames missing" with frames still on the device."""
+    interrupt_when(monkeypatch, 1000)
+    lines = []
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", mode="record"),
+                              progress=False, log=lines.append)
+    assert any(line.startswith("interrupted: receiving about ") and "s still on the Daisy "
+               "(Ctrl-C again to abandon it)" in line for line in lines), lines
+    assert result.log["stop_reason"] == "interrupted"
+    assert result.log["frames_captured"] == source.frames and result.log["data_gaps"] == []
+
+
+def test_ctrl_c_twice_during_a_transfer_abandons_it_and_says_what_is_left(tmp_path, source,
+                                                                          monkeypatch, capsys):
+    interrupt_when(monkeypatch, 1000, 1500)
+    assert main(["capture", "--emulate-seconds", "3", "--emulate", "--mode", "record",
+                 "-o", str(tmp_path / "cap")]) == 1
+    captured = capsys.readouterr()
+    assert "frames left on the device" in captured.out
+    error = captured.err.strip().splitlines()[-1]
+    assert "interrupted; abandoned at Ctrl-C again: about " in error
+    assert "frames" in error and "still on the Daisy did not arrive" in error
+    log = json.loads((tmp_path / "cap.capture.json").read_text())
+    assert log["frames_captured"] < 144_000
+    assert log["frames_left_on_device"] == 144_000 - log["frames_by_type"]["data"] * BLOCK_FRAMES
+    assert load_dataset(tmp_path / "cap").frames == log["frames_captured"]
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--duration", "1e300"), ("--duration", "4294968"), ("--emulate-seconds", "1e7"),
+    ("--link-rate", str(10**24)), ("--link-rate", "63"), ("--flip-burst", str(2**64)),
+    ("--truncate-at", str(2**63)),
+    ("--disconnect-at", str(2**64)), ("--stall-every", str(2**63)),
+    ("--stall-ms", "99999999999"), ("--fault-seed", "-5"), ("--fault-seed", str(2**32)),
+])
+def test_numbers_beyond_what_the_wire_or_the_emulator_holds_are_refused_by_option(
+        tmp_path, capsys, option, value):
+    """Issue 22, item 10: --duration 1e300 was a struct.error; --emulate-seconds 1e7 ran out of
+    memory, --stall-ms beyond a C int and --link-rate 1e24 broke the emulator, a negative
+    --fault-seed was numpy's error without the option's name."""
+    with pytest.raises(SystemExit) as exit_status:
+        main(["capture", "--emulate", option, value, "-o", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert exit_status.value.code == 2 and err.count("\n") == 1
+    assert f"argument {option}: must be" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_duration_longer_than_the_device_counts_is_refused_before_recording(tmp_path, source):
+    from daisynet.tools.capture import CaptureError
+
+    with pytest.raises(CaptureError, match=r"a duration of 1e\+300 s is longer than the "
+                                           r"datalogger can record \(4,294,967 s\)"):
+        capture_emulated(source, CaptureRequest(tmp_path / "c", duration=1e300), **quiet())
+    assert not list(tmp_path.iterdir())
+
+
+def test_ctrl_c_between_a_read_and_its_frames_loses_no_frame(tmp_path, source, monkeypatch):
+    """Beyond issue 22's list: Ctrl-C landing after a read but before its frames were
+    assembled dropped them (live: a gap for good). The signal now waits for the frames."""
+    import signal
+
+    from daisynet.tools.capture import wire
+
+    feed, sent = wire.FrameDecoder.feed, []
+
+    def feed_then_ctrl_c(self, data):
+        frames = feed(self, data)
+        if not sent and len(frames) > 1 and self.stats.frames > 1000:
+            sent.append(len(frames))
+            signal.raise_signal(signal.SIGINT)
+        return frames
+
+    monkeypatch.setattr(wire.FrameDecoder, "feed", feed_then_ctrl_c)
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", mode="live"), **quiet())
+    assert sent and result.log["stop_reason"] == "interrupted"
+    assert result.log["data_gaps"] == [] and result.log["frames_missing"] == 0
+    assert 0 < result.log["frames_captured"] < source.frames
+
+
+def test_a_capture_stopped_by_a_gap_leaves_the_device_idle(tmp_path, source):
+    """Beyond issue 22's list: --on-gap fail in live mode left the device recording, so the
+    next capture found it busy."""
+    from daisynet.tools.capture import CaptureError
+
+    with EmulatedDatalogger(source, Faults(drop_rate=0.05)) as device:
+        with pytest.raises(CaptureError, match="missing from frame"):
+            capture(device.port, CaptureRequest(tmp_path / "a", mode="live", on_gap="fail"),
+                    **quiet())
+        result = capture(device.port, CaptureRequest(tmp_path / "b", mode="live",
+                                                     duration=0.2), **quiet())
+    assert result.log["frames_captured"] == 0.2 * 48_000
+
+
+def test_a_hangup_that_took_the_terminal_still_lets_the_transfer_finish(tmp_path, source,
+                                                                        monkeypatch):
+    """Beyond issue 22's list: after SIGHUP the terminal is gone and printing fails (EIO);
+    the line saying what the Daisy still holds turned the transfer into a "disconnect"."""
+    import errno
+
+    interrupt_when(monkeypatch, 1000)
+
+    def terminal_gone(line: str) -> None:
+        if line.startswith("interrupted"):
+            raise OSError(errno.EIO, "Input/output error")
+
+    result = capture_emulated(source, CaptureRequest(tmp_path / "cap", mode="record"),
+                              progress=False, log=terminal_gone)
+    assert result.log["stop_reason"] == "interrupted"
+    assert result.log["frames_captured"] == source.frames and result.log["data_gaps"] == []
+
+
+def test_a_recording_found_running_is_left_alone(tmp_path, source):
+    """The STOP a failed capture sends is for its own recording only: one started with the
+    encoder before the capture (busy at HELLO) keeps running."""
+    from daisynet.tools.capture import CaptureError
+    from daisynet.tools.capture.wire import FrameDecoder
+
+    with EmulatedDatalogger(source) as device:
+        device.press_encoder()
+        with serial.Serial(device.port, timeout=0.05) as port:  # until it records
+            decoder = FrameDecoder()
+            for _ in range(2000):
+                if any(frame.type == FrameType.SESSION for frame in decoder.feed(port.read(4096))):
+                    break
+        for name in ("a", "b"):
+            with pytest.raises(CaptureError, match="the datalogger is busy \\(recording\\)"):
+                capture(device.port, CaptureRequest(tmp_path / name), **quiet())

@@ -338,9 +338,10 @@ def test_golden_frames_beyond_one_second_or_beyond_the_input_are_refused(tmp_pat
                                                                          capsys):
     model_path, _ = exported
     header = tmp_path / "g.h"
-    assert main(["export", str(model_path), "-o", str(header), "--golden-frames",
-                 "10000000"]) == 1
-    one_line_error(capsys, "golden frames must be 1..48000")
+    with pytest.raises(SystemExit) as status:  # a bad option value: refused while parsing
+        main(["export", str(model_path), "-o", str(header), "--golden-frames", "10000000"])
+    assert status.value.code == 2
+    one_line_error(capsys, "argument --golden-frames: must be a whole number from 1 up to 48,000")
     soundfile.write(tmp_path / "short.wav", np.zeros((10, 3), np.float32), 48_000,
                     subtype="FLOAT")
     assert main(["export", str(model_path), "-o", str(header), "--golden-input",

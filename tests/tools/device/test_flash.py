@@ -12,7 +12,8 @@ import pytest
 
 from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import model_flash_budget
-from daisynet.host_sim.model_defn import read_header
+from daisynet.host_sim.model_defn import Architecture, read_header, render_header
+from daisynet.host_sim.quantize import random_spec
 from daisynet.tools.cli import main
 from daisynet.tools.device import flash as flash_module
 from daisynet.training.export import export
@@ -127,6 +128,43 @@ def test_no_dfu_device(fake_pio, tmp_path, monkeypatch, capsys):
     assert not fake_pio.exists()
 
 
+def fake_dfu_util(folder: Path, listing: str) -> Path:
+    script = folder / "dfu-util"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nprint({listing!r}, end='')\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+DFU_LISTING = ("dfu-util 0.11\n"
+               "Found DFU: [0483:df11] ver=0200, devnum=7, cfg=1, intf=0, path=\"1-1\", alt=0, "
+               "name=\"@Internal Flash  /0x08000000/16*128Kg\", serial=\"200364500000\"\n")
+
+
+@pytest.mark.parametrize("listing, expected", [
+    (None, "there is no /nonexistent/usb/devices and no dfu-util; install dfu-util"),
+    ("dfu-util 0.11\n", "no Daisy in DFU mode found (USB 0483:df11)"),
+    (DFU_LISTING, None),
+])
+def test_without_sysfs_dfu_util_looks_for_the_daisy_before_any_build(
+        fake_pio, tmp_path, monkeypatch, capsys, listing, expected):
+    """Issue 22, item 21: without /sys/bus/usb/devices the check was skipped and PlatformIO
+    started a network build for a Daisy that was not there."""
+    monkeypatch.setattr(flash_module, "USB_DEVICES", Path("/nonexistent/usb/devices"))
+    folder = tmp_path / "tools"
+    folder.mkdir()
+    if listing is not None:
+        fake_dfu_util(folder, listing)
+    monkeypatch.setenv("PATH", str(folder))
+    status = main(["flash", "datalogger"])
+    err = capsys.readouterr().err
+    if expected is None:
+        assert status == 0 and fake_pio.exists()
+    else:
+        assert status == 1 and expected in err and err.count("\n") == 1
+        assert not fake_pio.exists()
+
+
 def test_daisy_running_firmware_instead_of_dfu(fake_pio, tmp_path, monkeypatch, capsys):
     root = fake_usb(tmp_path / "usb", flash_module.CDC_ID)
     monkeypatch.setattr(flash_module, "USB_DEVICES", root)
@@ -214,14 +252,62 @@ def test_platformio_stuck_fetching_packages_is_stopped_with_the_reason(tmp_path,
     assert "Connect to the network" in captured.err and captured.err.count("\n") == 1
 
 
+def test_ctrl_c_stops_platformio_too(tmp_path):
+    """PlatformIO runs in its own session, which the terminal's Ctrl-C does not reach: it
+    went on building (or uploading) after `daisynet flash` had said "interrupted"."""
+    script = tmp_path / "pio"
+    script.write_text(f'#!/bin/sh\necho $$ > {tmp_path / "pid"}\necho "Processing inference"\n'
+                      'exec sleep 60\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+    def ctrl_c(_line):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        flash_module.run_platformio([str(script)], ctrl_c)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((tmp_path / "pid").read_text()), 0)
+
+
 def test_without_the_cortex_m_toolchain_flash_says_it_checked_weights_only(
         fake_pio, dfu_attached, monkeypatch, capsys):
     def no_toolchain(*_):
-        raise flash_module.M7Error("arm-none-eabi-g++ not found")
+        raise flash_module.M7ToolMissingError("arm-none-eabi-g++ not found")
 
     monkeypatch.setattr(flash_module, "build_firmware", no_toolchain)
     assert main(["flash", "inference"]) == 0
     assert "only its weights were checked" in capsys.readouterr().out
+
+
+def test_a_failed_m7_build_is_not_taken_for_a_missing_toolchain(
+        fake_pio, dfu_attached, monkeypatch, capsys):
+    """Any emulated-M7 failure used to read as "no toolchain": flash then went on to build."""
+    def failed_build(*_):
+        raise flash_module.M7Error("build failed: engine_unit.cc: error")
+
+    monkeypatch.setattr(flash_module, "build_firmware", failed_build)
+    assert main(["flash", "inference"]) == 1
+    err = capsys.readouterr().err
+    assert "build failed: engine_unit.cc: error" in err and err.count("\n") == 1
+    assert not fake_pio.exists()
+
+
+def test_a_history_over_the_dtcm_is_refused_before_any_build(fake_pio, dfu_attached, tmp_path,
+                                                             monkeypatch, capsys):
+    """Kernel 8 and 8 blocks: a receptive field of 16.7 M samples, 268 MB of history."""
+    def no_build(*_):
+        raise AssertionError("built a model whose history alone is over the DTCM")
+
+    monkeypatch.setattr(flash_module, "build_firmware", no_build)
+    spec = random_spec(Architecture(3, (4,) * 8, 8),
+                       input_names=["audio_in_1", "knob_1", "knob_2"])
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(spec, "test"))
+    assert main(["flash", "inference", "--model", str(header)]) == 1
+    err = capsys.readouterr().err
+    assert "its layer history alone takes 268,435,412 B of RAM, over the Daisy's 131,072 B " \
+           "DTCM" in err and err.count("\n") == 1
+    assert not fake_pio.exists()
 
 
 def test_a_model_that_cannot_run_in_real_time_is_refused_unless_forced(

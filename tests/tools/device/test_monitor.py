@@ -1,17 +1,28 @@
 """daisynet monitor: parses the inference app's status line, end to end on the emulated app."""
 
+import contextlib
+import errno
+import functools
 import json
 import os
-import threading
 import tty
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from daisynet.host_sim.model_defn import Architecture, render_header
 from daisynet.host_sim.native import NativePatchRunner
+from daisynet.host_sim.quantize import random_spec
 from daisynet.tools.capture import find_port
 from daisynet.tools.cli import main
-from daisynet.tools.device.monitor import MonitorError, monitor, parse_status_line
+from daisynet.tools.device import emulated_inference
+from daisynet.tools.device.monitor import (
+    MonitorError,
+    StatusLog,
+    monitor,
+    parse_status_line,
+)
 from tests.conftest import require_tool
 from tests.firmware.test_patch_runner import DEFAULT_HEADER, STATUS
 
@@ -48,12 +59,28 @@ def terminal():
     os.close(slave)
 
 
-def write_soon(device: int, data: bytes) -> None:
-    """Write once the monitor has opened the port (pyserial drops what came before)."""
-    threading.Timer(0.3, os.write, (device, data)).start()
+@pytest.fixture
+def write_soon(monkeypatch):
+    """write_soon(device, data): the device sends ``data`` as soon as the monitor has opened
+    the port (pyserial drops what came before), however long the host takes to get there."""
+    from daisynet.tools.device import monitor as monitor_module
+
+    opened = monitor_module.open_port
+    pending: list[tuple[int, bytes]] = []
+
+    @contextlib.contextmanager
+    def open_then_send(port):
+        with opened(port) as connection:
+            for device, data in pending:
+                os.write(device, data)
+            pending.clear()
+            yield connection
+
+    monkeypatch.setattr(monitor_module, "open_port", open_then_send)
+    return lambda device, data: pending.append((device, data))
 
 
-def test_skips_other_text_and_partial_lines(terminal):
+def test_skips_other_text_and_partial_lines(terminal, write_soon):
     device, port = terminal
     line, _ = NativePatchRunner(DEFAULT_HEADER).status_text(STATUS)
     write_soon(device, b"boot noise\r\n\x00\x01\x02\r\n" + line[:40].encode() + b"\r\n"
@@ -65,7 +92,7 @@ def test_skips_other_text_and_partial_lines(terminal):
     assert shown[0].startswith("daisynet_wavenet at 400 MHz")
 
 
-def test_a_port_without_status_lines_is_one_clear_error(terminal):
+def test_a_port_without_status_lines_is_one_clear_error(terminal, write_soon):
     device, port = terminal
     write_soon(device, b"\x00\x17garbage from some other firmware\x00")
     with pytest.raises(MonitorError, match="sent no daisynet status line in 0.5 s: is the "
@@ -73,7 +100,32 @@ def test_a_port_without_status_lines_is_one_clear_error(terminal):
         monitor(port, wait=0.5, show=lambda _: None)
 
 
-def test_monitor_emulated_app_end_to_end_with_overruns_and_log(tmp_path, capsys):
+@pytest.fixture
+def virtual_cycles(monkeypatch):
+    """``monitor --emulate`` with the model taking 4,800 cycles a callback on a virtual counter
+    (100 a sample), so its figures do not depend on how busy the host is."""
+    emulated = emulated_inference.EmulatedInference
+    monkeypatch.setattr(emulated, "__init__",
+                        functools.partialmethod(emulated.__init__, model_cycles=4_800))
+
+
+def status_lines(runner: NativePatchRunner, seconds: list[int]) -> bytes:
+    return b"".join(runner.status_text({**STATUS, "seconds": t})[0].encode() + b"\r\n"
+                    for t in seconds)
+
+
+def test_duration_counts_the_devices_seconds(terminal, write_soon):
+    """--duration 3: the status lines of 3 seconds (issue 22, item 14: it showed 2), however
+    fast they arrive."""
+    device, port = terminal
+    write_soon(device, status_lines(NativePatchRunner(DEFAULT_HEADER), [7, 8, 9, 10, 11]))
+    summary = monitor(port, duration=3, wait=2.0, show=lambda _: None)
+    assert [line["seconds"] for line in summary.lines] == [7, 8, 9]
+    assert summary.stop_reason == "duration reached"
+
+
+def test_monitor_emulated_app_end_to_end_with_overruns_and_log(tmp_path, capsys,
+                                                               virtual_cycles):
     log = tmp_path / "load.jsonl"
     assert main(["monitor", "--emulate", "--count", "2", "--emulate-stall-every", "250",
                  "--log", str(log), "--json"]) == 0
@@ -83,15 +135,55 @@ def test_monitor_emulated_app_end_to_end_with_overruns_and_log(tmp_path, capsys)
     # Every 250th callback stalls 2 ms, longer than its 1 ms block: 4 overruns a second.
     assert [line["overruns"] for line in result["lines"]] == [4, 4]
     assert all(line["callbacks"] == 1000 for line in result["lines"])
+    # The virtual counter: 100 cycles a sample for the model, whatever the host's load.
+    assert [line["model_cycles_per_sample"] for line in result["lines"]] == [100, 100]
+    assert "host time" in result["cycles"]
     logged = [json.loads(text) for text in log.read_text().splitlines()]
     assert logged == result["lines"]
 
 
+def test_the_summary_says_host_time_and_counts_in_words(capsys, virtual_cycles):
+    assert main(["monitor", "--emulate", "--count", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "cycles are host time" in out
+    summary = out.splitlines()[-1]
+    assert summary.startswith("1 status line (count reached): mean CPU ")
+    assert "cycles/sample (host time), 0 overruns" in summary
+
+
+def test_an_earlier_log_is_kept_and_a_full_disk_leaves_it_whole(terminal, write_soon,
+                                                                 tmp_path, monkeypatch):
+    device, port = terminal
+    log = tmp_path / "load.jsonl"
+    log.write_text('{"earlier": 1}\n')
+    write_soon(device, status_lines(NativePatchRunner(DEFAULT_HEADER), [1, 2]))
+    monitor(port, count=1, log=StatusLog(log), wait=2.0, show=lambda _: None)
+    first = log.read_text()
+    assert first.startswith('{"earlier": 1}\n') and len(first.splitlines()) == 2
+
+    write = Path.write_text
+
+    def full_disk(temporary, *_):
+        write(temporary, "cut")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("pathlib.Path.write_text", full_disk)
+    write_soon(device, status_lines(NativePatchRunner(DEFAULT_HEADER), [3]))
+    with pytest.raises(MonitorError, match="No space left on device; it holds the status lines "
+                                           "before this one"):
+        monitor(port, count=1, log=StatusLog(log), wait=2.0, show=lambda _: None)
+    monkeypatch.undo()
+    assert log.read_text() == first
+    assert [p.name for p in tmp_path.iterdir()] == ["load.jsonl"]
+
+
 def test_an_unwritable_log_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
     assert main(["monitor", "--emulate", "--count", "1", "--log",
-                 str(tmp_path / "missing" / "x.jsonl")]) == 1
-    err = capsys.readouterr().err
-    assert "cannot write the log" in err and err.count("\n") == 1
+                 str(tmp_path / "a_file" / "x.jsonl")]) == 1
+    captured = capsys.readouterr()
+    assert "cannot write the log: " in captured.err and captured.err.count("\n") == 1
+    assert captured.out == ""  # refused before the emulated app started
 
 
 def test_finds_the_daisy_running_the_inference_app(monkeypatch):
@@ -101,3 +193,17 @@ def test_finds_the_daisy_running_the_inference_app(monkeypatch):
     monkeypatch.setattr("serial.tools.list_ports.comports", lambda: ports)
     assert find_port(None, app="inference") == "/dev/ttyACM1"
     assert find_port(None, app="datalogger") == "/dev/ttyACM0"
+
+
+@pytest.mark.parametrize("model, said", [
+    ("garbage\n", "kNumLayers not found"),
+    (None, "the Patch app cannot feed input(s) input_1, input_2"),
+])
+def test_a_header_the_app_cannot_build_is_one_line(tmp_path, capsys, model, said):
+    """--emulate-model with a damaged header or inputs the Patch cannot feed used to print the
+    compiler's output."""
+    header = tmp_path / "model_defn.h"
+    header.write_text(model or render_header(random_spec(Architecture(2, (2,), 2)), "test"))
+    assert main(["monitor", "--emulate", "--emulate-model", str(header), "--count", "1"]) == 1
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1

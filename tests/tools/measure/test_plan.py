@@ -16,6 +16,8 @@ from daisynet.tools.measure.plan import (
     WIDEST_SEARCHED,
     Measurement,
     fits_at,
+    history_bytes,
+    measure,
     plan,
     random_spec,
     search_limits,
@@ -135,3 +137,75 @@ def test_plan_reports_the_search_with_the_measurement_it_would_make(monkeypatch)
     # No candidate whose weights alone overflow the flash was measured.
     assert all(4 * arch.parameters <= model_flash_budget() for arch in measured[:searched])
     assert searched <= 1 + 2 * (2 + math.ceil(math.log2(WIDEST_SEARCHED)))
+
+
+def test_plan_says_why_a_model_does_not_fit(monkeypatch):
+    """Issue 22, item 18: a model light on cycles but over the DTCM said "22.3% ... does NOT
+    fit" with no reason, and a search that found nothing said "None"."""
+    monkeypatch.setattr(daisynet.tools.measure.plan, "measure", lambda arch, *_: Measurement(
+        instructions_per_sample=1_860.0, ram_bytes=DTCM_BYTES + 1, weight_bytes=1_000,
+        flash_bytes=5_000))
+    lines = []
+    result = plan(3, 4, (4, 4, 4, 8), (48_000,), log=lines.append)
+    assert result["rates"][0]["fits"] is False and result["rates"][0]["over"] == ["RAM"]
+    row = next(line for line in lines if "48,000 Hz" in line)
+    assert "22.3% of 8,333 cycles" in row and row.endswith("does NOT fit (RAM)")
+    assert result["widest_uniform_filters"] is None and result["deepest_blocks"] is None
+    assert lines[-1].endswith("widest uniform filters for 4 blocks: none fits, not even 1 "
+                              "filter; deepest network of 8 filters: none fits, not even 1 block")
+    assert "None" not in "\n".join(lines)
+
+
+def test_a_history_over_the_dtcm_is_judged_without_a_build(monkeypatch):
+    """Issue 22, item 9: kernel 8 and 8 blocks has a receptive field of 16.7 M samples; its
+    build ended in a linker dump ("RAM overflowed"). Its history alone rules it out."""
+    def no_build(*_):
+        raise AssertionError("built a model whose history alone is over the DTCM")
+
+    monkeypatch.setattr(daisynet.tools.measure.plan, "M7Engine", no_build)
+    lines = []
+    result = plan(3, 8, (4,) * 8, (48_000,), log=lines.append, search=False,
+                  quantize=("q7",))
+    arch = Architecture(3, (4,) * 8, 8)
+    assert result["instructions_per_sample"] is None
+    assert result["engine_ram_bytes"] == history_bytes(arch) > DTCM_BYTES
+    assert result["rates"] == [{"sample_rate": 48_000, "cycles_per_sample": 8333.3,
+                                "load": None, "fits": False, "over": ["RAM"]}]
+    assert result["formats"]["q7"]["rates"][0]["over"] == ["RAM"]
+    assert any(line.startswith("not measured: its layer history alone takes") for line in lines)
+
+
+def test_weight_bytes_are_the_headers_own_count(monkeypatch):
+    """Issue 22, item 24: plan and bench counted 4 bytes a parameter (1,860 B for the
+    reference) where export and the header count each array aligned to 16 bytes (1,872 B)."""
+    monkeypatch.setattr(daisynet.tools.measure.plan, "_measure",
+                        lambda spec, header, weight_bytes: Measurement(1.0, 0, weight_bytes, 0))
+    arch = Architecture(3, (4, 4, 4, 8), 4)
+    spec = random_spec(arch)
+    assert spec.weight_flash_bytes() == 1_872
+    for number_format in ("float32", "q15", "q7"):
+        assert measure(arch, number_format).weight_bytes == spec.weight_flash_bytes(
+            number_format)
+
+
+def test_the_search_line_counts_in_words(monkeypatch):
+    """"for 1 blocks" (issue 22): one block, one filter, one block deep."""
+    monkeypatch.setattr(daisynet.tools.measure.plan, "measure", lambda arch, *_: Measurement(
+        instructions_per_sample=10.0, weight_bytes=16, flash_bytes=100,
+        ram_bytes=100 if len(arch.filters) == 1 else DTCM_BYTES + 1))
+    lines = []
+    plan(1, 2, (1,), (48_000,), log=lines.append)
+    assert lines[-1].endswith(f"widest uniform filters for 1 block: {WIDEST_SEARCHED}; deepest "
+                              "network of 1 filter: 1 block")
+
+
+def test_bench_refuses_a_history_over_the_dtcm_in_one_line(tmp_path, capsys):
+    """The same model given to bench: one line, no build (it was a linker dump)."""
+    from daisynet.tools.cli import main
+
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(random_spec(Architecture(3, (4,) * 8, 8)), "test"))
+    assert main(["bench", str(header)]) == 1
+    err = capsys.readouterr().err
+    assert "its layer history alone takes 268,435,412 B of RAM, over the Daisy's 131,072 B " \
+           "DTCM" in err and err.count("\n") == 1

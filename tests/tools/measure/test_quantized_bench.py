@@ -2,10 +2,17 @@
 
 import pytest
 
-from daisynet.host_sim.model_defn import Architecture, render_header
+from daisynet.host_sim.model_defn import Architecture, read_header, render_header
 from daisynet.tools.cli import main
 from daisynet.tools.measure.bench import bench
-from daisynet.tools.measure.plan import PLAN_BLOCK, SAFETY_MARGIN, plan, random_spec
+from daisynet.tools.measure.plan import (
+    PLAN_BLOCK,
+    SAFETY_MARGIN,
+    plan,
+    quantized_header,
+    random_spec,
+)
+from daisynet.training.export import excitation
 from tests.conftest import require_tool
 
 
@@ -33,10 +40,11 @@ def test_bench_measures_each_format_of_the_same_model(tmp_path):
         if block == PLAN_BLOCK:  # blocks pay off in every format
             assert row["instructions_per_sample"] < rows[number_format, backend, 1][
                 "instructions_per_sample"]
-    # Weight flash: 1/2 and 1/4 of float32's; the engines' flash shrinks with it.
+    # Weight flash: the header's own count (arrays aligned to 16 bytes), about 1/2 and 1/4 of
+    # float32's; the engines' flash shrinks with it.
     weights = result["weight_flash_bytes"]
-    assert weights == {"float32": 4 * ARCH.parameters, "q15": 2 * ARCH.parameters,
-                       "q7": ARCH.parameters}
+    assert weights == {f: random_spec(ARCH).weight_flash_bytes(f) for f in result["formats"]}
+    assert weights["float32"] == 1_872 and weights["q7"] < weights["q15"] < weights["float32"]
     footprint = result["m7_footprint_by_format"]
     assert footprint["float32"] == result["m7_footprint"]
     for number_format in ("q15", "q7"):
@@ -68,7 +76,24 @@ def test_plan_judges_each_quantized_format_like_bench(tmp_path):
             load = planned["instructions_per_sample"] / (400e6 / verdict["sample_rate"])
             assert verdict["load"] == pytest.approx(load, abs=1e-3)
             assert not verdict["fits"] or verdict["load"] <= SAFETY_MARGIN
-    assert result["weight_flash_bytes_float32"] == 4 * arch.parameters
+    assert result["weight_flash_bytes_float32"] == random_spec(arch).weight_flash_bytes()
+
+
+def test_bench_measures_a_quantized_header_against_the_float_baseline(tmp_path):
+    """Issue 22, item 6: a q15 header ended in a C++ compile error (the per-sample baseline
+    is float only). Measured as it is, beside the baseline on the same weights in float32."""
+    header = quantized_header(random_spec(ARCH), "q15", tmp_path / "q15.h",
+                              excitation(random_spec(ARCH).input_names, 4_800, 48_000))
+    lines = []
+    result = bench(header, (PLAN_BLOCK,), 0.02, log=lines.append, formats=("q15", "q7"))
+    assert result["formats"] == ["q15"]
+    assert {row["format"] for row in result["m7"]} == {"q15"}
+    assert result["per_sample_instructions_per_sample"] > max(
+        row["instructions_per_sample"] for row in result["m7"])
+    assert result["real_time"]["verdict"] == "fits"
+    assert result["weight_flash_bytes"] == {"q15": read_header(header).weight_flash_bytes()}
+    assert any("already q15" in line for line in lines)
+    assert any("on the same weights in float32" in line for line in lines)
 
 
 @pytest.mark.parametrize("command", [["bench", "--quantize", "q16"],
