@@ -68,6 +68,11 @@ class OutputExistsError(OutputPathError):
     run wrote it meanwhile)."""
 
 
+class OutputWriteError(OSError):
+    """Writing an output failed (a full disk, a lost mount, ...); the message names the file and
+    says that any earlier file there is unchanged."""
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -82,8 +87,11 @@ def atomic_output(path: str | Path, replace: bool = True) -> Iterator[Path]:
     removed and ``path`` is untouched. With ``replace=False`` an existing ``path`` is never
     replaced, also not one that appeared while writing: then ``OutputExistsError``."""
     path = Path(path)
-    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
-                                              suffix=f".partial{path.suffix}")
+    try:
+        handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                                  suffix=f".partial{path.suffix}")
+    except OSError as err:
+        raise _write_failure(path, err) from err
     os.close(handle)
     temporary = Path(temporary_name)
     try:
@@ -95,8 +103,20 @@ def atomic_output(path: str | Path, replace: bool = True) -> Iterator[Path]:
             os.replace(temporary, path)
         else:
             _rename_without_replacing(temporary, path)
+    except OSError as err:
+        if isinstance(err, OutputWriteError):
+            raise
+        raise _write_failure(path, err) from err
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _write_failure(path: Path, err: OSError) -> OutputWriteError:
+    """``err`` as the one line a command prints: which output, why, and that nothing was lost."""
+    earlier = "the earlier file is unchanged" if path.exists() else "nothing was written"
+    failure = OutputWriteError(f"{path}: could not write it ({err.strerror or err}); {earlier}")
+    failure.errno = err.errno
+    return failure
 
 
 def _rename_without_replacing(temporary: Path, path: Path) -> None:
@@ -121,6 +141,15 @@ def write_text(path: str | Path, text: str, replace: bool = True) -> Path:
     with atomic_output(path, replace) as temporary:
         temporary.write_text(text)
     return Path(path)
+
+
+def write_texts(texts: dict[Path, str], replace: bool = True) -> None:
+    """Writes each text to its path (folders created); all are renamed into place only once all
+    are written, so a failure leaves every earlier file as it was, never a mismatched set."""
+    with contextlib.ExitStack() as renames:
+        for path, text in texts.items():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            renames.enter_context(atomic_output(path, replace)).write_text(text)
 
 
 def write_bytes(path: str | Path, data: bytes, replace: bool = True) -> Path:

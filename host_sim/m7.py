@@ -22,6 +22,7 @@ import numpy as np
 
 from daisynet.host_sim.cache import cached_build
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, daisy_target
+from daisynet.host_sim.files import write_text
 from daisynet.host_sim.native import (
     BACKENDS,
     DEFAULT_BACKEND,
@@ -162,7 +163,7 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
         _run_build([gxx, *ARCH_FLAGS, *ENGINE_LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
                     *map(str, harness_objects + model_objects), "-o", str(out_dir / "harness.elf")])
         flash, ram = _footprint(size, model_objects)
-        (out_dir / "footprint.txt").write_text(f"{flash} {ram}\n")
+        write_text(out_dir / "footprint.txt", f"{flash} {ram}\n")
 
     out_dir = cached_build("m7", [header, *sources], [*flags, cmsis.name], build)
     flash, ram = (int(part) for part in (out_dir / "footprint.txt").read_text().split())

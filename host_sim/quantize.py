@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
+from daisynet.host_sim.files import write_texts
 from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
@@ -211,7 +212,9 @@ def accuracy_summary(report: dict) -> list[str]:
              f"{100 * saturated['saturation']['fraction']:.3g}%"
              if saturated["saturation"]["saturated"] else "no layer")
     lines = [
-        f"  {fmt} vs float on {report['frames']} held-out frames:",
+        f"  {fmt} vs float on {report['frames']} "
+        f"{'held-out' if report.get('test', {}).get('held_out', True) else 'calibration'} "
+        "frames:",
         f"    ESR              {report['esr']:.3e}",
         f"    max abs error    {report['max_abs_error']:.3e}  (float output peak "
         f"{report['float_output_peak']:.3f})",
@@ -291,8 +294,8 @@ def quantized_header_for(arch, fmt: str, seed: int, out_dir: str | Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     header = out_dir / name
     command = f"quantized_header_for({arch!r}, {fmt!r}, seed={seed})"
-    header.write_text(render_header(quantized, command))
     golden = golden_path(header)
-    golden.write_text(render_golden(quantized, golden_inputs, outputs, command, header.name,
-                                    float_outputs=float_outputs))
+    write_texts({header: render_header(quantized, command),
+                 golden: render_golden(quantized, golden_inputs, outputs, command, header.name,
+                                       float_outputs=float_outputs)})
     return quantized, header, golden

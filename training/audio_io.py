@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
+from daisynet.host_sim.files import atomic_output
 from daisynet.host_sim.model_defn import ModelSpec
-from daisynet.training.dataset import dataset_paths, load_dataset, read_wav
+from daisynet.training.dataset import (
+    dataset_paths,
+    load_dataset,
+    range_warnings,
+    read_wav,
+    write_float_wav,
+)
 
 
 def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, int]:
@@ -34,8 +40,19 @@ def read_model_inputs(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, in
     return samples, int(rate)
 
 
+def input_warnings(path: str | Path, samples: np.ndarray, rate: int, spec: ModelSpec) -> list[str]:
+    """What about the model inputs read from ``path`` would make the model misbehave: another
+    sample rate than it was trained at, values the Patch never delivers."""
+    warnings = []
+    if spec.sample_rate and rate != spec.sample_rate:
+        warnings.append(f"{path} is at {rate} Hz but the model was trained at {spec.sample_rate} "
+                        f"Hz; time constants will be off by {spec.sample_rate / rate:.3f}x")
+    return warnings + range_warnings(spec.input_names, samples)
+
+
 def write_output(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, np.asarray(samples, dtype=np.float32), sample_rate, subtype="FLOAT")
+    with atomic_output(path) as temporary:
+        write_float_wav(temporary, samples, sample_rate)
     return path

@@ -8,6 +8,7 @@ channel at fault in every error or warning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 import soundfile
 
 from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE
+from daisynet.host_sim.files import atomic_output
 
 # The sidecar's "format" and "format_version": a reader refuses a version newer than its own.
 FORMAT = "daisynet-dataset"
@@ -30,6 +32,8 @@ SILENT_PEAK = 1e-6
 CLIP_LEVEL = 0.9995 * AUDIO_FULL_SCALE
 # More than this fraction of clipped samples in an audio channel earns a warning.
 CLIP_FRACTION_WARN = 0.001
+# Channels named so hold the Patch's controls, 0..1 (knobs, CV inputs, gates).
+CONTROL_PREFIXES = ("knob", "cv", "gate")
 
 
 class DatasetError(ValueError):
@@ -75,7 +79,6 @@ class Dataset:
         wav_path, json_path = dataset_paths(path)
         wav_path.parent.mkdir(parents=True, exist_ok=True)
         samples = np.ascontiguousarray(self.samples, dtype=np.float32)
-        soundfile.write(wav_path, samples, self.sample_rate, subtype="FLOAT")
         sidecar = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -84,8 +87,43 @@ class Dataset:
             "channels": self.channels,
             "source": self.source,
         }
-        json_path.write_text(json.dumps(sidecar, indent=2) + "\n")
+        # Both renamed into place only when both are written: a failure keeps an earlier
+        # dataset whole.
+        with contextlib.ExitStack() as renames:
+            write_float_wav(renames.enter_context(atomic_output(wav_path)), samples,
+                            self.sample_rate)
+            renames.enter_context(atomic_output(json_path)).write_text(
+                json.dumps(sidecar, indent=2) + "\n")
         return wav_path, json_path
+
+
+def range_warnings(names: list[str], samples: np.ndarray) -> list[str]:
+    """What in ``samples`` (frames x channels ``names``) the Patch would never deliver: audio
+    beyond its full scale, knob/CV/gate values outside 0..1; and audio that looks clipped."""
+    warnings = []
+    for index, name in enumerate(names):
+        column = samples[:, index]
+        if not column.size:
+            continue
+        low, high = float(column.min()), float(column.max())
+        if name.startswith(CONTROL_PREFIXES) and (low < 0.0 or high > 1.0):
+            outside = float(np.mean((column < 0.0) | (column > 1.0)))
+            warnings.append(f"channel {name!r} spans {low:.3g}..{high:.3g} ({100 * outside:.2g}% "
+                            "of samples outside 0..1); the Patch's controls give 0..1")
+        elif name.startswith("audio"):
+            beyond = float(np.mean(np.abs(column) > AUDIO_FULL_SCALE))
+            clipped = float(np.mean(np.abs(column) >= CLIP_LEVEL))
+            if beyond > 0:
+                warnings.append(
+                    f"channel {name!r} peaks at {max(-low, high):.3g}, beyond the Patch's full "
+                    f"scale of +-{AUDIO_FULL_SCALE:g} ({100 * beyond:.2g}% of samples); the "
+                    "Patch never delivers such audio: scale it into range")
+            elif clipped > CLIP_FRACTION_WARN:
+                warnings.append(
+                    f"channel {name!r} looks clipped: {100 * clipped:.2f}% of samples at "
+                    f"|x| >= {CLIP_LEVEL}"
+                )
+    return warnings
 
 
 def dataset_paths(path: str | Path) -> tuple[Path, Path]:
@@ -93,6 +131,15 @@ def dataset_paths(path: str | Path) -> tuple[Path, Path]:
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".wav", ".json") else path
     return stem.with_name(stem.name + ".wav"), stem.with_name(stem.name + ".json")
+
+
+def write_float_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
+    """A float32 WAV at ``path`` (write it through ``atomic_output``). libsndfile's write
+    failures, a full disk among them, come out as OSError like every other failed write."""
+    try:
+        soundfile.write(path, np.asarray(samples, dtype=np.float32), sample_rate, subtype="FLOAT")
+    except soundfile.LibsndfileError as err:
+        raise OSError(f"libsndfile: {err}") from err
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
@@ -251,13 +298,7 @@ def load_dataset(
             if name in required:
                 raise DatasetError(message + "; a model cannot learn from or to silence")
             warnings.append(message)
-        if name.startswith("audio") and column.size:
-            clipped = float(np.mean(np.abs(column) >= CLIP_LEVEL))
-            if clipped > CLIP_FRACTION_WARN:
-                warnings.append(
-                    f"channel {name!r} looks clipped: {100 * clipped:.2f}% of samples at "
-                    f"|x| >= {CLIP_LEVEL}"
-                )
+    warnings += range_warnings(names, samples)
 
     return Dataset(
         samples=samples,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
+from daisynet.host_sim.files import write_texts
 from daisynet.host_sim.model_defn import (
     ConvLayer,
     ModelSpec,
@@ -23,6 +24,7 @@ from daisynet.host_sim.model_defn import (
     render_golden,
     render_header,
 )
+from daisynet.training.dataset import CONTROL_PREFIXES
 from daisynet.training.model import build_model, predict_sequence
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import TrainingRecord, TrainingRecordError
@@ -169,7 +171,7 @@ def excitation(input_names: list[str], frames: int, sample_rate: int, seed: int 
     t = np.arange(frames) / sample_rate
     columns = []
     for name in input_names:
-        if name.startswith(("knob", "cv", "gate")):
+        if name.startswith(CONTROL_PREFIXES):
             steps = rng.uniform(0.0, 1.0, -(-frames // BLOCK_FRAMES))
             columns.append(np.repeat(steps, BLOCK_FRAMES)[:frames])
         else:
@@ -215,12 +217,10 @@ def export(
     model, spec, golden_inputs = _prepare(model_path, golden_inputs, golden_frames, metadata)
     golden_outputs = predict_sequence(model, golden_inputs, spec.architecture().receptive_field)
     header_path = Path(header_path)
-    header_path.parent.mkdir(parents=True, exist_ok=True)
-    header_path.write_text(render_header(spec, command))
     golden = golden_path(header_path)
-    golden.write_text(
-        render_golden(spec, golden_inputs, golden_outputs, command, header_path.name)
-    )
+    write_texts({header_path: render_header(spec, command),
+                 golden: render_golden(spec, golden_inputs, golden_outputs, command,
+                                       header_path.name)})
     return spec, header_path, golden
 
 
@@ -261,8 +261,9 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     """(calibration, held-out test) audio for quantizing the model at ``model_path``.
 
     Calibration: the whole of ``calibration_path`` (a dataset, whose channels are picked by
-    the model's input names, or a WAV holding exactly the model's inputs) if given, else the
-    training dataset's validation split. Test: the training dataset's test split; without the
+    the model's input names, or a WAV holding exactly the model's inputs) if given, but never
+    the test split when that is the training dataset itself; else the training dataset's
+    validation split. Test: the training dataset's test split; without the
     training dataset, the calibration audio, marked as not held out."""
     from daisynet.training.audio_io import read_model_inputs
 
@@ -276,6 +277,12 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     if calibration_path is not None:
         samples, _ = read_model_inputs(calibration_path, spec)
         calibration = Audio(samples, str(calibration_path))
+        if test is not None and np.array_equal(samples, dataset.select(spec.input_names)):
+            # Scales set by the test audio would flatter the accuracy measured on it.
+            first, frames = record.split("test")
+            calibration = Audio(np.concatenate([samples[:first], samples[first + frames:]]),
+                                f"{calibration_path} (the training dataset) without its test "
+                                f"split, frames {first}..{first + frames}")
     elif dataset is not None:
         first, frames = record.split("validation")
         samples = dataset.select(spec.input_names)[first : first + frames]
@@ -346,14 +353,13 @@ def export_quantized(
     float_outputs = predict_sequence(model, golden_inputs,
                                      spec.architecture().receptive_field)
     header_path = Path(header_path)
-    header_path.parent.mkdir(parents=True, exist_ok=True)
-    header_path.write_text(render_header(spec, command))
     golden = golden_path(header_path)
-    golden.write_text(render_golden(spec, golden_inputs, golden_outputs, command,
-                                    header_path.name, float_outputs=float_outputs))
-    report.update(header=str(header_path), golden=str(golden), command=command)
     json_path = report_path(header_path)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    report.update(header=str(header_path), golden=str(golden), command=command)
+    write_texts({header_path: render_header(spec, command),
+                 golden: render_golden(spec, golden_inputs, golden_outputs, command,
+                                       header_path.name, float_outputs=float_outputs),
+                 json_path: json.dumps(report, indent=2) + "\n"})
     return QuantizedExport(spec, header_path, golden, json_path, report)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_PRE_EMPHASIS = 0.95
+# Above this ESR a model sounds different from the one it stands for (the scale above).
+AUDIBLY_DIFFERENT_ESR = 0.1
 
 
 def pre_emphasis(signal: np.ndarray, coefficient: float = DEFAULT_PRE_EMPHASIS) -> np.ndarray:

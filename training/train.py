@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.files import OutputWriteError, atomic_output
 from daisynet.training.adam import AdamRun, adam_epoch
 from daisynet.training.dataset import Dataset
 from daisynet.training.metrics import DEFAULT_PRE_EMPHASIS, esr
 from daisynet.training.model import Architecture, build_model, predict_sequence
-from daisynet.training.progress import format_duration
+from daisynet.training.progress import format_duration, plural
 from daisynet.training.quiet_keras import import_keras
-from daisynet.training.record import DatasetRecord, TrainingRecord
+from daisynet.training.record import RECORD_FILE, DatasetRecord, TrainingRecord
 from daisynet.training.refine import (
     RefineResult,
     every_nth_window,
@@ -28,6 +29,9 @@ from daisynet.training.refine import (
 from daisynet.training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
+CHECKPOINT = "checkpoints/best.keras"  # the best weights so far, from the first epoch on
+LOSS_PLOT = "loss.png"
+PREDICTION_PLOT = "test_prediction.png"
 KNOBS_PLOT = "knobs.png"  # written only for models with knob/CV inputs
 # Adam epochs take ~0.15 s, saving a .keras file ~0.05 s: the best checkpoint is rewritten at
 # most this often while Adam runs (and always at the end of each stage).
@@ -59,6 +63,9 @@ class TrainConfig:
     # at 0.036-0.062 for starts L-BFGS takes to test ESR 0.009-0.018, and at 0.111 for one it
     # took only to 0.053 (data seed 1, whose next candidate then reached 0.014).
     poor_start_esr: float = 0.09
+    # That threshold holds after this many Adam epochs; with fewer every start looks poor, so
+    # the rule is not applied (it would only retrain every candidate).
+    poor_start_min_epochs: int = 80
     # Then L-BFGS on the whole loss of this share of the training windows (training/refine.py);
     # 0 iterations skips it. With the C++ objective an Adam epoch of the demo's 1,124 windows
     # costs ~0.15 s and an iteration on its 281 refining windows ~0.07 s (2 cores), so the 8
@@ -82,6 +89,20 @@ class TrainConfig:
         return max(2, self.patience // 3)
 
 
+def output_files(out_dir: str | Path) -> list[Path]:
+    """Every file ``train`` may write into ``out_dir``."""
+    return [Path(out_dir) / name for name in (MODEL_FILE, RECORD_FILE, CHECKPOINT,
+                                              str(Path(CHECKPOINT).with_name(RECORD_FILE)),
+                                              LOSS_PLOT, PREDICTION_PLOT, KNOBS_PLOT)]
+
+
+def save_model(model, path: Path) -> None:
+    """``model`` saved to ``path`` (.keras) atomically: an earlier file stays whole if saving
+    fails."""
+    with atomic_output(path) as temporary:
+        model.save(temporary)
+
+
 def fresh_start(config: TrainConfig, seed: int) -> AdamRun:
     """Adam's state for a newly initialised model of ``config`` seeded with ``seed``."""
     theta = flat_parameters(build_model(config.architecture(), seed=seed, name=config.name))
@@ -97,11 +118,12 @@ def train_epoch(run: AdamRun, objective, config: TrainConfig, windows) -> bool:
 
 def _adam_epochs(run: AdamRun, objective, config: TrainConfig, windows, energy, epochs: int,
                  log: Callable[[str], None] | None, started: float,
-                 on_improved: Callable[[AdamRun], None] = lambda run: None) -> None:
+                 on_improved: Callable[[AdamRun], None] = lambda run: None) -> bool:
     """Train ``run`` until it has ``epochs`` epochs, or --max-seconds passes, or ``config.patience``
-    epochs pass without a better validation loss. With ``log``, one line per epoch with the
-    best validation ESR so far and the time left (from the mean epoch time, or the
-    --max-seconds limit if nearer). Ctrl-C propagates, leaving ``run`` at its last epoch."""
+    epochs pass without a better validation loss; returns whether --max-seconds stopped it.
+    With ``log``, one line per epoch with the best validation ESR so far and the time left
+    (from the mean epoch time, or the --max-seconds limit if nearer). Ctrl-C propagates,
+    leaving ``run`` at its last epoch."""
     stage_started, first_epoch = time.perf_counter(), run.epochs
     while run.epochs < epochs:
         epoch_started = time.perf_counter()
@@ -120,8 +142,11 @@ def _adam_epochs(run: AdamRun, objective, config: TrainConfig, windows, energy, 
                 f"val_esr {run.history['val_loss'][-1] / energy['validation']:.4f}  "
                 f"best {run.best_val_loss / energy['validation']:.4f} (epoch {run.best_epoch})  "
                 f"{now - epoch_started:5.2f}s  ETA {format_duration(remaining)}")
-        if _out_of_time(config, started) or run.epochs_since_best >= config.patience:
-            return
+        if run.epochs_since_best >= config.patience:
+            return False
+        if _out_of_time(config, started):
+            return run.epochs < epochs
+    return False
 
 
 def training_windows(dataset: Dataset, config: TrainConfig):
@@ -144,11 +169,12 @@ def training_windows(dataset: Dataset, config: TrainConfig):
     return windows, energy
 
 
-def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, started):
+def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, started,
+                       cut_short: Callable[[str], None]):
     """Train ``config.candidates`` freshly seeded starts for a few epochs; return their Adam
     runs best first (by validation loss), and whether Ctrl-C cut the candidates short (then only
     those finished are returned; Ctrl-C during the first one propagates, as nothing is trained
-    yet)."""
+    yet). What --max-seconds cuts short is told to ``cut_short``."""
     # Short runs spend at most a quarter of their epochs on the candidates.
     epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
     several = config.candidates > 1
@@ -160,8 +186,8 @@ def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, sta
         try:
             # A single candidate is the whole run's start, so its epochs are logged like the
             # rest; several are summed up one line each.
-            _adam_epochs(run, objective, config, windows, energy, epochs,
-                         None if several else log, started)
+            stopped = _adam_epochs(run, objective, config, windows, energy, epochs,
+                                   None if several else log, started)
         except KeyboardInterrupt:
             if not finished:
                 raise
@@ -171,10 +197,17 @@ def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, sta
             break
         if several:
             log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
-                f"{run.best_val_loss / energy['validation']:.4f} after {run.epochs} epochs")
+                f"{run.best_val_loss / energy['validation']:.4f} after "
+                f"{plural(run.epochs, 'epoch')}")
         finished.append(run)
+        if stopped:
+            cut_short(f"candidate {index + 1} (seed {seed}) stopped after {run.epochs} of "
+                      f"{epochs} epochs")
         if _out_of_time(config, started):
-            break  # --max-seconds: no time for more candidates (nor, in train(), the main run)
+            if index + 1 < config.candidates:
+                cut_short(f"{config.candidates - index - 1} of {config.candidates} candidates "
+                          "not trained")
+            break  # no time for more candidates (nor, in train(), the main run)
     ranked = sorted(finished, key=lambda run: run.best_val_loss)
     if several and not interrupted:
         log(f"continuing with seed {ranked[0].seed}")
@@ -186,10 +219,11 @@ def _out_of_time(config: TrainConfig, started: float) -> bool:
 
 
 def _adam_stage(run: AdamRun, objective, config: TrainConfig, windows, energy, save_best, log,
-                started) -> bool:
+                started, cut_short: Callable[[str], None]) -> bool:
     """Adam from a candidate's state to ``config.max_epochs`` (early stopping, plateau halving),
     saving the best weights with ``save_best`` at most every CHECKPOINT_SECONDS and at the end.
-    Returns whether Ctrl-C ended it; ``run`` ends holding its best weights either way."""
+    Returns whether Ctrl-C ended it; ``run`` ends holding its best weights either way. A stop
+    by --max-seconds is told to ``cut_short``."""
     last_save = [-float("inf")]  # the first improvement is saved at once
 
     def on_improved(improved: AdamRun) -> None:
@@ -199,8 +233,10 @@ def _adam_stage(run: AdamRun, objective, config: TrainConfig, windows, energy, s
 
     interrupted = False
     try:
-        _adam_epochs(run, objective, config, windows, energy, config.max_epochs, log, started,
-                     on_improved)
+        if _adam_epochs(run, objective, config, windows, energy, config.max_epochs, log,
+                        started, on_improved):
+            cut_short(f"Adam on seed {run.seed} stopped after {run.epochs} of "
+                      f"{config.max_epochs} epochs")
     except KeyboardInterrupt:
         # Ctrl-C ends training, not the run: the best weights so far are evaluated and saved
         # like a finished run's.
@@ -246,9 +282,9 @@ def train(
     model = build_model(arch, seed=config.seed, name=config.name)
     objective = objective_for(model, warmup)
     set_weights = weight_setter(model)
-    checkpoint_dir = out_dir / "checkpoints"
+    best_path = out_dir / CHECKPOINT
+    checkpoint_dir = best_path.parent
     checkpoint_dir.mkdir(exist_ok=True)
-    best_path = checkpoint_dir / "best.keras"
     # The checkpoint is exportable on its own, quantized too, whatever stops the run (export
     # reads the names, rate, dataset and splits from the training record beside a .keras file).
     record = TrainingRecord(
@@ -260,28 +296,47 @@ def train(
 
     def save_best(theta: np.ndarray) -> None:
         set_weights(theta)
-        model.save(best_path)
+        save_model(model, best_path)
+
+    cut_by_max_seconds: list[str] = []  # what --max-seconds stopped or skipped, in order
+
+    def cut_short(what: str) -> None:
+        cut_by_max_seconds.append(what)
+        log(f"--max-seconds {config.max_seconds:g} reached: {what}")
 
     started = time.perf_counter()
     ranked, interrupted = _ranked_candidates(config, objective, windows, energy, log,
-                                             started)
+                                             started, cut_short)
     # Adam takes the best candidate to max_epochs. A start that ends that above
     # config.poor_start_esr is in a poor basin L-BFGS does not leave, so the next candidate
-    # gets its turn; the best of those tried goes on.
+    # gets its turn; the best of those tried goes on. Only after enough epochs to judge.
+    judge_starts = config.max_epochs >= config.poor_start_min_epochs
     tried: list[AdamRun] = []
     for attempt, run in enumerate(ranked):
         if interrupted or _out_of_time(config, started):
             if not tried:
                 tried.append(run)
+                if not interrupted:
+                    cut_short(f"no Adam epochs beyond the candidates' (seed {run.seed} kept)")
+            elif not interrupted:
+                cut_short(f"seed {run.seed} not tried after the poor start of seed "
+                          f"{tried[-1].seed}")
             break
         if attempt > 0:
             log(f"validation ESR {tried[-1].best_val_loss / energy['validation']:.4f} after the "
                 f"Adam epochs is above {config.poor_start_esr}: a poor start; trying seed "
                 f"{run.seed}")
         interrupted = _adam_stage(run, objective, config, windows, energy, save_best, log,
-                                  started)
+                                  started, cut_short)
         tried.append(run)
         if run.best_val_loss / energy["validation"] <= config.poor_start_esr:
+            break
+        if not judge_starts:
+            if len(ranked) > 1:
+                log(f"validation ESR {run.best_val_loss / energy['validation']:.4f} is above "
+                    f"{config.poor_start_esr}, but {config.max_epochs} epochs are too few to "
+                    f"judge a start by (that needs {config.poor_start_min_epochs}); no other "
+                    "seed is tried")
             break
     chosen = min(tried, key=lambda run: run.best_val_loss)
     save_best(chosen.best_theta)
@@ -290,26 +345,37 @@ def train(
             f"{chosen.best_val_loss / energy['validation']:.4f})")
     losses = chosen.history
     if interrupted:
-        log(f"interrupted after {chosen.epochs} epochs; keeping the best model so far")
+        log(f"interrupted after {plural(chosen.epochs, 'epoch')}; keeping the best model so "
+            "far")
     refined = RefineResult()
-    if not interrupted and not _out_of_time(config, started) and config.refine_iterations > 0:
+    if not interrupted and config.refine_iterations > 0 and _out_of_time(config, started):
+        cut_short("L-BFGS refinement skipped")
+    elif not interrupted and config.refine_iterations > 0:
         share = every_nth_window(windows["train"], config.refine_share)
-        log(f"refining with L-BFGS: up to {config.refine_iterations} iterations on the whole "
+        log(f"refining with L-BFGS: up to {plural(config.refine_iterations, 'iteration')} on "
+            "the whole "
             f"loss of {len(share[0])} of the {len(windows['train'][0])} training windows")
+        energy["refined"] = float(np.mean(share[1][:, warmup:] ** 2))
         refined = refine(
             model, objective, share, windows["validation"], warmup, config.refine_iterations,
-            {"train": float(np.mean(share[1][:, warmup:] ** 2)),
-             "validation": energy["validation"]},
+            {"train": energy["refined"], "validation": energy["validation"]},
             log,
             deadline=None if config.max_seconds is None else started + config.max_seconds,
         )
-        model.save(best_path)  # the refined weights are the best the run has
+        save_model(model, best_path)  # the refined weights are the best the run has
         if refined.interrupted:
             interrupted = True
-            log(f"interrupted after {refined.iterations_run} refining iterations; keeping the "
+            log(f"interrupted after {plural(refined.iterations_run, 'refining iteration')}; "
+                "keeping the "
                 f"best model so far")
+        if refined.out_of_time:
+            cut_short(f"L-BFGS stopped after {refined.iterations_run} of "
+                      f"{config.refine_iterations} iterations")
     train_seconds = time.perf_counter() - started
-    model.save(out_dir / MODEL_FILE)
+    try:
+        save_model(model, out_dir / MODEL_FILE)
+    except OSError as err:
+        raise _kept(err, f"the trained weights are kept in {best_path}") from err
 
     evaluation = {}
     test_prediction = None
@@ -343,6 +409,12 @@ def train(
         "best_epoch": best_epoch,
         "chosen_seed": chosen.seed,
         "seeds_tried": [run.seed for run in tried],
+        # Every Adam epoch of the run: each candidate's, and those of every seed tried further.
+        "adam_epochs_total": sum(run.epochs for run in ranked),
+        "candidates_trained": len(ranked),
+        "poor_start_rule_applied": judge_starts,
+        "stopped_by_max_seconds": bool(cut_by_max_seconds),
+        "cut_by_max_seconds": cut_by_max_seconds,
         "refine": {
             "iterations_run": refined.iterations_run,
             "best_iteration": refined.best_iteration,
@@ -362,29 +434,50 @@ def train(
     from daisynet.training.plots import plot_knob_sweeps, plot_losses, plot_predictions
 
     test = splits["test"]
-    plot_losses(report["history"], energy, out_dir / "loss.png", report["refine"]["checks"])
-    plot_predictions(
-        target[test.start : test.stop, 0],
-        test_prediction[:, 0],
-        dataset.sample_rate,
-        warmup,
-        out_dir / "test_prediction.png",
-        title=f"{config.name}: test split, ESR {evaluation['test']['esr']:.4f}",
-    )
-    sweeps = knob_sweeps(
-        lambda batch: keras.ops.convert_to_numpy(model(batch, training=False)),
-        list(config.inputs), inputs[splits["train"].start : splits["train"].stop],
-        inputs[test.start : test.stop], warmup, dataset.sample_rate,
-    )
-    if sweeps is not None:
-        plot_knob_sweeps(sweeps, out_dir / KNOBS_PLOT,
-                         title=f"{config.name}: what the knobs do ({config.target})")
-    epochs_run = report["epochs_run"]
-    refined_part = (f" and {refined.iterations_run} L-BFGS iterations"
-                    if refined.iterations_run else "")
-    log(
-        f"trained {epochs_run} epoch{'' if epochs_run == 1 else 's'}{refined_part} in "
-        f"{train_seconds:.1f}s (best epoch {best_epoch}); "
-        + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items())
-    )
+    report["plots"] = []
+    try:
+        plot_losses(report["history"], energy, out_dir / LOSS_PLOT, report["refine"]["checks"])
+        report["plots"].append(LOSS_PLOT)
+        plot_predictions(
+            target[test.start : test.stop, 0],
+            test_prediction[:, 0],
+            dataset.sample_rate,
+            warmup,
+            out_dir / PREDICTION_PLOT,
+            title=f"{config.name}: test split, ESR {evaluation['test']['esr']:.4f}",
+        )
+        report["plots"].append(PREDICTION_PLOT)
+        sweeps = knob_sweeps(
+            lambda batch: keras.ops.convert_to_numpy(model(batch, training=False)),
+            list(config.inputs), inputs[splits["train"].start : splits["train"].stop],
+            inputs[test.start : test.stop], warmup, dataset.sample_rate,
+        )
+        if sweeps is not None:
+            plot_knob_sweeps(sweeps, out_dir / KNOBS_PLOT,
+                             title=f"{config.name}: what the knobs do ({config.target})")
+            report["plots"].append(KNOBS_PLOT)
+    except OSError as err:
+        raise _kept(err, f"the trained model is kept: {out_dir / MODEL_FILE} and "
+                         "training.json") from err
+    log(_summary(report, train_seconds)
+        + "  ".join(f"{name} ESR {values['esr']:.4f}" for name, values in evaluation.items()))
     return report
+
+
+def _kept(err: OSError, kept: str) -> OutputWriteError:
+    """``err``, a failed write, with what the run still has."""
+    failure = OutputWriteError(f"{err}; {kept}")
+    failure.errno = err.errno
+    return failure
+
+
+def _summary(report: dict, train_seconds: float) -> str:
+    """What ran, in one line: the kept seed's epochs, and every other epoch the run spent."""
+    epochs_run, total = report["epochs_run"], report["adam_epochs_total"]
+    iterations = report["refine"]["iterations_run"]
+    others, other_seeds = total - epochs_run, report["candidates_trained"] - 1
+    spent = (f" (and {plural(others, 'epoch')} on {plural(other_seeds, 'other seed')}: "
+             f"{total} Adam epochs in all)" if others else "")
+    refined = f" and {plural(iterations, 'L-BFGS iteration')}" if iterations else ""
+    return (f"trained seed {report['chosen_seed']} for {plural(epochs_run, 'epoch')}{spent}"
+            f"{refined} in {train_seconds:.1f}s (best epoch {report['best_epoch']}); ")

@@ -23,8 +23,8 @@ inline constexpr float kSampleRate = 48000.0f;  // Hz the model was trained at
 enum class NumberFormat { kFloat32, kQ15, kQ7 };  // of weights and activations
 inline constexpr NumberFormat kNumberFormat = NumberFormat::kFloat32;
 
-// Process() takes the input channels in this order, each a float per frame: audio in -1..1,
-// knobs/CV 0..1 as the datalogger records them.
+// Process() takes the input channels in this order, each a float per frame: audio in
+// -2..2 (the Patch's full scale), knobs/CV 0..1, as the datalogger records them.
 inline constexpr std::size_t kNumInputs = 3;
 inline constexpr const char* kInputNames[kNumInputs] = {"knob_1", "knob_2", "audio_in_1"};
 inline constexpr std::size_t kNumOutputs = 1;

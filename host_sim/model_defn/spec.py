@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -126,6 +127,9 @@ class NumberFormat:
 FLOAT32 = NumberFormat("float32", "kFloat32", "float", "float32", 32)
 Q15 = NumberFormat("q15", "kQ15", "std::int16_t", "int16", 16)
 Q7 = NumberFormat("q7", "kQ7", "std::int8_t", "int8", 8)
+# Names the header embeds in C strings as they are (and the reader takes back as they are).
+_C_STRING_SAFE = re.compile(r'[ !#-\[\]-~]+')
+
 NUMBER_FORMATS = {f.name: f for f in (FLOAT32, Q15, Q7)}
 QUANTIZED_FORMATS = ("q15", "q7")
 
@@ -366,6 +370,13 @@ class ModelSpec:
                 f"names given for {len(self.input_names)} inputs / {len(self.output_names)} "
                 f"outputs, but the model has {self.inputs} / {self.outputs}"
             )
+        for what, name in [("model name", self.name),
+                           *(("input name", name) for name in self.input_names),
+                           *(("output name", name) for name in self.output_names)]:
+            if not _C_STRING_SAFE.fullmatch(name):
+                raise UnsupportedModelError(
+                    f"{what} {name!r}: the header holds it as a C string; use printable ASCII "
+                    "without quotes or backslashes")
         self._validate_formats()
 
     def _validate_formats(self) -> None:

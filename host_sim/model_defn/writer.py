@@ -8,7 +8,7 @@ from string import Template
 
 import numpy as np
 
-from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
+from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE, SAMPLE_RATE_HZ
 from daisynet.host_sim.model_defn.spec import MODEL_DEFN_FORMAT_VERSION, ModelSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -45,12 +45,21 @@ def _c_strings(names: list[str]) -> str:
     return ", ".join(json.dumps(n) for n in names)
 
 
+def _comment(text: str) -> str:
+    """``text`` safe in a // comment: characters that would end the line (a newline) or splice
+    the next line onto it (a final backslash) are written as escapes."""
+    escaped = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                      for c in text)
+    return escaped[:-1] + "\\x5c" if escaped.endswith("\\") else escaped
+
+
 def _common_fields(spec: ModelSpec, command: str) -> dict:
     arch = spec.architecture()
     sha = spec.weights_sha256()
     sample_rate = int(spec.sample_rate or SAMPLE_RATE_HZ)
     return dict(
-        command=command,
+        command=_comment(command),
+        audio_full_scale=f"{AUDIO_FULL_SCALE:g}",
         format_version=MODEL_DEFN_FORMAT_VERSION,
         name=spec.name,
         parameters=arch.parameters,
@@ -80,7 +89,8 @@ def render_header(spec: ModelSpec, command: str) -> str:
     for index, layer in enumerate(spec.layers):
         prefix = f"kLayer{index}"
         arrays.append(
-            f"// layer {index}: {layer.name}, kernel {layer.kernel}, dilation {layer.dilation}, "
+            f"// layer {index}: {_comment(layer.name)}, kernel {layer.kernel}, "
+            f"dilation {layer.dilation}, "
             f"{layer.in_channels} -> {layer.out_channels}, {'relu' if layer.relu else 'linear'}\n"
             f"alignas(16) inline constexpr float {prefix}Weights[{layer.weights.size}] = {{\n"
             f"{_c_array(layer.weights)}\n}};\n"
@@ -108,7 +118,8 @@ def _render_fixed_header(spec: ModelSpec, command: str) -> str:
         quant = layer.quant
         prefix = f"kLayer{index}"
         arrays.append(
-            f"// layer {index}: {layer.name}, kernel {layer.kernel}, dilation {layer.dilation}, "
+            f"// layer {index}: {_comment(layer.name)}, kernel {layer.kernel}, "
+            f"dilation {layer.dilation}, "
             f"{layer.in_channels} -> {layer.out_channels}, {'relu' if layer.relu else 'linear'}; "
             f"frac bits in {quant.in_frac_bits}, weights {quant.weight_frac_bits}, "
             f"product {quant.product_frac_bits}, out {quant.out_frac_bits}\n"
@@ -171,9 +182,9 @@ def render_golden(
     else:
         what, float_block = "the Keras outputs for them", ""
     return template.substitute(
-        command=command,
+        command=_comment(command),
         name=spec.name,
-        header=header_name,
+        header=_comment(header_name),
         what=what,
         sha256=spec.weights_sha256(),
         frames=inputs.shape[0],

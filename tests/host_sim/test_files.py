@@ -76,3 +76,44 @@ def test_replace_false_holds_on_a_file_system_without_hard_links(tmp_path, monke
 
 def test_replace_false_writes_a_new_file(tmp_path):
     assert write_bytes(tmp_path / "a.bin", b"1", replace=False).read_bytes() == b"1"
+
+
+def test_a_set_of_files_is_renamed_into_place_only_once_all_are_written(tmp_path, monkeypatch):
+    """Issue 22, item 2: a header and its golden vectors are never left mismatched."""
+    from pathlib import Path
+
+    from daisynet.host_sim.files import OutputWriteError, write_texts
+
+    header, golden = tmp_path / "model_defn.h", tmp_path / "model_defn_golden.h"
+    header.write_text("old header")
+    golden.write_text("old golden")
+    real_write_text = Path.write_text
+
+    def fills_up(path, text, *args, **kwargs):
+        if "golden" in path.name:
+            real_write_text(path, text[: len(text) // 2])
+            raise OSError(28, "No space left on device")
+        return real_write_text(path, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", fills_up)
+    with pytest.raises(OutputWriteError, match="golden.h: could not write it .No space left on "
+                                               "device.; the earlier file is unchanged"):
+        write_texts({header: "new header", golden: "new golden"})
+    assert header.read_text() == "old header" and golden.read_text() == "old golden"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_temporary_file_that_cannot_be_made_names_the_output_not_the_temporary(tmp_path,
+                                                                                monkeypatch):
+    import tempfile
+
+    from daisynet.host_sim.files import OutputWriteError
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system", str(tmp_path / ".out.x.partial.wav"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OutputWriteError) as raised, atomic_output(tmp_path / "out.wav"):
+        pass
+    assert str(raised.value) == (f"{tmp_path / 'out.wav'}: could not write it (Read-only file "
+                                 "system); nothing was written")

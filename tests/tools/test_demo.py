@@ -26,3 +26,18 @@ def test_demo_meets_the_quality_and_parity_targets(tmp_path, capsys):
                  "loss.png", "test_prediction.png", "verify.png", "dataset/waveshaper.wav"):
         assert (out / name).exists(), name
     assert "test ESR" in printed and "sim vs Keras" in printed
+
+
+def test_the_demo_summary_counts_every_adam_epoch_it_spent():
+    """Issue 22, item 16: the candidates' epochs are training too."""
+    from daisynet.tools.demo import summary_rows
+
+    report = {"params": 465, "macs_per_sample": 424, "receptive_field": 256, "test_esr": 0.01,
+              "test_esr_pre_emphasis": 0.02, "sim_vs_keras_max_abs_err": 1e-6,
+              "verified_frames": 100, "keras_vs_float64_max_abs_err": 1e-6,
+              "sim_vs_float64_max_abs_err": 1e-6, "verify_passed": True,
+              "verify_criterion": "x", "epochs_run": 80, "adam_epochs_total": 136,
+              "refine_iterations": 900, "train_seconds": 81.0, "total_seconds": 90.0}
+    rows = dict(summary_rows(report))
+    assert rows["training"] == ("80 Adam epochs (and 56 on the other candidates) + 900 L-BFGS "
+                                "iterations, 81 s")

@@ -295,3 +295,17 @@ def test_a_missing_or_unknown_format_is_refused_in_one_line(tmp_path, edit, mess
         load_dataset(wav)
     assert "\n" not in str(err.value) and "d.json" in str(err.value)
     assert message in str(err.value)
+
+
+def test_values_the_patch_never_delivers_are_named_not_called_clipped(tmp_path):
+    """Issue 22, item 20: knobs outside 0..1, audio far beyond the Patch's +-2."""
+    dataset = small_dataset()
+    dataset.samples[:, 0] *= 8 / np.max(np.abs(dataset.samples[:, 0]))  # audio peaking at 8
+    dataset.samples[:10, 1] = 1.5  # a knob above 1
+    dataset.save(tmp_path / "d")
+    warnings = load_dataset(tmp_path / "d.wav").warnings
+    assert any("'audio_in_1' peaks at 8, beyond the Patch's full scale of +-2" in w
+               for w in warnings), warnings
+    assert not any("clipped" in w for w in warnings)
+    assert any("'knob_1' spans" in w and "the Patch's controls give 0..1" in w
+               for w in warnings), warnings

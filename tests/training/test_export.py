@@ -1,3 +1,4 @@
+import json
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from daisynet.host_sim.model_defn import (
     golden_path,
     read_golden,
     read_header,
+    render_header,
 )
 from daisynet.training.export import ModelMetadata, export, load_keras, spec_from_keras
 from daisynet.training.model import predict_sequence
@@ -244,3 +246,59 @@ def test_the_hash_covers_names_order_rate_and_shapes(random_wavenet):
                                    ModelMetadata(input_names=["a", "b"], output_names=["y"]))
     relu_flipped.layers[-1].relu = True
     assert relu_flipped.weights_sha256() != digest
+
+
+def test_paths_and_names_with_newlines_or_backslashes_make_a_header_that_compiles(
+        tmp_path, random_wavenet):
+    """Issue 22, item 13: the header's first line records the command; a path with a newline
+    (or a final backslash, which splices the next line on) must not break the header."""
+    from daisynet.tools.cli import main
+
+    compiler = require_tool("g++")
+    folder = tmp_path / "new\nline\\"
+    path = save_with_metadata(random_wavenet(3, (4, 4), 2), folder, ["knob_1", "knob_2", "in"])
+    header = folder / "model\ndefn.h"
+    assert main(["export", str(path), "-o", str(header)]) == 0
+    golden = golden_path(header)
+    # A library caller's command can end in a backslash.
+    spec = read_header(header)
+    trailing = tmp_path / "trailing.h"
+    trailing.write_text(render_header(spec, "made by hand \\"))
+    for included in (header, golden, trailing):
+        assert included.read_text().splitlines()[1].startswith("// "), included
+        # (#include takes no escapes: compile a copy under a plain name)
+        (tmp_path / "included.h").write_text(included.read_text())
+        probe = tmp_path / "probe.cc"
+        probe.write_text('#include "included.h"\nint main() { return 0; }\n')
+        result = subprocess.run([compiler, "-std=c++17", "-Wall", "-Wextra", "-Werror",
+                                 "-fsyntax-only", str(probe)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    assert "Made by: daisynet export " in header.read_text().splitlines()[0]
+    assert "new\\nline" in header.read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("name", ['my "model"', "back\\slash", "two\nlines"])
+def test_names_a_header_cannot_hold_as_they_are_are_refused_in_one_line(tmp_path, random_wavenet,
+                                                                       name, capsys):
+    from daisynet.tools.cli import main
+
+    model = random_wavenet(3, (4, 4), 2)
+    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "knob_2", "in"])
+    record = json.loads((tmp_path / "m" / "training.json").read_text())
+    (tmp_path / "m" / "training.json").write_text(json.dumps({**record, "name": name}))
+    assert main(["export", str(path), "-o", str(tmp_path / "m.h")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the header holds it as a C string" in err
+    assert not (tmp_path / "m.h").exists()
+
+
+def test_the_header_states_the_patchs_audio_range(tmp_path, random_wavenet):
+    """Issue 22, item 22: the Patch's audio arrives in -2..2, not -1..1."""
+    from daisynet.host_sim.quantize import quantized_header_for
+
+    path = save_with_metadata(random_wavenet(3, (4, 4), 2), tmp_path / "m", ["a", "b", "c"])
+    _, header, _ = export(path, tmp_path / "model_defn.h", command="x")
+    _, quantized, _ = quantized_header_for(Architecture(3, (4, 4), 2), "q15", 0, tmp_path / "q")
+    for text in (header.read_text(), quantized.read_text()):
+        assert "audio in\n// -2..2 (the Patch's full scale), knobs/CV 0..1" in text
+        assert "-1..1" not in text

@@ -281,3 +281,59 @@ def test_a_model_of_an_older_builtin_generator_is_not_calibrated_on_new_data(
     err = capsys.readouterr().err
     assert "'daisynet builtin waveshaper', which this version no longer makes" in err
     assert not (tmp_path / "x.h").exists()
+
+
+def test_calibrating_on_the_training_dataset_leaves_its_test_split_out(tmp_path, demo_audio):
+    """Issue 22, item 17: the held-out test split must not set the scales it is measured on."""
+    spec, _, test = demo_audio
+    record = TrainingRecord.beside(DEMO_MODEL)
+    dataset, _ = record.load_dataset()
+    wav, _ = dataset.save(tmp_path / "training_data")
+    calibration, held_out = quantization_audio(DEMO_MODEL, spec, wav)
+    first, frames = record.split("test")
+    everything = dataset.select(spec.input_names)
+    assert len(calibration.samples) == dataset.frames - frames
+    assert np.array_equal(calibration.samples,
+                          np.concatenate([everything[:first], everything[first + frames:]]))
+    assert "without its test split" in calibration.source
+    assert np.array_equal(held_out.samples, test.samples) and held_out.held_out
+
+
+def test_without_held_out_audio_the_summary_says_calibration_frames():
+    """Issue 22, item 17: not 'held-out' after warning that there is none."""
+    from daisynet.host_sim.quantize import accuracy_summary
+
+    report = {"format": "q15", "frames": 4000, "esr": 1e-4, "max_abs_error": 1e-3,
+              "float_output_peak": 1.0, "input_saturation": {"fraction": 0.0},
+              "layers": [{"layer": 0, "name": "c", "saturation": {"fraction": 0.0,
+                                                                 "saturated": False}}],
+              "weight_flash_bytes": {"q15": 10, "float32": 20, "saved": 10},
+              "test": {"held_out": False}}
+    assert accuracy_summary(report)[0] == "  q15 vs float on 4000 calibration frames:"
+    report["test"]["held_out"] = True
+    assert accuracy_summary(report)[0] == "  q15 vs float on 4000 held-out frames:"
+
+
+def test_verify_says_plainly_when_a_bit_exact_q7_model_is_audibly_different(tmp_path, capsys,
+                                                                            monkeypatch):
+    """Issue 22, item 23: the demo model in q7 runs bit for bit, but sounds unlike Keras's."""
+    from matplotlib.figure import Figure
+
+    exported = export_quantized_model(DEMO_MODEL, tmp_path / "q7.h", "q7",
+                                      golden_input=DEMO_GOLDEN_INPUT)
+    assert exported.report["esr"] > 0.1
+    capsys.readouterr()
+    titles = []
+    real_savefig = Figure.savefig
+
+    def keep_title(figure, *args, **kwargs):
+        titles.append(figure._suptitle.get_text())
+        return real_savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep_title)
+    assert main(["verify", str(DEMO_MODEL), "--header", str(exported.header), "--engine",
+                 "python", "--plot", str(tmp_path / "v.png")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS  ")
+    assert "but the q7 model itself is audibly different from the Keras model: ESR" in out
+    assert titles and titles[0].startswith("PASS: ") and "(audibly different)" in titles[0]

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -113,7 +114,8 @@ def test_a_poor_start_after_the_adam_epochs_gives_the_next_candidate_its_turn(tm
     does not leave; the next candidates are tried and the best of them kept."""
     config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
                          scored_frames=256, max_epochs=4, candidates=3, seed=5,
-                         refine_iterations=0, poor_start_esr=0.0)  # every start is poor
+                         refine_iterations=0, poor_start_esr=0.0,  # every start is poor
+                         poor_start_min_epochs=4)
     lines = []
     report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
     assert sorted(report["seeds_tried"]) == [5, 6, 7]
@@ -131,3 +133,145 @@ def test_a_good_start_is_the_only_one_trained_on(tmp_path):
                          refine_iterations=0, poor_start_esr=10.0)  # no start is poor
     report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lambda _: None)
     assert len(report["seeds_tried"]) == 1
+
+
+def test_too_few_epochs_to_judge_a_start_train_one_seed_and_say_what_ran(tmp_path):
+    """Issue 22, item 16: with few epochs every start looks poor; that must not retrain every
+    candidate, and the summary counts every epoch the run spent."""
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=4, candidates=3, seed=5,
+                         refine_iterations=0, poor_start_esr=0.0)  # every start looks poor
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    assert len(report["seeds_tried"]) == 1 and not report["poor_start_rule_applied"]
+    assert any("4 epochs are too few to judge a start by (that needs 80); no other seed is "
+               "tried" in line for line in lines)
+    # One epoch per candidate, then the best one on to epoch 4.
+    assert report["epochs_run"] == 4 and report["adam_epochs_total"] == 4 + 2
+    summary = next(line for line in lines if line.startswith("trained seed"))
+    assert summary.startswith(f"trained seed {report['chosen_seed']} for 4 epochs (and 2 epochs "
+                              "on 2 other seeds: 6 Adam epochs in all) in ")
+
+
+def test_max_seconds_says_what_it_cut_and_records_it(tmp_path):
+    """Issue 22, item 16: every stage --max-seconds stops or skips is said and recorded."""
+    lines = []
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=40, candidates=3, max_seconds=1e-3)
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    cut = ["candidate 1 (seed 0) stopped after 1 of 8 epochs", "2 of 3 candidates not trained",
+           "no Adam epochs beyond the candidates' (seed 0 kept)", "L-BFGS refinement skipped"]
+    assert report["stopped_by_max_seconds"] and report["cut_by_max_seconds"] == cut
+    for what in cut:
+        assert f"--max-seconds 0.001 reached: {what}" in lines
+    assert json.loads((tmp_path / "training.json").read_text())["stopped_by_max_seconds"]
+
+
+def test_train_refuses_an_earlier_run_without_force_before_training(tmp_path, monkeypatch,
+                                                                   capsys):
+    """Issue 22, item 5."""
+    make_waveshaper_dataset(seconds=1.0).save(tmp_path / "data")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"an earlier run's model")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(train_module, "train", no_training)
+    assert main(["train", str(tmp_path / "data.wav"), "-o", str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"daisynet train: error: {run / 'model.keras'} already exists (an earlier "
+                   "run?); replace it with --force, or train into another folder with -o")
+    assert (run / "model.keras").read_bytes() == b"an earlier run's model"
+
+
+def test_a_full_disk_while_plotting_is_one_line_and_keeps_the_trained_model(tmp_path,
+                                                                           monkeypatch, capsys):
+    """Issue 22, items 5 and 11: --force replaces an earlier run; a plot that cannot be written
+    is one line, exit 1, and the trained model stays."""
+    from matplotlib.figure import Figure
+
+    make_waveshaper_dataset(seconds=3.0, seed=1).save(tmp_path / "data")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(b"an earlier run's model")
+
+    def fills_up(figure, path, *args, **kwargs):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", fills_up)
+    assert main(["train", str(tmp_path / "data.wav"), "-o", str(run), "--filters", "3,3",
+                 "--kernel-size", "3", "--epochs", "2", "--window", "256", "--candidates", "1",
+                 "--refine-iterations", "0", "--force"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "loss.png: could not write it (No space left on device)" in err
+    assert f"the trained model is kept: {run / 'model.keras'}" in err
+    assert not (run / "loss.png").exists()
+    assert main(["export", str(run / "model.keras"), "-o", str(tmp_path / "m.h")]) == 0
+
+
+def test_train_never_writes_over_its_dataset_nor_a_killed_runs_checkpoint(tmp_path, capsys):
+    """train -o into the dataset's own folder must not replace a sidecar called training.json;
+    a run killed before model.keras leaves checkpoints/best.keras, which is kept too."""
+    run = tmp_path / "run"
+    make_waveshaper_dataset(seconds=1.0).save(run / "training")
+    sidecar = (run / "training.json").read_bytes()
+    assert main(["train", str(run / "training.wav"), "-o", str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"daisynet train: error: {run / 'training.json'}: is also an input of this "
+                   "command; write the output somewhere else")
+    assert (run / "training.json").read_bytes() == sidecar
+    assert not (run / "model.keras").exists()
+
+    killed = tmp_path / "killed"
+    (killed / "checkpoints").mkdir(parents=True)
+    (killed / "checkpoints" / "best.keras").write_bytes(b"the best so far")
+    assert main(["train", str(run / "training.wav"), "-o", str(killed)]) == 1
+    assert "best.keras already exists (an earlier run?)" in capsys.readouterr().err
+    assert (killed / "checkpoints" / "best.keras").read_bytes() == b"the best so far"
+
+
+def test_a_full_disk_when_saving_model_keras_says_where_the_weights_are(tmp_path, monkeypatch):
+    from daisynet.host_sim.files import OutputWriteError
+
+    real_save = train_module.save_model
+
+    def fills_up(model, path):
+        if path.name == "model.keras":
+            raise OSError(28, "No space left on device")
+        real_save(model, path)
+
+    monkeypatch.setattr(train_module, "save_model", fills_up)
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=2, candidates=1, refine_iterations=0)
+    with pytest.raises(OutputWriteError, match="the trained weights are kept in .*best.keras"):
+        train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lambda _: None)
+    assert main(["export", str(tmp_path / "checkpoints" / "best.keras"),
+                 "-o", str(tmp_path / "best.h")]) == 0
+
+
+def test_max_seconds_after_a_poor_start_says_the_next_seed_was_not_tried(tmp_path,
+                                                                         monkeypatch):
+    out_of_time = [False]
+    real_stage = train_module._adam_stage
+
+    def stage_then_out_of_time(*args, **kwargs):
+        interrupted = real_stage(*args, **kwargs)
+        out_of_time[0] = True
+        return interrupted
+
+    monkeypatch.setattr(train_module, "_adam_stage", stage_then_out_of_time)
+    monkeypatch.setattr(train_module, "_out_of_time", lambda config, started: out_of_time[0])
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
+                         scored_frames=256, max_epochs=4, candidates=2, seed=5,
+                         refine_iterations=0, poor_start_esr=0.0, poor_start_min_epochs=4,
+                         max_seconds=100.0)
+    lines = []
+    report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, log=lines.append)
+    first = report["seeds_tried"][0]
+    assert len(report["seeds_tried"]) == 1
+    assert report["cut_by_max_seconds"] == [f"seed {11 - first} not tried after the poor start "
+                                            f"of seed {first}"]

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.handler(args, argv)
     except (CommandError, DatasetError, HeaderError, UnsupportedModelError, FileNotFoundError,
-            ValueError, M7Error, NativeBuildError) as err:
+            ValueError, OSError, M7Error, NativeBuildError) as err:
         print(f"daisynet {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

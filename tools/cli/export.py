@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.host_sim.files import check_output_file
     from daisynet.host_sim.model_defn import golden_path
     from daisynet.host_sim.quantize import report_path
-    from daisynet.training.audio_io import read_model_inputs
+    from daisynet.training.audio_io import input_warnings, read_model_inputs
     from daisynet.training.export import ModelMetadata, export, load_keras, spec_from_keras
 
     log = logger(args.json)
@@ -98,7 +98,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     if args.golden_input or args.quantize:
         spec = spec_from_keras(load_keras(args.model), metadata)
     if args.golden_input:
-        golden_inputs, _ = read_model_inputs(args.golden_input, spec)
+        golden_inputs, rate = read_model_inputs(args.golden_input, spec)
+        for warning in input_warnings(args.golden_input, golden_inputs[:args.golden_frames],
+                                      rate, spec):
+            log(f"warning: {warning}")
     quantization = None
     if args.quantize:
         quantization = _export_quantized(args, argv, spec, metadata, golden_inputs, log)
@@ -119,10 +122,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.host_sim.m7 import M7Error
     from daisynet.tools.measure.plan import measure_header, real_time_verdict
 
+    if spec.sample_rate != SAMPLE_RATE_HZ:
+        log(f"warning: the model was trained at {spec.sample_rate} Hz, but the Patch app runs "
+            f"at {SAMPLE_RATE_HZ} Hz: its time constants would be off by "
+            f"{SAMPLE_RATE_HZ / spec.sample_rate:.3f}x there (flash refuses it); retrain at "
+            f"{SAMPLE_RATE_HZ} Hz")
     real_time = None
     try:
         measured = measure_header(header)
-        real_time = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
+        # At the rate the Patch app runs, whatever the model was trained at.
+        real_time = real_time_verdict(measured.instructions_per_sample, SAMPLE_RATE_HZ)
         log(real_time["message"])
     except M7Error as err:
         reason = str(err)

@@ -37,22 +37,22 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     import tempfile
 
     from daisynet.host_sim.engines import renderer
-    from daisynet.training.audio_io import read_model_inputs, write_output
+    from daisynet.training.audio_io import input_warnings, read_model_inputs, write_output
+    from daisynet.training.progress import plural
 
     log = logger(args.json)
     wav_output(args.output, input_files(args.model, args.input))
     spec = _load_spec(args.model)
     inputs, rate = read_model_inputs(args.input, spec)
-    if spec.sample_rate and rate != spec.sample_rate:
-        log(f"warning: {args.input} is at {rate} Hz but the model was trained at "
-            f"{spec.sample_rate} Hz; time constants will be off by {spec.sample_rate / rate:.3f}x")
+    for warning in input_warnings(args.input, inputs, rate, spec):
+        log(f"warning: {warning}")
     with tempfile.TemporaryDirectory(prefix="daisynet-") as scratch:
         header = engine_header(args, Path(scratch))
         render = renderer(args.engine, spec, header, progress=not args.json)
         output = render(inputs, args.block_size)
     write_output(args.output, output, rate)
     peak = float(abs(output).max()) if output.size else 0.0
-    log(f"wrote {args.output}: {len(output)} frames, {spec.outputs} channel(s), "
+    log(f"wrote {args.output}: {plural(len(output), 'frame')}, {plural(spec.outputs, 'channel')}, "
         f"peak {peak:.3f}, block size {args.block_size}, engine {args.engine}")
     return {"output": args.output, "frames": len(output), "sample_rate": rate, "peak": peak,
             "engine": args.engine}

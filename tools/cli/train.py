@@ -12,6 +12,7 @@ from daisynet.tools.cli.options import (
     WholeList,
     add_command,
     count,
+    input_files,
     logger,
     model_name,
     name_list,
@@ -67,12 +68,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "epochs is trained on (%(default)s)")
     parser.add_argument("--name", type=model_name, default=defaults.name,
                         help="model name for the header (%(default)s)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an earlier run's model.keras in the output folder")
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.host_sim.files import writable_folder
+    from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
+    from daisynet.host_sim.files import check_output_file, writable_folder
     from daisynet.training.dataset import describe, load_dataset
-    from daisynet.training.train import TrainConfig, train
+    from daisynet.training.train import CHECKPOINT, MODEL_FILE, TrainConfig, output_files, train
 
     log = logger(args.json)
     peek = load_dataset(args.dataset)
@@ -85,11 +89,22 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         )
     dataset = load_dataset(args.dataset, required_channels=[*inputs, target])
     writable_folder(args.output)  # before the minutes of training that write there
+    for output in output_files(args.output):
+        check_output_file(output, input_files(args.dataset))
+    # A run killed before it finished leaves its best checkpoint, but no model.keras.
+    for earlier in (Path(args.output) / MODEL_FILE, Path(args.output) / CHECKPOINT):
+        if earlier.exists() and not args.force:
+            raise CommandError(f"{earlier} already exists (an earlier run?); replace it with "
+                               "--force, or train into another folder with -o")
+    model = Path(args.output) / MODEL_FILE
     log(f"dataset: {describe(dataset)}")
     if target in inputs:
         log(f"warning: the target {target} is also an input: the model can learn to copy it")
     for warning in dataset.warnings:
         log(f"warning: {warning}")
+    if dataset.sample_rate != SAMPLE_RATE_HZ:
+        log(f"warning: the dataset is at {dataset.sample_rate} Hz, but the Patch app runs at "
+            f"{SAMPLE_RATE_HZ} Hz: a model trained on it is not flashed")
     config = TrainConfig(
         inputs=list(inputs),
         target=target,
@@ -108,8 +123,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         name=args.name,
     )
     report = train(dataset, config, args.output, log=log)
-    model = Path(args.output) / "model.keras"
-    log(f"wrote {model} and training.json, loss.png, test_prediction.png")
+    log(f"wrote {model} and {', '.join(['training.json', *report['plots']])}")
     if report["interrupted"]:
         log(f"training was interrupted: {model} is the best model so far; export it with "
             f"`daisynet export {model} -o model_defn.h`, or train again to go further")

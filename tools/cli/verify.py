@@ -47,9 +47,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
 
     from daisynet.host_sim.files import check_output_file
     from daisynet.host_sim.model_defn import golden_path, read_golden, read_header
-    from daisynet.training.audio_io import read_model_inputs
+    from daisynet.training.audio_io import input_warnings, read_model_inputs
     from daisynet.training.export import ModelMetadata, excitation, load_keras, spec_from_keras
+    from daisynet.training.metrics import AUDIBLY_DIFFERENT_ESR
     from daisynet.training.plots import plot_predictions
+    from daisynet.training.progress import plural
     from daisynet.training.verify import DEFAULT_ENGINES, verify_engines
 
     log = logger(args.json)
@@ -72,8 +74,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             )
     golden_outputs = None  # a quantized engine must also reproduce these bit for bit
     if args.input:
-        inputs, _ = read_model_inputs(args.input, spec)
+        inputs, rate = read_model_inputs(args.input, spec)
         source = args.input
+        for warning in input_warnings(args.input, inputs, rate, spec):
+            log(f"warning: {warning}")
     elif args.header and golden_path(args.header).exists():
         inputs, golden_outputs = read_golden(golden_path(args.header), spec)
         source = str(golden_path(args.header))
@@ -89,24 +93,35 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     for figures in result["engines"]:
         keras_out, sim_out = figures.pop("keras"), figures.pop("simulator")
         label = ENGINE_LABELS[figures["engine"]]
-        if args.plot and figures is result["engines"][0]:
-            plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or SAMPLE_RATE_HZ,
-                             0, Path(args.plot), title=f"{label} vs Keras",
-                             reference_label="Keras", prediction_label=label)
         verdict = "PASS" if figures["passed"] else "FAIL"
+        # Bit-exact arithmetic can still carry a quantized model that sounds unlike Keras's.
+        figures["audibly_different"] = figures["sim_vs_keras_esr"] > AUDIBLY_DIFFERENT_ESR
+        if args.plot and figures is result["engines"][0]:
+            title = (f"{verdict}: {label} vs Keras on {plural(figures['frames'], 'frame')}, "
+                     f"ESR {figures['sim_vs_keras_esr']:.2e}"
+                     + (" (audibly different)" if figures["audibly_different"] else ""))
+            plot_predictions(keras_out[:, 0], sim_out[:, 0], spec.sample_rate or SAMPLE_RATE_HZ,
+                             0, Path(args.plot), title=title, reference_label="Keras",
+                             prediction_label=label)
         if spec.quantized:
             against = " and its golden outputs" if golden_outputs is not None else ""
             log(f"{verdict}  {label} vs the {spec.number_format} arithmetic{against} on "
-                f"{source}: {figures['frames']} frames, block {args.block_size} "
+                f"{source}: {plural(figures['frames'], 'frame')}, block {args.block_size} "
                 f"({figures['criterion']}"
-                + (f"; {figures['mismatched_frames']} frames differ, the first at frame "
-                   f"{figures['first_mismatch']}" if not figures["bit_exact"] else "") + ")")
+                + (f"; {plural(figures['mismatched_frames'], 'frame')} differ, the first at "
+                   f"frame {figures['first_mismatch']}" if not figures["bit_exact"] else "")
+                + ")")
             log(f"  {spec.number_format} vs Keras  ESR {figures['sim_vs_keras_esr']:.3e}, max "
                 f"abs error {figures['sim_vs_keras_max_abs_err']:.3e} (the cost of "
                 f"quantization; output peak {figures['output_peak']:.3f})")
+            if figures["audibly_different"]:
+                log(f"  but the {spec.number_format} model itself is audibly different from "
+                    f"the Keras model: ESR {figures['sim_vs_keras_esr']:.2f} is above "
+                    f"{AUDIBLY_DIFFERENT_ESR:g}; the engine reproduces its arithmetic exactly, "
+                    "the quantization costs too much (try --quantize q15)")
         else:
-            log(f"{verdict}  {label} vs Keras on {source}: "
-                f"{figures['frames']} frames, block {args.block_size} ({figures['criterion']})")
+            log(f"{verdict}  {label} vs Keras on {source}: {plural(figures['frames'], 'frame')}, "
+                f"block {args.block_size} ({figures['criterion']})")
             log(f"  max abs error   {figures['sim_vs_keras_max_abs_err']:.3e}  (tolerance "
                 f"{args.tolerance:.0e}, worst at frame {figures['worst_frame']})")
             log(f"  ESR             {figures['sim_vs_keras_esr']:.3e}")

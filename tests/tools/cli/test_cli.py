@@ -145,6 +145,8 @@ def test_train_then_export_then_simulate_small_model(tmp_path, capsys):
     assert "refining with L-BFGS: up to 20 iterations" in out and "refine   20/20" in out
     assert set(report["splits"]) == {"train", "validation", "test"}
     assert "ETA" in out and "best" in out
+    assert f"wrote {run / 'model.keras'} and training.json, loss.png, test_prediction.png, " \
+           "knobs.png" in out
     for name in ("model.keras", "loss.png", "test_prediction.png", "knobs.png",
                  "checkpoints/best.keras"):
         assert (run / name).exists(), name
@@ -353,7 +355,7 @@ def test_golden_frames_beyond_one_second_or_beyond_the_input_are_refused(tmp_pat
 def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypatch):
     from daisynet.training import train as train_module
 
-    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False})
+    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False, "plots": []})
     make_waveshaper_dataset(seconds=0.5, seed=1).save(tmp_path / "data")
     assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run"), "--inputs",
                  "knob_1,audio_in_2", "--target", "audio_in_2"]) == 0
@@ -491,7 +493,7 @@ def test_export_says_whether_the_model_runs_in_real_time(exported, tmp_path, cap
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     assert result["real_time"]["verdict"] == "fits" and 0 < result["real_time"]["load"] < 0.8
-    assert "real time at 44,100 Hz: fits, within the 80% margin" in captured.err
+    assert "real time at 48,000 Hz: fits, within the 80% margin" in captured.err
 
 
 def test_a_read_only_output_file_is_one_line(exported, tmp_path, monkeypatch, capsys):
@@ -508,3 +510,58 @@ def test_a_read_only_output_file_is_one_line(exported, tmp_path, monkeypatch, ca
     assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o", str(target)]) == 1
     err = capsys.readouterr().err
     assert "out.wav: is read-only" in err and err.count("\n") == 1
+
+
+def test_simulate_and_verify_warn_about_inputs_the_patch_never_delivers(tmp_path, exported,
+                                                                        audio_like, capsys):
+    """Issue 22, item 20: knob values outside 0..1, audio beyond +-2, another sample rate."""
+    model_path, header = exported  # trained at 44.1 kHz
+    x = audio_like(600, 3)
+    x[:, 0] = 1.5  # knob_1
+    x[:, 2] *= 5 / np.max(np.abs(x[:, 2]))  # audio_in_1 peaking at 5
+    soundfile.write(tmp_path / "in.wav", x, 96_000, subtype="FLOAT")
+    assert main(["simulate", str(header), str(tmp_path / "in.wav"), "-o",
+                 str(tmp_path / "o.wav")]) == 0
+    simulated = capsys.readouterr().out
+    assert main(["verify", str(model_path), "--header", str(header), "--input",
+                 str(tmp_path / "in.wav"), "--engine", "python"]) == 0
+    verified = capsys.readouterr().out
+    for out in (simulated, verified):
+        assert "is at 96000 Hz but the model was trained at 44100 Hz" in out
+        assert "'knob_1' spans 1.5..1.5" in out
+        assert "'audio_in_1' peaks at 5, beyond the Patch's full scale of +-2" in out
+
+
+def test_export_says_the_patch_runs_at_48_khz(exported, tmp_path, capsys):
+    """Issue 22, item 20: a 44.1 kHz model does not silently 'fit'."""
+    model, _ = exported  # trained at 44.1 kHz
+    assert main(["export", str(model), "-o", str(tmp_path / "again.h")]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: the model was trained at 44100 Hz, but the Patch app runs at 48000 Hz: "
+            "its time constants would be off by 1.088x there") in out
+    assert "real time at 44,100 Hz" not in out
+
+
+def test_export_warns_about_golden_input_the_patch_never_delivers(exported, tmp_path,
+                                                                 audio_like, capsys):
+    model, _ = exported
+    x = audio_like(600, 3)
+    x[:, 1] = -0.5  # knob_2
+    soundfile.write(tmp_path / "golden.wav", x, 44_100, subtype="FLOAT")
+    assert main(["export", str(model), "-o", str(tmp_path / "again.h"), "--golden-input",
+                 str(tmp_path / "golden.wav")]) == 0
+    assert "warning: channel 'knob_2' spans -0.5..-0.5" in capsys.readouterr().out
+
+
+def test_train_warns_that_the_patch_runs_at_48_khz(tmp_path, capsys, monkeypatch):
+    """Issue 22, item 20, found beyond it: say so before training, not only at export."""
+    from daisynet.training import train as train_module
+    from daisynet.training.dataset import Dataset
+
+    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False,
+                                                                  "plots": []})
+    made = make_waveshaper_dataset(seconds=0.5, seed=1)
+    Dataset(made.samples, 44_100, made.channels, source=made.source).save(tmp_path / "data")
+    assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run")]) == 0
+    assert ("warning: the dataset is at 44100 Hz, but the Patch app runs at 48000 Hz: a model "
+            "trained on it is not flashed") in capsys.readouterr().out
