@@ -20,6 +20,7 @@ import soundfile
 
 from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE
 from daisynet.host_sim.files import atomic_output
+from daisynet.host_sim.versions import version_problem
 
 # The sidecar's "format" and "format_version": a reader refuses a version newer than its own.
 FORMAT = "daisynet-dataset"
@@ -189,13 +190,9 @@ def _check_sidecar(sidecar: object, json_path: Path) -> dict:
     if sidecar.get("format") != FORMAT:
         raise DatasetError(f"{json_path}: format is {json.dumps(sidecar.get('format'))[:60]}, "
                            f"not {FORMAT!r}; a dataset sidecar says so (daisynet writes it)")
-    version = sidecar.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise DatasetError(f"{json_path}: format_version must be a whole number of at least 1, "
-                           f"got {json.dumps(version)[:60]}")
-    if version > FORMAT_VERSION:
-        raise DatasetError(f"{json_path}: dataset format_version {version} is newer than this "
-                           f"daisynet reads ({FORMAT_VERSION}); update daisynet")
+    problem = version_problem(sidecar.get("format_version"), FORMAT_VERSION, "dataset")
+    if problem:
+        raise DatasetError(f"{json_path}: {problem}")
     for key in ("sample_rate", "channels", "frames"):
         if key not in sidecar:
             raise DatasetError(f"{json_path}: required key {key!r} is missing")

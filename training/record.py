@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from daisynet.host_sim.files import write_text
+from daisynet.host_sim.versions import version_problem
 from daisynet.training.dataset import Dataset
 
 FORMAT = "daisynet-training-record"
@@ -109,14 +110,9 @@ class TrainingRecord:
                 f"{path}: not a {FORMAT} (format_version {FORMAT_VERSION}); train the model "
                 "again, or move the file aside (export then takes --inputs, --target and "
                 "--sample-rate)")
-        version = data.get("format_version")
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise TrainingRecordError(f"{path}: format_version must be a whole number of at "
-                                      f"least 1, got {json.dumps(version)[:60]}")
-        if version > FORMAT_VERSION:
-            raise TrainingRecordError(f"{path}: training record format_version {version} is "
-                                      f"newer than this daisynet reads ({FORMAT_VERSION}); "
-                                      "update daisynet")
+        problem = version_problem(data.get("format_version"), FORMAT_VERSION, "training record")
+        if problem:
+            raise TrainingRecordError(f"{path}: {problem}")
         inputs = _typed(data, "inputs", list, path)
         if not all(isinstance(name, str) for name in inputs):
             raise TrainingRecordError(f"{path}: 'inputs' must be a list of channel names, got "

@@ -446,12 +446,7 @@ class FastBackend {
 
   void Init() {}
 
-  void Reset() {
-    std::memset(arena_, 0, sizeof(arena_));
-    for (std::size_t i = 0; i < model::kNumLayers; ++i) {
-      cursor_[i] = engine_detail::kHistoryFrames[i];
-    }
-  }
+  void Reset() { engine_detail::ClearHistories(arena_, cursor_); }
 
   void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
                     std::size_t block) {

@@ -56,5 +56,13 @@ inline T* HistoryRoom(T* buffer, std::size_t& cursor, std::size_t block, std::si
   return buffer + cursor * width;
 }
 
+// Back to silence for the linear-history backends: every buffer zero, each layer's cursor just
+// past its history.
+template <typename Arena>
+inline void ClearHistories(Arena& arena, std::size_t (&cursors)[model::kNumLayers]) {
+  std::memset(&arena, 0, sizeof(arena));
+  for (std::size_t i = 0; i < model::kNumLayers; ++i) cursors[i] = kHistoryFrames[i];
+}
+
 }  // namespace engine_detail
 }  // namespace daisynet

@@ -115,12 +115,7 @@ class CmsisQBackend {
 
   void Init() {}
 
-  void Reset() {
-    std::memset(arena_, 0, sizeof(arena_));
-    for (std::size_t i = 0; i < model::kNumLayers; ++i) {
-      cursor_[i] = engine_detail::kHistoryFrames[i];
-    }
-  }
+  void Reset() { engine_detail::ClearHistories(arena_, cursor_); }
 
   void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
                     std::size_t block) {
@@ -321,12 +316,7 @@ class FastQBackend {
     if constexpr (kRamWeightWords > 0) FillWeights<0>();
   }
 
-  void Reset() {
-    std::memset(arena_, 0, sizeof(arena_));
-    for (std::size_t i = 0; i < model::kNumLayers; ++i) {
-      cursor_[i] = engine_detail::kHistoryFrames[i];
-    }
-  }
+  void Reset() { engine_detail::ClearHistories(arena_, cursor_); }
 
   void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
                     std::size_t block) {

@@ -15,6 +15,7 @@ from daisynet.host_sim.model_defn.spec import (
     ModelSpec,
     NumberFormat,
 )
+from daisynet.host_sim.versions import version_problem
 
 _COMMENT = re.compile(r"//[^\n]*")
 _DEFINITION = re.compile(
@@ -137,9 +138,10 @@ def _check_format_version(defs: dict[str, str], path: Path) -> None:
         raise HeaderError(f"{path}: no kModelDefnFormatVersion: not a daisynet model_defn.h, or "
                           "one exported by an older daisynet; export the model again")
     version = _int(defs, "kModelDefnFormatVersion", path)
-    if version > MODEL_DEFN_FORMAT_VERSION:
-        raise HeaderError(f"{path}: model_defn.h format version {version} is newer than this "
-                          f"daisynet reads ({MODEL_DEFN_FORMAT_VERSION}); update daisynet")
+    problem = version_problem(version, MODEL_DEFN_FORMAT_VERSION, "model_defn.h",
+                              "format version")
+    if problem:
+        raise HeaderError(f"{path}: {problem}")
     if version < MODEL_DEFN_FORMAT_VERSION:
         raise HeaderError(f"{path}: model_defn.h format version {version} is older than this "
                           f"daisynet reads ({MODEL_DEFN_FORMAT_VERSION}); export the model again")
