@@ -22,6 +22,7 @@ from daisynet.tools.capture.wire import (
     data_payload_bytes,
     encoded_size,
 )
+from daisynet.tools.text import plural
 
 # Live capture must leave this share of the link free (host scheduling, other USB traffic).
 LIVE_MARGIN = 0.80
@@ -53,7 +54,7 @@ class LinkBudget:
         packets = self.link_bytes_per_second // (USB_PACKET_BYTES * USB_FRAMES_PER_SECOND)
         return [
             f"link budget: {audio} audio ({self.sample_format}) + {controls} controls (float32):"
-            f" {self.bytes_per_second:,} B/s with framing, {packets} packets of "
+            f" {self.bytes_per_second:,} B/s with framing, {plural(packets, 'packet')} of "
             f"{USB_PACKET_BYTES} B per 1 ms block = {self.share:.0%} of the {self.link_rate:,} B/s "
             f"link (live limit {LIVE_MARGIN:.0%})",
             f"mode: {self.mode}: {self.explanation}",

@@ -23,6 +23,7 @@ from daisynet.host_sim.files import OutputPathError, atomic_output
 from daisynet.tools.capture.assembly import Assembler
 from daisynet.tools.capture.errors import CaptureError
 from daisynet.tools.capture.wire import PROTOCOL_VERSION, FrameDecoder
+from daisynet.tools.text import plural
 from daisynet.training.dataset import Dataset
 
 
@@ -122,11 +123,12 @@ def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, lo
     seconds = samples.shape[0] / session.sample_rate
     resent = sum(r.get("blocks_received", 0) for r in context.get("resend_rounds", []))
     log(f"captured {seconds:.2f} s ({samples.shape[0]} frames) from {context['port']}: "
-        f"{stop_reason}; {len(gaps)} gap(s), {capture_log['frames_missing']} audio frames "
-        "missing, "
-        f"{stats.crc_failures} CRC failures, {stats.garbage_bytes} bytes of garbage"
-        + (f", {resent} blocks resent" if resent else "")
-        + (f", {left} frames left on the device" if (left := context.get(
+        f"{stop_reason}; {plural(len(gaps), 'gap')}, "
+        f"{plural(capture_log['frames_missing'], 'audio frame')} missing, "
+        f"{plural(stats.crc_failures, 'CRC failure')}, "
+        f"{plural(stats.garbage_bytes, 'byte')} of garbage"
+        + (f", {plural(resent, 'block')} resent" if resent else "")
+        + (f", {plural(left, 'frame')} left on the device" if (left := context.get(
             "frames_left_on_device")) else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
     if gaps:

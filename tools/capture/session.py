@@ -54,6 +54,7 @@ from daisynet.tools.capture.wire import (
     parse_capabilities,
     resend_payload,
 )
+from daisynet.tools.text import plural
 from daisynet.training.dataset import dataset_paths
 
 READ_CHUNK = 65536  # bytes per read
@@ -522,8 +523,8 @@ def _resend(link: _Link, assembler: Assembler, silence_timeout: float,
             break
         except KeyboardInterrupt as stop:
             blocks = sum(count for _, count in missing)
-            interrupts.interrupted(stop, f"the {blocks} blocks lost on the way, still on the "
-                                         "Daisy")
+            interrupts.interrupted(stop, f"the {plural(blocks, 'block')} lost on the way, "
+                                         "still on the Daisy")
         received = assembler.blocks_received - before
         rounds.append({"ranges": len(batch), "blocks_asked": sum(c for _, c in batch),
                        "blocks_received": received})
