@@ -21,7 +21,12 @@ from pathlib import Path
 
 import serial
 
-from daisynet.host_sim.files import OutputPathError, check_output_file, write_text
+from daisynet.host_sim.files import (
+    OutputPathError,
+    OutputWriteError,
+    check_output_file,
+    write_text,
+)
 from daisynet.tools.capture import CaptureError, open_port
 
 STATUS_LINE = re.compile(r"^daisynet t=(\d+)s (.*)$")
@@ -69,6 +74,8 @@ class StatusLog:
         text = self.text + json.dumps(status) + "\n"
         try:
             write_text(self.path, text)
+        except OutputWriteError as err:  # names the log and says it is unchanged
+            raise MonitorError(f"{err}: it holds the status lines before this one") from err
         except OSError as err:
             raise MonitorError(f"cannot write the log {self.path}: {err.strerror or err}; it "
                                "holds the status lines before this one") from err

@@ -171,8 +171,9 @@ def test_an_earlier_log_is_kept_and_a_full_disk_leaves_it_whole(terminal, write_
 
     monkeypatch.setattr("pathlib.Path.write_text", full_disk)
     write_soon(device, status_lines(NativePatchRunner(DEFAULT_HEADER), [3]))
-    with pytest.raises(MonitorError, match="No space left on device; it holds the status lines "
-                                           "before this one"):
+    with pytest.raises(MonitorError, match=r"load\.jsonl: could not write it \(No space left on "
+                                           r"device\); the earlier file is unchanged: it holds "
+                                           "the status lines before this one"):
         monitor(port, count=1, log=StatusLog(log), wait=2.0, show=lambda _: None)
     monkeypatch.undo()
     assert log.read_text() == first
@@ -198,7 +199,7 @@ def test_finds_the_daisy_running_the_inference_app(monkeypatch):
 
 
 @pytest.mark.parametrize("model, said", [
-    ("garbage\n", "kNumLayers not found"),
+    ("garbage\n", "no kModelDefnFormatVersion: not a daisynet model_defn.h"),
     (None, "the Patch app cannot feed input(s) input_1, input_2"),
 ])
 def test_a_header_the_app_cannot_build_is_one_line(tmp_path, capsys, model, said):
