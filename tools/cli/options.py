@@ -87,7 +87,9 @@ SAMPLE_RATES_HZ = (8_000, 192_000)  # audio rates worth asking about (the Daisy 
 
 def _bound(low: float, high: float, low_included: bool = True) -> str:
     def shown(value: float) -> str:
-        return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"  # 4,294,967 not 4.29e+06
 
     return f"{'from' if low_included else 'above'} {shown(low)} up to {shown(high)}"
 

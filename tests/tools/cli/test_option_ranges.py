@@ -88,3 +88,11 @@ def assert_refused(argv: list[str], option: str) -> None:
     text = err.getvalue()
     assert exit_status.value.code == 2, text
     assert text.count("\n") == 1 and f"argument {option}" in text, text
+
+
+def test_a_large_limit_reads_in_plain_digits(capsys):
+    """capture's --duration limit (2^32 blocks of 48 frames at 48 kHz) read 4.29497e+06."""
+    with pytest.raises(SystemExit) as exit_status:
+        main(["capture", "--emulate", "--duration", "1e300"])
+    assert exit_status.value.code == 2
+    assert "up to 4,294,967, got 1e300" in capsys.readouterr().err
