@@ -1,13 +1,15 @@
-"""The causal dilated-convolution "wavenet" that daisynet trains, exports and runs.
+"""The model families daisynet trains, exports and runs: the causal dilated-convolution
+"wavenet" and a recurrent (GRU) model.
 
 Block i is ``Conv1D(filters[i], K, dilation_rate=K**i, padding="causal", relu)`` followed by
 ``Conv1D(filters[i], 1, relu)``; a linear 1x1 ``Conv1D(outputs, 1)`` head follows the last
-block. The receptive field is K**n_blocks samples.
+block. The receptive field is K**n_blocks samples. The GRU model is described in
+``GruArchitecture``.
 """
 
 from __future__ import annotations
 
-from daisynet.host_sim.model_defn import Architecture
+from daisynet.host_sim.model_defn import Architecture, GruArchitecture
 from daisynet.training.quiet_keras import import_keras
 
 REFERENCE = Architecture(inputs=3, filters=(4, 4, 4, 8), kernel_size=4)
@@ -33,6 +35,29 @@ def build_model(arch: Architecture, seed: int | None = None, name: str = "daisyn
         x = keras.layers.Conv1D(filters, 1, activation="relu", name=f"block{block}_mix")(x)
     outputs = keras.layers.Conv1D(arch.outputs, 1, name="head")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def build_gru_model(arch: GruArchitecture, seed: int | None = None, name: str = "daisynet_gru"):
+    """A Keras model taking (batch, time, inputs) and returning (batch, time, outputs): a GRU
+    layer "gru" (reset_after, Keras' default gates), a linear Dense "head" on its state, plus
+    a bias-free Dense "input_skip" straight from the inputs, its weights starting at 1 from
+    ``arch.skip_input`` (if any) and 0 elsewhere."""
+    keras = import_keras()
+    import numpy as np
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(None, arch.inputs), name="inputs")
+    state = keras.layers.GRU(arch.units, return_sequences=True, name="gru")(inputs)
+    head = keras.layers.Dense(arch.outputs, name="head")(state)
+    skip_layer = keras.layers.Dense(arch.outputs, use_bias=False, name="input_skip")
+    outputs = keras.layers.Add(name="output")([head, skip_layer(inputs)])
+    model = keras.Model(inputs, outputs, name=name)
+    skip = np.zeros((arch.inputs, arch.outputs), dtype=np.float32)
+    if arch.skip_input is not None:
+        skip[arch.skip_input, :] = 1.0
+    skip_layer.set_weights([skip])
+    return model
 
 
 def predict_sequence(model, inputs, receptive_field: int, chunk: int = 1 << 16):

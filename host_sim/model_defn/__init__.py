@@ -19,6 +19,7 @@ from daisynet.host_sim.model_defn.spec import (
     QUANTIZED_FORMATS,
     Architecture,
     ConvLayer,
+    GruArchitecture,
     LayerQuant,
     ModelSpec,
     NumberFormat,
@@ -30,6 +31,7 @@ from daisynet.host_sim.model_defn.writer import golden_path, render_golden, rend
 __all__ = [
     "Architecture",
     "ConvLayer",
+    "GruArchitecture",
     "HeaderError",
     "LayerQuant",
     "MODEL_DEFN_FORMAT_VERSION",

@@ -85,6 +85,61 @@ class Architecture:
         return {**asdict(self), "filters": list(self.filters)}
 
 
+# Limits of the recurrent family's engine: units of its one GRU layer.
+MAX_GRU_UNITS = 64
+
+
+@dataclass(frozen=True)
+class GruArchitecture:
+    """Shape of a recurrent model: one GRU layer over all inputs, a linear head, and a linear
+    skip from the inputs straight to the outputs.
+
+    Per sample, with x the input frame and h the previous state (Keras' GRU with
+    reset_after=True, gates in Keras' column order z, r, candidate)::
+
+        z = sigmoid(x Wz + bz + h Uz + cz)          update gate
+        r = sigmoid(x Wr + br + h Ur + cr)          reset gate
+        n = tanh(x Wn + bn + r * (h Un + cn))       candidate state
+        h = z * h + (1 - z) * n
+        y = h H + b + x S                           head, plus the input skip S
+
+    ``skip_input`` names the input whose skip weight starts at 1 (the dry audio, so the GRU
+    learns only what the device adds); every skip weight trains.
+    """
+
+    inputs: int
+    units: int
+    outputs: int = 1
+    skip_input: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.inputs < 1:
+            raise ValueError(f"need at least one input channel, got {self.inputs}")
+        if self.outputs < 1:
+            raise ValueError(f"need at least one output channel, got {self.outputs}")
+        if not 1 <= self.units <= MAX_GRU_UNITS:
+            raise ValueError(f"GRU units must be 1..{MAX_GRU_UNITS}, got {self.units}")
+        if self.skip_input is not None and not 0 <= self.skip_input < self.inputs:
+            raise ValueError(f"skip input {self.skip_input} is not one of the "
+                             f"{self.inputs} inputs")
+
+    @property
+    def parameters(self) -> int:
+        gates = 3 * self.units
+        return ((self.inputs + self.units) * gates + 2 * gates
+                + self.units * self.outputs + self.outputs + self.inputs * self.outputs)
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulates per output sample (biases, gate products and the state update
+        excluded): the input and recurrent projections, the head and the skip."""
+        return ((self.inputs + self.units) * 3 * self.units
+                + (self.units + self.inputs) * self.outputs)
+
+    def to_json(self) -> dict:
+        return {"family": "gru", **asdict(self)}
+
+
 class UnsupportedModelError(ValueError):
     """The model uses something the inference engine cannot run; the message says what."""
 
