@@ -134,11 +134,25 @@ def dataset_paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".wav"), stem.with_name(stem.name + ".json")
 
 
+# A WAV's RIFF sizes are 32-bit: audio data beyond this (with room for the header chunks) is
+# written as RF64 (EBU Tech 3306), which audio editors and libsndfile read as they read a WAV.
+WAV_MAX_DATA_BYTES = 2**32 - 2**16
+
+
+def wav_container(data_bytes: int) -> str:
+    """libsndfile's container for ``data_bytes`` of audio: ``WAV``, or ``RF64`` past what a
+    WAV's 32-bit sizes can hold (about 4 GiB: 50 minutes of a 7-channel capture at 48 kHz)."""
+    return "WAV" if data_bytes <= WAV_MAX_DATA_BYTES else "RF64"
+
+
 def write_float_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
-    """A float32 WAV at ``path`` (write it through ``atomic_output``). libsndfile's write
-    failures, a full disk among them, come out as OSError like every other failed write."""
+    """A float32 WAV (RF64 past 4 GiB) at ``path`` (write it through ``atomic_output``).
+    libsndfile's write failures, a full disk among them, come out as OSError like every other
+    failed write."""
+    samples = np.asarray(samples, dtype=np.float32)
     try:
-        soundfile.write(path, np.asarray(samples, dtype=np.float32), sample_rate, subtype="FLOAT")
+        soundfile.write(path, samples, sample_rate, subtype="FLOAT",
+                        format=wav_container(samples.nbytes))
     except soundfile.LibsndfileError as err:
         raise OSError(f"libsndfile: {err}") from err
 

@@ -22,6 +22,7 @@ from daisynet.training.dataset import (
     DatasetError,
     describe,
     load_dataset,
+    wav_container,
 )
 
 
@@ -44,6 +45,23 @@ def test_save_and_load_round_trip_is_exact(tmp_path):
     assert loaded.source == {"test": True}
     assert loaded.warnings == []
     assert "audio_in_1, knob_1" in describe(loaded)
+
+
+def test_wav_container_switches_to_rf64_past_what_32_bit_sizes_hold():
+    assert wav_container(0) == "WAV"
+    assert wav_container(2**32 - 2**16) == "WAV"
+    assert wav_container(2**32 - 2**16 + 1) == "RF64"
+    assert wav_container(5 * 2**30) == "RF64"
+
+
+def test_a_capture_too_large_for_a_wav_is_written_and_read_as_rf64(tmp_path, monkeypatch):
+    """Writing 4 GiB here is too slow: the limit is lowered so a small dataset crosses it."""
+    monkeypatch.setattr("daisynet.training.dataset.WAV_MAX_DATA_BYTES", 1000)
+    original = small_dataset()
+    wav, _ = original.save(tmp_path / "long")
+    assert wav.read_bytes()[:4] == b"RF64"
+    loaded = load_dataset(wav)
+    assert np.array_equal(loaded.samples, original.samples)
 
 
 def test_json_path_and_bare_stem_load_the_same(tmp_path):
