@@ -24,7 +24,7 @@ import numpy as np
 
 from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
 from daisynet.host_sim.files import write_texts
-from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
+from daisynet.host_sim.model_defn import ConvLayer, GruArchitecture, GruLayer, GruSpec, ModelSpec
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
 from daisynet.host_sim.reference import reference_layers, reference_output
@@ -250,6 +250,35 @@ def random_spec(arch, seed: int = 0, input_names: list[str] | None = None,
             dilation=dilation, relu=not head))
     spec = ModelSpec(layers=layers, name=name, sample_rate=sample_rate,
                      input_names=list(input_names or []))
+    spec.validate()
+    return spec
+
+
+def random_gru_spec(arch: GruArchitecture, seed: int = 0,
+                    input_names: list[str] | None = None, sample_rate: int = SAMPLE_RATE_HZ,
+                    name: str = "daisynet_gru") -> GruSpec:
+    """A float GRU spec of ``arch`` with Glorot-uniform-like random weights (Keras' GRU
+    initial scale), small biases, and the skip of ``arch.skip_input`` at 1; numpy only,
+    deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    gates = 3 * arch.units
+
+    def uniform(rows: int, columns: int) -> np.ndarray:
+        limit = math.sqrt(6.0 / (rows + columns))
+        return rng.uniform(-limit, limit, (rows, columns)).astype(np.float32)
+
+    skip = np.zeros((arch.inputs, arch.outputs), np.float32)
+    if arch.skip_input is not None:
+        skip[arch.skip_input] = 1.0
+    spec = GruSpec(
+        gru=GruLayer(input_weights=uniform(arch.inputs, gates),
+                     recurrent_weights=uniform(arch.units, gates),
+                     input_bias=rng.uniform(-0.1, 0.1, gates).astype(np.float32),
+                     recurrent_bias=rng.uniform(-0.1, 0.1, gates).astype(np.float32)),
+        head_weights=uniform(arch.units, arch.outputs),
+        head_bias=rng.uniform(-0.05, 0.05, arch.outputs).astype(np.float32),
+        input_skip_weights=skip + rng.uniform(-0.05, 0.05, skip.shape).astype(np.float32),
+        name=name, sample_rate=sample_rate, input_names=list(input_names or []))
     spec.validate()
     return spec
 
