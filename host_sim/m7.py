@@ -34,6 +34,7 @@ from daisynet.host_sim.native import (
     cmsis_sources,
     header_io,
     header_number_format,
+    refuse_unbuildable,
 )
 
 CORE = REPO / "firmware" / "core"
@@ -130,6 +131,7 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
+    refuse_unbuildable(header, M7Error)
     gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
     size = _tool("arm-none-eabi-size")
     try:
