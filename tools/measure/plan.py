@@ -38,7 +38,12 @@ from daisynet.host_sim.model_defn import (
     read_header,
     render_header,
 )
-from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS, NUMBER_FORMATS
+from daisynet.host_sim.model_defn.spec import (
+    MAX_BLOCKS,
+    MAX_FILTERS,
+    MAX_GRU_UNITS,
+    NUMBER_FORMATS,
+)
 from daisynet.host_sim.quantize import random_gru_spec, refuse_unquantizable
 from daisynet.tools.text import plural
 
@@ -196,7 +201,7 @@ def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool
     return not shortfalls(measurement, sample_rate)
 
 
-def fits_at(arch: Architecture, sample_rate: int = SEARCH_RATE) -> bool:
+def fits_at(arch: Architecture | GruArchitecture, sample_rate: int = SEARCH_RATE) -> bool:
     """Whether ``arch`` would fit on the Daisy at ``sample_rate``: measured on the emulated M7,
     unless its weights alone are over the flash budget (then no build is needed)."""
     if plan_spec(arch).weight_flash_bytes() > model_flash_budget():
@@ -356,10 +361,11 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
 
 
 def plan_gru(inputs: int, units: int, sample_rates: tuple[int, ...],
-             log: Callable[[str], None]) -> dict:
+             log: Callable[[str], None], search: bool = True) -> dict:
     """``plan`` for a GRU of ``units`` units over ``inputs`` inputs and one output: its counts,
     weight flash and state RAM, and its instructions per sample measured on the emulated M7
-    through the same ``measure`` (not measured while the firmware core has no GRU engine)."""
+    through the same ``measure`` (not measured while the firmware core has no GRU engine);
+    with ``search``, once measured, the most units that fit at SEARCH_RATE."""
     arch = GruArchitecture(inputs, units)
     target = daisy_target()
     measured = measure(arch)
@@ -385,8 +391,15 @@ def plan_gru(inputs: int, units: int, sample_rates: tuple[int, ...],
         f"({'ok' if measured.ram_bytes <= DTCM_BYTES else 'too big'})")
     log(f"flash  {_flash_text(measured)}, {flash_budget:,} B left by the inference app "
         f"({'ok' if measured.flash_bytes <= flash_budget else 'too big'})")
+    most_units = None
+    if search and instructions is not None:
+        most_units = _largest(1, MAX_GRU_UNITS,
+                              lambda width: fits_at(GruArchitecture(inputs, width)))
+        log(f"at {SEARCH_RATE // 1000} kHz: the most GRU units that fit: "
+            + (str(most_units) if most_units is not None else "none fits, not even 1 unit"))
     return {
         "family": "gru", "inputs": inputs, "units": units, "outputs": arch.outputs,
+        "most_units": most_units,
         "parameters": arch.parameters, "macs_per_sample": arch.macs_per_sample,
         "state_ram_bytes": state,
         "instructions_per_sample": None if instructions is None else round(instructions, 1),

@@ -114,13 +114,20 @@ def test_plan_measures_a_gru_through_the_same_path_once_the_firmware_runs_it(
 
     def stand_in(spec, header: Path, weight_bytes: int) -> Measurement:
         built.append(read_header(header))
-        return Measurement(4_000.0, 20_000, weight_bytes, weight_bytes + 3_000)
+        instructions = 4_000.0 * spec.architecture().macs_per_sample / 3_298
+        return Measurement(instructions, 20_000, weight_bytes, weight_bytes + 3_000)
 
     monkeypatch.setattr(daisynet.tools.measure.plan, "_measure", stand_in)
     assert main(["plan", "--gru-units", "32", "--inputs", "2"]) == 0
     out = capsys.readouterr().out
-    assert [spec.units for spec in built] == [32]
+    assert built[0].units == 32
     assert "emulated M7 at block 48: 4,000 instructions/sample" in out
+    # The search: the most units whose stand-in cycles stay within 80% of 8,333 at 48 kHz.
+    budget = 0.8 * 8_333.33
+    most = max(units for units in range(1, 65)
+               if 4_000 * GruArchitecture(2, units).macs_per_sample / 3_298 <= budget)
+    assert out.splitlines()[-1] == f"at 48 kHz: the most GRU units that fit: {most}"
+    assert len(built) <= 1 + 7  # a binary search over 1..64
     lines = [" ".join(line.split()) for line in out.splitlines()]
     assert "48,000 Hz 48.0% of 8,333 cycles fits" in lines
     assert "96,000 Hz 96.0% of 4,167 cycles does NOT fit (cycles)" in lines
