@@ -32,7 +32,7 @@ from daisynet.training.model import (
     build_gru_model,
     build_model,
     gru_model_parts,
-    predict_gru_sequence,
+    predict_gru_in_keras,
     predict_sequence,
 )
 from daisynet.training.quiet_keras import import_keras
@@ -303,7 +303,7 @@ def keras_outputs(model, spec: AnyModelSpec, inputs: np.ndarray) -> np.ndarray:
     """The Keras model's outputs for (frames, inputs) ``inputs`` from zero state, whatever the
     family of its ``spec``."""
     if spec.family == "gru":
-        return predict_gru_sequence(model, inputs)
+        return predict_gru_in_keras(model, inputs)
     return predict_sequence(model, inputs, spec.architecture().receptive_field)
 
 

@@ -114,12 +114,12 @@ def gru_model_parts(model):
     return gru, head, skip
 
 
-def predict_gru_sequence(model, inputs, chunk: int = 1 << 14):
+def predict_gru_in_keras(model, inputs, chunk: int = 1 << 14):
     """Run a ``build_gru_model``-shaped model (``gru_model_parts``) over a (frames, inputs)
     sequence from zero state; returns (frames, outputs). Long sequences go through in chunks,
     the GRU's state carried from one to the next, so memory stays bounded and the result equals
-    one pass over the whole sequence. Compiled (``predict``): an eager GRU call takes about
-    10 ms a frame."""
+    one pass over the whole sequence. Keras' own arithmetic, for checking engines against it;
+    compiled (``predict``), since an eager GRU call takes about 10 ms a frame."""
     keras = import_keras()
     import numpy as np
 

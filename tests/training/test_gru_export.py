@@ -15,7 +15,7 @@ from daisynet.host_sim.model_defn import (
 )
 from daisynet.host_sim.reference import reference_output
 from daisynet.training.export import export, load_keras, spec_from_keras
-from daisynet.training.model import build_gru_model, predict_gru_sequence
+from daisynet.training.model import build_gru_model, predict_gru_in_keras
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import TrainingRecord
 
@@ -70,7 +70,7 @@ def test_keras_prediction_in_chunks_carries_the_state_across_them():
     model = random_gru_model()
     inputs = knob_and_audio(1000)
     whole = model.predict(inputs[None], verbose=0)[0]
-    np.testing.assert_allclose(predict_gru_sequence(model, inputs, chunk=300), whole, atol=1e-6)
+    np.testing.assert_allclose(predict_gru_in_keras(model, inputs, chunk=300), whole, atol=1e-6)
 
 
 def recurrent_model(make_recurrent, head_activation=None, skip_bias=False, skip=True):
@@ -143,5 +143,5 @@ def test_export_writes_a_gru_header_and_golden_vectors_of_the_reference(tmp_path
     assert np.array_equal(outputs, reference_output(back, inputs).astype(np.float32))
     assert "stand-in until the cmsisdsp GRU simulator" in Path(golden).read_text()
     # Keras agrees with the golden outputs within float32 rounding.
-    keras_out = predict_gru_sequence(load_keras(folder / "model.keras"), inputs)
+    keras_out = predict_gru_in_keras(load_keras(folder / "model.keras"), inputs)
     assert np.max(np.abs(keras_out - outputs)) < 1e-5
