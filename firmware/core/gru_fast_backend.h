@@ -45,18 +45,19 @@ constexpr std::size_t TileWidth(std::size_t end, std::size_t first) {
   return end - first < kTileColumns ? end - first : kTileColumns;
 }
 
-// The recurrent weights in the order the tiles read them: tiles over the z | r columns
+// A (kRows x 3U) gate matrix in the order the tiles read it: tiles over the z | r columns
 // [0, 2U), then over the candidate's [2U, 3U) (so no tile mixes the two), and in each tile,
-// row by row, its columns U[i][first .. first + width).
-constexpr std::array<float, kUnits * kGates> PackRecurrent() {
-  std::array<float, kUnits * kGates> packed{};
+// row by row, its columns M[i][first .. first + width).
+template <std::size_t kRows>
+constexpr std::array<float, kRows * kGates> PackGates(const float (&matrix)[kRows * kGates]) {
+  std::array<float, kRows * kGates> packed{};
   std::size_t k = 0;
   for (std::size_t end : {2 * kUnits, kGates}) {
     for (std::size_t first = end == kGates ? 2 * kUnits : 0; first < end;
          first += TileWidth(end, first)) {
-      for (std::size_t i = 0; i < kUnits; ++i) {
+      for (std::size_t i = 0; i < kRows; ++i) {
         for (std::size_t j = first; j < first + TileWidth(end, first); ++j) {
-          packed[k++] = model::kGruRecurrentWeights[i * kGates + j];
+          packed[k++] = matrix[i * kGates + j];
         }
       }
     }
@@ -75,7 +76,10 @@ constexpr std::array<float, kGates> ProjectionBias() {
 }
 
 struct Packed {
-  alignas(16) static constexpr std::array<float, kUnits * kGates> kRecurrent = PackRecurrent();
+  alignas(16) static constexpr std::array<float, kUnits * kGates> kRecurrent =
+      PackGates<kUnits>(model::kGruRecurrentWeights);
+  alignas(16) static constexpr std::array<float, kInputs * kGates> kInput =
+      PackGates<kInputs>(model::kGruInputWeights);
   alignas(16) static constexpr std::array<float, kGates> kProjectionBias = ProjectionBias();
 };
 
@@ -144,19 +148,20 @@ struct Packed {
   ".noaltmacro\n"
 #endif
 
-// One recurrent tile: out[o] = init[o] + sum_i h[i] * w[i * kWidth + o] for o < kWidth,
-// the rows summed in order; `w` advances past the tile's kUnits x kWidth weights.
-template <std::size_t kWidth>
-inline __attribute__((always_inline)) void RecurrentTile(const float* h, const float*& w,
-                                                         const float* init, float* out) {
+// One tile: out[o] = init[o] + sum_i x[i] * w[i * kWidth + o] for o < kWidth over kRows rows,
+// summed in row order; `w` advances past the tile's kRows x kWidth weights. The recurrent
+// projection is this over the state (kUnits rows), the input projection over a frame.
+template <std::size_t kRows, std::size_t kWidth>
+inline __attribute__((always_inline)) void Tile(const float* x, const float*& w,
+                                                const float* init, float* out) {
   static_assert(kWidth >= 1 && kWidth <= kTileColumns, "8 accumulators at most");
 #ifdef DAISYNET_GRU_ASM
   std::uint32_t count;
   asm volatile(DAISYNET_GRU_TILE_MACROS "dg_tile %c[width], %c[groups], %c[rest]\n"
                    DAISYNET_GRU_TILE_PURGE
-               : [w] "+r"(w), [h] "+r"(h), [count] "=&r"(count)
+               : [w] "+r"(w), [h] "+r"(x), [count] "=&r"(count)
                : [init] "r"(init), [out] "r"(out), [width] "i"(kWidth),
-                 [groups] "i"(kUnits / 4), [rest] "i"(kUnits % 4)
+                 [groups] "i"(kRows / 4), [rest] "i"(kRows % 4)
                : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",
                  "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19", "s20", "s21", "s22",
                  "s23", "s24", "s25", "s26", "s27", "cc", "memory");
@@ -164,24 +169,24 @@ inline __attribute__((always_inline)) void RecurrentTile(const float* h, const f
 #else
   float acc[kWidth];
   for (std::size_t o = 0; o < kWidth; ++o) acc[o] = init[o];
-  for (std::size_t i = 0; i < kUnits; ++i, w += kWidth) {
-    for (std::size_t o = 0; o < kWidth; ++o) acc[o] += h[i] * w[o];
+  for (std::size_t i = 0; i < kRows; ++i, w += kWidth) {
+    for (std::size_t o = 0; o < kWidth; ++o) acc[o] += x[i] * w[o];
   }
   for (std::size_t o = 0; o < kWidth; ++o) out[o] = acc[o];
 #endif
 }
 
-// Columns [kFirst, kEnd) of the recurrent projection, tile by tile.
-template <std::size_t kFirst, std::size_t kEnd>
-inline __attribute__((always_inline)) void RecurrentColumns(const float* h, const float*& w,
-                                                            const float* init, float* out) {
+// Columns [kFirst, kEnd) of a projection over kRows rows, tile by tile.
+template <std::size_t kRows, std::size_t kFirst, std::size_t kEnd>
+inline __attribute__((always_inline)) void Columns(const float* x, const float*& w,
+                                                   const float* init, float* out) {
   constexpr std::size_t kFull = (kEnd - kFirst) / kTileColumns;
   constexpr std::size_t kRest = (kEnd - kFirst) % kTileColumns;
   for (std::size_t t = 0; t < kFull; ++t) {
-    RecurrentTile<kTileColumns>(h, w, init + t * kTileColumns, out + t * kTileColumns);
+    Tile<kRows, kTileColumns>(x, w, init + t * kTileColumns, out + t * kTileColumns);
   }
   if constexpr (kRest > 0) {
-    RecurrentTile<kRest>(h, w, init + kFull * kTileColumns, out + kFull * kTileColumns);
+    Tile<kRows, kRest>(x, w, init + kFull * kTileColumns, out + kFull * kTileColumns);
   }
 }
 
@@ -204,9 +209,9 @@ class GruFastBackend {
     for (std::size_t f = 0; f < block; ++f) {
       const float* a = projection_ + f * kGates;
       const float* w = Packed::kRecurrent.data();
-      RecurrentColumns<0, 2 * kUnits>(state_, w, a, recurrent_);
-      RecurrentColumns<2 * kUnits, kGates>(state_, w, model::kGruRecurrentBias + 2 * kUnits,
-                                           recurrent_ + 2 * kUnits);
+      Columns<kUnits, 0, 2 * kUnits>(state_, w, a, recurrent_);
+      Columns<kUnits, 2 * kUnits, kGates>(state_, w, model::kGruRecurrentBias + 2 * kUnits,
+                                          recurrent_ + 2 * kUnits);
       float* y = out + f * kOutputs;
       float head[kOutputs];
       for (std::size_t o = 0; o < kOutputs; ++o) head[o] = y[o];
@@ -231,16 +236,13 @@ class GruFastBackend {
     const float* channels[kInputs];
     for (std::size_t c = 0; c < kInputs; ++c) channels[c] = inputs[c] + first;
     for (std::size_t f = 0; f < block; ++f) {
-      float x[kInputs];
+      alignas(16) float x[kInputs];
       for (std::size_t c = 0; c < kInputs; ++c) x[c] = channels[c][f];
       float* a = projection_ + f * kGates;
-      for (std::size_t j = 0; j < kGates; ++j) {
-        float acc = Packed::kProjectionBias[j];
-        for (std::size_t c = 0; c < kInputs; ++c) {
-          acc += x[c] * model::kGruInputWeights[c * kGates + j];
-        }
-        a[j] = acc;
-      }
+      const float* w = Packed::kInput.data();
+      Columns<kInputs, 0, 2 * kUnits>(x, w, Packed::kProjectionBias.data(), a);
+      Columns<kInputs, 2 * kUnits, kGates>(x, w, Packed::kProjectionBias.data() + 2 * kUnits,
+                                           a + 2 * kUnits);
       for (std::size_t o = 0; o < kOutputs; ++o) {
         float acc = model::kHeadBias[o];
         for (std::size_t c = 0; c < kInputs; ++c) {
