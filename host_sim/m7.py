@@ -35,6 +35,7 @@ from daisynet.host_sim.native import (
     header_family,
     header_io,
     header_number_format,
+    refuse_unbuildable,
 )
 
 CORE = REPO / "firmware" / "core"
@@ -131,6 +132,7 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
+    refuse_unbuildable(header, M7Error)
     if backend == "per_sample" and header_family(header) != "wavenet":
         raise ValueError("the per_sample baseline runs wavenet models only")
     gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")

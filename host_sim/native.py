@@ -21,6 +21,7 @@ import numpy as np
 from daisynet.host_sim.cache import cache_dir, cached_build, fill_atomically
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.host_sim.engine import render_in_blocks
+from daisynet.host_sim.engines import family_refusal
 from daisynet.host_sim.model_defn import read_header
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,15 +56,22 @@ CMSIS_GRU_SOURCES = [
 ]
 
 
+def header_number_format(header: str | Path) -> str:
+    """The number format a model_defn.h declares: "float32", "q15" or "q7" (the header is read
+    and checked in full)."""
+    return read_header(header).number_format
+
+
 def header_family(header: str | Path) -> str:
     """The model family a model_defn.h holds: "wavenet" or "gru" (read and checked in full)."""
     return read_header(header).family
 
 
-def header_number_format(header: str | Path) -> str:
-    """The number format a model_defn.h declares: "float32", "q15" or "q7" (the header is read
-    and checked in full)."""
-    return read_header(header).number_format
+def refuse_unbuildable(header: str | Path, error: type[Exception]) -> None:
+    """Raise ``error`` in one line if the firmware core does not run ``header``'s family (its
+    compiler errors would be pages long)."""
+    if problem := family_refusal("firmware", header_family(header)):
+        raise error(f"{header}: {problem}")
 
 
 def header_io(header: str | Path) -> tuple[int, int]:
@@ -158,6 +166,7 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
+    refuse_unbuildable(header, NativeBuildError)
     cmsis = cmsis_source_dir()
     sources = [*sorted(CORE.glob("*.h")), NATIVE / entry]
     library_name = f"lib{Path(entry).stem}.so"

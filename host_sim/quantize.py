@@ -24,9 +24,22 @@ import numpy as np
 
 from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
 from daisynet.host_sim.files import write_texts
-from daisynet.host_sim.model_defn import ConvLayer, GruArchitecture, GruLayer, GruSpec, ModelSpec
+from daisynet.host_sim.model_defn import (
+    AnyModelSpec,
+    ConvLayer,
+    GruArchitecture,
+    GruLayer,
+    GruSpec,
+    ModelSpec,
+    UnsupportedModelError,
+)
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
-from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
+from daisynet.host_sim.model_defn.spec import (
+    LayerQuant,
+    NumberFormat,
+    gru_format_refusal,
+    number_format,
+)
 from daisynet.host_sim.reference import reference_layers, reference_output
 
 # Calibrated peaks are multiplied by this before a format is chosen: audio outside the
@@ -79,10 +92,18 @@ def round_saturate(values: np.ndarray, frac_bits: int, fmt: NumberFormat) -> np.
     return np.clip(rounded, fmt.min, fmt.max).astype(fmt.dtype)
 
 
+def refuse_unquantizable(spec: AnyModelSpec, fmt_name: str) -> None:
+    """Raise UnsupportedModelError if no engine runs ``spec``'s family in ``fmt_name`` (checked
+    before anything else is read or written)."""
+    if spec.family == "gru":
+        raise UnsupportedModelError(gru_format_refusal(fmt_name))
+
+
 def quantize_spec(spec: ModelSpec, fmt_name: str, calibration: np.ndarray,
                   headroom: float | None = None) -> ModelSpec:
     """A q15/q7 copy of the float ``spec`` with formats chosen on ``calibration`` (frames,
     inputs). Its float weights are the exact values of the integers."""
+    refuse_unquantizable(spec, fmt_name)
     spec.validate()
     if spec.quantized:
         raise ValueError(f"the model is already {spec.number_format}")

@@ -524,6 +524,11 @@ class GruLayer:
         return int(self.recurrent_weights.shape[0])
 
 
+def gru_format_refusal(fmt_name: str) -> str:
+    """Why a GRU cannot be ``fmt_name`` (any format but float32), in one line."""
+    return f"{fmt_name} GRU: not yet; the GRU engine runs float32 only (export without --quantize)"
+
+
 @dataclass
 class GruSpec(_SpecCommon):
     """A recurrent model (``GruArchitecture``): ``gru``, then the linear head
@@ -579,7 +584,7 @@ class GruSpec(_SpecCommon):
         """Raise UnsupportedModelError unless the engine can run this: float32, shapes that
         chain, 1..MAX_GRU_UNITS units, finite weights, C-safe names."""
         if self.number_format != "float32":
-            raise UnsupportedModelError(f"{self.number_format} GRU: not yet (float32 only)")
+            raise UnsupportedModelError(gru_format_refusal(self.number_format))
         gru = self.gru
         if gru.input_weights.ndim != 2 or gru.recurrent_weights.ndim != 2:
             raise UnsupportedModelError("GRU weights must be 2-D (rows x gate columns)")

@@ -196,11 +196,12 @@ def _render_fixed_header(spec: ModelSpec, command: str) -> str:
 
 def render_golden(
     spec: AnyModelSpec, inputs: np.ndarray, outputs: np.ndarray, command: str, header_name: str,
-    float_outputs: np.ndarray | None = None,
+    float_outputs: np.ndarray | None = None, what: str | None = None,
 ) -> str:
     """The golden header: ``inputs`` and the ``outputs`` an engine running ``spec`` must
-    produce from them. Quantized specs: ``outputs`` are the fixed-point engine's exact
-    outputs, and ``float_outputs`` (the float model's, for reference) are required."""
+    produce from them; ``what`` says where the outputs came from (default: Keras). Quantized
+    specs: ``outputs`` are the fixed-point engine's exact outputs, and ``float_outputs`` (the
+    float model's, for reference) are required."""
     template = Template((TEMPLATES / "golden.h.tmpl").read_text())
     if spec.quantized:
         if float_outputs is None:
@@ -214,7 +215,7 @@ def render_golden(
             "alignas(16) inline constexpr float kFloatOutputs[kFrames * kNumOutputs] = {\n"
             f"{_c_array(float_outputs)}\n}};\n")
     else:
-        what, float_block = "the Keras outputs for them", ""
+        what, float_block = what or "the Keras outputs for them", ""
     return template.substitute(
         command=_comment(command),
         name=spec.name,

@@ -163,7 +163,8 @@ def test_a_gru_spec_the_engine_cannot_run_is_refused_in_one_line():
         (too_many, "GRU of 65 units; the engine supports 1..64"),
         (short_skip, "input skip weights: shape (1, 1), but 4 units, 2 inputs and the head's "
                      "outputs make it (2, 1)"),
-        (dataclasses.replace(spec, number_format="q15"), "q15 GRU: not yet (float32 only)"),
+        (dataclasses.replace(spec, number_format="q15"),
+         "q15 GRU: not yet; the GRU engine runs float32 only (export without --quantize)"),
         (dataclasses.replace(spec, name='a "quoted" name'),
          "model name 'a \"quoted\" name': the header holds it as a C string; use printable "
          "ASCII without quotes or backslashes"),

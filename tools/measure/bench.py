@@ -26,6 +26,7 @@ import numpy as np
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, DTCM_BYTES, SAMPLE_RATE_HZ, daisy_target
 from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.engines import family_refusal
 from daisynet.host_sim.m7 import M7Engine
 from daisynet.host_sim.model_defn import ModelSpec, read_header, render_header
 from daisynet.host_sim.native import BACKENDS, REPO, NativeEngine
@@ -66,6 +67,8 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     from daisynet.training.export import excitation
 
     spec = read_header(header)
+    if problem := family_refusal("m7", spec.family):
+        raise ValueError(f"{header}: {problem}")
     own_format = spec.number_format
     arch = spec.architecture()
     history = history_bytes(arch, own_format)
@@ -76,10 +79,14 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     macs = arch.macs_per_sample
     rate = spec.sample_rate or SAMPLE_RATE_HZ
     target = daisy_target()
-    frames = max(int(seconds * rate), arch.receptive_field)
+    if spec.family == "wavenet":
+        shape, shortest = f"receptive field {arch.receptive_field}", arch.receptive_field
+    else:
+        shape, shortest = f"GRU of {arch.units} units", 1
+    frames = max(int(seconds * rate), shortest)
     inputs = excitation(spec.input_names, frames, rate)
-    log(f"model    {spec.name}: {arch.parameters} parameters, {macs} MACs/sample, "
-        f"receptive field {arch.receptive_field}, {rate} Hz")
+    log(f"model    {spec.name}: {arch.parameters} parameters, {macs} MACs/sample, {shape}, "
+        f"{rate} Hz")
     log(f"emulated Cortex-M7 (QEMU mps2-an500, -icount shift=0), {frames} frames; load assumes "
         f"1 cycle per instruction at {target.clock_mhz:g} MHz (real cycles come from the Daisy)")
 
