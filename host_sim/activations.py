@@ -4,8 +4,9 @@ firmware exactly. The header's comment gives the formulas, their costs and their
 
 The firmware writes every multiply-add as one fused operation (one rounding). numpy has no
 float32 FMA, and rounding a*b + c once in float64 and again to float32 is not always the
-correctly rounded result (double rounding), so ``fma32`` rounds to odd in float64 first: that
-intermediate keeps enough information for the final rounding to float32 to be exact.
+correctly rounded result (double rounding), so ``fma32`` redoes the few sums where it can
+differ, rounding to odd in float64 first: that intermediate keeps enough information for the
+final rounding to float32 to be exact.
 """
 
 from __future__ import annotations
@@ -35,19 +36,30 @@ SIGMOID_FRAC_BITS = 27  # [-16, 16], steps of 2^-27
 
 def fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """a * b + c rounded once to float32, as fmaf and the M7's VFMA compute it."""
-    a, b, c = (np.asarray(v, _F32).astype(np.float64) for v in (a, b, c))
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, _F32).astype(np.float64) for v in (a, b, c)))
     product = a * b  # exact: 24 + 24 significant bits fit float64's 53
+    total = product + c
+    result = total.astype(_F32)
+    # Rounding twice differs from once only where the float64 sum landed exactly halfway
+    # between two float32 (low 29 of its 52 fraction bits 100...0), or where float32 is
+    # subnormal (its grid is coarser there): redo those exactly, rounding to odd first.
+    bits = total.view(np.uint64)
+    halfway = ((bits & 0x1FFFFFFF) == 0x10000000) | (np.abs(total) < 2.0**-125)
+    if np.any(halfway):
+        result[halfway] = _fma32_round_to_odd(product[halfway], c[halfway])
+    return result
+
+
+def _fma32_round_to_odd(product: np.ndarray, c: np.ndarray) -> np.ndarray:
     total = product + c
     # Two-sum: the exact rounding error of the float64 addition.
     virtual = total - product
     error = (product - (total - virtual)) + (c - virtual)
     # Round to odd: when the float64 sum was inexact and its last bit even, step to the odd
-    # neighbour towards the exact value.
-    bits = total.view(np.uint64)
-    inexact_even = (error != 0) & ((bits & 1) == 0)
+    # neighbour towards the exact value; that rounds to float32 exactly as the exact sum does.
+    inexact_even = (error != 0) & ((total.view(np.uint64) & 1) == 0)
     towards = np.where(error > 0, np.inf, -np.inf)
-    odd = np.where(inexact_even, np.nextafter(total, towards), total)
-    return odd.astype(_F32)
+    return np.where(inexact_even, np.nextafter(total, towards), total).astype(_F32)
 
 
 def clamp(x: np.ndarray, frac_bits: int) -> np.ndarray:
