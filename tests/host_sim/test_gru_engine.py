@@ -186,3 +186,19 @@ class TestM7:
         # The issue's requirement: a GRU of 32 units with a knob input within 80% of the
         # Daisy's cycles per sample at 48 kHz (instructions as the emulator counts them).
         assert run.instructions_per_sample <= 0.8 * daisy_target().cycles_per_sample(48_000)
+
+
+@pytest.mark.m7
+@pytest.mark.parametrize("units", [5, 13])
+def test_m7_unit_counts_off_the_tiles(tmp_path, units):
+    """The M7 tile code's remainder paths: odd groups of four rows, lone rows, narrow tiles."""
+    for tool in ("arm-none-eabi-g++", "qemu-system-arm"):
+        require_tool(tool)
+    from daisynet.host_sim.m7 import M7Engine
+
+    spec = random_gru_spec(GruArchitecture(2, units, 1, skip_input=1), seed=units)
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(spec, "test"))
+    x = knob_and_audio(300, seed=units)
+    run = M7Engine(header, "fast").run(x, 7)
+    assert np.max(np.abs(run.outputs - Simulator(spec).render(x, 7))) <= FAST_TOLERANCE
