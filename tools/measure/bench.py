@@ -214,6 +214,6 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "native_realtime_factor_by_format": {
             number_format: {backend: round(speed, 1) for backend, speed in by_backend.items()}
             for number_format, by_backend in speeds.items()},
-        "python_realtime_factor": round(python_speed, 1),
+        "python_realtime_factor": float(_times(python_speed).rstrip("x").replace(",", "")),
         "real_time": real_time,
     }
