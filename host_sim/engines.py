@@ -22,7 +22,7 @@ ENGINES = ("python", "native", "m7")
 # simulator (the python engine), "firmware" the C++ core (native, m7 and the Daisy apps). A
 # family gets its name here when its implementation lands; until then every tool that would run
 # it refuses in one line (``family_refusal``) rather than failing somewhere inside.
-IMPLEMENTATION_FAMILIES = {"simulator": ("wavenet",), "firmware": ("wavenet",)}
+IMPLEMENTATION_FAMILIES = {"simulator": ("wavenet", "gru"), "firmware": ("wavenet", "gru")}
 _IMPLEMENTATIONS = {"python": "simulator", "native": "firmware", "m7": "firmware"}
 _DESCRIPTIONS = {"simulator": "the cmsisdsp simulator (host_sim/engine.py)",
                  "firmware": "the firmware core (firmware/core)"}
