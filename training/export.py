@@ -308,16 +308,14 @@ def keras_outputs(model, spec: AnyModelSpec, inputs: np.ndarray) -> np.ndarray:
 
 
 def gru_golden_outputs(spec: GruSpec, inputs: np.ndarray) -> tuple[np.ndarray, str]:
-    """(outputs, what they are) for a GRU's golden header: what the engines must reproduce.
-    A stand-in until the cmsisdsp GRU simulator lands (its outputs, with the engine's sigmoid
-    and tanh approximations, are then the golden ones, as the simulator's are for q15/q7): the
-    float64 reference, exact sigmoid and tanh, which the engines' approximations miss by up to
-    their stated error."""
-    from daisynet.host_sim.reference import reference_output
+    """(outputs, what they are) for a GRU's golden header: what the engines must reproduce,
+    the cmsisdsp simulator's outputs (with the engines' sigmoid and tanh approximations, as
+    the simulator's are the golden ones of a q15/q7 header)."""
+    from daisynet.host_sim.engine import Simulator
 
-    return (reference_output(spec, inputs).astype(np.float32),
-            "the float64 reference's outputs for them\n// (exact sigmoid and tanh: a "
-            "stand-in until the cmsisdsp GRU simulator's)")
+    return (Simulator(spec).render(inputs, BLOCK_FRAMES),
+            "the cmsisdsp simulator's outputs for them\n// (the engines' sigmoid and tanh "
+            "approximations; Keras' exact ones differ by float32 rounding and their error)")
 
 
 # --- quantized export ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daisynet.host_sim.engine import Simulator
 from daisynet.host_sim.model_defn import (
     GruArchitecture,
     GruSpec,
@@ -125,7 +126,7 @@ def test_a_gru_without_a_skip_exports_with_a_zero_skip():
                                model.predict(inputs[None], verbose=0)[0], atol=1e-5)
 
 
-def test_export_writes_a_gru_header_and_golden_vectors_of_the_reference(tmp_path):
+def test_export_writes_a_gru_header_and_golden_vectors_of_the_simulator(tmp_path):
     model = random_gru_model(units=6, seed=2)
     folder = tmp_path / "m"
     folder.mkdir()
@@ -140,8 +141,10 @@ def test_export_writes_a_gru_header_and_golden_vectors_of_the_reference(tmp_path
         "gru_test", ["knob_1", "audio_in_1"], ["audio_out_1"])
     inputs, outputs = read_golden(golden, back)
     assert inputs.shape == (512, 2)
-    assert np.array_equal(outputs, reference_output(back, inputs).astype(np.float32))
-    assert "stand-in until the cmsisdsp GRU simulator" in Path(golden).read_text()
-    # Keras agrees with the golden outputs within float32 rounding.
+    assert np.array_equal(outputs, Simulator(back).render(inputs, 1))
+    assert "the cmsisdsp simulator's outputs for them" in Path(golden).read_text()
+    # Keras and the exact reference agree with them within float32 rounding and the
+    # activations' error.
     keras_out = predict_gru_in_keras(load_keras(folder / "model.keras"), inputs)
     assert np.max(np.abs(keras_out - outputs)) < 1e-5
+    assert np.max(np.abs(reference_output(back, inputs) - outputs)) < 1e-5
