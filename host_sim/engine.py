@@ -13,6 +13,8 @@ rows of every frame gathered side by side into one (B x kernel*in) matrix, one
 ``arm_shift`` into the output format and ``arm_clip`` for the ReLU. The inputs are quantized and
 the outputs dequantized at the edges exactly as ``model_defn.fixed_point`` defines, which this
 must match bit for bit.
+
+A GRU spec runs in ``GruSimulator``, in the order of the firmware's CMSIS GRU backend.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from collections.abc import Callable, Iterator
 import cmsisdsp as dsp
 import numpy as np
 
+from daisynet.host_sim.activations import fast_sigmoid, fast_tanh
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
-from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
+from daisynet.host_sim.model_defn import AnyModelSpec, ConvLayer, GruSpec, ModelSpec
 from daisynet.host_sim.model_defn.fixed_point import dequantize, quantize_inputs
 from daisynet.host_sim.model_defn.spec import NumberFormat
 
@@ -123,9 +126,81 @@ class QuantizedConvLayer:
         return np.asarray(out, dtype=self.fmt.dtype).reshape(frames, layer.out_channels)
 
 
+class GruSimulator:
+    """Streams audio through a GRU spec block by block, state carried between calls, with the
+    calls and order of the firmware's CMSIS backend (firmware/core/gru_cmsis_backend.h) and
+    its activations (host_sim.activations): per block, the input projection and the skip as
+    one ``arm_mat_mult_f32`` each plus their biases; per frame, the recurrent projection
+    (``arm_mat_mult_f32`` of the state row), its bias, the gates, h = n + z * (h - n), and the
+    head."""
+
+    def __init__(self, spec: GruSpec) -> None:
+        spec.validate()
+        self.spec = spec
+        gru = spec.gru
+        self.units = spec.units
+        self.input_weights = np.ascontiguousarray(gru.input_weights, np.float32)
+        self.recurrent_weights = np.ascontiguousarray(gru.recurrent_weights, np.float32)
+        self.input_bias = np.ascontiguousarray(gru.input_bias, np.float32)
+        self.recurrent_bias = np.ascontiguousarray(gru.recurrent_bias, np.float32)
+        self.head_weights = np.ascontiguousarray(spec.head_weights, np.float32)
+        self.head_bias = np.ascontiguousarray(spec.head_bias, np.float32)
+        self.skip_weights = np.ascontiguousarray(spec.input_skip_weights, np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to silence, as after power-up."""
+        self.state = np.zeros(self.units, np.float32)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(frames, inputs) float32 -> (frames, outputs) float32, for any number of frames."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.spec.inputs:
+            raise ValueError(
+                f"expected (frames, {self.spec.inputs}) input, got shape {block.shape}"
+            )
+        if block.shape[0] == 0:
+            return np.zeros((0, self.spec.outputs), np.float32)
+        if block.shape[0] > MAX_MATRIX_ROWS:
+            return np.concatenate([self.process(block[start : start + MAX_MATRIX_ROWS])
+                                   for start in range(0, block.shape[0], MAX_MATRIX_ROWS)])
+        frames, units = block.shape[0], self.units
+        x = np.ascontiguousarray(block)
+        projection = dsp.arm_add_f32(_mat_mult(x, self.input_weights).reshape(-1),
+                                     np.tile(self.input_bias, frames)).reshape(frames, -1)
+        skip = dsp.arm_add_f32(_mat_mult(x, self.skip_weights).reshape(-1),
+                               np.tile(self.head_bias, frames)).reshape(frames, -1)
+        out = np.empty((frames, self.spec.outputs), np.float32)
+        h = self.state
+        for f in range(frames):
+            a = projection[f]
+            c = dsp.arm_add_f32(_mat_mult(h[None, :], self.recurrent_weights).reshape(-1),
+                                self.recurrent_bias)
+            gates = fast_sigmoid(dsp.arm_add_f32(a[: 2 * units], c[: 2 * units]))
+            n = fast_tanh(dsp.arm_add_f32(a[2 * units :],
+                                          dsp.arm_mult_f32(gates[units:], c[2 * units :])))
+            h = dsp.arm_add_f32(n, dsp.arm_mult_f32(gates[:units], dsp.arm_sub_f32(h, n)))
+            h = np.asarray(h, np.float32)
+            out[f] = dsp.arm_add_f32(_mat_mult(h[None, :], self.head_weights).reshape(-1),
+                                     skip[f])
+        self.state = h
+        return out
+
+    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES,
+               progress: bool = False) -> np.ndarray:
+        """Run a whole (frames, inputs) signal from the current state in blocks."""
+        return render_in_blocks(self.process, self.spec.outputs, inputs, block_size, progress)
+
+
 class Simulator:
     """Streams audio through a model block by block; state persists between calls. Float32
-    specs run in float32, q15/q7 specs in integers (floats in and out at the edges)."""
+    specs run in float32, q15/q7 specs in integers (floats in and out at the edges). A GRU
+    spec gets a GruSimulator (same interface), so every caller runs either family."""
+
+    def __new__(cls, spec: AnyModelSpec) -> Simulator | GruSimulator:
+        if spec.family == "gru":
+            return GruSimulator(spec)
+        return super().__new__(cls)
 
     def __init__(self, spec: ModelSpec) -> None:
         spec.validate()

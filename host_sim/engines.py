@@ -14,17 +14,38 @@ from pathlib import Path
 
 import numpy as np
 
-from daisynet.host_sim.model_defn import ModelSpec
+from daisynet.host_sim.model_defn import AnyModelSpec, UnsupportedModelError
 
 ENGINES = ("python", "native", "m7")
+
+# The model families each implementation runs so far: "simulator" is host_sim's cmsisdsp
+# simulator (the python engine), "firmware" the C++ core (native, m7 and the Daisy apps). A
+# family gets its name here when its implementation lands; until then every tool that would run
+# it refuses in one line (``family_refusal``) rather than failing somewhere inside.
+IMPLEMENTATION_FAMILIES = {"simulator": ("wavenet", "gru"), "firmware": ("wavenet", "gru")}
+_IMPLEMENTATIONS = {"python": "simulator", "native": "firmware", "m7": "firmware"}
+_DESCRIPTIONS = {"simulator": "the cmsisdsp simulator (host_sim/engine.py)",
+                 "firmware": "the firmware core (firmware/core)"}
+
+
+def family_refusal(implementation: str, family: str) -> str | None:
+    """Why ``implementation`` ("simulator", "firmware", or an engine of ENGINES) cannot run a
+    model of ``family``, in one line; None when it can."""
+    implementation = _IMPLEMENTATIONS.get(implementation, implementation)
+    if family in IMPLEMENTATION_FAMILIES[implementation]:
+        return None
+    return f"{_DESCRIPTIONS[implementation]} does not run {family} models yet"
 
 # render(inputs (frames, inputs) float32, block_size) -> (frames, outputs) float32, from silence
 Renderer = Callable[[np.ndarray, int], np.ndarray]
 
 
-def renderer(engine: str, spec: ModelSpec, header: str | Path | None,
+def renderer(engine: str, spec: AnyModelSpec, header: str | Path | None,
              progress: bool = False) -> Renderer:
-    """A renderer of ``engine`` for the model; native and m7 compile ``header`` (required)."""
+    """A renderer of ``engine`` for the model; native and m7 compile ``header`` (required).
+    Raises UnsupportedModelError if the engine does not run the model's family."""
+    if engine in ENGINES and (problem := family_refusal(engine, spec.family)):
+        raise UnsupportedModelError(problem)
     if engine == "python":
         from daisynet.host_sim.engine import Simulator
 

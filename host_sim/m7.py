@@ -31,9 +31,11 @@ from daisynet.host_sim.native import (
     NativeBuildError,
     backend_define,
     cmsis_source_dir,
-    cmsis_sources,
+    header_cmsis_sources,
+    header_family,
     header_io,
     header_number_format,
+    refuse_unbuildable,
 )
 
 CORE = REPO / "firmware" / "core"
@@ -130,13 +132,16 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
+    refuse_unbuildable(header, M7Error)
+    if backend == "per_sample" and header_family(header) != "wavenet":
+        raise ValueError("the per_sample baseline runs wavenet models only")
     gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
     size = _tool("arm-none-eabi-size")
     try:
         cmsis = cmsis_source_dir()
     except NativeBuildError as err:
         raise M7Error(str(err)) from err
-    sources = [*sorted(CORE.glob("wavenet_*.h")), *sorted(EMULATOR.iterdir())]
+    sources = [*sorted(CORE.glob("*.h")), *sorted(EMULATOR.iterdir())]
     flags = [*COMMON_FLAGS, *C_FLAGS, *CXX_FLAGS, *ENGINE_LINK_FLAGS, backend_define(backend)]
 
     def build(out_dir: Path) -> None:
@@ -145,7 +150,7 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
                     f"-I{cmsis / 'PrivateInclude'}"]
         model_objects = []
         # The fast backend calls no CMSIS-DSP kernel, so its footprint holds none.
-        sources = cmsis_sources(header_number_format(header)) if backend != "fast" else []
+        sources = header_cmsis_sources(header) if backend != "fast" else []
         for index, source in enumerate(sources):
             obj = out_dir / f"cmsis{index}.o"
             _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, *includes, "-c", str(cmsis / source),
@@ -243,6 +248,42 @@ def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, lis
     if len(status_lines) != 1:
         raise M7Error(f"the status harness printed no status line: {printed.strip()!r}")
     return status_lines[0], oled
+
+
+def _build_activations_harness() -> Path:
+    """Cross-compile (or reuse) firmware/emulator/activations_harness.cc with the Daisy's flags."""
+    gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
+    sources = [CORE / "gru_activations.h", EMULATOR / "activations_harness.cc",
+               EMULATOR / "semihosting.h", EMULATOR / "startup.c", EMULATOR / "mps2_an500.ld"]
+
+    def build(out_dir: Path) -> None:
+        objects = [out_dir / "activations_harness.o", out_dir / "startup.o"]
+        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, f"-I{CORE}", f"-I{EMULATOR}", "-c",
+                    str(EMULATOR / "activations_harness.cc"), "-o", str(objects[0])])
+        _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
+                    str(objects[1])])
+        _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
+                    *map(str, objects), "-o", str(out_dir / "activations_harness.elf")])
+
+    out_dir = cached_build("m7-activations", sources,
+                           COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS, build)
+    return out_dir / "activations_harness.elf"
+
+
+def activations_on_m7(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FastTanh, FastSigmoid) of float32 ``x`` as the emulated Cortex-M7 computes them
+    (firmware/core/gru_activations.h, the Daisy's flags)."""
+    x = np.ascontiguousarray(x, dtype="<f4").reshape(-1)
+    with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
+        work = Path(scratch)
+        x.tofile(work / "input.f32")
+        printed = run_qemu(_build_activations_harness(),
+                           ["activations_harness", "input.f32", "output.f32", str(x.size)],
+                           work, f"{x.size} activations")
+        if f"daisynet-activations count={x.size}" not in printed:
+            raise M7Error(f"the activations harness failed: {printed.strip()!r}")
+        out = np.fromfile(work / "output.f32", dtype="<f4")
+    return out[: x.size], out[x.size :]
 
 
 class M7Engine:

@@ -21,6 +21,7 @@ import numpy as np
 from daisynet.host_sim.cache import cache_dir, cached_build, fill_atomically
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.host_sim.engine import render_in_blocks
+from daisynet.host_sim.engines import family_refusal
 from daisynet.host_sim.model_defn import read_header
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,10 +46,32 @@ CMSIS_Q_SOURCES = {
 }
 
 
+# The CMSIS-DSP kernels the GRU's CMSIS backend calls (gru_cmsis_backend.h).
+CMSIS_GRU_SOURCES = [
+    "Source/MatrixFunctions/arm_mat_init_f32.c",
+    "Source/MatrixFunctions/arm_mat_mult_f32.c",
+    "Source/BasicMathFunctions/arm_add_f32.c",
+    "Source/BasicMathFunctions/arm_sub_f32.c",
+    "Source/BasicMathFunctions/arm_mult_f32.c",
+]
+
+
 def header_number_format(header: str | Path) -> str:
     """The number format a model_defn.h declares: "float32", "q15" or "q7" (the header is read
     and checked in full)."""
     return read_header(header).number_format
+
+
+def header_family(header: str | Path) -> str:
+    """The model family a model_defn.h holds: "wavenet" or "gru" (read and checked in full)."""
+    return read_header(header).family
+
+
+def refuse_unbuildable(header: str | Path, error: type[Exception]) -> None:
+    """Raise ``error`` in one line if the firmware core does not run ``header``'s family (its
+    compiler errors would be pages long)."""
+    if problem := family_refusal("firmware", header_family(header)):
+        raise error(f"{header}: {problem}")
 
 
 def header_io(header: str | Path) -> tuple[int, int]:
@@ -57,12 +80,20 @@ def header_io(header: str | Path) -> tuple[int, int]:
     return spec.inputs, spec.outputs
 
 
-def cmsis_sources(number_format: str) -> list[str]:
-    """The CMSIS-DSP C sources the core calls for a model of ``number_format``."""
+def cmsis_sources(number_format: str, family: str = "wavenet") -> list[str]:
+    """The CMSIS-DSP C sources the core calls for a model of ``family`` in ``number_format``."""
     if number_format not in NUMBER_FORMATS:
         raise ValueError(f"unknown number format {number_format!r}; one of "
                          f"{', '.join(NUMBER_FORMATS)}")
+    if family == "gru":
+        return CMSIS_GRU_SOURCES
     return CMSIS_SOURCES if number_format == "float32" else CMSIS_Q_SOURCES[number_format]
+
+
+def header_cmsis_sources(header: str | Path) -> list[str]:
+    """The CMSIS-DSP C sources the core calls for the model of ``header``."""
+    spec = read_header(header)
+    return cmsis_sources(spec.number_format, spec.family)
 
 # __GNUC_PYTHON__ is how the cmsisdsp Python build compiles CMSIS-DSP without CMSIS-Core.
 COMMON_FLAGS = ["-fPIC", "-D__GNUC_PYTHON__", "-Wall", "-Wextra", "-Werror"]
@@ -135,6 +166,7 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
+    refuse_unbuildable(header, NativeBuildError)
     cmsis = cmsis_source_dir()
     sources = [*sorted(CORE.glob("*.h")), NATIVE / entry]
     library_name = f"lib{Path(entry).stem}.so"
@@ -144,7 +176,7 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
         includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{cmsis / 'Include'}",
                     f"-I{cmsis / 'PrivateInclude'}"]
         objects = []
-        for index, source in enumerate(cmsis_sources(header_number_format(header))):
+        for index, source in enumerate(header_cmsis_sources(header)):
             obj = out_dir / f"cmsis{index}.o"
             _run([_compiler("gcc"), *CMSIS_FLAGS, *COMMON_FLAGS, *includes, "-c",
                   str(cmsis / source), "-o", str(obj)])
@@ -305,3 +337,44 @@ class NativePatchRunner:
         self._lib.dn_format_status(buffer, len(buffer), fields.ctypes.data)
         status_line, *oled_lines = buffer.value.decode().split("\n")
         return status_line, oled_lines
+
+
+ACTIVATIONS = ("tanh", "sigmoid")  # gru_activations_native.cc's function numbers, in order
+
+
+class NativeActivations:
+    """firmware/core/gru_activations.h's FastTanh and FastSigmoid built for this machine."""
+
+    def __init__(self) -> None:
+        entry = NATIVE / "gru_activations_native.cc"
+
+        def build(out_dir: Path) -> None:
+            _run([_compiler("g++"), *CXX_FLAGS, *COMMON_FLAGS, f"-I{CORE}", "-shared",
+                  str(entry), "-o", str(out_dir / "libgru_activations.so")])
+
+        out_dir = cached_build("native-activations", [CORE / "gru_activations.h", entry],
+                               COMMON_FLAGS + CXX_FLAGS, build)
+        lib = ctypes.CDLL(str(out_dir / "libgru_activations.so"))
+        lib.dn_activation.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                      ctypes.c_size_t]
+        lib.dn_activation.restype = None
+        lib.dn_activation_max_error.argtypes = [ctypes.c_int, ctypes.c_float, ctypes.c_uint32,
+                                                ctypes.POINTER(ctypes.c_float)]
+        lib.dn_activation_max_error.restype = ctypes.c_double
+        self._lib = lib
+
+    def __call__(self, function: str, x: np.ndarray) -> np.ndarray:
+        """``function`` ("tanh" or "sigmoid") of float32 ``x``."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.empty_like(x)
+        self._lib.dn_activation(ACTIVATIONS.index(function), x.ctypes.data, out.ctypes.data,
+                                x.size)
+        return out
+
+    def max_error(self, function: str, limit: float, stride: int = 1) -> tuple[float, float]:
+        """(largest absolute error against the exact function in double, the x where it is) over
+        every ``stride``-th float32 of [-limit, limit]."""
+        worst = ctypes.c_float(0.0)
+        error = self._lib.dn_activation_max_error(ACTIVATIONS.index(function), limit, stride,
+                                                  ctypes.byref(worst))
+        return float(error), worst.value

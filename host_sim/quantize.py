@@ -24,9 +24,22 @@ import numpy as np
 
 from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
 from daisynet.host_sim.files import write_texts
-from daisynet.host_sim.model_defn import ConvLayer, ModelSpec
+from daisynet.host_sim.model_defn import (
+    AnyModelSpec,
+    ConvLayer,
+    GruArchitecture,
+    GruLayer,
+    GruSpec,
+    ModelSpec,
+    UnsupportedModelError,
+)
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
-from daisynet.host_sim.model_defn.spec import LayerQuant, NumberFormat, number_format
+from daisynet.host_sim.model_defn.spec import (
+    LayerQuant,
+    NumberFormat,
+    gru_format_refusal,
+    number_format,
+)
 from daisynet.host_sim.reference import reference_layers, reference_output
 
 # Calibrated peaks are multiplied by this before a format is chosen: audio outside the
@@ -79,10 +92,18 @@ def round_saturate(values: np.ndarray, frac_bits: int, fmt: NumberFormat) -> np.
     return np.clip(rounded, fmt.min, fmt.max).astype(fmt.dtype)
 
 
+def refuse_unquantizable(spec: AnyModelSpec, fmt_name: str) -> None:
+    """Raise UnsupportedModelError if no engine runs ``spec``'s family in ``fmt_name`` (checked
+    before anything else is read or written)."""
+    if spec.family == "gru":
+        raise UnsupportedModelError(gru_format_refusal(fmt_name))
+
+
 def quantize_spec(spec: ModelSpec, fmt_name: str, calibration: np.ndarray,
                   headroom: float | None = None) -> ModelSpec:
     """A q15/q7 copy of the float ``spec`` with formats chosen on ``calibration`` (frames,
     inputs). Its float weights are the exact values of the integers."""
+    refuse_unquantizable(spec, fmt_name)
     spec.validate()
     if spec.quantized:
         raise ValueError(f"the model is already {spec.number_format}")
@@ -250,6 +271,35 @@ def random_spec(arch, seed: int = 0, input_names: list[str] | None = None,
             dilation=dilation, relu=not head))
     spec = ModelSpec(layers=layers, name=name, sample_rate=sample_rate,
                      input_names=list(input_names or []))
+    spec.validate()
+    return spec
+
+
+def random_gru_spec(arch: GruArchitecture, seed: int = 0,
+                    input_names: list[str] | None = None, sample_rate: int = SAMPLE_RATE_HZ,
+                    name: str = "daisynet_gru") -> GruSpec:
+    """A float GRU spec of ``arch`` with Glorot-uniform-like random weights (Keras' GRU
+    initial scale), small biases, and the skip of ``arch.skip_input`` at 1; numpy only,
+    deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    gates = 3 * arch.units
+
+    def uniform(rows: int, columns: int) -> np.ndarray:
+        limit = math.sqrt(6.0 / (rows + columns))
+        return rng.uniform(-limit, limit, (rows, columns)).astype(np.float32)
+
+    skip = np.zeros((arch.inputs, arch.outputs), np.float32)
+    if arch.skip_input is not None:
+        skip[arch.skip_input] = 1.0
+    spec = GruSpec(
+        gru=GruLayer(input_weights=uniform(arch.inputs, gates),
+                     recurrent_weights=uniform(arch.units, gates),
+                     input_bias=rng.uniform(-0.1, 0.1, gates).astype(np.float32),
+                     recurrent_bias=rng.uniform(-0.1, 0.1, gates).astype(np.float32)),
+        head_weights=uniform(arch.units, arch.outputs),
+        head_bias=rng.uniform(-0.05, 0.05, arch.outputs).astype(np.float32),
+        input_skip_weights=skip + rng.uniform(-0.05, 0.05, skip.shape).astype(np.float32),
+        name=name, sample_rate=sample_rate, input_names=list(input_names or []))
     spec.validate()
     return spec
 

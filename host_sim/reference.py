@@ -1,9 +1,12 @@
-"""Direct (uncached) causal convolution in float64: the exact answer both engines approximate.
+"""The exact answer (float64) every engine approximates, for either model family.
 
-It recomputes every output from the zero-padded input, the textbook way, so it shares no code
-and no summation order with the cached engine or with Keras. Differences of either engine from
-it measure float32 rounding alone. Quantization calibrates on its per-layer values
-(``reference_layers``).
+A wavenet: direct (uncached) causal convolution, recomputing every output from the zero-padded
+input the textbook way, so it shares no code and no summation order with the cached engine or
+with Keras. Differences of either engine from it measure float32 rounding alone. Quantization
+calibrates on its per-layer values (``reference_layers``).
+
+A GRU: ``GruArchitecture``'s equations frame by frame, with exact sigmoid and tanh (what Keras
+computes); the engines' fast approximations of them differ from it by up to their stated error.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from daisynet.host_sim.model_defn import ModelSpec
+from daisynet.host_sim.model_defn import AnyModelSpec, GruSpec, ModelSpec
 
 
 @dataclass
@@ -43,9 +46,37 @@ def reference_layers(spec: ModelSpec, inputs: np.ndarray) -> Iterator[LayerValue
         x = out
 
 
-def reference_output(spec: ModelSpec, inputs: np.ndarray) -> np.ndarray:
+def reference_output(spec: AnyModelSpec, inputs: np.ndarray) -> np.ndarray:
     """(frames, inputs) -> (frames, outputs) float64, from zero state."""
+    if spec.family == "gru":
+        return gru_reference_output(spec, inputs)
     output = np.asarray(inputs, dtype=np.float64)
     for values in reference_layers(spec, inputs):
         output = values.output
     return output
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # exact, and without exp's overflow for large |x|
+
+
+def gru_reference_output(spec: GruSpec, inputs: np.ndarray) -> np.ndarray:
+    """(frames, inputs) -> (frames, outputs) float64 from zero state: the equations of
+    ``GruArchitecture``, gate columns z | r | n."""
+    x = np.asarray(inputs, dtype=np.float64)
+    gru, units = spec.gru, spec.units
+    # The input projection does not depend on the state: all frames at once.
+    projected = x @ gru.input_weights.astype(np.float64) + gru.input_bias.astype(np.float64)
+    recurrent = gru.recurrent_weights.astype(np.float64)
+    recurrent_bias = gru.recurrent_bias.astype(np.float64)
+    states = np.empty((x.shape[0], units))
+    h = np.zeros(units)
+    for t, a in enumerate(projected):
+        c = h @ recurrent + recurrent_bias
+        z = _sigmoid(a[:units] + c[:units])
+        r = _sigmoid(a[units : 2 * units] + c[units : 2 * units])
+        n = np.tanh(a[2 * units :] + r * c[2 * units :])
+        h = z * h + (1.0 - z) * n
+        states[t] = h
+    return (states @ spec.head_weights.astype(np.float64) + spec.head_bias.astype(np.float64)
+            + x @ spec.input_skip_weights.astype(np.float64))

@@ -17,7 +17,10 @@ import numpy as np
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, SAMPLE_RATE_HZ
 from daisynet.host_sim.files import write_texts
 from daisynet.host_sim.model_defn import (
+    AnyModelSpec,
     ConvLayer,
+    GruLayer,
+    GruSpec,
     ModelSpec,
     UnsupportedModelError,
     golden_path,
@@ -25,7 +28,13 @@ from daisynet.host_sim.model_defn import (
     render_header,
 )
 from daisynet.training.dataset import CONTROL_PREFIXES
-from daisynet.training.model import build_model, predict_sequence
+from daisynet.training.model import (
+    build_gru_model,
+    build_model,
+    gru_model_parts,
+    predict_gru_in_keras,
+    predict_sequence,
+)
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import TrainingRecord, TrainingRecordError
 
@@ -45,7 +54,7 @@ class ModelMetadata:
     """What a .keras file does not record: names, rate. Read from the training record beside
     it if there is one."""
 
-    name: str = "daisynet_wavenet"
+    name: str | None = None  # None: the family's default name
     sample_rate: int = SAMPLE_RATE_HZ
     input_names: list[str] | None = None
     output_names: list[str] | None = None
@@ -89,6 +98,14 @@ def _any_length(model):
         spec = spec_from_keras(model)
     except UnsupportedModelError:
         return model
+    if spec.family == "gru":
+        rebuilt = build_gru_model(spec.architecture(), name=model.name)
+        gru, head, skip = gru_model_parts(rebuilt)
+        gru.set_weights([spec.gru.input_weights, spec.gru.recurrent_weights,
+                         np.stack([spec.gru.input_bias, spec.gru.recurrent_bias])])
+        head.set_weights([spec.head_weights, spec.head_bias])
+        skip.set_weights([spec.input_skip_weights])
+        return rebuilt
     rebuilt = build_model(spec.architecture(), name=model.name)
     convolutions = [layer for layer in rebuilt.layers if layer.weights]
     for target, layer in zip(convolutions, spec.layers, strict=True):
@@ -96,13 +113,18 @@ def _any_length(model):
     return rebuilt
 
 
-def spec_from_keras(model, metadata: ModelMetadata | None = None) -> ModelSpec:
-    """Convert a Keras wavenet, raising UnsupportedModelError with the reason if it can't run."""
+def spec_from_keras(model, metadata: ModelMetadata | None = None) -> AnyModelSpec:
+    """Convert a Keras wavenet or GRU model (``build_model``'s or ``build_gru_model``'s shape),
+    raising UnsupportedModelError with the reason if the engine can't run it."""
     keras = import_keras()
 
     metadata = metadata or ModelMetadata()
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedModelError("the engine runs models with exactly one input and output")
+    recurrent = [layer for layer in model.layers
+                 if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
+    if recurrent:
+        return _gru_spec(model, recurrent, metadata)
     layers: list[ConvLayer] = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
@@ -117,7 +139,57 @@ def spec_from_keras(model, metadata: ModelMetadata | None = None) -> ModelSpec:
         raise UnsupportedModelError("the model has no Conv1D layers")
     spec = ModelSpec(
         layers=layers,
-        name=metadata.name,
+        name=metadata.name or "daisynet_wavenet",
+        sample_rate=metadata.sample_rate,
+        input_names=list(metadata.input_names or []),
+        output_names=list(metadata.output_names or []),
+    )
+    spec.validate()
+    return spec
+
+
+# The GRU configuration the engine runs (Keras' defaults); anything else is refused by name.
+_GRU_CONFIG = {"activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": True,
+               "go_backwards": False, "return_sequences": True}
+
+
+def _gru_spec(model, recurrent: list, metadata: ModelMetadata) -> GruSpec:
+    """A GruSpec from a model with recurrent layers, if they are one GRU as the engine runs it."""
+    keras = import_keras()
+
+    for layer in recurrent:
+        if type(layer) is not keras.layers.GRU:
+            raise UnsupportedModelError(
+                f"layer {layer.name!r} is a {type(layer).__name__}; the engine's recurrent "
+                "layer is a GRU")
+    gru, head, skip = gru_model_parts(model)
+    config = gru.get_config()
+    for key, value in _GRU_CONFIG.items():
+        if config[key] != value:
+            raise UnsupportedModelError(
+                f"GRU {gru.name!r}: {key}={config[key]!r}; the engine runs {key}={value!r}")
+    for role, dense in (("head", head), ("skip", skip)):
+        if dense is not None and dense.get_config()["activation"] != "linear":
+            raise UnsupportedModelError(
+                f"{role} {dense.name!r}: activation {dense.get_config()['activation']!r}; the "
+                f"engine's {role} is linear")
+    if skip is not None and skip.use_bias:
+        raise UnsupportedModelError(f"skip {skip.name!r} has a bias; the engine's input skip "
+                                    "is bias-free (the head's bias is the model's)")
+    gates = 3 * gru.units
+    weights = [np.asarray(w, dtype=np.float32) for w in gru.get_weights()]
+    biases = weights[2] if config["use_bias"] else np.zeros((2, gates), np.float32)
+    head_weights = [np.asarray(w, dtype=np.float32) for w in head.get_weights()]
+    outputs = head_weights[0].shape[1]
+    inputs = weights[0].shape[0]
+    spec = GruSpec(
+        gru=GruLayer(input_weights=weights[0], recurrent_weights=weights[1],
+                     input_bias=biases[0], recurrent_bias=biases[1]),
+        head_weights=head_weights[0],
+        head_bias=head_weights[1] if head.use_bias else np.zeros(outputs, np.float32),
+        input_skip_weights=(np.asarray(skip.get_weights()[0], dtype=np.float32)
+                            if skip is not None else np.zeros((inputs, outputs), np.float32)),
+        name=metadata.name or "daisynet_gru",
         sample_rate=metadata.sample_rate,
         input_names=list(metadata.input_names or []),
         output_names=list(metadata.output_names or []),
@@ -215,13 +287,35 @@ def export(
     """Write the header and its golden vectors; returns (spec, header path, golden path).
     ``golden_inputs``, if given, must hold at least ``golden_frames`` frames."""
     model, spec, golden_inputs = _prepare(model_path, golden_inputs, golden_frames, metadata)
-    golden_outputs = predict_sequence(model, golden_inputs, spec.architecture().receptive_field)
+    if spec.family == "gru":
+        golden_outputs, what = gru_golden_outputs(spec, golden_inputs)
+    else:
+        golden_outputs, what = keras_outputs(model, spec, golden_inputs), None
     header_path = Path(header_path)
     golden = golden_path(header_path)
     write_texts({header_path: render_header(spec, command),
                  golden: render_golden(spec, golden_inputs, golden_outputs, command,
-                                       header_path.name)})
+                                       header_path.name, what=what)})
     return spec, header_path, golden
+
+
+def keras_outputs(model, spec: AnyModelSpec, inputs: np.ndarray) -> np.ndarray:
+    """The Keras model's outputs for (frames, inputs) ``inputs`` from zero state, whatever the
+    family of its ``spec``."""
+    if spec.family == "gru":
+        return predict_gru_in_keras(model, inputs)
+    return predict_sequence(model, inputs, spec.architecture().receptive_field)
+
+
+def gru_golden_outputs(spec: GruSpec, inputs: np.ndarray) -> tuple[np.ndarray, str]:
+    """(outputs, what they are) for a GRU's golden header: what the engines must reproduce,
+    the cmsisdsp simulator's outputs (with the engines' sigmoid and tanh approximations, as
+    the simulator's are the golden ones of a q15/q7 header)."""
+    from daisynet.host_sim.engine import Simulator
+
+    return (Simulator(spec).render(inputs, BLOCK_FRAMES),
+            "the cmsisdsp simulator's outputs for them\n// (the engines' sigmoid and tanh "
+            "approximations; Keras' exact ones differ by float32 rounding and their error)")
 
 
 # --- quantized export ------------------------------------------------------------------------

@@ -78,3 +78,62 @@ def predict_sequence(model, inputs, receptive_field: int, chunk: int = 1 << 16):
         result = model(piece[None], training=False)
         outputs.append(keras.ops.convert_to_numpy(result)[0, context:])
     return np.concatenate(outputs, axis=0) if outputs else np.zeros((0, model.output_shape[-1]))
+
+
+def gru_model_parts(model):
+    """(gru, head, skip) layers of a Keras model wired as ``build_gru_model`` wires them (skip
+    may be None: the model's output is then the head's), found by their wiring, not their
+    names. Raises UnsupportedModelError naming what differs."""
+    keras = import_keras()
+    from daisynet.host_sim.model_defn import UnsupportedModelError
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    by_type: dict[type, list] = {}
+    for layer in layers:
+        by_type.setdefault(type(layer), []).append(layer)
+    grus = by_type.pop(keras.layers.GRU, [])
+    denses = by_type.pop(keras.layers.Dense, [])
+    adds = by_type.pop(keras.layers.Add, [])
+    if len(grus) != 1 or by_type or len(denses) != 1 + len(adds) or len(adds) > 1:
+        found = ", ".join(f"{type(layer).__name__} {layer.name!r}" for layer in layers)
+        raise UnsupportedModelError(
+            f"a recurrent model must be one GRU, a Dense head on it and optionally a Dense "
+            f"skip from the inputs added to it (build_gru_model's shape); this one has {found}")
+    (gru,) = grus
+    source = model.inputs[0]
+    head = next((layer for layer in denses if layer.input is gru.output), None)
+    skip = next((layer for layer in denses if layer.input is source), None)
+    wired = gru.input is source and head is not None and (
+        model.outputs[0] is head.output if not adds else
+        skip is not None and model.outputs[0] is adds[0].output
+        and {id(t) for t in adds[0].input} == {id(head.output), id(skip.output)})
+    if not wired:
+        raise UnsupportedModelError(
+            "the GRU, head and skip are not wired as build_gru_model wires them (GRU on the "
+            "inputs, head on the GRU, skip on the inputs, head + skip the output)")
+    return gru, head, skip
+
+
+def predict_gru_in_keras(model, inputs, chunk: int = 1 << 14):
+    """Run a ``build_gru_model``-shaped model (``gru_model_parts``) over a (frames, inputs)
+    sequence from zero state; returns (frames, outputs). Long sequences go through in chunks,
+    the GRU's state carried from one to the next, so memory stays bounded and the result equals
+    one pass over the whole sequence. Keras' own arithmetic, for checking engines against it;
+    compiled (``predict``), since an eager GRU call takes about 10 ms a frame."""
+    keras = import_keras()
+    import numpy as np
+
+    gru, head, skip = gru_model_parts(model)
+    frames_in = keras.Input(shape=(None, gru.input.shape[-1]))
+    state_in = keras.Input(shape=(gru.units,))
+    states = gru(frames_in, initial_state=[state_in])
+    output = head(states) if skip is None else head(states) + skip(frames_in)
+    stepper = keras.Model([frames_in, state_in], [output, states[:, -1, :]])
+    inputs = np.asarray(inputs, dtype=np.float32)
+    state = np.zeros((1, gru.units), np.float32)
+    outputs = []
+    for start in range(0, inputs.shape[0], chunk):
+        result, state = stepper.predict([inputs[None, start : start + chunk], state],
+                                        verbose=0)
+        outputs.append(result[0])
+    return np.concatenate(outputs, axis=0) if outputs else np.zeros((0, head.units), np.float32)

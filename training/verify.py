@@ -12,11 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from daisynet.host_sim.engines import ENGINES, Renderer, renderer
-from daisynet.host_sim.model_defn import ModelSpec
+from daisynet.host_sim.model_defn import AnyModelSpec, ModelSpec
 from daisynet.host_sim.reference import reference_output
-from daisynet.training.export import ModelMetadata, spec_from_keras
+from daisynet.training.export import ModelMetadata, keras_outputs, spec_from_keras
 from daisynet.training.metrics import esr
-from daisynet.training.model import predict_sequence
 
 # Largest simulator-vs-Keras difference that passes outright. Float32 engines that sum in
 # different orders disagree by rounding amplified through the layers; random-weight models stay
@@ -36,7 +35,7 @@ DEFAULT_ENGINES = ("native", "python")
 
 def compare(
     keras_model,
-    spec: ModelSpec,
+    spec: AnyModelSpec,
     inputs: np.ndarray,
     block_size: int,
     tolerance: float = DEFAULT_TOLERANCE,
@@ -46,7 +45,7 @@ def compare(
     the verdict: ``passed`` with the ``criterion`` that decided it. ``render`` is the engine
     under test (default: the Python simulator); its output is called the simulator's below."""
     inputs = np.asarray(inputs, dtype=np.float32)
-    keras_out = predict_sequence(keras_model, inputs, spec.architecture().receptive_field)
+    keras_out = keras_outputs(keras_model, spec, inputs)
     if render is None:
         render = renderer("python", spec, None, progress=len(inputs) > 1 << 16)
     sim_out = render(inputs, block_size)
@@ -103,7 +102,7 @@ def compare_quantized(
     from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 
     inputs = np.asarray(inputs, dtype=np.float32)
-    keras_out = predict_sequence(keras_model, inputs, spec.architecture().receptive_field)
+    keras_out = keras_outputs(keras_model, spec, inputs)
     if render is None:
         render = renderer("python", spec, None, progress=len(inputs) > 1 << 16)
     sim_out = render(inputs, block_size)
@@ -139,7 +138,7 @@ def compare_quantized(
     }
 
 
-def verify_engines(keras_model, spec: ModelSpec, inputs: np.ndarray, block_size: int,
+def verify_engines(keras_model, spec: AnyModelSpec, inputs: np.ndarray, block_size: int,
                    engines: tuple[str, ...] = DEFAULT_ENGINES, header=None,
                    tolerance: float = DEFAULT_TOLERANCE, golden: np.ndarray | None = None) -> dict:
     """Each of ``engines`` (``host_sim.engines.ENGINES``; native and m7 compile ``header``)

@@ -16,7 +16,7 @@
 
 #include "model_defn.h"
 #include "patch_status.h"
-#include "wavenet_engine.h"
+#include "model_engine.h"
 
 namespace daisynet {
 
@@ -125,10 +125,10 @@ class PatchRunner {
   }
 
   std::uint32_t non_finite_outputs() const { return engine_.non_finite_outputs(); }
-  static constexpr std::size_t engine_bytes() { return sizeof(WavenetEngine<kMaxBlock>); }
+  static constexpr std::size_t engine_bytes() { return sizeof(ModelEngine<kMaxBlock>); }
 
  private:
-  WavenetEngine<kMaxBlock> engine_;
+  ModelEngine<kMaxBlock> engine_;
   InputWiring wiring_[model::kNumInputs] = {};
   // A control value repeated over the block, for each input (only control inputs use theirs).
   float held_controls_[model::kNumInputs][kMaxBlock] = {};

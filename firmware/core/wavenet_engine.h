@@ -1,138 +1,40 @@
 // Cached-activation inference for a daisynet wavenet, compiled against a model_defn.h.
 //
-// WavenetEngine<kMaxBlock> is what the apps, the native build and the emulator use: one shell
-// (WavenetEngineShell, below) around one backend. The shell owns what every backend needs the
-// same way: Init/Reset, splitting a Process() call into blocks of at most kMaxBlock frames, and
-// the guard that silences non-finite outputs. A backend computes one block:
+// WavenetEngine<kMaxBlock> is one shell (EngineShell, engine_shell.h: Init/Reset, blocks of at
+// most kMaxBlock frames, the non-finite guard) around one backend, which computes a block:
 // - wavenet_fast_backend.h: register-tiled float32 (the default, what the Daisy apps run);
 // - wavenet_cmsis_backend.h: float32 on CMSIS-DSP's matrix functions, in host_sim's order;
 // - wavenet_q_backend.h: q15/q7 fixed point, a fast and a CMSIS-DSP backend.
 // A float model (model::kNumberFormat) runs on a float backend, a q15/q7 one on a fixed-point
 // backend; the compile-time switch DAISYNET_ENGINE_BACKEND picks fast (the default) or CMSIS.
+// The apps use ModelEngine (model_engine.h), which is this for a wavenet header.
 //
 // Portable: includes only arm_math.h and the standard library. Every buffer lives in the
 // object (no heap), so declare the engine as a global or static and place it where you want
 // it (DTCM/SRAM/SDRAM). Two-phase: trivial constructor, Init(), then Process() per block.
-//
-// A backend B provides: B::kMaxBlock (the most frames of one block); B::kFloatOutputs (false when its arithmetic cannot
-// produce NaN or infinity: the guard is then left out); Init() (one-time set-up, before
-// Reset()); Reset() (back to silence); and ProcessBlock(inputs, first, out, block) for frames
-// first .. first + block - 1 of the planar inputs, block <= kMaxBlock, into out (frame-major).
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
 #include <type_traits>
 
+#include "engine_shell.h"
 #include "model_defn.h"
 #include "wavenet_cmsis_backend.h"
 #include "wavenet_fast_backend.h"
 #include "wavenet_q_backend.h"
 
-#define DAISYNET_ENGINE_CMSIS 1
-#define DAISYNET_ENGINE_FAST 2
-#ifndef DAISYNET_ENGINE_BACKEND
-#define DAISYNET_ENGINE_BACKEND DAISYNET_ENGINE_FAST
-#endif
-
 namespace daisynet {
-
-// The model_defn.h format version this engine reads (MODEL_DEFN_FORMAT_VERSION in
-// host_sim/model_defn/spec.py). A header from before format versions declares none: the
-// using-directive below gives model::kModelDefnFormatVersion the value 0 then (qualified
-// lookup sees it only where the header declares no constant of its own).
-inline constexpr std::uint32_t kSupportedModelDefnFormatVersion = 1;
-namespace model_defn_unversioned {
-inline constexpr std::uint32_t kModelDefnFormatVersion = 0;
-}
-namespace model {
-using namespace model_defn_unversioned;
-}
-static_assert(model::kModelDefnFormatVersion <= kSupportedModelDefnFormatVersion,
-              "model_defn.h is of a newer format version than this engine reads: update the "
-              "firmware (daisynet) it is built with");
-static_assert(model::kModelDefnFormatVersion >= kSupportedModelDefnFormatVersion,
-              "model_defn.h is of an older format version (or none): export the model again "
-              "with this daisynet");
-
-// The shell derives from its backend, privately, rather than holding one: the counter then
-// goes into the backend's tail padding, so the engine is exactly as large, and laid out
-// exactly as, the backend alone with a counter at its end.
-template <class Backend>
-class WavenetEngineShell : private Backend {
- public:
-  static constexpr std::size_t kMaxBlock = Backend::kMaxBlock;
-  static constexpr std::size_t kNumInputs = model::kNumInputs;
-  static constexpr std::size_t kNumOutputs = model::kNumOutputs;
-  static_assert(kMaxBlock >= 1, "a block holds at least one frame");
-
-  WavenetEngineShell() = default;
-
-  void Init() {
-    Backend::Init();
-    Reset();
-  }
-
-  // Back to silence, as after power-up; also clears the non-finite counter.
-  void Reset() {
-    Backend::Reset();
-    non_finite_outputs_ = 0;
-  }
-
-  // inputs[c][i]: frame i of input channel c, channels in model::kInputNames order.
-  // out[i * kNumOutputs + o]: frame i of output o. Non-finite outputs become 0 and are counted.
-  void Process(const float* const* inputs, float* out, std::size_t frames) {
-    ForEachBlock(frames, [&](std::size_t first, std::size_t block) {
-      Backend::ProcessBlock(inputs, first, out + first * kNumOutputs, block);
-      if constexpr (Backend::kFloatOutputs) {
-        SilenceNonFinite(out + first * kNumOutputs, block * kNumOutputs);
-      }
-    });
-  }
-
-  // Output samples replaced by silence because they were NaN or infinite, since Reset().
-  std::uint32_t non_finite_outputs() const { return non_finite_outputs_; }
-
- private:
-  // Calls body(first, count) for consecutive blocks of at most kMaxBlock of `frames` frames.
-  // A function over a lambda rather than a plain loop: the form every backend's Process() had
-  // before the shell, with which GCC gives the M7 exactly the same instructions.
-  template <typename Body>
-  static void ForEachBlock(std::size_t frames, Body&& body) {
-    for (std::size_t first = 0; first < frames; first += kMaxBlock) {
-      body(first, frames - first < kMaxBlock ? frames - first : kMaxBlock);
-    }
-  }
-
-  // Non-finite (inf or NaN) exactly when all exponent bits are set: an integer test, where
-  // std::isfinite is a compare and a VMRS on the M7.
-  void SilenceNonFinite(float* out, std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i) {
-      std::uint32_t bits;
-      std::memcpy(&bits, &out[i], sizeof(bits));
-      if ((bits & 0x7f800000u) == 0x7f800000u) {
-        out[i] = 0.0f;
-        ++non_finite_outputs_;
-      }
-    }
-  }
-
-  std::uint32_t non_finite_outputs_ = 0;
-};
 
 inline constexpr bool kFloatModel = model::kNumberFormat == model::NumberFormat::kFloat32;
 
 #if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_FAST
 template <std::size_t kMaxBlock>
-using WavenetEngine = WavenetEngineShell<
+using WavenetEngine = EngineShell<
     std::conditional_t<kFloatModel, FastBackend<kMaxBlock>, FastQBackend<kMaxBlock>>>;
-#elif DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_CMSIS
-template <std::size_t kMaxBlock>
-using WavenetEngine = WavenetEngineShell<
-    std::conditional_t<kFloatModel, CmsisBackend<kMaxBlock>, CmsisQBackend<kMaxBlock>>>;
 #else
-#error "DAISYNET_ENGINE_BACKEND must be DAISYNET_ENGINE_FAST or DAISYNET_ENGINE_CMSIS"
+template <std::size_t kMaxBlock>
+using WavenetEngine = EngineShell<
+    std::conditional_t<kFloatModel, CmsisBackend<kMaxBlock>, CmsisQBackend<kMaxBlock>>>;
 #endif
 
 }  // namespace daisynet

@@ -9,7 +9,7 @@
 #if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_PER_SAMPLE
 #include "per_sample_engine.h"
 #else
-#include "wavenet_engine.h"
+#include "model_engine.h"
 #endif
 
 namespace daisynet::emulator {
@@ -18,7 +18,7 @@ namespace {
 #if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_PER_SAMPLE
 PerSampleEngine engine;
 #else
-WavenetEngine<kMaxBlock> engine;
+ModelEngine<kMaxBlock> engine;
 #endif
 }  // namespace
 

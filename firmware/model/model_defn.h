@@ -11,7 +11,7 @@ namespace daisynet::model {
 // The version of the model_defn.h format this file follows (MODEL_DEFN_FORMAT_VERSION in
 // host_sim/model_defn/spec.py): the engine and daisynet's reader refuse a version they do not
 // know, so a header and an engine from different daisynet versions never meet silently.
-inline constexpr std::uint32_t kModelDefnFormatVersion = 1;
+inline constexpr std::uint32_t kModelDefnFormatVersion = 2;
 inline constexpr char kModelName[] = "daisynet_wavenet";
 // SHA-256 of everything that changes behaviour: each layer's shape (kernel, dilation, in, out,
 // relu as uint32), weights and bias (float32), little-endian, in layer order; then
@@ -22,6 +22,10 @@ inline constexpr std::uint32_t kWeightsHash32 = 0xeeeeca62u;  // first 8 hex dig
 inline constexpr float kSampleRate = 48000.0f;  // Hz the model was trained at
 enum class NumberFormat { kFloat32, kQ15, kQ7 };  // of weights and activations
 inline constexpr NumberFormat kNumberFormat = NumberFormat::kFloat32;
+// The model family: the engine that runs this header (GRU headers also #define
+// DAISYNET_MODEL_FAMILY_GRU, for the firmware's #if).
+enum class ModelFamily { kWavenet, kGru };
+inline constexpr ModelFamily kModelFamily = ModelFamily::kWavenet;
 
 // Process() takes the input channels in this order, each a float per frame: audio in
 // -2..2 (the Patch's full scale), knobs/CV 0..1, as the datalogger records them.

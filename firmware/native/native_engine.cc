@@ -7,13 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "wavenet_engine.h"
+#include "model_engine.h"
 
 namespace {
 
 constexpr std::size_t kNativeMaxBlock = 64;  // frames per internal block, as a large Daisy block
 
-daisynet::WavenetEngine<kNativeMaxBlock> engine;
+daisynet::ModelEngine<kNativeMaxBlock> engine;
 std::uint64_t allocations = 0;
 
 }  // namespace

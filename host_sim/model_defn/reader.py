@@ -8,12 +8,19 @@ from pathlib import Path
 import numpy as np
 
 from daisynet.host_sim.model_defn.spec import (
+    FLOAT32,
+    MAX_GRU_UNITS,
     MODEL_DEFN_FORMAT_VERSION,
+    MODEL_FAMILIES,
     NUMBER_FORMATS,
+    AnyModelSpec,
     ConvLayer,
+    GruLayer,
+    GruSpec,
     LayerQuant,
     ModelSpec,
     NumberFormat,
+    UnsupportedModelError,
 )
 from daisynet.host_sim.versions import version_problem
 
@@ -77,16 +84,15 @@ def _sample_rate(defs: dict[str, str], path: Path) -> int:
     return int(rate)
 
 
-def _check_constants(defs: dict[str, str], spec: ModelSpec, path: Path) -> None:
-    """Every shape constant the firmware compiles with must be what the layer table says: the
-    engine sizes its buffers from some and the layer table drives the rest."""
+def _check_constants(defs: dict[str, str], spec: AnyModelSpec, path: Path,
+                     source: str, extra: dict[str, int]) -> None:
+    """Every shape constant the firmware compiles with must be what ``source`` (what the
+    weights were read by) says: the engine sizes its buffers from them."""
     arch = spec.architecture()
     expected = {
         "kNumInputs": spec.inputs,
         "kNumOutputs": spec.outputs,
-        "kKernelSize": arch.kernel_size,
-        "kNumBlocks": len(arch.filters),
-        "kReceptiveField": arch.receptive_field,
+        **extra,
         "kParameters": arch.parameters,
         "kMacsPerSample": arch.macs_per_sample,
         "kWeightsHash32": int(spec.weights_sha256()[:8], 16),
@@ -94,8 +100,17 @@ def _check_constants(defs: dict[str, str], spec: ModelSpec, path: Path) -> None:
     for name, value in expected.items():
         found = _int(defs, name, path)
         if found != value:
-            raise HeaderError(f"{path}: {name} is {found}, but the layer table makes it {value} "
+            raise HeaderError(f"{path}: {name} is {found}, but {source} makes it {value} "
                               "(edited after export); export the model again")
+
+
+def _check_wavenet_constants(defs: dict[str, str], spec: ModelSpec, path: Path) -> None:
+    arch = spec.architecture()
+    _check_constants(defs, spec, path, "the layer table", {
+        "kKernelSize": arch.kernel_size,
+        "kNumBlocks": len(arch.filters),
+        "kReceptiveField": arch.receptive_field,
+    })
     filters = [item.strip().rstrip("uU") for item in
                _need(defs, "kBlockFilters", path).strip("{}").split(",") if item.strip()]
     if filters != [str(f) for f in arch.filters]:
@@ -147,6 +162,16 @@ def _check_format_version(defs: dict[str, str], path: Path) -> None:
                           f"daisynet reads ({MODEL_DEFN_FORMAT_VERSION}); export the model again")
 
 
+def _family(defs: dict[str, str], path: Path) -> str:
+    """The header's model family: kModelFamily ("wavenet" or "gru")."""
+    value = _need(defs, "kModelFamily", path).split("::")[-1].strip()
+    for family, enum in MODEL_FAMILIES.items():
+        if enum == value:
+            return family
+    raise HeaderError(f"{path}: kModelFamily = {defs['kModelFamily']} is not one of "
+                      + ", ".join(f"ModelFamily::{e}" for e in MODEL_FAMILIES.values()))
+
+
 def _number_format(defs: dict[str, str], path: Path) -> NumberFormat:
     """The header's format: kNumberFormat."""
     value = _need(defs, "kNumberFormat", path).split("::")[-1].strip()
@@ -178,11 +203,73 @@ def _strings(defs: dict[str, str], name: str, path: Path) -> list[str]:
     return re.findall(r'"((?:[^"\\]|\\.)*)"', _need(defs, name, path))
 
 
-def read_header(path: str | Path) -> ModelSpec:
-    """Parse a model_defn.h written by ``daisynet export`` into a validated ModelSpec."""
+def _names(defs: dict[str, str], path: Path) -> dict:
+    """The spec fields every family reads the same way."""
+    name_match = re.search(r'"(.*)"', _need(defs, "kModelName", path))
+    return dict(name=name_match[1] if name_match else "",
+                sample_rate=_sample_rate(defs, path),
+                input_names=_strings(defs, "kInputNames", path),
+                output_names=_strings(defs, "kOutputNames", path))
+
+
+def _check_hash(defs: dict[str, str], spec: AnyModelSpec, path: Path) -> None:
+    recorded = _need(defs, "kWeightsSha256", path).strip('"')
+    if recorded != spec.weights_sha256():
+        raise HeaderError(
+            f"{path}: weights, shapes, channel names or sample rate do not match kWeightsSha256 "
+            "(edited or damaged after export); export the model again"
+        )
+
+
+def _validated(spec: AnyModelSpec, path: Path) -> None:
+    try:
+        spec.validate()
+    except UnsupportedModelError as err:
+        raise HeaderError(f"{path}: {err}") from err
+
+
+def _read_gru(defs: dict[str, str], path: Path) -> GruSpec:
+    value = _need(defs, "kNumberFormat", path).split("::")[-1].strip()
+    if value != FLOAT32.cpp_enum:
+        raise HeaderError(f"{path}: kNumberFormat = {defs['kNumberFormat']}; GRU models are "
+                          "float32 only")
+    units = _int(defs, "kGruUnits", path)
+    if not 1 <= units <= MAX_GRU_UNITS:
+        raise HeaderError(f"{path}: kGruUnits is {units}; the engine supports "
+                          f"1..{MAX_GRU_UNITS}")
+    inputs, outputs = _int(defs, "kNumInputs", path), _int(defs, "kNumOutputs", path)
+    if inputs < 1 or outputs < 1:
+        raise HeaderError(f"{path}: kNumInputs {inputs} / kNumOutputs {outputs}; a model "
+                          "needs at least one of each")
+    gates = 3 * units
+
+    def floats(name: str, *shape: int) -> np.ndarray:
+        return _floats(defs, name, path, int(np.prod(shape))).reshape(shape)
+
+    spec = GruSpec(
+        gru=GruLayer(input_weights=floats("kGruInputWeights", inputs, gates),
+                     recurrent_weights=floats("kGruRecurrentWeights", units, gates),
+                     input_bias=floats("kGruInputBias", gates),
+                     recurrent_bias=floats("kGruRecurrentBias", gates)),
+        head_weights=floats("kHeadWeights", units, outputs),
+        head_bias=floats("kHeadBias", outputs),
+        input_skip_weights=floats("kInputSkipWeights", inputs, outputs),
+        **_names(defs, path),
+    )
+    _check_hash(defs, spec, path)
+    _validated(spec, path)
+    _check_constants(defs, spec, path, "kGruUnits", {})
+    return spec
+
+
+def read_header(path: str | Path) -> AnyModelSpec:
+    """Parse a model_defn.h written by ``daisynet export`` into a validated spec of its
+    family (``ModelSpec`` or ``GruSpec``)."""
     path = Path(path)
     defs = _definitions(path)
     _check_format_version(defs, path)
+    if _family(defs, path) == "gru":
+        return _read_gru(defs, path)
     fmt = _number_format(defs, path)
     rows = _TABLE_ROW.findall(defs["__table__"])
     num_layers = _int(defs, "kNumLayers", path)
@@ -223,38 +310,29 @@ def read_header(path: str | Path) -> ModelSpec:
                 quant=quant,
             )
         )
-    name_match = re.search(r'"(.*)"', _need(defs, "kModelName", path))
     spec = ModelSpec(
         layers=layers,
-        name=name_match[1] if name_match else "",
-        sample_rate=_sample_rate(defs, path),
-        input_names=_strings(defs, "kInputNames", path),
-        output_names=_strings(defs, "kOutputNames", path),
+        **_names(defs, path),
         number_format=fmt.name,
         float_sha256=(_need(defs, "kFloatWeightsSha256", path).strip('"') or None)
         if fmt.quantized else None,
     )
-    recorded = _need(defs, "kWeightsSha256", path).strip('"')
-    if recorded != spec.weights_sha256():
-        raise HeaderError(
-            f"{path}: weights, shapes, channel names or sample rate do not match kWeightsSha256 "
-            "(edited or damaged after export); export the model again"
-        )
-    spec.validate()
-    _check_constants(defs, spec, path)
+    _check_hash(defs, spec, path)
+    _validated(spec, path)
+    _check_wavenet_constants(defs, spec, path)
     if fmt.quantized:
         _check_fixed_constants(defs, spec, path)
     return spec
 
 
-def read_golden(path: str | Path, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+def read_golden(path: str | Path, spec: AnyModelSpec) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, outputs) frame-major arrays from a golden header made for ``spec``: for a
     quantized spec the outputs are its fixed-point engine's exact outputs."""
     inputs, outputs, _ = read_golden_all(path, spec)
     return inputs, outputs
 
 
-def read_golden_all(path: str | Path, spec: ModelSpec
+def read_golden_all(path: str | Path, spec: AnyModelSpec
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(inputs, outputs, float outputs): the last is the float model's outputs a quantized
     golden header carries for reference (None in float headers)."""

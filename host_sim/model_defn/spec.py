@@ -1,9 +1,13 @@
-"""What the inference engine runs: a stack of causal convolutions with their weights.
+"""What the inference engine runs: a model family's shape and weights.
 
-Keras models and ``model_defn.h`` headers both load into a ``ModelSpec``; the exporter writes
-one and the simulator runs one, so the checks here are the single list of what the engine (and
-the firmware built from the same header) can execute. ``Architecture`` is the shape alone, which
-training builds Keras models from.
+Two families: the "wavenet" (``ModelSpec``: a stack of causal convolutions) and the recurrent
+"gru" (``GruSpec``: one GRU layer, a linear head and an input skip). Keras models and
+``model_defn.h`` headers both load into one of them; the exporter writes one and the simulator
+runs one, so the checks here are the single list of what the engine (and the firmware built
+from the same header) can execute. ``spec.family`` says which; what does not depend on the
+family (names, sample rate, number format, hash, flash, ``validate``, ``inputs``/``outputs``,
+``architecture()``'s parameters and MACs) reads the same on both. ``Architecture`` and
+``GruArchitecture`` are the shapes alone, which training builds Keras models from.
 
 A quantized spec (``number_format`` q15 or q7) carries, per layer, a ``LayerQuant``: the integer
 weights and bias and the power-of-two formats the arithmetic of ``fixed_point`` runs them in.
@@ -17,13 +21,17 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 # The model_defn.h format's version (kModelDefnFormatVersion in every header): raise it when
 # a header changes in a way an older reader or engine would misread, together with
 # kSupportedModelDefnFormatVersion in firmware/core/wavenet_engine.h.
-MODEL_DEFN_FORMAT_VERSION = 1
+MODEL_DEFN_FORMAT_VERSION = 2
+
+# Values of kModelFamily (ModelFamily::<value> in model_defn.h), by spec.family.
+MODEL_FAMILIES = {"wavenet": "kWavenet", "gru": "kGru"}
 
 # Limits of what the export and the firmware engine accept; wider models still train.
 MAX_KERNEL_SIZE = 8
@@ -246,8 +254,69 @@ class ConvLayer:
         return int(self.weights.shape[2])
 
 
+class _SpecCommon:
+    """What a spec of every family has the same way. A family's dataclass declares the fields
+    ``name``, ``sample_rate``, ``input_names``, ``output_names``, ``number_format`` and
+    provides ``inputs``, ``outputs`` and ``weight_arrays()``."""
+
+    family: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        if not self.input_names:
+            self.input_names = [f"input_{i + 1}" for i in range(self.inputs)]
+        if not self.output_names:
+            self.output_names = [f"output_{i + 1}" for i in range(self.outputs)]
+
+    @property
+    def format(self) -> NumberFormat:
+        return number_format(self.number_format)
+
+    @property
+    def quantized(self) -> bool:
+        return self.format.quantized
+
+    def weight_flash_bytes(self, fmt: str | None = None) -> int:
+        """Flash the weight and bias arrays take in model_defn.h in this spec's format (or in
+        ``fmt``): 4, 2 or 1 bytes a value, each array aligned to 16 bytes (so up to 15 bytes of
+        padding before the next)."""
+        size = number_format(fmt or self.number_format).item_bytes
+        return sum(-(-size * array.size // 16) * 16 for array in self.weight_arrays())
+
+    def behaviour_json(self) -> str:
+        """The part of weights_sha256 beyond the weights: which channel goes where, and at
+        what rate, which change the model's output as much as its weights do."""
+        return json.dumps({"inputs": self.input_names, "outputs": self.output_names,
+                           "sample_rate": int(self.sample_rate or 0)}, sort_keys=True,
+                          separators=(",", ":"))
+
+    def _validate_names(self) -> None:
+        if len(self.input_names) != self.inputs or len(self.output_names) != self.outputs:
+            raise UnsupportedModelError(
+                f"names given for {len(self.input_names)} inputs / {len(self.output_names)} "
+                f"outputs, but the model has {self.inputs} / {self.outputs}"
+            )
+        for what, name in [("model name", self.name),
+                           *(("input name", name) for name in self.input_names),
+                           *(("output name", name) for name in self.output_names)]:
+            if not _C_STRING_SAFE.fullmatch(name):
+                raise UnsupportedModelError(
+                    f"{what} {name!r}: the header holds it as a C string; use printable ASCII "
+                    "without quotes or backslashes")
+
+
+def _refuse_non_finite(where: str, label: str, values: np.ndarray) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise UnsupportedModelError(
+            f"{where}: {int(bad.sum())} non-finite {label} (NaN/inf); the training diverged")
+
+
 @dataclass
-class ModelSpec:
+class ModelSpec(_SpecCommon):
+    """A wavenet: its conv layers in order, [dilated, 1x1] per block, then the 1x1 head."""
+
+    family: ClassVar[str] = "wavenet"
+
     layers: list[ConvLayer]
     name: str = "daisynet_wavenet"
     sample_rate: int | None = None
@@ -257,12 +326,6 @@ class ModelSpec:
     # Quantized specs: weights_sha256 of the float model they were made from (provenance; not
     # part of their own hash).
     float_sha256: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.input_names:
-            self.input_names = [f"input_{i + 1}" for i in range(self.inputs)]
-        if not self.output_names:
-            self.output_names = [f"output_{i + 1}" for i in range(self.outputs)]
 
     @property
     def inputs(self) -> int:
@@ -281,14 +344,6 @@ class ModelSpec:
         )
 
     @property
-    def format(self) -> NumberFormat:
-        return number_format(self.number_format)
-
-    @property
-    def quantized(self) -> bool:
-        return self.format.quantized
-
-    @property
     def input_frac_bits(self) -> int:
         """kInputFracBits: the model input's format (quantized specs only)."""
         return self._quant(0).in_frac_bits
@@ -305,13 +360,9 @@ class ModelSpec:
                              f"{self.number_format}")
         return quant
 
-    def weight_flash_bytes(self, fmt: str | None = None) -> int:
-        """Flash the weight and bias arrays take in model_defn.h in this spec's format (or in
-        ``fmt``): 4, 2 or 1 bytes a value, each array aligned to 16 bytes (so up to 15 bytes of
-        padding before the next)."""
-        size = number_format(fmt or self.number_format).item_bytes
-        return sum(-(-size * array.size // 16) * 16 for layer in self.layers
-                   for array in (layer.weights, layer.bias))
+    def weight_arrays(self) -> list[np.ndarray]:
+        """The arrays model_defn.h holds, in its order."""
+        return [array for layer in self.layers for array in (layer.weights, layer.bias)]
 
     def weights_sha256(self) -> str:
         """Hash of everything that decides what the model does with its inputs.
@@ -342,13 +393,6 @@ class ModelSpec:
                 digest.update(np.ascontiguousarray(layer.bias, dtype="<f4").tobytes())
         digest.update(self.behaviour_json().encode())
         return digest.hexdigest()
-
-    def behaviour_json(self) -> str:
-        """The part of weights_sha256 beyond the layers: which channel goes where, and at
-        what rate, which change the model's output as much as its weights do."""
-        return json.dumps({"inputs": self.input_names, "outputs": self.output_names,
-                           "sample_rate": int(self.sample_rate or 0)}, sort_keys=True,
-                          separators=(",", ":"))
 
     def validate(self) -> None:
         """Raise UnsupportedModelError unless this is a wavenet the engine can run.
@@ -414,24 +458,8 @@ class ModelSpec:
                     f"{MAX_FILTERS}"
                 )
             for label, values in (("weights", layer.weights), ("bias", layer.bias)):
-                bad = ~np.isfinite(values)
-                if bad.any():
-                    raise UnsupportedModelError(
-                        f"{where}: {int(bad.sum())} non-finite {label} (NaN/inf); "
-                        "the training diverged"
-                    )
-        if len(self.input_names) != self.inputs or len(self.output_names) != self.outputs:
-            raise UnsupportedModelError(
-                f"names given for {len(self.input_names)} inputs / {len(self.output_names)} "
-                f"outputs, but the model has {self.inputs} / {self.outputs}"
-            )
-        for what, name in [("model name", self.name),
-                           *(("input name", name) for name in self.input_names),
-                           *(("output name", name) for name in self.output_names)]:
-            if not _C_STRING_SAFE.fullmatch(name):
-                raise UnsupportedModelError(
-                    f"{what} {name!r}: the header holds it as a C string; use printable ASCII "
-                    "without quotes or backslashes")
+                _refuse_non_finite(where, label, values)
+        self._validate_names()
         self._validate_formats()
 
     def _validate_formats(self) -> None:
@@ -473,3 +501,117 @@ class ModelSpec:
                     f"product_frac_bits); {fmt.name} allows -{fmt.product_shift}.."
                     f"{fmt.product_shift}")
             previous_out = quant.out_frac_bits
+
+
+@dataclass
+class GruLayer:
+    """A GRU layer's weights as Keras holds them (reset_after=True), gate columns z | r | n:
+    ``input_weights`` (inputs, 3*units) is Keras' kernel, ``recurrent_weights`` (units,
+    3*units) its recurrent_kernel, ``input_bias`` and ``recurrent_bias`` (3*units,) the two
+    rows of its bias. The equations are ``GruArchitecture``'s."""
+
+    input_weights: np.ndarray
+    recurrent_weights: np.ndarray
+    input_bias: np.ndarray
+    recurrent_bias: np.ndarray
+
+    @property
+    def inputs(self) -> int:
+        return int(self.input_weights.shape[0])
+
+    @property
+    def units(self) -> int:
+        return int(self.recurrent_weights.shape[0])
+
+
+def gru_format_refusal(fmt_name: str) -> str:
+    """Why a GRU cannot be ``fmt_name`` (any format but float32), in one line."""
+    return f"{fmt_name} GRU: not yet; the GRU engine runs float32 only (export without --quantize)"
+
+
+@dataclass
+class GruSpec(_SpecCommon):
+    """A recurrent model (``GruArchitecture``): ``gru``, then the linear head
+    ``head_weights`` (units, outputs) and ``head_bias`` (outputs,), plus the input skip
+    ``input_skip_weights`` (inputs, outputs). Float32 only so far."""
+
+    family: ClassVar[str] = "gru"
+
+    gru: GruLayer
+    head_weights: np.ndarray
+    head_bias: np.ndarray
+    input_skip_weights: np.ndarray
+    name: str = "daisynet_gru"
+    sample_rate: int | None = None
+    input_names: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    number_format: str = "float32"
+
+    @property
+    def inputs(self) -> int:
+        return self.gru.inputs
+
+    @property
+    def outputs(self) -> int:
+        return int(self.head_bias.shape[0])
+
+    @property
+    def units(self) -> int:
+        return self.gru.units
+
+    def architecture(self) -> GruArchitecture:
+        """The shape (its ``skip_input`` is None: the skip's starting value is not kept)."""
+        return GruArchitecture(inputs=self.inputs, units=self.units, outputs=self.outputs)
+
+    def weight_arrays(self) -> list[np.ndarray]:
+        """The arrays model_defn.h holds, in its order."""
+        return [self.gru.input_weights, self.gru.recurrent_weights, self.gru.input_bias,
+                self.gru.recurrent_bias, self.head_weights, self.head_bias,
+                self.input_skip_weights]
+
+    def weights_sha256(self) -> str:
+        """Hash of everything that decides what the model does with its inputs: the ASCII
+        family tag ``gru``; (units, inputs, outputs) as three uint32; the seven arrays of
+        ``weight_arrays`` as float32; all little-endian; then behaviour_json."""
+        digest = hashlib.sha256(b"gru")
+        digest.update(np.array((self.units, self.inputs, self.outputs), dtype="<u4").tobytes())
+        for array in self.weight_arrays():
+            digest.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+        digest.update(self.behaviour_json().encode())
+        return digest.hexdigest()
+
+    def validate(self) -> None:
+        """Raise UnsupportedModelError unless the engine can run this: float32, shapes that
+        chain, 1..MAX_GRU_UNITS units, finite weights, C-safe names."""
+        if self.number_format != "float32":
+            raise UnsupportedModelError(gru_format_refusal(self.number_format))
+        gru = self.gru
+        if gru.input_weights.ndim != 2 or gru.recurrent_weights.ndim != 2:
+            raise UnsupportedModelError("GRU weights must be 2-D (rows x gate columns)")
+        if self.head_bias.ndim != 1 or not self.head_bias.size:
+            raise UnsupportedModelError(f"head bias: shape {self.head_bias.shape}; it needs "
+                                        "one value per output")
+        units, inputs = self.units, self.inputs
+        if not 1 <= units <= MAX_GRU_UNITS:
+            raise UnsupportedModelError(
+                f"GRU of {units} units; the engine supports 1..{MAX_GRU_UNITS}")
+        gates, outputs = 3 * units, self.outputs
+        expected = [("GRU input weights", gru.input_weights, (inputs, gates)),
+                    ("GRU recurrent weights", gru.recurrent_weights, (units, gates)),
+                    ("GRU input bias", gru.input_bias, (gates,)),
+                    ("GRU recurrent bias", gru.recurrent_bias, (gates,)),
+                    ("head weights", self.head_weights, (units, outputs)),
+                    ("head bias", self.head_bias, (outputs,)),
+                    ("input skip weights", self.input_skip_weights, (inputs, outputs))]
+        for label, array, shape in expected:
+            if array.shape != shape:
+                raise UnsupportedModelError(
+                    f"{label}: shape {array.shape}, but {units} units, {inputs} inputs and "
+                    f"the head's outputs make it {shape}")
+        for label, array, _ in expected:
+            _refuse_non_finite(label, "values", array)
+        self._validate_names()
+
+
+# A spec of either family.
+AnyModelSpec = ModelSpec | GruSpec

@@ -1,4 +1,5 @@
-"""Write model_defn.h and its golden vectors from a ModelSpec (templates in ``templates/``)."""
+"""Write model_defn.h and its golden vectors from a spec of either family (templates in
+``templates/``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from string import Template
 
 import numpy as np
 
+from daisynet.host_sim.activations import SIGMOID_MAX_ERROR, TANH_MAX_ERROR
 from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE, SAMPLE_RATE_HZ
-from daisynet.host_sim.model_defn.spec import MODEL_DEFN_FORMAT_VERSION, ModelSpec
+from daisynet.host_sim.model_defn.spec import (
+    MODEL_DEFN_FORMAT_VERSION,
+    MODEL_FAMILIES,
+    AnyModelSpec,
+    GruSpec,
+    ModelSpec,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 VALUES_PER_LINE = 6
@@ -53,26 +61,35 @@ def _comment(text: str) -> str:
     return escaped[:-1] + "\\x5c" if escaped.endswith("\\") else escaped
 
 
-def _common_fields(spec: ModelSpec, command: str) -> dict:
+def _common_fields(spec: AnyModelSpec, command: str) -> dict:
+    """The fields every header has, whatever its family."""
     arch = spec.architecture()
     sha = spec.weights_sha256()
-    sample_rate = int(spec.sample_rate or SAMPLE_RATE_HZ)
     return dict(
         command=_comment(command),
         audio_full_scale=f"{AUDIO_FULL_SCALE:g}",
         format_version=MODEL_DEFN_FORMAT_VERSION,
+        family_enum=MODEL_FAMILIES[spec.family],
         name=spec.name,
         parameters=arch.parameters,
         macs=arch.macs_per_sample,
-        receptive_field=arch.receptive_field,
-        receptive_ms=f"{1000 * arch.receptive_field / sample_rate:.1f}",
-        sample_rate=sample_rate,
+        sample_rate=int(spec.sample_rate or SAMPLE_RATE_HZ),
         sha256=sha,
         sha256_32=sha[:8],
         inputs=spec.inputs,
         input_names=_c_strings(spec.input_names),
         outputs=spec.outputs,
         output_names=_c_strings(spec.output_names),
+    )
+
+
+def _wavenet_fields(spec: ModelSpec, command: str) -> dict:
+    fields = _common_fields(spec, command)
+    arch = spec.architecture()
+    return dict(
+        fields,
+        receptive_field=arch.receptive_field,
+        receptive_ms=f"{1000 * arch.receptive_field / fields['sample_rate']:.1f}",
         kernel=arch.kernel_size,
         blocks=len(arch.filters),
         filters=", ".join(str(f) for f in arch.filters),
@@ -80,9 +97,11 @@ def _common_fields(spec: ModelSpec, command: str) -> dict:
     )
 
 
-def render_header(spec: ModelSpec, command: str) -> str:
+def render_header(spec: AnyModelSpec, command: str) -> str:
     """The text of model_defn.h for ``spec``; ``command`` is recorded on the first line."""
     spec.validate()
+    if spec.family == "gru":
+        return _render_gru_header(spec, command)
     if spec.quantized:
         return _render_fixed_header(spec, command)
     arrays, table = [], []
@@ -105,9 +124,27 @@ def render_header(spec: ModelSpec, command: str) -> str:
         )
     template = Template((TEMPLATES / "model_defn.h.tmpl").read_text())
     return template.substitute(
-        **_common_fields(spec, command),
+        **_wavenet_fields(spec, command),
         layer_arrays="\n".join(arrays),
         layer_table="\n".join(table),
+    )
+
+
+def _render_gru_header(spec: GruSpec, command: str) -> str:
+    template = Template((TEMPLATES / "model_defn_gru.h.tmpl").read_text())
+    gru = spec.gru
+    return template.substitute(
+        **_common_fields(spec, command),
+        sigmoid_error=f"{SIGMOID_MAX_ERROR:.3g}",
+        tanh_error=f"{TANH_MAX_ERROR:.3g}",
+        units=spec.units,
+        input_weights=_c_array(gru.input_weights),
+        recurrent_weights=_c_array(gru.recurrent_weights),
+        input_bias=_c_array(gru.input_bias),
+        recurrent_bias=_c_array(gru.recurrent_bias),
+        head_weights=_c_array(spec.head_weights),
+        head_bias=_c_array(spec.head_bias),
+        input_skip_weights=_c_array(spec.input_skip_weights),
     )
 
 
@@ -145,7 +182,7 @@ def _render_fixed_header(spec: ModelSpec, command: str) -> str:
                 f"kLayers[{index - 1}].out_frac_bits, \"layer {index} reads layer {index - 1}\");")
     template = Template((TEMPLATES / "model_defn_fixed.h.tmpl").read_text())
     return template.substitute(
-        **_common_fields(spec, command),
+        **_wavenet_fields(spec, command),
         format=fmt.name,
         format_enum=fmt.cpp_enum,
         sample_type=fmt.cpp_type,
@@ -161,12 +198,13 @@ def _render_fixed_header(spec: ModelSpec, command: str) -> str:
 
 
 def render_golden(
-    spec: ModelSpec, inputs: np.ndarray, outputs: np.ndarray, command: str, header_name: str,
-    float_outputs: np.ndarray | None = None,
+    spec: AnyModelSpec, inputs: np.ndarray, outputs: np.ndarray, command: str, header_name: str,
+    float_outputs: np.ndarray | None = None, what: str | None = None,
 ) -> str:
     """The golden header: ``inputs`` and the ``outputs`` an engine running ``spec`` must
-    produce from them. Quantized specs: ``outputs`` are the fixed-point engine's exact
-    outputs, and ``float_outputs`` (the float model's, for reference) are required."""
+    produce from them; ``what`` says where the outputs came from (default: Keras). Quantized
+    specs: ``outputs`` are the fixed-point engine's exact outputs, and ``float_outputs`` (the
+    float model's, for reference) are required."""
     template = Template((TEMPLATES / "golden.h.tmpl").read_text())
     if spec.quantized:
         if float_outputs is None:
@@ -180,7 +218,7 @@ def render_golden(
             "alignas(16) inline constexpr float kFloatOutputs[kFrames * kNumOutputs] = {\n"
             f"{_c_array(float_outputs)}\n}};\n")
     else:
-        what, float_block = "the Keras outputs for them", ""
+        what, float_block = what or "the Keras outputs for them", ""
     return template.substitute(
         command=_comment(command),
         name=spec.name,

@@ -97,6 +97,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     golden_inputs = None
     if args.golden_input or args.quantize:
         spec = spec_from_keras(load_keras(args.model), metadata)
+    if args.quantize:
+        from daisynet.host_sim.quantize import refuse_unquantizable
+
+        refuse_unquantizable(spec, args.quantize)
     if args.golden_input:
         golden_inputs, rate = read_model_inputs(args.golden_input, spec)
         for warning in input_warnings(args.golden_input, golden_inputs[:args.golden_frames],
@@ -116,8 +120,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             metadata=metadata,
         )
     arch = spec.architecture()
+    receptive_field = arch.receptive_field if spec.family == "wavenet" else None
+    shape = (f"receptive field {receptive_field}" if receptive_field is not None
+             else f"GRU of {arch.units} units")
     log(f"wrote {header} ({arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
-        f"receptive field {arch.receptive_field}{', ' + spec.number_format if quantization else ''}"
+        f"{shape}{', ' + spec.number_format if quantization else ''}"
         f") and {golden}" + (f", {quantization.report_path}" if quantization else ""))
     from daisynet.host_sim.m7 import M7Error
     from daisynet.tools.measure.plan import measure_header, real_time_verdict
@@ -135,8 +142,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         log(real_time["message"])
     except M7Error as err:
         reason = str(err)
-        if quantization and reason.startswith("build failed"):
-            reason = (f"the emulated M7 build of this {spec.number_format} header failed "
+        if reason.startswith("build failed"):  # the compiler's pages, not one line
+            kind = spec.number_format if quantization else f"{spec.family} {spec.number_format}"
+            reason = (f"the emulated M7 build of this {kind} header failed "
                       f"(`daisynet bench {header}` shows the compiler's message)")
         log(f"real-time check skipped: {reason}")
     result = {
@@ -146,7 +154,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         "weights_sha256": spec.weights_sha256(),
         "params": arch.parameters,
         "macs_per_sample": arch.macs_per_sample,
-        "receptive_field": arch.receptive_field,
+        "family": spec.family,
+        "receptive_field": receptive_field,
         "inputs": spec.input_names,
         "outputs": spec.output_names,
         "number_format": spec.number_format,

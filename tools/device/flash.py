@@ -37,6 +37,7 @@ from daisynet.host_sim.daisy_target import (
     USB_VENDOR_ID,
     model_flash_budget,
 )
+from daisynet.host_sim.engines import family_refusal
 from daisynet.host_sim.m7 import M7Error, M7ToolMissingError, build_firmware
 from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import REPO
@@ -81,6 +82,8 @@ def check_model(header: Path) -> dict:
         raise FlashError(f"{header}: no such model header; make one with `daisynet export "
                          "MODEL.keras -o model_defn.h`")
     spec = read_header(header)
+    if problem := family_refusal("firmware", spec.family):
+        raise FlashError(f"{header}: {problem}")
     unwired = unwired_inputs(spec)
     if unwired:
         raise FlashError(

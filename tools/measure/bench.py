@@ -26,6 +26,7 @@ import numpy as np
 
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, DTCM_BYTES, SAMPLE_RATE_HZ, daisy_target
 from daisynet.host_sim.engine import Simulator
+from daisynet.host_sim.engines import family_refusal
 from daisynet.host_sim.m7 import M7Engine
 from daisynet.host_sim.model_defn import ModelSpec, read_header, render_header
 from daisynet.host_sim.native import BACKENDS, REPO, NativeEngine
@@ -52,6 +53,11 @@ def _frames_per_second(render: Callable[[], np.ndarray], frames: int) -> float:
     return frames / max(time.perf_counter() - start, 1e-9)
 
 
+def _times(speed: float) -> str:
+    """A real-time factor: whole numbers from 10 up, two significant digits below."""
+    return f"{speed:,.0f}x" if speed >= 10 else f"{speed:.2g}x"
+
+
 def as_float32(spec: ModelSpec) -> ModelSpec:
     """A quantized spec's weights in float32 (its float weights are the integers' exact
     values), for engines that run float32 only."""
@@ -66,6 +72,8 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     from daisynet.training.export import excitation
 
     spec = read_header(header)
+    if problem := family_refusal("m7", spec.family):
+        raise ValueError(f"{header}: {problem}")
     own_format = spec.number_format
     arch = spec.architecture()
     history = history_bytes(arch, own_format)
@@ -76,10 +84,14 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
     macs = arch.macs_per_sample
     rate = spec.sample_rate or SAMPLE_RATE_HZ
     target = daisy_target()
-    frames = max(int(seconds * rate), arch.receptive_field)
+    if spec.family == "wavenet":
+        shape, shortest = f"receptive field {arch.receptive_field}", arch.receptive_field
+    else:
+        shape, shortest = f"GRU of {arch.units} units", 1
+    frames = max(int(seconds * rate), shortest)
     inputs = excitation(spec.input_names, frames, rate)
-    log(f"model    {spec.name}: {arch.parameters} parameters, {macs} MACs/sample, "
-        f"receptive field {arch.receptive_field}, {rate} Hz")
+    log(f"model    {spec.name}: {arch.parameters} parameters, {macs} MACs/sample, {shape}, "
+        f"{rate} Hz")
     log(f"emulated Cortex-M7 (QEMU mps2-an500, -icount shift=0), {frames} frames; load assumes "
         f"1 cycle per instruction at {target.clock_mhz:g} MHz (real cycles come from the Daisy)")
 
@@ -92,12 +104,18 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
             log(f"note: {header} is already {own_format}: measured as it is (--quantize "
                 "applies to float32 headers)")
         formats = ()
-    baseline_engine = M7Engine(baseline_header, BASELINE)
-    if frames > baseline_engine.max_frames:
+    if spec.family == "gru" and formats:
+        log("note: GRU models run in float32 only: --quantize is left out")
+        formats = ()
+    # The per-sample baseline is the blog firmware's way of running a wavenet; a GRU has none.
+    first_engine = M7Engine(baseline_header, BASELINE if spec.family == "wavenet" else "fast")
+    if frames > first_engine.max_frames:
         raise ValueError(f"--seconds {seconds:g} is {frames:,} frames; the emulated Cortex-M7's "
-                         f"RAM holds at most {baseline_engine.max_frames:,} frames of this model "
-                         f"({baseline_engine.max_frames / rate:.1f} s at {rate} Hz)")
-    baseline = baseline_engine.run(inputs, BASELINE_BLOCK).instructions_per_sample
+                         f"RAM holds at most {first_engine.max_frames:,} frames of this model "
+                         f"({first_engine.max_frames / rate:.1f} s at {rate} Hz)")
+    baseline = None
+    if spec.family == "wavenet":
+        baseline = first_engine.run(inputs, BASELINE_BLOCK).instructions_per_sample
     rates = "  ".join(f"{r // 1000:>3d}k" for r in LOAD_SAMPLE_RATES)
     log(f"  backend  block  instr/sample  per MAC  speed-up  load at {rates}")
     rows = []
@@ -122,19 +140,22 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
                     "block_size": block_size,
                     "instructions_per_sample": round(per_sample, 1),
                     "instructions_per_mac": round(per_sample / macs, 2),
-                    "speedup_vs_per_sample": round(baseline / per_sample, 2),
+                    "speedup_vs_per_sample": (None if baseline is None
+                                              else round(baseline / per_sample, 2)),
                     **{f"load_at_{rate_hz}_hz": round(load, 4) for rate_hz, load in loads.items()},
                     "allocations": run.allocations,
                 })
                 load_text = "  ".join(f"{100 * load:3.0f}%" for load in loads.values())
                 label = backend if number_format == FLOAT32 else f"{backend} {number_format}"
+                speedup = "-" if baseline is None else f"{baseline / per_sample:.1f}x"
                 log(f"  {label:9s}{block_size:5d}  {per_sample:12,.0f}  "
-                    f"{per_sample / macs:7.2f}  {baseline / per_sample:7.1f}x  "
+                    f"{per_sample / macs:7.2f}  {speedup:>8s}  "
                     f"{load_text:>{8 + len(rates)}s}")
     same_weights = " on the same weights in float32" if spec.quantized else ""
-    log(f"  {BASELINE:7s}  (the original approach, one arm_mat_mult_f32 + arm_add_f32 per tap "
-        f"per sample{same_weights}): {baseline:,.0f} instructions/sample, "
-        f"{baseline / macs:.1f} per MAC")
+    if baseline is not None:
+        log(f"  {BASELINE:7s}  (the original approach, one arm_mat_mult_f32 + arm_add_f32 per "
+            f"tap per sample{same_weights}): {baseline:,.0f} instructions/sample, "
+            f"{baseline / macs:.1f} per MAC")
     weights = {number_format: spec.weight_flash_bytes(number_format) for number_format in headers}
     for number_format, by_backend in footprints.items():
         for backend, footprint in by_backend.items():
@@ -163,13 +184,16 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
                                    len(host_inputs)) for _ in range(3)) / rate
     scratch.cleanup()
     native_speed = speeds[own_format]
+    # The GRU simulator goes frame by frame in Python (tens of times slower than real time):
+    # a tenth of a second tells its speed.
+    python_frames = frames if spec.family == "wavenet" else min(frames, rate // 10)
     python_speed = _frames_per_second(
-        lambda: Simulator(spec).render(inputs, HOST_BLOCK), frames) / rate
+        lambda: Simulator(spec).render(inputs[:python_frames], HOST_BLOCK), python_frames) / rate
     log("host     one core: native "
         + ", ".join(f"{backend}{'' if number_format == FLOAT32 else ' ' + number_format} "
                     f"{speed:,.0f}x" for number_format, by_backend in speeds.items()
                     for backend, speed in by_backend.items())
-        + f" real time; python simulator (block {HOST_BLOCK}) {python_speed:,.0f}x real time")
+        + f" real time; python simulator (block {HOST_BLOCK}) {_times(python_speed)} real time")
     return {
         "model": spec.name,
         "parameters": arch.parameters,
@@ -180,7 +204,7 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "cycles_per_instruction_assumed": 1,
         "cycle_budget_per_sample": target.cycles_per_sample(rate),
         "m7": rows,
-        "per_sample_instructions_per_sample": round(baseline, 1),
+        "per_sample_instructions_per_sample": None if baseline is None else round(baseline, 1),
         "m7_footprint": footprints[own_format],
         "formats": list(headers),
         "m7_footprint_by_format": footprints,
@@ -190,6 +214,6 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "native_realtime_factor_by_format": {
             number_format: {backend: round(speed, 1) for backend, speed in by_backend.items()}
             for number_format, by_backend in speeds.items()},
-        "python_realtime_factor": round(python_speed, 1),
+        "python_realtime_factor": float(_times(python_speed).rstrip("x").replace(",", "")),
         "real_time": real_time,
     }

@@ -27,15 +27,24 @@ from daisynet.host_sim.daisy_target import (
     daisy_target,
     model_flash_budget,
 )
+from daisynet.host_sim.engines import family_refusal
 from daisynet.host_sim.m7 import M7Engine
 from daisynet.host_sim.model_defn import (
+    AnyModelSpec,
     Architecture,
     ConvLayer,
+    GruArchitecture,
     ModelSpec,
     read_header,
     render_header,
 )
-from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS, NUMBER_FORMATS
+from daisynet.host_sim.model_defn.spec import (
+    MAX_BLOCKS,
+    MAX_FILTERS,
+    MAX_GRU_UNITS,
+    NUMBER_FORMATS,
+)
+from daisynet.host_sim.quantize import random_gru_spec, refuse_unquantizable
 from daisynet.tools.text import plural
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
@@ -49,11 +58,15 @@ DEEPEST_SEARCHED = MAX_BLOCKS  # blocks
 FLOAT32 = "float32"
 
 
-def history_bytes(arch: Architecture, number_format: str = FLOAT32) -> int:
-    """The engine RAM no backend can do without: each layer's (K-1)*d frames of history of
-    its input channels (firmware/core/wavenet_history.h; the backends add a block or more)."""
-    return NUMBER_FORMATS[number_format].item_bytes * sum((kernel - 1) * dilation * inputs
-                            for kernel, dilation, inputs, _ in arch.layer_shapes())
+def history_bytes(arch: Architecture | GruArchitecture, number_format: str = FLOAT32) -> int:
+    """The engine RAM no backend can do without: a wavenet's (K-1)*d frames of history per
+    layer of its input channels (firmware/core/wavenet_history.h; the backends add a block or
+    more); a GRU's state, one value per unit (its backends add their block buffers)."""
+    item = NUMBER_FORMATS[number_format].item_bytes
+    if isinstance(arch, GruArchitecture):
+        return item * arch.units
+    return item * sum((kernel - 1) * dilation * inputs
+                      for kernel, dilation, inputs, _ in arch.layer_shapes())
 
 
 def quantized_header(spec: ModelSpec, number_format: str, path: Path,
@@ -84,25 +97,40 @@ def random_spec(arch: Architecture, seed: int = 0) -> ModelSpec:
     return ModelSpec(layers=layers, name="daisynet_plan", sample_rate=SAMPLE_RATE_HZ)
 
 
+def plan_spec(arch: Architecture | GruArchitecture) -> AnyModelSpec:
+    """``arch`` with random weights, of its family."""
+    if isinstance(arch, GruArchitecture):
+        return random_gru_spec(arch, name="daisynet_plan")
+    return random_spec(arch)
+
+
 @dataclass(frozen=True)
 class Measurement:
-    # None: not measured, because the layer history alone is over the DTCM (ram_bytes is then
-    # that history).
+    # None: not measured (``not_measured`` says why; ram_bytes is then the history or state
+    # history_bytes counts, and flash_bytes the weights alone).
     instructions_per_sample: float | None
     ram_bytes: int  # engine state for blocks up to 64 (the Daisy's apps use BLOCK_FRAMES: less)
     weight_bytes: int
     flash_bytes: int  # engine code and weights (the fast engine is specialised per model)
+    not_measured: str | None = None
 
 
-def measure(arch: Architecture, number_format: str = FLOAT32) -> Measurement:
+def measure(arch: Architecture | GruArchitecture, number_format: str = FLOAT32) -> Measurement:
     """Instructions per sample at PLAN_BLOCK on the emulated M7, engine RAM, weight bytes, and
     the flash of the model's engine code and weights; ``number_format`` q15/q7: of the same
-    random model quantized. A model whose layer history is over the DTCM is not built."""
-    spec = random_spec(arch)
+    random model quantized. Not built: a model whose layer history is over the DTCM, and one
+    of a family the firmware core does not run yet."""
+    spec = plan_spec(arch)
+    if number_format != FLOAT32:
+        refuse_unquantizable(spec, number_format)
     weight_bytes = spec.weight_flash_bytes(number_format)
     history = history_bytes(arch, number_format)
     if history > DTCM_BYTES:
-        return Measurement(None, history, weight_bytes, weight_bytes)
+        return Measurement(None, history, weight_bytes, weight_bytes,
+                           f"its layer history alone takes {history:,} B of RAM, over the "
+                           f"{DTCM_BYTES:,} B DTCM, so it cannot fit at any rate")
+    if problem := family_refusal("m7", spec.family):
+        return Measurement(None, history, weight_bytes, weight_bytes, problem)
     with tempfile.TemporaryDirectory(prefix="daisynet-plan-") as scratch:
         header = Path(scratch) / "model_defn.h"
         if number_format == FLOAT32:
@@ -112,13 +140,13 @@ def measure(arch: Architecture, number_format: str = FLOAT32) -> Measurement:
         return _measure(spec, header, weight_bytes)
 
 
-def _excitation(spec: ModelSpec) -> np.ndarray:
+def _excitation(spec: AnyModelSpec) -> np.ndarray:
     from daisynet.training.export import excitation
 
     return excitation(spec.input_names, PLAN_FRAMES, spec.sample_rate or SAMPLE_RATE_HZ)
 
 
-def _measure(spec: ModelSpec, header: Path, weight_bytes: int) -> Measurement:
+def _measure(spec: AnyModelSpec, header: Path, weight_bytes: int) -> Measurement:
     engine = M7Engine(header)
     run = engine.run(_excitation(spec), PLAN_BLOCK)
     return Measurement(run.instructions_per_sample, engine.build.ram_bytes, weight_bytes,
@@ -173,10 +201,10 @@ def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool
     return not shortfalls(measurement, sample_rate)
 
 
-def fits_at(arch: Architecture, sample_rate: int = SEARCH_RATE) -> bool:
+def fits_at(arch: Architecture | GruArchitecture, sample_rate: int = SEARCH_RATE) -> bool:
     """Whether ``arch`` would fit on the Daisy at ``sample_rate``: measured on the emulated M7,
     unless its weights alone are over the flash budget (then no build is needed)."""
-    if random_spec(arch).weight_flash_bytes() > model_flash_budget():
+    if plan_spec(arch).weight_flash_bytes() > model_flash_budget():
         return False
     return fits(arch, measure(arch), sample_rate)
 
@@ -192,15 +220,17 @@ def _rate_verdicts(measurement: Measurement, sample_rates: tuple[int, ...]) -> l
         budget = target.cycles_per_sample(rate)
         instructions = measurement.instructions_per_sample
         over = shortfalls(measurement, rate)
+        # Unmeasured cycles leave the verdict open unless RAM or flash already close it.
         verdicts.append({"sample_rate": rate, "cycles_per_sample": round(budget, 1),
                          "load": None if instructions is None else round(instructions / budget, 4),
-                         "fits": not over, "over": over})
+                         "fits": not over if instructions is not None or over else None,
+                         "over": over})
     return verdicts
 
 
-def _ram_text(measurement: Measurement) -> str:
+def _ram_text(measurement: Measurement, alone: str = "its layer history") -> str:
     if measurement.instructions_per_sample is None:
-        return f"{measurement.ram_bytes:,} B (its layer history alone)"
+        return f"{measurement.ram_bytes:,} B ({alone} alone)"
     return f"{measurement.ram_bytes:,} B"
 
 
@@ -265,8 +295,7 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
     log(f"receptive field {arch.receptive_field:,} samples "
         f"({1000 * arch.receptive_field / SAMPLE_RATE_HZ:.1f} ms at {SAMPLE_RATE_HZ // 1000} kHz)")
     if measured.instructions_per_sample is None:
-        log(f"not measured: its layer history alone takes {measured.ram_bytes:,} B of RAM, "
-            f"over the {DTCM_BYTES:,} B DTCM, so it cannot fit at any rate")
+        log(f"not measured: {measured.not_measured}")
     else:
         log(f"emulated M7 at block {PLAN_BLOCK}: {measured.instructions_per_sample:,.0f} "
             f"instructions/sample (taken as cycles at {target.clock_mhz:g} MHz, "
@@ -329,3 +358,55 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
             f"{plural(len(filters), 'block')}: {widest_text}; deepest network of "
             f"{plural(filters[-1], 'filter')}: {deepest_text}")
     return result
+
+
+def plan_gru(inputs: int, units: int, sample_rates: tuple[int, ...],
+             log: Callable[[str], None], search: bool = True) -> dict:
+    """``plan`` for a GRU of ``units`` units over ``inputs`` inputs and one output: its counts,
+    weight flash and state RAM, and its instructions per sample measured on the emulated M7
+    through the same ``measure`` (not measured while the firmware core has no GRU engine);
+    with ``search``, once measured, the most units that fit at SEARCH_RATE."""
+    arch = GruArchitecture(inputs, units)
+    target = daisy_target()
+    measured = measure(arch)
+    flash_budget = model_flash_budget()
+    state = history_bytes(arch)
+    log(f"architecture  GRU of {plural(units, 'unit')} over {plural(inputs, 'input')}, a linear "
+        f"head and an input skip: {arch.parameters:,} parameters, {arch.macs_per_sample:,} "
+        "MACs/sample")
+    log(f"state  {state:,} B (the GRU's state, one float per unit; no receptive-field history)")
+    instructions = measured.instructions_per_sample
+    if instructions is None:
+        log(f"not measured: {measured.not_measured}")
+    else:
+        log(f"emulated M7 at block {PLAN_BLOCK}: {instructions:,.0f} instructions/sample (taken "
+            f"as cycles at {target.clock_mhz:g} MHz, {100 * SAFETY_MARGIN:.0f}% of the budget "
+            "allowed)")
+    rates = _rate_verdicts(measured, sample_rates)
+    for verdict in rates:
+        log(f"  {verdict['sample_rate']:>7,} Hz  {_load_text(verdict):>24s}  "
+            + (_verdict(verdict["over"]) if instructions is not None or verdict["over"]
+               else "cycles not measured"))
+    log(f"RAM    {_ram_text(measured, 'its state')} of {DTCM_BYTES:,} B DTCM "
+        f"({'ok' if measured.ram_bytes <= DTCM_BYTES else 'too big'})")
+    log(f"flash  {_flash_text(measured)}, {flash_budget:,} B left by the inference app "
+        f"({'ok' if measured.flash_bytes <= flash_budget else 'too big'})")
+    most_units = None
+    if search and instructions is not None:
+        most_units = _largest(1, MAX_GRU_UNITS,
+                              lambda width: fits_at(GruArchitecture(inputs, width)))
+        log(f"at {SEARCH_RATE // 1000} kHz: the most GRU units that fit: "
+            + (str(most_units) if most_units is not None else "none fits, not even 1 unit"))
+    return {
+        "family": "gru", "inputs": inputs, "units": units, "outputs": arch.outputs,
+        "most_units": most_units,
+        "parameters": arch.parameters, "macs_per_sample": arch.macs_per_sample,
+        "state_ram_bytes": state,
+        "instructions_per_sample": None if instructions is None else round(instructions, 1),
+        "not_measured": measured.not_measured,
+        "block_size": PLAN_BLOCK, "safety_margin": SAFETY_MARGIN,
+        "engine_ram_bytes": measured.ram_bytes, "dtcm_bytes": DTCM_BYTES,
+        "weight_flash_bytes": measured.weight_bytes, "model_flash_bytes": measured.flash_bytes,
+        "model_flash_budget": flash_budget,
+        "rates": rates,
+    }
