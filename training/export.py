@@ -32,7 +32,7 @@ from daisynet.training.model import (
     build_gru_model,
     build_model,
     gru_model_parts,
-    predict_gru_sequence,
+    predict_gru_in_keras,
     predict_sequence,
 )
 from daisynet.training.quiet_keras import import_keras
@@ -303,21 +303,19 @@ def keras_outputs(model, spec: AnyModelSpec, inputs: np.ndarray) -> np.ndarray:
     """The Keras model's outputs for (frames, inputs) ``inputs`` from zero state, whatever the
     family of its ``spec``."""
     if spec.family == "gru":
-        return predict_gru_sequence(model, inputs)
+        return predict_gru_in_keras(model, inputs)
     return predict_sequence(model, inputs, spec.architecture().receptive_field)
 
 
 def gru_golden_outputs(spec: GruSpec, inputs: np.ndarray) -> tuple[np.ndarray, str]:
-    """(outputs, what they are) for a GRU's golden header: what the engines must reproduce.
-    A stand-in until the cmsisdsp GRU simulator lands (its outputs, with the engine's sigmoid
-    and tanh approximations, are then the golden ones, as the simulator's are for q15/q7): the
-    float64 reference, exact sigmoid and tanh, which the engines' approximations miss by up to
-    their stated error."""
-    from daisynet.host_sim.reference import reference_output
+    """(outputs, what they are) for a GRU's golden header: what the engines must reproduce,
+    the cmsisdsp simulator's outputs (with the engines' sigmoid and tanh approximations, as
+    the simulator's are the golden ones of a q15/q7 header)."""
+    from daisynet.host_sim.engine import Simulator
 
-    return (reference_output(spec, inputs).astype(np.float32),
-            "the float64 reference's outputs for them\n// (exact sigmoid and tanh: a "
-            "stand-in until the cmsisdsp GRU simulator's)")
+    return (Simulator(spec).render(inputs, BLOCK_FRAMES),
+            "the cmsisdsp simulator's outputs for them\n// (the engines' sigmoid and tanh "
+            "approximations; Keras' exact ones differ by float32 rounding and their error)")
 
 
 # --- quantized export ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from string import Template
 
 import numpy as np
 
+from daisynet.host_sim.activations import SIGMOID_MAX_ERROR, TANH_MAX_ERROR
 from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE, SAMPLE_RATE_HZ
 from daisynet.host_sim.model_defn.spec import (
     MODEL_DEFN_FORMAT_VERSION,
@@ -134,6 +135,8 @@ def _render_gru_header(spec: GruSpec, command: str) -> str:
     gru = spec.gru
     return template.substitute(
         **_common_fields(spec, command),
+        sigmoid_error=f"{SIGMOID_MAX_ERROR:.3g}",
+        tanh_error=f"{TANH_MAX_ERROR:.3g}",
         units=spec.units,
         input_weights=_c_array(gru.input_weights),
         recurrent_weights=_c_array(gru.recurrent_weights),

@@ -114,6 +114,7 @@ def test_the_gru_header_holds_the_contracts_arrays_in_the_engines_order(tmp_path
         "kHeadWeights[kGruUnits * kNumOutputs]", "kHeadBias[kNumOutputs]",
         "kInputSkipWeights[kNumInputs * kNumOutputs]"]
     assert "inline constexpr std::size_t kGruUnits = 4;" in text
+    assert "at most 2.5e-07 and 4.41e-07 from the exact\n// functions Keras computes." in text
     # Row-major [row][gate column]: the second value is input 0's weight to gate column 1.
     first = re.search(r"kGruInputWeights\[[^\]]*\] = \{\s*([^,]+), ([^,]+),", text)
     assert np.float32(first[2].rstrip("f")) == spec.gru.input_weights[0, 1]

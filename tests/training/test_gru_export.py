@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daisynet.host_sim.engine import Simulator
 from daisynet.host_sim.model_defn import (
     GruArchitecture,
     GruSpec,
@@ -15,7 +16,7 @@ from daisynet.host_sim.model_defn import (
 )
 from daisynet.host_sim.reference import reference_output
 from daisynet.training.export import export, load_keras, spec_from_keras
-from daisynet.training.model import build_gru_model, predict_gru_sequence
+from daisynet.training.model import build_gru_model, predict_gru_in_keras
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import TrainingRecord
 
@@ -44,7 +45,7 @@ def test_the_float64_reference_matches_keras_on_2000_frames(units):
     spec = spec_from_keras(model)
     assert isinstance(spec, GruSpec) and spec.units == units
     inputs = knob_and_audio(2000, seed=1)
-    keras_out = np.asarray(model(inputs[None], training=False))[0]
+    keras_out = model.predict(inputs[None], verbose=0)[0]
     exact = reference_output(spec, inputs)
     assert exact.shape == (2000, 1)
     assert np.max(np.abs(exact - keras_out)) < 1e-5
@@ -69,8 +70,8 @@ def test_spec_from_keras_takes_the_weights_as_keras_holds_them():
 def test_keras_prediction_in_chunks_carries_the_state_across_them():
     model = random_gru_model()
     inputs = knob_and_audio(1000)
-    whole = np.asarray(model(inputs[None], training=False))[0]
-    np.testing.assert_allclose(predict_gru_sequence(model, inputs, chunk=300), whole, atol=1e-6)
+    whole = model.predict(inputs[None], verbose=0)[0]
+    np.testing.assert_allclose(predict_gru_in_keras(model, inputs, chunk=300), whole, atol=1e-6)
 
 
 def recurrent_model(make_recurrent, head_activation=None, skip_bias=False, skip=True):
@@ -116,17 +117,16 @@ def test_a_recurrent_model_the_engine_cannot_run_is_refused_in_one_line(model, m
 
 
 def test_a_gru_without_a_skip_exports_with_a_zero_skip():
-    keras = import_keras()
     model = recurrent_model(lambda k: k.layers.GRU(3, return_sequences=True, name="g"),
                             skip=False)
     spec = spec_from_keras(model)
     assert not spec.input_skip_weights.any()
     inputs = knob_and_audio(200)
     np.testing.assert_allclose(reference_output(spec, inputs),
-                               keras.ops.convert_to_numpy(model(inputs[None]))[0], atol=1e-5)
+                               model.predict(inputs[None], verbose=0)[0], atol=1e-5)
 
 
-def test_export_writes_a_gru_header_and_golden_vectors_of_the_reference(tmp_path):
+def test_export_writes_a_gru_header_and_golden_vectors_of_the_simulator(tmp_path):
     model = random_gru_model(units=6, seed=2)
     folder = tmp_path / "m"
     folder.mkdir()
@@ -141,8 +141,10 @@ def test_export_writes_a_gru_header_and_golden_vectors_of_the_reference(tmp_path
         "gru_test", ["knob_1", "audio_in_1"], ["audio_out_1"])
     inputs, outputs = read_golden(golden, back)
     assert inputs.shape == (512, 2)
-    assert np.array_equal(outputs, reference_output(back, inputs).astype(np.float32))
-    assert "stand-in until the cmsisdsp GRU simulator" in Path(golden).read_text()
-    # Keras agrees with the golden outputs within float32 rounding.
-    keras_out = predict_gru_sequence(load_keras(folder / "model.keras"), inputs)
+    assert np.array_equal(outputs, Simulator(back).render(inputs, 1))
+    assert "the cmsisdsp simulator's outputs for them" in Path(golden).read_text()
+    # Keras and the exact reference agree with them within float32 rounding and the
+    # activations' error.
+    keras_out = predict_gru_in_keras(load_keras(folder / "model.keras"), inputs)
     assert np.max(np.abs(keras_out - outputs)) < 1e-5
+    assert np.max(np.abs(reference_output(back, inputs) - outputs)) < 1e-5
