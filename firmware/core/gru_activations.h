@@ -11,14 +11,15 @@
 // clamp's own share is 1 - tanh(8) = 2.3e-7 and 1 - sigmoid(16) = 1.1e-7; the rest is the
 // fit, 1.2e-7, and float32 rounding).
 //
-// Cost on the Cortex-M7 (FPv4-SP, no hardware exp, no VMIN/VMAX): 12 instructions for tanh, 13
-// for sigmoid, constants in registers. The clamp is two VCVTs to fixed point and back (the
-// conversion saturates, and rounds toward zero below 2^-28 or 2^-27, an absolute change under
-// 4e-9), then 7 fused multiply-adds, 2 multiplies and one VDIV. Measured against the
-// alternatives on the emulated M7 (instructions per call): a VCMP/VMRS/IT clamp instead of
-// the VCVTs, 19; e^-2|x| from the exponent bits and a degree-5 polynomial of 2^f, then
-// (1 - e) / (1 + e) with the sign copied back, about 30. Cycles differ from instructions: VDIV
-// takes 14 on the M7.
+// Cost on the Cortex-M7 (FPv4-SP, no hardware exp, no VMIN/VMAX): 12 arithmetic instructions
+// for tanh, 13 for sigmoid: the clamp is two VCVTs to fixed point and back (the conversion
+// saturates, and rounds toward zero below 2^-28 or 2^-27, an absolute change under 4e-9), then
+// 7 fused multiply-adds, 2 multiplies and one VDIV. Each multiply-add also needs its constant
+// copied into place (VFMA overwrites its addend), so about 20 each in the GRU's gate loop.
+// Measured against the alternatives on the emulated M7 (arithmetic instructions per call): a
+// VCMP/VMRS/branch clamp instead of the VCVTs, 19; e^-2|x| from the exponent bits and a
+// degree-5 polynomial of 2^f, then (1 - e) / (1 + e) with the sign copied back, about 30.
+// Cycles differ from instructions: VDIV takes 14 on the M7.
 //
 // Every multiply-add is an explicit fmaf, never left to the compiler: GCC contracts a * b + c
 // into VFMA on the M7 (-ffp-contract=fast) but not on a host without FMA, and one rounding

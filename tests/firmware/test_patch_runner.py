@@ -166,3 +166,21 @@ def test_the_callback_plays_the_model_and_the_dry_input_and_feeds_the_meter(audi
     assert status["callbacks"] == 2 and status["overruns"] == 1
     assert status["max_cycles_per_sample"] >= 2 * 8333
     assert status["model_cycles_per_sample"] < status["cycles_per_sample"]
+
+
+def test_a_gru_header_runs_in_the_app_core_through_model_engine(tmp_path, audio_like):
+    """patch_runner.h declares ModelEngine: a GRU header gets the GRU engine, inputs by name."""
+    from daisynet.host_sim.model_defn import GruArchitecture, render_header
+    from daisynet.host_sim.quantize import random_gru_spec
+
+    spec = random_gru_spec(GruArchitecture(2, 8, 1, skip_input=1), seed=2,
+                           input_names=["knob_2", "audio_in_1"])
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(spec, "test"))
+    frames, block = 48 * 20, 48
+    jacks = audio_like(frames, 4)
+    knobs = np.random.default_rng(2).uniform(0, 1, (frames // block, 4)).astype(np.float32)
+    out = run_blocks(NativePatchRunner(header), jacks, knobs, block)
+    model_inputs = np.stack([held(knobs, block, frames)[:, 1], jacks[:, 0]], axis=1)
+    expected = Simulator(spec).render(model_inputs, block)[:, 0]
+    assert np.max(np.abs(out - expected)) <= ENGINE_TOLERANCE
