@@ -26,7 +26,7 @@ from daisynet.training.refine import (
     refine,
     weight_setter,
 )
-from daisynet.training.windows import contiguous_splits, gap_free_ranges, make_windows
+from daisynet.training.windows import Split, dealt_splits, gap_free_ranges, make_windows
 
 MODEL_FILE = "model.keras"
 CHECKPOINT = "checkpoints/best.keras"  # the best weights so far, from the first epoch on
@@ -149,13 +149,19 @@ def _adam_epochs(run: AdamRun, objective, config: TrainConfig, windows, energy, 
     return False
 
 
+def dataset_splits(dataset: Dataset, config: TrainConfig) -> dict[str, list[Split]]:
+    """The train, validation and test ranges of ``dataset`` (training/windows.py)."""
+    return dealt_splits(dataset.frames, dataset.sample_rate, config.validation_fraction,
+                        config.test_fraction)
+
+
 def training_windows(dataset: Dataset, config: TrainConfig):
     """The train and validation windows of ``dataset`` and the mean square of their scored
     targets (the ESR denominators): ``(windows, energy)``, keyed by split name."""
     warmup = config.architecture().receptive_field
     inputs = dataset.select(config.inputs)
     target = dataset.select([config.target])
-    splits = contiguous_splits(dataset.frames, config.validation_fraction, config.test_fraction)
+    splits = dataset_splits(dataset, config)
     gaps = dataset.source.get("gaps", [])  # a capture's lost frames; no window may span one
     windows = {
         name: make_windows(inputs, target, split, warmup, config.scored_frames, gaps)
@@ -262,7 +268,7 @@ def train(
     warmup = arch.receptive_field
     inputs = dataset.select(config.inputs)
     target = dataset.select([config.target])
-    splits = contiguous_splits(dataset.frames, config.validation_fraction, config.test_fraction)
+    splits = dataset_splits(dataset, config)
     gaps = dataset.source.get("gaps", [])
 
     windows, energy = training_windows(dataset, config)
@@ -290,8 +296,9 @@ def train(
     record = TrainingRecord(
         name=config.name, sample_rate=dataset.sample_rate, inputs=list(config.inputs),
         target=config.target, model_file=MODEL_FILE, dataset=DatasetRecord.of(dataset),
-        splits={name: {"first_frame": split.start, "frames": split.frames}
-                for name, split in splits.items()})
+        splits={name: {"ranges": [[part.start, part.frames] for part in parts],
+                       "frames": sum(part.frames for part in parts)}
+                for name, parts in splits.items()})
     dataclasses.replace(record, model_file=best_path.name).write(checkpoint_dir)
 
     def save_best(theta: np.ndarray) -> None:
@@ -378,22 +385,28 @@ def train(
         raise _kept(err, f"the trained weights are kept in {best_path}") from err
 
     evaluation = {}
-    test_prediction = None
-    for name, split in splits.items():
-        prediction = predict_sequence(model, inputs[split.start : split.stop], warmup)
-        # Score what the model saw real audio for: not gaps, nor the warm-up after each.
-        scored = np.concatenate([np.arange(part.start + warmup, part.stop) - split.start
-                                 for part in gap_free_ranges(split, gaps)] or [[]]).astype(int)
-        scored_target = target[split.start : split.stop][scored]
-        scored_prediction = prediction[scored]
+    # The test split's longest range is the one plotted.
+    test = max(splits["test"], key=lambda part: part.frames)
+    for name, parts in splits.items():
+        scored_target, scored_prediction = [], []
+        for part in parts:
+            prediction = predict_sequence(model, inputs[part.start : part.stop], warmup)
+            # Score what the model saw real audio for: not gaps, nor the warm-up after each.
+            scored = np.concatenate([np.arange(piece.start + warmup, piece.stop) - part.start
+                                     for piece in gap_free_ranges(part, gaps)]
+                                    or [[]]).astype(int)
+            scored_target.append(target[part.start : part.stop][scored])
+            scored_prediction.append(prediction[scored])
+            if part == test:
+                test_prediction = prediction
+        scored_target = np.concatenate(scored_target)
+        scored_prediction = np.concatenate(scored_prediction)
         evaluation[name] = {
             **record.splits[name],
             "loss": float(np.mean((scored_target - scored_prediction) ** 2)),
             "esr": esr(scored_target, scored_prediction),
             "esr_pre_emphasis": esr(scored_target, scored_prediction, DEFAULT_PRE_EMPHASIS),
         }
-        if name == "test":
-            test_prediction = prediction
 
     best_epoch = int(np.argmin(losses["val_loss"])) + 1
     record.splits = evaluation
@@ -433,7 +446,6 @@ def train(
     from daisynet.training.knobs import knob_sweeps
     from daisynet.training.plots import plot_knob_sweeps, plot_losses, plot_predictions
 
-    test = splits["test"]
     report["plots"] = []
     try:
         plot_losses(report["history"], energy, out_dir / LOSS_PLOT, report["refine"]["checks"])
@@ -449,7 +461,8 @@ def train(
         report["plots"].append(PREDICTION_PLOT)
         sweeps = knob_sweeps(
             lambda batch: keras.ops.convert_to_numpy(model(batch, training=False)),
-            list(config.inputs), inputs[splits["train"].start : splits["train"].stop],
+            list(config.inputs),
+            np.concatenate([inputs[part.start : part.stop] for part in splits["train"]]),
             inputs[test.start : test.stop], warmup, dataset.sample_rate,
         )
         if sweeps is not None:

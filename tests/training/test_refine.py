@@ -7,7 +7,7 @@ from daisynet.host_sim.native import NativeBuildError
 from daisynet.training.builtin_data import make_waveshaper_dataset
 from daisynet.training.model import Architecture, build_model
 from daisynet.training.refine import every_nth_window, objective_for, refine
-from daisynet.training.windows import contiguous_splits, make_windows
+from daisynet.training.windows import dealt_splits, make_windows
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.native
@@ -21,7 +21,7 @@ def windows():
     dataset = make_waveshaper_dataset(3.0, seed=1)
     inputs = dataset.select(["knob_1", "knob_2", "audio_in_1"])
     target = dataset.select(["audio_in_2"])
-    splits = contiguous_splits(dataset.frames, 0.1, 0.1)
+    splits = dealt_splits(dataset.frames, dataset.sample_rate, 0.1, 0.1)
     return {name: make_windows(inputs, target, splits[name], WARMUP, 256, [])
             for name in ("train", "validation")}
 
