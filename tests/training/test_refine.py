@@ -122,3 +122,20 @@ def test_the_refined_share_is_spread_over_the_whole_split():
     for share in (0.0, 1.5):
         with pytest.raises(ValueError, match="share"):
             every_nth_window((x, x), share)
+
+
+def test_validation_that_stops_improving_stops_refining_and_keeps_the_best(windows):
+    """Issue 24, item 3: on the overdrive L-BFGS's training ESR fell while validation rose at
+    every check. Here validation asks for the opposite of training's target, so every step on
+    the training loss is a step back on validation: refining stops after ``patience`` worse
+    checks and keeps the best weights checked."""
+    model = build_model(ARCH, seed=5)
+    x, y = windows["validation"]
+    lines = []
+    result = refine(model, cpp_objective(model), windows["train"], (x, -y), WARMUP, 100,
+                    energies(windows), lines.append, check_every=5, patience=2)
+    assert result.stopped_by_validation and not result.out_of_time
+    assert result.iterations_run == result.best_iteration + 2 * 5 < 100
+    _, _, val = zip(*result.checks, strict=True)
+    assert masked_mse(model, x, -y) == pytest.approx(min(val), rel=1e-4)
+    assert lines[-1] == "refine stopped: no better validation ESR in 2 checks (10 iterations)"
