@@ -337,7 +337,7 @@ def train(
     # Adam takes the best config.finalists candidates to max_epochs, one after the other, and
     # the best of them on validation goes on. A start can sit in a poor basin its candidate
     # epochs do not show (demo data seed 1: seed 3 ranked first, 0.241, and ended Adam at
-    # 0.111; seed 6, ranked sixth at 0.260, at 0.060). Compared at equal epochs, no threshold
+    # 0.111; seed 6, ranked second at 0.260, at 0.060). Compared at equal epochs, no threshold
     # on the ESR is needed: an absolute one tuned on the demo called every start on a hard
     # device poor.
     tried: list[AdamRun] = []
