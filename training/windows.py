@@ -21,10 +21,11 @@ import numpy as np
 SPLITS = ("train", "validation", "test")
 # Chunk length: long enough that the frames lost at each range's edges (a warm-up and part of a
 # window) stay a few percent, short enough that a 60 s take deals each split several chunks.
-# Kept at 2 s: with 1 s chunks the demo's data seed 1 dealt its test split no top-octave pitch
-# (tests/training/test_dataset.py); but 3 chunks a minute let one hard stretch set a split's
-# ESR (data seed 0: a 1.5 kHz ramp, test ESR 0.051 against validation 0.010; the same model
-# scored 0.014-0.015 on two fresh takes): hence the warning when the splits' ESRs differ.
+# Neither 1 s nor 2 s chunks give every split of the demo's data seeds 0-4 every octave (1 s:
+# seed 1's test split lacks the top one, 2 s: seed 3's validation split), and 3 chunks a
+# minute let one hard stretch set a split's ESR (data seed 0: a 1.5 kHz ramp, test ESR 0.051
+# against validation 0.010; the same model scored 0.014-0.015 on two fresh takes): hence the
+# warnings about split coverage and ESRs.
 SPLIT_CHUNK_SECONDS = 2.0
 
 
