@@ -19,7 +19,6 @@ from daisynet.training.plots import plot_predictions
 from daisynet.training.progress import plural
 from daisynet.training.train import TrainConfig, train
 from daisynet.training.verify import compare
-from daisynet.training.windows import contiguous_splits
 
 
 def run_demo(
@@ -65,8 +64,9 @@ def run_demo(
     training = train(dataset, config, out_dir, log=lambda line: log("      " + line))
 
     log("[3/4] exporting model_defn.h with golden vectors from held-out test audio")
-    test = contiguous_splits(dataset.frames)["test"]
-    held_out = dataset.select(INPUTS)[test.start : test.stop]
+    # The test split's first range: held-out audio the model plays continuously.
+    first, frames = training["splits"]["test"]["ranges"][0]
+    held_out = dataset.select(INPUTS)[first : first + frames]
     model_path = out_dir / "model.keras"
     header = out_dir / "model_defn.h"
     spec, header, golden = export(model_path, header, command=command, golden_inputs=held_out)

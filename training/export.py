@@ -350,6 +350,19 @@ def _training_dataset(record: TrainingRecord | None, model_path: str | Path):
         return None, str(err)
 
 
+def _frames_of(samples: np.ndarray, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The frames of ``samples`` in ``ranges`` ((first frame, frames) each), one after another."""
+    return np.concatenate([samples[first : first + frames] for first, frames in ranges])
+
+
+def _described(ranges: list[tuple[int, int]]) -> str:
+    """``ranges`` in words: 'frames 10..20' or '3 ranges, 30 frames'."""
+    if len(ranges) == 1:
+        first, frames = ranges[0]
+        return f"frames {first}..{first + frames}"
+    return f"{len(ranges)} ranges, {sum(frames for _, frames in ranges)} frames"
+
+
 def quantization_audio(model_path: str | Path, spec: ModelSpec,
                        calibration_path: str | Path | None = None) -> tuple[Audio, Audio]:
     """(calibration, held-out test) audio for quantizing the model at ``model_path``.
@@ -365,23 +378,24 @@ def quantization_audio(model_path: str | Path, spec: ModelSpec,
     dataset, description = _training_dataset(record, model_path)
     test = None
     if dataset is not None:
-        first, frames = record.split("test")
-        samples = dataset.select(spec.input_names)[first : first + frames]
-        test = Audio(samples, f"test split of {description}, frames {first}..{first + frames}")
+        inputs = dataset.select(spec.input_names)
+        test = Audio(_frames_of(inputs, record.split("test")),
+                     f"test split of {description}, {_described(record.split('test'))}")
     if calibration_path is not None:
         samples, _ = read_model_inputs(calibration_path, spec)
         calibration = Audio(samples, str(calibration_path))
-        if test is not None and np.array_equal(samples, dataset.select(spec.input_names)):
+        if test is not None and np.array_equal(samples, inputs):
             # Scales set by the test audio would flatter the accuracy measured on it.
-            first, frames = record.split("test")
-            calibration = Audio(np.concatenate([samples[:first], samples[first + frames:]]),
+            held_out = np.zeros(len(samples), dtype=bool)
+            for first, frames in record.split("test"):
+                held_out[first : first + frames] = True
+            calibration = Audio(samples[~held_out],
                                 f"{calibration_path} (the training dataset) without its test "
-                                f"split, frames {first}..{first + frames}")
+                                f"split, {_described(record.split('test'))}")
     elif dataset is not None:
-        first, frames = record.split("validation")
-        samples = dataset.select(spec.input_names)[first : first + frames]
-        calibration = Audio(samples, f"validation split of {description}, frames "
-                                     f"{first}..{first + frames}")
+        calibration = Audio(_frames_of(inputs, record.split("validation")),
+                            f"validation split of {description}, "
+                            f"{_described(record.split('validation'))}")
     else:
         raise ValueError(f"no calibration audio: {description}; give --calibration with a "
                          "dataset or WAV of the model's inputs")

@@ -20,7 +20,9 @@ from daisynet.host_sim.versions import version_problem
 from daisynet.training.dataset import Dataset
 
 FORMAT = "daisynet-training-record"
-FORMAT_VERSION = 1
+# Version 2 (2026-12): a split is a list of ranges, chunks dealt across the recording
+# (training/windows.py), no longer one range in time order.
+FORMAT_VERSION = 2
 RECORD_FILE = "training.json"
 # The built-in generator's name without its version (training/builtin_data.py's GENERATOR).
 BUILTIN_FAMILY = "daisynet builtin waveshaper"
@@ -67,7 +69,8 @@ class TrainingRecord:
     target: str
     model_file: str  # the .keras file in the record's folder that it describes
     dataset: DatasetRecord | None = None
-    # split name -> {"first_frame", "frames"}, plus the split's scores once evaluated
+    # split name -> {"ranges": [[first_frame, frames], ...], "frames": their total}, plus the
+    # split's scores once evaluated
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)  # where it was read from
@@ -113,6 +116,8 @@ class TrainingRecord:
         problem = version_problem(data.get("format_version"), FORMAT_VERSION, "training record")
         if problem:
             raise TrainingRecordError(f"{path}: {problem}")
+        if data["format_version"] < 2:
+            data = _from_version_1(data, path)
         inputs = _typed(data, "inputs", list, path)
         if not all(isinstance(name, str) for name in inputs):
             raise TrainingRecordError(f"{path}: 'inputs' must be a list of channel names, got "
@@ -141,12 +146,15 @@ class TrainingRecord:
         path = Path(model_path).with_name(RECORD_FILE)
         return cls.read(path) if path.exists() else None
 
-    def split(self, name: str) -> tuple[int, int]:
-        """(first frame, frames) of split ``name`` of the training dataset."""
+    def split(self, name: str) -> list[tuple[int, int]]:
+        """The ranges of split ``name`` of the training dataset: (first frame, frames) each, in
+        time order."""
         recorded = self.splits.get(name)
-        if not isinstance(recorded, dict) or not {"first_frame", "frames"} <= set(recorded):
-            raise TrainingRecordError(f"{self.path}: records no {name} split")
-        return int(recorded["first_frame"]), int(recorded["frames"])
+        ranges = recorded.get("ranges") if isinstance(recorded, dict) else None
+        try:
+            return [(int(first), int(frames)) for first, frames in ranges]
+        except (TypeError, ValueError) as err:
+            raise TrainingRecordError(f"{self.path}: records no {name} split") from err
 
     def load_dataset(self) -> tuple[Dataset, str]:
         """(dataset, description) of the training dataset: the recorded file (where train saw
@@ -191,9 +199,10 @@ class TrainingRecord:
 
 
 def _from_version_0(data: dict) -> dict:
-    """A record from before format versions, as version 1. It named no dataset file, only the
-    dataset's provenance (``dataset_source``): the built-in data can be regenerated from that;
-    a recording cannot be found again (export then asks for --calibration)."""
+    """A record from before format versions, as version 1 (then read on as one). It named no
+    dataset file, only the dataset's provenance (``dataset_source``): the built-in data can be
+    regenerated from that; a recording cannot be found again (export then asks for
+    --calibration)."""
     splits = data.get("splits") if isinstance(data.get("splits"), dict) else {}
     source = data.get("dataset_source")
     frames = sum(int(split.get("frames", 0)) for split in splits.values()
@@ -203,8 +212,18 @@ def _from_version_0(data: dict) -> dict:
         "source": source}
     results = {key: value for key, value in data.items()
                if key not in IDENTITY_KEYS and key != "dataset_source"}
-    return results | {"format": FORMAT, "format_version": FORMAT_VERSION, "dataset": dataset,
+    return results | {"format": FORMAT, "format_version": 1, "dataset": dataset,
                       "splits": splits} | {key: data[key] for key in LEGACY_KEYS}
+
+
+def _from_version_1(data: dict, path: Path) -> dict:
+    """A version 1 record, whose splits were one range each, as version 2."""
+    splits = {name: ({key: value for key, value in split.items() if key != "first_frame"}
+                     | {"ranges": [[split["first_frame"], split["frames"]]]}
+                     if isinstance(split, dict) and {"first_frame", "frames"} <= set(split)
+                     else split)
+              for name, split in _typed(data, "splits", dict, path).items()}
+    return data | {"format_version": FORMAT_VERSION, "splits": splits}
 
 
 _KIND_NAMES = {str: "string", int: "whole number", list: "list", dict: "JSON object"}

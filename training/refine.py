@@ -28,12 +28,17 @@ class _OutOfTimeError(Exception):
     """Raised inside the objective to stop the optimizer at the --max-seconds limit."""
 
 
+class _OverfittingError(Exception):
+    """Raised after a check to stop the optimizer when validation has stopped improving."""
+
+
 @dataclass
 class RefineResult:
     iterations_run: int = 0
     best_iteration: int = 0  # 0: no iterate beat the starting weights on validation
     interrupted: bool = False  # Ctrl-C
     out_of_time: bool = False  # --max-seconds
+    stopped_by_validation: bool = False  # ``patience`` checks in a row without a better one
     # (iteration, train loss, validation loss) at every check, starting weights first
     checks: list[tuple[int, float, float]] = field(default_factory=list)
 
@@ -80,13 +85,16 @@ def refine(
     log: Callable[[str], None],
     deadline: float | None = None,
     check_every: int = 50,
+    patience: int | None = None,
 ) -> RefineResult:
     """Minimise the masked MSE of ``model`` over the windows ``train`` with L-BFGS for up to
     ``iterations`` iterations, ``objective`` (``objective_for(model, warmup)``) giving the loss
     and gradient; leaves ``model`` holding the weights with the lowest validation
     loss seen at the checks (every ``check_every`` iterations and at the end).
 
-    Stops early, keeping the best weights, on Ctrl-C or when ``time.perf_counter()`` passes
+    Stops early, keeping the best weights, after ``patience`` checks in a row without a better
+    validation loss (the training loss can fall while validation rises: the share L-BFGS sees
+    is a quarter of the training windows), on Ctrl-C, or when ``time.perf_counter()`` passes
     ``deadline``. Logs one line per check with the ESRs, the best so far and the time left.
     """
     from scipy.optimize import minimize
@@ -134,6 +142,9 @@ def refine(
         latest["iteration"], latest["theta"] = result.iterations_run, candidate.copy()
         if result.iterations_run % check_every == 0:
             check(candidate, result.iterations_run)
+            checks_since_best = (result.iterations_run - result.best_iteration) // check_every
+            if patience is not None and checks_since_best >= patience:
+                raise _OverfittingError
 
     try:
         scaled_objective(theta, timed=False)  # the starting point's losses, for the first check
@@ -144,6 +155,10 @@ def refine(
         result.interrupted = True
     except _OutOfTimeError:
         result.out_of_time = True
+    except _OverfittingError:
+        result.stopped_by_validation = True
+        log(f"refine stopped: no better validation ESR in {patience} checks "
+            f"({patience * check_every} iterations)")
     if latest["iteration"] % check_every and not result.interrupted:
         # The last finished iterate since the last check (not a line search's trial point).
         scaled_objective(latest["theta"], timed=False)

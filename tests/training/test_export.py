@@ -189,16 +189,15 @@ def test_committed_golden_input_is_the_start_of_the_default_models_test_split():
     the data the default model was trained on (firmware/model/README.md)."""
     from daisynet.training.audio_io import read_model_inputs
     from daisynet.training.builtin_data import GENERATOR, make_waveshaper_dataset
-    from daisynet.training.windows import contiguous_splits
 
     model_path = REPO / "firmware" / "model" / "model.keras"
     source = TrainingRecord.beside(model_path).dataset.source
     assert source["generator"] == GENERATOR  # else the default model needs retraining
     dataset = make_waveshaper_dataset(source["seconds"], source["seed"])
     spec = spec_from_keras(load_keras(model_path), ModelMetadata.beside(model_path))
-    test = contiguous_splits(dataset.frames)["test"]
+    first, _ = TrainingRecord.beside(model_path).split("test")[0]
     golden_inputs, _ = read_model_inputs(model_path.with_name("golden_input.wav"), spec)
-    expected = dataset.select(spec.input_names)[test.start : test.start + len(golden_inputs)]
+    expected = dataset.select(spec.input_names)[first : first + len(golden_inputs)]
     assert len(golden_inputs) == 512
     np.testing.assert_array_equal(golden_inputs, expected)
 

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from daisynet.training.knobs import SWEEP_STEPS, find_period, is_knob, knob_sweeps
+from daisynet.training.knobs import (
+    SWEEP_STEPS,
+    coverage_warnings,
+    find_period,
+    is_knob,
+    knob_sweeps,
+)
 from daisynet.training.plots import plot_knob_sweeps
 
 RATE = 48_000
@@ -57,3 +63,62 @@ def test_sweeps_cover_the_trained_range_at_the_other_knobs_corners(tmp_path):
 def test_a_model_without_knobs_has_no_sweeps():
     audio = triangle(200.0, 4800)[:, None]
     assert knob_sweeps(fake_model, ["audio_in_1"], audio, audio, 64, RATE) is None
+
+
+def knob_low_then_high(seconds: float) -> np.ndarray:
+    """(frames, 2): a knob turned back and forth over 0..0.5 every 4 s in the first half of the
+    take, over 0.5..1 in the second; and audio."""
+    frames = int(seconds * RATE)
+    time = np.arange(frames) / RATE
+    knob = 0.5 * np.abs((time / 4.0) % 1.0 * 2.0 - 1.0) + 0.5 * (time >= seconds / 2)
+    return np.stack([knob, triangle(110.0, frames)], axis=1)
+
+
+def split_inputs(samples: np.ndarray, splits) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([samples[part.start : part.stop] for part in parts])
+            for name, parts in splits.items()}
+
+
+def test_dealt_splits_each_cover_a_slowly_turned_knobs_range():
+    """Issue 24, item 1: a take that visits the knob's low half first, its high half later.
+    The old time-ordered validation and test splits (its last 6 s) held only the high half;
+    every dealt split holds all of it."""
+    from daisynet.training.windows import Split, dealt_splits
+
+    samples = knob_low_then_high(60.0)
+    splits = dealt_splits(len(samples), RATE)
+    assert coverage_warnings(["knob_1", "audio_in_1"], split_inputs(samples, splits)) == []
+    frames = len(samples)
+    time_ordered = {"train": [Split("train", 0, int(0.8 * frames))],
+                    "validation": [Split("validation", int(0.8 * frames), int(0.9 * frames))],
+                    "test": [Split("test", int(0.9 * frames), frames)]}
+    warnings = coverage_warnings(["knob_1", "audio_in_1"], split_inputs(samples, time_ordered))
+    assert len(warnings) == 2
+    assert all("knob_1 in 0.01..0.50" in line for line in warnings)
+
+
+def test_a_split_missing_part_of_a_knobs_range_is_said_with_figures():
+    rng = np.random.default_rng(3)
+    train = np.stack([rng.uniform(0, 1, 9000), rng.normal(size=9000)], axis=1)
+    validation = np.stack([rng.uniform(0, 1, 1000), rng.normal(size=1000)], axis=1)
+    test = np.stack([rng.uniform(0, 0.5, 1000), rng.normal(size=1000)], axis=1)
+    warnings = coverage_warnings(["knob_1", "audio_in_1"],
+                                 {"train": train, "validation": validation, "test": test})
+    assert len(warnings) == 1
+    assert warnings[0].startswith("the test split has 0.0% of its frames with knob_1 in 0.60")
+    assert "0.60..0.99 (train 40%, validation 41% of theirs)" in warnings[0]
+
+
+def test_the_sweep_plays_the_test_audio_where_the_output_is_loudest():
+    """Issue 24, item 5: a filter's output is quiet wherever its cutoff was low; the sweep
+    played the middle of the test split, a quiet 10 ms, and showed almost nothing."""
+    frames = 48_000
+    audio = triangle(200.0, frames) * np.linspace(0.5, 1.0, frames)  # no two periods alike
+    output = 0.01 * audio
+    output[36_000:44_000] = audio[36_000:44_000]  # the cutoff was opened here only
+    inputs = np.stack([np.full(frames, 0.5), np.zeros(frames), audio], axis=1)
+    sweeps = knob_sweeps(fake_model, ["knob_1", "knob_2", "audio_in_1"], inputs, inputs,
+                         warmup=64, sample_rate=RATE, test_output=output)
+    shown = len(sweeps.audio)
+    start = next(s for s in range(frames) if np.array_equal(audio[s : s + shown], sweeps.audio))
+    assert start >= 36_000 and start + shown <= 44_000

@@ -125,9 +125,9 @@ def small_model(tmp_path, random_wavenet, trained_on: Dataset | None = None):
         record = TrainingRecord.beside(path)
         record.dataset = DatasetRecord.of(trained_on)
         fifth = trained_on.frames // 5
-        record.splits = {"train": {"first_frame": 0, "frames": 3 * fifth},
-                         "validation": {"first_frame": 3 * fifth, "frames": fifth},
-                         "test": {"first_frame": 4 * fifth, "frames": fifth}}
+        record.splits = {"train": {"ranges": [[0, 3 * fifth]], "frames": 3 * fifth},
+                         "validation": {"ranges": [[3 * fifth, fifth]], "frames": fifth},
+                         "test": {"ranges": [[4 * fifth, fifth]], "frames": fifth}}
         record.write(path.parent)
     return path
 
@@ -290,7 +290,7 @@ def test_calibrating_on_the_training_dataset_leaves_its_test_split_out(tmp_path,
     dataset, _ = record.load_dataset()
     wav, _ = dataset.save(tmp_path / "training_data")
     calibration, held_out = quantization_audio(DEMO_MODEL, spec, wav)
-    first, frames = record.split("test")
+    [(first, frames)] = record.split("test")  # a version 1 record: one range
     everything = dataset.select(spec.input_names)
     assert len(calibration.samples) == dataset.frames - frames
     assert np.array_equal(calibration.samples,

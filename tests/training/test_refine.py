@@ -7,7 +7,7 @@ from daisynet.host_sim.native import NativeBuildError
 from daisynet.training.builtin_data import make_waveshaper_dataset
 from daisynet.training.model import Architecture, build_model
 from daisynet.training.refine import every_nth_window, objective_for, refine
-from daisynet.training.windows import contiguous_splits, make_windows
+from daisynet.training.windows import dealt_splits, make_windows
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.native
@@ -21,7 +21,7 @@ def windows():
     dataset = make_waveshaper_dataset(3.0, seed=1)
     inputs = dataset.select(["knob_1", "knob_2", "audio_in_1"])
     target = dataset.select(["audio_in_2"])
-    splits = contiguous_splits(dataset.frames, 0.1, 0.1)
+    splits = dealt_splits(dataset.frames, dataset.sample_rate, 0.1, 0.1)
     return {name: make_windows(inputs, target, splits[name], WARMUP, 256, [])
             for name in ("train", "validation")}
 
@@ -122,3 +122,20 @@ def test_the_refined_share_is_spread_over_the_whole_split():
     for share in (0.0, 1.5):
         with pytest.raises(ValueError, match="share"):
             every_nth_window((x, x), share)
+
+
+def test_validation_that_stops_improving_stops_refining_and_keeps_the_best(windows):
+    """Issue 24, item 3: on the overdrive L-BFGS's training ESR fell while validation rose at
+    every check. Here validation asks for the opposite of training's target, so every step on
+    the training loss is a step back on validation: refining stops after ``patience`` worse
+    checks and keeps the best weights checked."""
+    model = build_model(ARCH, seed=5)
+    x, y = windows["validation"]
+    lines = []
+    result = refine(model, cpp_objective(model), windows["train"], (x, -y), WARMUP, 100,
+                    energies(windows), lines.append, check_every=5, patience=2)
+    assert result.stopped_by_validation and not result.out_of_time
+    assert result.iterations_run == result.best_iteration + 2 * 5 < 100
+    _, _, val = zip(*result.checks, strict=True)
+    assert masked_mse(model, x, -y) == pytest.approx(min(val), rel=1e-4)
+    assert lines[-1] == "refine stopped: no better validation ESR in 2 checks (10 iterations)"

@@ -1,48 +1,72 @@
+import itertools
+
 import numpy as np
 import pytest
 
 from daisynet.training.windows import (
     Split,
-    contiguous_splits,
+    dealt_splits,
     gap_free_ranges,
     make_windows,
     window_counts,
 )
 
 
-def test_splits_are_contiguous_ordered_and_cover_everything():
-    splits = contiguous_splits(100_000, 0.1, 0.2)
-    assert splits["train"].start == 0
-    assert splits["train"].stop == splits["validation"].start
-    assert splits["validation"].stop == splits["test"].start
-    assert splits["test"].stop == 100_000
-    assert splits["test"].frames == 20_000 and splits["validation"].frames == 10_000
+def test_splits_are_dealt_in_chunks_that_cover_everything_once():
+    """Issue 24, item 1: chunks of a few seconds dealt across the whole take, each split its
+    share, neighbouring chunks of one split merged into one range."""
+    frames = 60 * 48_000
+    splits = dealt_splits(frames, 48_000, 0.1, 0.2)
+    ranges = sorted((part.start, part.stop) for parts in splits.values() for part in parts)
+    assert ranges[0][0] == 0 and ranges[-1][1] == frames
+    # No overlap, no hole.
+    assert all(stop == start for (_, stop), (start, _) in itertools.pairwise(ranges))
+    for name, share in (("train", 0.7), ("validation", 0.1), ("test", 0.2)):
+        assert sum(part.frames for part in splits[name]) == pytest.approx(share * frames,
+                                                                          rel=0.01)
+        # Every third of the take holds some of every split.
+        for third in range(3):
+            low, high = third * frames // 3, (third + 1) * frames // 3
+            assert any(part.start < high and part.stop > low for part in splits[name]), name
+    for parts in splits.values():
+        assert all(a.stop < b.start for a, b in itertools.pairwise(parts))  # merged, in order
+        assert all(part.frames <= 2 * 48_000 * 7 for part in parts)
+
+
+def test_a_short_take_still_deals_every_split_a_range():
+    splits = dealt_splits(1000, 48_000)
+    assert all(len(parts) == 1 for name, parts in splits.items() if name != "train")
+    assert sum(part.frames for part in splits["validation"]) == 100
 
 
 @pytest.mark.parametrize(("val", "test"), [(0.0, 0.1), (0.5, 0.5), (0.1, 1.2)])
 def test_bad_fractions(val, test):
     with pytest.raises(ValueError):
-        contiguous_splits(1000, val, test)
+        dealt_splits(1000, 48_000, val, test)
 
 
 def test_windows_never_leave_their_split():
     frames = 10_000
     index = np.arange(frames, dtype=np.float32)[:, None]
-    splits = contiguous_splits(frames)
-    for split in splits.values():
-        x, y = make_windows(index, index, split, warmup=16, scored=100)
+    splits = dealt_splits(frames, 1_000)  # ten chunks of 1,000 frames
+    for parts in splits.values():
+        x, y = make_windows(index, index, parts, warmup=16, scored=100)
         assert x.shape[1:] == (116, 1) and y.shape == x.shape
-        assert x.min() >= split.start and x.max() < split.stop
-        # Scored parts tile the split without overlap.
+        for window in x[:, :, 0]:
+            assert any(part.start <= window[0] and window[-1] < part.stop for part in parts)
+        # Scored parts never overlap.
         scored = x[:, 16:, 0].reshape(-1)
         assert len(np.unique(scored)) == scored.size
 
 
 def test_split_shorter_than_a_window_is_explained():
-    splits = contiguous_splits(1000)
+    splits = dealt_splits(1000, 48_000)
     x = np.zeros((1000, 1), np.float32)
     with pytest.raises(ValueError, match="validation split has 100 frames, fewer than one window"):
         make_windows(x, x, splits["validation"], warmup=256, scored=2048)
+    splits = dealt_splits(100_000, 1_000)  # chunks of 2 s: 2,000 frames
+    with pytest.raises(ValueError, match="test split has at most 2000 frames in one range"):
+        make_windows(x, x, splits["test"], warmup=256, scored=2048)
 
 
 def test_windows_never_cross_a_gap_and_restart_after_it():
@@ -74,8 +98,8 @@ def test_window_counts_match_the_windows_made():
     for _ in range(20):
         gaps = [[int(first), int(count)] for first, count in
                 zip(rng.integers(0, frames, 6), rng.integers(1, 3000, 6), strict=True)]
-        counts = window_counts(frames, gaps, 256, 1024)
-        for name, split in contiguous_splits(frames).items():
+        counts = window_counts(frames, 4_000, gaps, 256, 1024)
+        for name, split in dealt_splits(frames, 4_000).items():
             try:
                 made = len(make_windows(signal, signal, split, 256, 1024, gaps)[0])
             except ValueError:

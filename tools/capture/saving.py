@@ -132,7 +132,7 @@ def save_capture(assembler: Assembler, decoder: FrameDecoder, wav_path: Path, lo
             "frames_left_on_device")) else ""))
     log(f"wrote {wav_path}, {wav_path.with_suffix('.json').name} and {log_path.name}")
     if gaps:
-        _warn_if_too_gappy_to_train(samples.shape[0], gaps, log)
+        _warn_if_too_gappy_to_train(samples.shape[0], session.sample_rate, gaps, log)
     problems = [lost] if lost else []
     if wav_path != requested:
         problems.append(f"could not write {reason}")
@@ -211,7 +211,7 @@ def _write_together(paths: list[Path], write: Callable[[Path], None], replace: b
             raise
 
 
-def _warn_if_too_gappy_to_train(frames: int, gaps: list[list[int]],
+def _warn_if_too_gappy_to_train(frames: int, sample_rate: int, gaps: list[list[int]],
                                 log: Callable[[str], None]) -> None:
     """Say so when `daisynet train` with its defaults would find a split without a window."""
     from daisynet.training.model import REFERENCE
@@ -219,7 +219,7 @@ def _warn_if_too_gappy_to_train(frames: int, gaps: list[list[int]],
     from daisynet.training.windows import window_counts
 
     warmup, scored = REFERENCE.receptive_field, TrainConfig.scored_frames
-    counts = window_counts(frames, gaps, warmup, scored)
+    counts = window_counts(frames, sample_rate, gaps, warmup, scored)
     empty = [name for name, count in counts.items() if count == 0]
     if empty:
         log(f"warning: too gappy to train with the default window ({warmup} warm-up + {scored} "
