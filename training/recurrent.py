@@ -25,6 +25,11 @@ from daisynet.training.quiet_keras import import_keras
 SOURCE = Path(__file__).resolve().parent / "native" / "gru_loss_gradient.cc"
 LIBRARY = "libgru_loss_gradient.so"
 
+# TrainConfig fields whose default differs for a GRU (``daisynet train --family gru``), and why.
+GRU_DEFAULTS = {
+    "name": "daisynet_gru",
+}
+
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
