@@ -113,6 +113,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.training.recurrent import GRU_DEFAULTS
     from daisynet.training.train import CHECKPOINT, MODEL_FILE, TrainConfig, output_files, train
 
+    if args.family != "gru":
+        gru_only = [option for option, given in (("--units", args.units is not None),
+                                                 ("--no-skip", not args.skip),
+                                                 ("--warmup", args.warmup is not None)) if given]
+        if gru_only:
+            raise CommandError(f"{', '.join(gru_only)} shape a GRU: add --family gru")
     log = logger(args.json)
     peek = load_dataset(args.dataset)
     inputs = args.inputs or peek.source.get("suggested_inputs")
@@ -140,12 +146,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     if dataset.sample_rate != SAMPLE_RATE_HZ:
         log(f"warning: the dataset is at {dataset.sample_rate} Hz, but the Patch app runs at "
             f"{SAMPLE_RATE_HZ} Hz: a model trained on it is not flashed")
-    if args.family != "gru":
-        gru_only = [option for option, given in (("--units", args.units is not None),
-                                                 ("--no-skip", not args.skip),
-                                                 ("--warmup", args.warmup is not None)) if given]
-        if gru_only:
-            raise CommandError(f"{', '.join(gru_only)} shape a GRU: add --family gru")
     # Options left unset take the family's default (TrainConfig's, a GRU's where they differ).
     family_defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)
                        if field.default is not dataclasses.MISSING}
