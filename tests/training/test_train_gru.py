@@ -10,14 +10,15 @@ from daisynet.training.metrics import esr
 from daisynet.training.model import predict_sequence
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import TrainingRecord
-from daisynet.training.train import TrainConfig
+from daisynet.training.train import TrainConfig, train
 from tests.conftest import require_tool
 
 RATE = 48000
 
 
-def knob_filter_dataset(seconds: float, path) -> None:
-    """A one-pole low-pass whose cutoff a knob turns (held per 48-frame block), on a saw."""
+def knob_filter_dataset(seconds: float, path=None) -> Dataset:
+    """A one-pole low-pass whose cutoff a knob turns (held per 48-frame block), on a saw;
+    saved to ``path`` if given."""
     rng = np.random.default_rng(0)
     frames = int(seconds * RATE)
     knob = np.repeat(rng.uniform(0, 1, frames // 48 + 1), 48)[:frames]
@@ -29,9 +30,12 @@ def knob_filter_dataset(seconds: float, path) -> None:
         state = coefficient[t] * state + (1 - coefficient[t]) * dry[t]
         wet[t] = state
     samples = np.stack([dry, wet, knob], axis=1).astype(np.float32)
-    Dataset(samples, RATE, ["audio_in_1", "audio_in_2", "knob_1"],
-            {"suggested_inputs": ["knob_1", "audio_in_1"],
-             "suggested_target": "audio_in_2"}).save(path)
+    dataset = Dataset(samples, RATE, ["audio_in_1", "audio_in_2", "knob_1"],
+                      {"suggested_inputs": ["knob_1", "audio_in_1"],
+                       "suggested_target": "audio_in_2"})
+    if path is not None:
+        dataset.save(path)
+    return dataset
 
 
 @pytest.mark.native
@@ -62,6 +66,24 @@ def test_a_tiny_gru_run_writes_what_a_wavenet_run_does_and_records_its_family(tm
     prediction = predict_sequence(model, inputs, 0)
     assert esr(target[256:], prediction[256:]) == pytest.approx(record.results["test_esr"],
                                                                 rel=1e-4)
+
+
+@pytest.mark.native
+def test_ctrl_c_keeps_the_best_gru_so_far(tmp_path):
+    require_tool("g++")
+
+    def interrupting_log(line):
+        if line.startswith("epoch   2/"):
+            raise KeyboardInterrupt
+
+    config = TrainConfig(inputs=["knob_1", "audio_in_1"], target="audio_in_2", family="gru",
+                         units=3, recurrent_warmup=128, scored_frames=256, max_epochs=5,
+                         candidates=1)
+    report = train(knob_filter_dataset(1.5), config, tmp_path, log=interrupting_log)
+    assert report["interrupted"] and report["epochs_run"] == 2
+    assert report["refine"]["iterations_run"] == 0
+    assert TrainingRecord.read(tmp_path / "training.json").results["family"] == "gru"
+    assert (tmp_path / "model.keras").is_file()
 
 
 def test_gru_options_without_the_gru_family_are_refused(tmp_path, capsys):
