@@ -25,9 +25,19 @@ from daisynet.training.quiet_keras import import_keras
 SOURCE = Path(__file__).resolve().parent / "native" / "gru_loss_gradient.cc"
 LIBRARY = "libgru_loss_gradient.so"
 
+# A window's warm-up, frames run from a zero state before any is scored. On a ladder low-pass
+# (resonance 0.7, cutoff 60 Hz-7.7 kHz from a knob) the device itself, restarted from zero
+# state, differs from its continuous output by ESR 0.05 in frames 1,536-2,048 and 0.003 after
+# 4,096 (README, "Training a GRU"): 2,048 frames leave the model little to guess for half of
+# each window's compute.
+RECURRENT_WARMUP = 2048
+
 # TrainConfig fields whose default differs for a GRU (``daisynet train --family gru``), and why.
 GRU_DEFAULTS = {
     "name": "daisynet_gru",
+    # An epoch of a 100 s recording costs a GRU ~10 s on 2 shared cores, so the wavenet's eight
+    # candidates of 8 epochs each would take most of a 10-minute budget: one start.
+    "candidates": 1,
 }
 
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)

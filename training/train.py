@@ -21,6 +21,7 @@ from daisynet.training.model import Architecture, build_for, predict_sequence
 from daisynet.training.progress import format_duration, plural
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import RECORD_FILE, DatasetRecord, TrainingRecord
+from daisynet.training.recurrent import RECURRENT_WARMUP
 from daisynet.training.refine import (
     RefineResult,
     every_nth_window,
@@ -32,11 +33,6 @@ from daisynet.training.refine import (
 from daisynet.training.windows import contiguous_splits, gap_free_ranges, make_windows
 
 FAMILIES = ("wavenet", "gru")
-# A GRU window's warm-up. On the ladder-filter data of the README's "Training a GRU", the device
-# itself restarted from zero state differs from its continuous output by ESR 0.05 after 2,048
-# frames and 0.005 after 4,096 (its resonance rings 160 ms at a 60 Hz cutoff): 2,048 frames
-# leave the model at most that much to guess and cost half of each window.
-RECURRENT_WARMUP = 2048
 MODEL_FILE = "model.keras"
 CHECKPOINT = "checkpoints/best.keras"  # the best weights so far, from the first epoch on
 LOSS_PLOT = "loss.png"
