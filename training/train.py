@@ -53,7 +53,7 @@ class TrainConfig:
     filters: tuple[int, ...] = (4, 4, 4, 8)  # wavenet
     kernel_size: int = 4  # wavenet
     units: int = 32  # gru
-    skip: bool = True  # gru: a skip from the first audio input to the output, starting at 1
+    skip: bool = True  # gru: the input skip starts at 1 from the first audio input (else 0)
     # gru: frames each window runs from a zero state before it is scored (training/recurrent.py)
     recurrent_warmup: int = RECURRENT_WARMUP
     scored_frames: int = 2048  # frames per window that count in the loss, after the warm-up

@@ -61,9 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--units", type=Whole(1, MAX_GRU_UNITS),
                         help=f"GRU units, with --family gru ({defaults.units})")
     parser.add_argument("--no-skip", dest="skip", action="store_false",
-                        help="with --family gru: no skip from the first audio input straight "
-                             "to the output (by default its weight starts at 1, so the GRU "
-                             "learns what the device adds)")
+                        help="with --family gru: the input skip starts at 0 everywhere (it "
+                             "still trains) instead of at 1 from the first audio input, which "
+                             "makes the GRU learn only what the device adds")
     parser.add_argument("--warmup", type=count(),
                         help="with --family gru: frames each training window runs from a zero "
                              f"state before it is scored ({defaults.recurrent_warmup})")
