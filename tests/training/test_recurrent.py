@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from daisynet.host_sim.model_defn import GruArchitecture
-from daisynet.training.model import build_gru_model
+from daisynet.training.model import build_gru_model, predict_sequence
 from daisynet.training.recurrent import GruObjective, gru_architecture_of, predict_gru_sequence
 from daisynet.training.refine import flat_parameters
 from tests.conftest import require_tool
@@ -56,6 +56,8 @@ def test_chunked_prediction_carries_the_state_and_equals_keras():
     x = np.random.default_rng(2).normal(0.0, 0.7, (1000, 2)).astype(np.float32)
     whole = np.asarray(model(x[None], training=False))[0]
     np.testing.assert_allclose(predict_gru_sequence(model, x, chunk=77), whole, atol=2e-5)
+    # predict_sequence, which train evaluates with, takes a GRU model there too.
+    np.testing.assert_allclose(predict_sequence(model, x, 0, chunk=77), whole, atol=2e-5)
 
 
 def test_objective_refuses_windows_of_another_shape():
