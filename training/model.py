@@ -60,14 +60,29 @@ def build_gru_model(arch: GruArchitecture, seed: int | None = None, name: str = 
     return model
 
 
+def build_for(arch: Architecture | GruArchitecture, seed: int | None = None,
+              name: str | None = None):
+    """``build_model`` or ``build_gru_model``, by the family of ``arch``."""
+    if isinstance(arch, GruArchitecture):
+        return build_gru_model(arch, seed=seed, name=name or "daisynet_gru")
+    return build_model(arch, seed=seed, name=name or "daisynet_wavenet")
+
+
 def predict_sequence(model, inputs, receptive_field: int, chunk: int = 1 << 16):
     """Run ``model`` over a (frames, inputs) sequence from zero state; returns (frames, outputs).
 
     Long sequences go through in chunks that each re-read the previous ``receptive_field``
     frames, so memory stays bounded and the result equals one pass over the whole sequence.
+    A GRU model carries its state from chunk to chunk instead (``receptive_field`` unused),
+    through the C++ forward pass: Keras' GRU takes minutes per second of audio on a CPU.
     """
     keras = import_keras()
     import numpy as np
+
+    from daisynet.training.recurrent import gru_architecture_of, predict_gru_sequence
+
+    if gru_architecture_of(model) is not None:
+        return predict_gru_sequence(model, inputs, chunk)
 
     inputs = np.asarray(inputs, dtype=np.float32)
     frames = inputs.shape[0]

@@ -22,6 +22,7 @@ from daisynet.host_sim.native import NativeBuildError
 from daisynet.training.adam import Objective
 from daisynet.training.native_objective import SOURCE, NativeObjective
 from daisynet.training.progress import format_duration
+from daisynet.training.recurrent import GruObjective, gru_architecture_of
 
 
 class _OutOfTimeError(Exception):
@@ -152,10 +153,14 @@ def refine(
     return result
 
 
-def objective_for(model, warmup: int) -> NativeObjective:
+def objective_for(model, warmup: int) -> Objective:
     """``objective(theta, x, y)`` -> (masked MSE of ``model`` over the windows ``x``/``y``, its
-    gradient), for flat parameters ``theta``: the C++ kernel, built on first use (seconds).
-    Without g++ (or when the build fails) a NativeBuildError says what to install."""
+    gradient), for flat parameters ``theta``: the C++ kernel of the model's family (a GRU's is
+    training/recurrent.py's), built on first use (seconds). Without g++ (or when the build
+    fails) a NativeBuildError says what to install."""
+    gru = gru_architecture_of(model)
+    if gru is not None:
+        return GruObjective(gru, warmup)
     try:
         return NativeObjective(model, warmup)
     except NativeBuildError as error:

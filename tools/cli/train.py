@@ -1,8 +1,10 @@
-"""``daisynet train``: a wavenet trained on a dataset, its options defaulting to TrainConfig's."""
+"""``daisynet train``: a wavenet or a GRU trained on a dataset, its options defaulting to
+TrainConfig's (a GRU's where they differ: training/recurrent.py GRU_DEFAULTS)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from daisynet.tools.cli.options import (
@@ -20,21 +22,51 @@ from daisynet.tools.cli.options import (
     seed,
 )
 
+# Options whose default depends on --family, and the TrainConfig field each sets.
+FAMILY_DEFAULTED = {"window": "scored_frames", "epochs": "max_epochs",
+                    "refine_iterations": "refine_iterations", "patience": "patience",
+                    "learning_rate": "learning_rate", "candidates": "candidates", "name": "name",
+                    "units": "units", "warmup": "recurrent_warmup"}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from daisynet.host_sim.model_defn.spec import MAX_BLOCKS, MAX_FILTERS, MAX_KERNEL_SIZE
-    from daisynet.training.train import TrainConfig
+    from daisynet.host_sim.model_defn.spec import (
+        MAX_BLOCKS,
+        MAX_FILTERS,
+        MAX_GRU_UNITS,
+        MAX_KERNEL_SIZE,
+    )
+    from daisynet.training.recurrent import GRU_DEFAULTS
+    from daisynet.training.train import FAMILIES, TrainConfig
 
     defaults = TrainConfig  # dataclass defaults, so the CLI and the library agree
 
+    def both(field: str) -> str:
+        """The default of an option whose default depends on the family."""
+        wavenet, gru = getattr(defaults, field), GRU_DEFAULTS.get(field, getattr(defaults, field))
+        return f"({wavenet})" if wavenet == gru else f"(wavenet {wavenet}, gru {gru})"
+
     parser = add_command(subparsers, "train", run,
-                         "train a wavenet on a dataset (NAME.wav + NAME.json)")
+                         "train a wavenet or a GRU on a dataset (NAME.wav + NAME.json)")
     parser.add_argument("dataset", help="dataset WAV or JSON")
     parser.add_argument("-o", "--output", default="runs/train", help="output folder (runs/train)")
     parser.add_argument("--inputs", type=name_list,
                         help="input channels in model order, e.g. knob_1,knob_2,audio_in_1 "
                              "(default: the dataset's suggestion)")
     parser.add_argument("--target", help="channel to predict (default: the dataset's suggestion)")
+    parser.add_argument("--family", choices=FAMILIES, default=defaults.family,
+                        help="model family: a causal dilated-convolution wavenet, or a GRU "
+                             "(recurrent: for filters and other devices with long memory) "
+                             "(%(default)s)")
+    parser.add_argument("--units", type=Whole(1, MAX_GRU_UNITS),
+                        help=f"GRU units, with --family gru ({defaults.units})")
+    parser.add_argument("--no-skip", dest="skip", action="store_false",
+                        help="with --family gru: no skip from the first audio input straight "
+                             "to the output (by default its weight starts at 1, so the GRU "
+                             "learns what the device adds)")
+    parser.add_argument("--warmup", type=count(),
+                        help="with --family gru: frames each training window runs from a zero "
+                             f"state before it is scored ({defaults.recurrent_warmup})")
     parser.add_argument("--filters", type=WholeList(1, MAX_FILTERS, MAX_BLOCKS),
                         default=defaults.filters,
                         help="filters per block, comma-separated "
@@ -42,32 +74,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--kernel-size", type=Whole(2, MAX_KERNEL_SIZE),
                         default=defaults.kernel_size,
                         help="kernel size K; block i is dilated by K**i (%(default)s)")
-    parser.add_argument("--window", type=count(), default=defaults.scored_frames,
-                        help="scored frames per training window, after the warm-up (%(default)s)")
+    parser.add_argument("--window", type=count(),
+                        help="scored frames per training window, after the warm-up "
+                             f"{both('scored_frames')}")
     parser.add_argument("--batch-size", type=count(), default=defaults.batch_size,
                         help="windows per batch (%(default)s)")
-    parser.add_argument("--epochs", type=count(), default=defaults.max_epochs,
-                        help="most Adam epochs, the chosen candidate's included (%(default)s)")
+    parser.add_argument("--epochs", type=count(),
+                        help="most Adam epochs, the chosen candidate's included "
+                             f"{both('max_epochs')}")
     parser.add_argument("--refine-iterations", type=count(0),
-                        default=defaults.refine_iterations,
                         help="L-BFGS iterations after the Adam epochs; 0 skips them "
-                             "(%(default)s)")
+                             f"{both('refine_iterations')}")
     parser.add_argument("--refine-share", type=Number(0, 1), default=defaults.refine_share,
                         help="share of the training windows L-BFGS sees whole, 0..1 "
                              "(%(default)s)")
     parser.add_argument("--max-seconds", type=seconds(), default=defaults.max_seconds,
                         help="stop after this many seconds of training, if before --epochs")
-    parser.add_argument("--patience", type=count(0), default=defaults.patience,
-                        help="stop after this many epochs without improvement (%(default)s)")
-    parser.add_argument("--learning-rate", type=Number(0, 1), default=defaults.learning_rate,
-                        help="Adam step (%(default)s)")
+    parser.add_argument("--patience", type=count(0),
+                        help="stop after this many epochs without improvement "
+                             f"{both('patience')}")
+    parser.add_argument("--learning-rate", type=Number(0, 1),
+                        help=f"Adam step {both('learning_rate')}")
     parser.add_argument("--seed", type=seed(), default=defaults.seed,
                         help="weight initialisation seed (%(default)s)")
-    parser.add_argument("--candidates", type=count(), default=defaults.candidates,
+    parser.add_argument("--candidates", type=count(),
                         help="models started from different seeds; the best after a few "
-                             "epochs is trained on (%(default)s)")
-    parser.add_argument("--name", type=model_name, default=defaults.name,
-                        help="model name for the header (%(default)s)")
+                             f"epochs is trained on {both('candidates')}")
+    parser.add_argument("--name", type=model_name,
+                        help=f"model name for the header {both('name')}")
     parser.add_argument("--force", action="store_true",
                         help="replace an earlier run's model.keras in the output folder")
 
@@ -76,6 +110,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
     from daisynet.host_sim.files import check_output_file, writable_folder
     from daisynet.training.dataset import describe, load_dataset
+    from daisynet.training.recurrent import GRU_DEFAULTS
     from daisynet.training.train import CHECKPOINT, MODEL_FILE, TrainConfig, output_files, train
 
     log = logger(args.json)
@@ -105,9 +140,27 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     if dataset.sample_rate != SAMPLE_RATE_HZ:
         log(f"warning: the dataset is at {dataset.sample_rate} Hz, but the Patch app runs at "
             f"{SAMPLE_RATE_HZ} Hz: a model trained on it is not flashed")
+    if args.family != "gru":
+        gru_only = [option for option, given in (("--units", args.units is not None),
+                                                 ("--no-skip", not args.skip),
+                                                 ("--warmup", args.warmup is not None)) if given]
+        if gru_only:
+            raise CommandError(f"{', '.join(gru_only)} shape a GRU: add --family gru")
+    # Options left unset take the family's default (TrainConfig's, a GRU's where they differ).
+    family_defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)
+                       if field.default is not dataclasses.MISSING}
+    if args.family == "gru":
+        family_defaults |= GRU_DEFAULTS
+    for option, field_name in FAMILY_DEFAULTED.items():
+        if getattr(args, option) is None:
+            setattr(args, option, family_defaults[field_name])
     config = TrainConfig(
         inputs=list(inputs),
         target=target,
+        family=args.family,
+        units=args.units,
+        skip=args.skip,
+        recurrent_warmup=args.warmup,
         filters=args.filters,
         kernel_size=args.kernel_size,
         scored_frames=args.window,
