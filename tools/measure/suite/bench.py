@@ -16,16 +16,16 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
+from time import perf_counter
 
 import numpy as np
 
 from daisynet.host_sim.files import write_text
 from daisynet.training.dataset import Dataset
 from daisynet.training.metrics import esr
-from daisynet.training.model import build_model, predict_sequence
+from daisynet.training.model import build_for, predict_sequence
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.train import MODEL_FILE, TrainConfig, train, training_windows
 from daisynet.training.windows import Split, gap_free_ranges
@@ -55,11 +55,10 @@ def predictions(model, dataset: Dataset, config: TrainConfig, ranges: list[Split
     """The model's output over ``ranges`` of ``dataset``, each from zero state, at the frames'
     own places in a (frames,) array (NaN elsewhere)."""
     inputs = dataset.select(config.inputs)
-    warmup = config.architecture().receptive_field
     out = np.full(dataset.frames, np.nan, dtype=np.float32)
     for part in ranges:
         out[part.start : part.stop] = predict_sequence(model, inputs[part.start : part.stop],
-                                                       warmup)[:, 0]
+                                                       config.warmup)[:, 0]
     return out
 
 
@@ -78,35 +77,51 @@ def _scored_mse(warmup: int):
     return loss
 
 
+def _out_of_time(started: float, seconds: float) -> bool:
+    return perf_counter() - started >= seconds
+
+
+def _budget(started: float, seconds: float):
+    """A Keras callback that ends ``fit`` after the batch that spends ``seconds`` since
+    ``started``."""
+    keras = import_keras()
+
+    class Budget(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if _out_of_time(started, seconds):
+                self.model.stop_training = True
+
+    return Budget()
+
+
 def plain_fit(dataset: Dataset, config: TrainConfig, seconds: float,
               log: Callable[[str], None]) -> dict:
     """The plain loop: ``config``'s architecture from its seed, Keras ``fit`` with Adam at
-    PLAIN_LEARNING_RATE on ``train``'s training windows, one epoch at a time until the next
-    would end further past ``seconds`` than stopping now falls short; the weights with the best
-    validation loss are kept. Returns the model, epochs and seconds."""
+    PLAIN_LEARNING_RATE on ``train``'s training windows until ``seconds`` are spent (checked
+    after every batch; at least one batch), the validation loss after every epoch and at the
+    end; the weights with the best validation loss are kept. Returns the model, epochs
+    (a cut-short last one counted) and seconds."""
     keras = import_keras()
     windows, energy = training_windows(dataset, config)
-    warmup = config.architecture().receptive_field
-    model = build_model(config.architecture(), seed=config.seed, name="plain")
+    model = build_for(config.architecture(), seed=config.seed, name="plain")
     model.compile(optimizer=keras.optimizers.Adam(PLAIN_LEARNING_RATE),
-                  loss=_scored_mse(warmup))
+                  loss=_scored_mse(config.warmup))
     (x, y), (val_x, val_y) = windows["train"], windows["validation"]
     best_loss, best_weights, epochs = float("inf"), model.get_weights(), 0
-    started = time.perf_counter()
-    while True:
-        epoch_started = time.perf_counter()
-        model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0)
+    started = perf_counter()
+    budget = _budget(started, seconds)
+    while epochs == 0 or not _out_of_time(started, seconds):
+        model.fit(x, y, batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0,
+                  callbacks=[budget])
         val_loss = float(model.evaluate(val_x, val_y, batch_size=config.batch_size, verbose=0))
         epochs += 1
         if val_loss < best_loss:
             best_loss, best_weights = val_loss, model.get_weights()
-        now = time.perf_counter()
         log(f"    plain epoch {epochs}: val_esr {val_loss / energy['validation']:.4f} (best "
-            f"{best_loss / energy['validation']:.4f})  {now - started:.0f}/{seconds:.0f} s")
-        if now - started + (now - epoch_started) / 2 >= seconds:
-            break
+            f"{best_loss / energy['validation']:.4f})  "
+            f"{perf_counter() - started:.0f}/{seconds:.0f} s")
     model.set_weights(best_weights)
-    return {"model": model, "epochs": epochs, "seconds": time.perf_counter() - started,
+    return {"model": model, "epochs": epochs, "seconds": perf_counter() - started,
             "best_val_esr": best_loss / energy["validation"]}
 
 
@@ -209,7 +224,7 @@ def run_suite(devices: list, sizes: list, seconds: float, out_dir: Path,
                 f"{product['train_seconds']:.0f} s")
             plain = plain_fit(dataset, config, product["train_seconds"], log)
             ranges = test_ranges(product)
-            frames = scored_frames(ranges, arch.receptive_field, dataset.source.get("gaps", []))
+            frames = scored_frames(ranges, config.warmup, dataset.source.get("gaps", []))
             product_model = keras.saving.load_model(run_dir / MODEL_FILE, compile=False)
             predicted = {"product": predictions(product_model, dataset, config, ranges),
                          "plain": predictions(plain["model"], dataset, config, ranges)}

@@ -37,6 +37,8 @@ MODEL_SIZES: tuple[ModelSize, ...] = (
               lambda inputs: {}),
     ModelSize("largest", "the widest wavenet of the default depth that plan says fits at "
               "48 kHz", largest_wavenet),
+    ModelSize("gru32", "a GRU of 32 units, the dry input skipped to its output",
+              lambda inputs: {"family": "gru", "units": 32}),
 )
 SIZE_NAMES = tuple(size.name for size in MODEL_SIZES)
 

@@ -42,20 +42,49 @@ def test_a_tiny_suite_trains_both_ways_and_writes_its_table_report_and_plots(tmp
     assert bench.HEADER in lines and any("plain epoch 1" in line for line in lines)
 
 
-def test_the_plain_loop_runs_for_the_product_s_time_keeping_its_best_validation_weights():
-    from daisynet.tools.measure.suite.material import INPUTS, TARGET, make_device_dataset
+class _Clock:
+    """perf_counter for the plain loop: one second passes per reading, whatever the host."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+def _tiny_config(**options):
+    from daisynet.tools.measure.suite.material import INPUTS, TARGET
     from daisynet.training.train import TrainConfig
 
+    return TrainConfig(inputs=INPUTS, target=TARGET, filters=(2, 2), kernel_size=2,
+                       scored_frames=256, batch_size=64, **options)
+
+
+def test_the_plain_loop_spends_its_budget_keeping_its_best_validation_weights(monkeypatch):
+    from daisynet.tools.measure.suite.material import make_device_dataset
+
+    monkeypatch.setattr(bench, "perf_counter", _Clock())
     dataset = make_device_dataset(device("overdrive"), 4.0)
-    config = TrainConfig(inputs=INPUTS, target=TARGET, filters=(2, 2), kernel_size=2,
-                         scored_frames=256)
-    plain = bench.plain_fit(dataset, config, 0.0, lambda line: None)
-    assert plain["epochs"] == 1  # a budget already spent still trains one epoch
     lines = []
-    plain = bench.plain_fit(dataset, config, plain["seconds"] * 3, lines.append)
-    assert plain["epochs"] >= 2
+    plain = bench.plain_fit(dataset, _tiny_config(), 30.0, lines.append)
+    assert plain["epochs"] >= 2 and len(lines) == plain["epochs"]
+    assert 30.0 <= plain["seconds"] <= 33.0  # stopped at the batch that spent the budget
     best = min(float(line.split("val_esr ")[1].split()[0]) for line in lines)
     assert plain["best_val_esr"] == pytest.approx(best, abs=1e-4)
+
+
+def test_the_plain_loop_trains_a_gru_as_train_builds_it(monkeypatch):
+    from daisynet.tools.measure.suite.material import make_device_dataset
+
+    monkeypatch.setattr(bench, "perf_counter", _Clock())
+    dataset = make_device_dataset(device("overdrive"), 2.0)
+    config = _tiny_config(family="gru", units=3, recurrent_warmup=64)
+    lines = []
+    plain = bench.plain_fit(dataset, config, 0.0, lines.append)
+    # A budget already spent still trains one batch, and is scored on validation.
+    assert plain["epochs"] == 1 and len(lines) == 1
+    assert [layer.name for layer in plain["model"].layers if "gru" in layer.name] == ["gru"]
 
 
 def test_esr_per_knob_bin_and_the_loudest_excerpt():
