@@ -62,7 +62,7 @@ def predictions(model, dataset: Dataset, config: TrainConfig, ranges: list[Split
     return out
 
 
-def test_ranges(report: dict) -> list[Split]:
+def recorded_test_split(report: dict) -> list[Split]:
     """The test split a ``train`` report records."""
     test = report["splits"]["test"]
     return [Split("test", test["first_frame"], test["first_frame"] + test["frames"])]
@@ -223,7 +223,7 @@ def run_suite(devices: list, sizes: list, seconds: float, out_dir: Path,
             log(f"[{number}/{runs}] {device.name}, {size.name}: plain loop for "
                 f"{product['train_seconds']:.0f} s")
             plain = plain_fit(dataset, config, product["train_seconds"], log)
-            ranges = test_ranges(product)
+            ranges = recorded_test_split(product)
             frames = scored_frames(ranges, config.warmup, dataset.source.get("gaps", []))
             product_model = keras.saving.load_model(run_dir / MODEL_FILE, compile=False)
             predicted = {"product": predictions(product_model, dataset, config, ranges),
