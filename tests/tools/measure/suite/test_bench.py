@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from daisynet.tools.cli import main
-from daisynet.tools.measure.suite import bench, sizes
+from daisynet.tools.measure.suite import bench
 from daisynet.tools.measure.suite.devices import device
-from daisynet.tools.measure.suite.sizes import MODEL_SIZES, model_size
+from daisynet.tools.measure.suite.sizes import model_size
 from daisynet.training.dataset import load_dataset
 from tests.conftest import require_tool
 
@@ -99,26 +99,6 @@ def test_esr_per_knob_bin_and_the_loudest_excerpt():
     loud[250:260] = 5.0
     excerpt = bench.loudest_excerpt(loud, frames, 20)
     assert excerpt[0] <= 250 and excerpt[-1] >= 259 and np.all(np.diff(excerpt) == 1)
-
-
-def test_model_sizes_default_to_train_s_choice_and_the_largest_that_plan_fits(monkeypatch):
-    from daisynet.tools.measure import plan
-
-    assert model_size("default").config(2) == {}
-    asked = []
-
-    def fits_up_to_seven_filters(arch):
-        asked.append(arch)
-        return max(arch.filters) <= 7
-
-    monkeypatch.setattr(plan, "fits_at", fits_up_to_seven_filters)
-    sizes.largest_wavenet.cache_clear()
-    try:
-        assert model_size("largest").config(2) == {"filters": (7, 7, 7, 7), "kernel_size": 4}
-    finally:
-        sizes.largest_wavenet.cache_clear()
-    assert asked and all(arch.inputs == 2 for arch in asked)
-    assert len({size.name for size in MODEL_SIZES}) == len(MODEL_SIZES)
 
 
 def test_the_suite_refuses_an_earlier_run_s_results_without_force(tmp_path, capsys):
