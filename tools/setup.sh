@@ -93,7 +93,8 @@ if [ "${#packages[@]}" -gt 0 ]; then
 fi
 
 extras=""
-[ "$job" = test ] && extras="[test]"
+# The tests run a tiny device suite (tools/measure/suite/), so they need its extra too.
+[ "$job" = test ] && extras="[test,suite]"
 stamp=".venv/.daisynet-installed"
 wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
 if [ ! -x .venv/bin/python ]; then
