@@ -126,7 +126,37 @@ class QuantizedConvLayer:
         return np.asarray(out, dtype=self.fmt.dtype).reshape(frames, layer.out_channels)
 
 
-class GruSimulator:
+class _Stream:
+    """What both simulators share: ``process`` checks a block's shape and hands it to the
+    family's ``_process_rows`` in pieces the CMSIS matrix functions take; ``render`` runs a
+    whole signal in blocks."""
+
+    spec: AnyModelSpec
+
+    def _process_rows(self, block: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(frames, inputs) float32 -> (frames, outputs) float32, for any number of frames."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.spec.inputs:
+            raise ValueError(
+                f"expected (frames, {self.spec.inputs}) input, got shape {block.shape}"
+            )
+        if block.shape[0] == 0:
+            return np.zeros((0, self.spec.outputs), np.float32)
+        if block.shape[0] > MAX_MATRIX_ROWS:
+            return np.concatenate([self.process(block[start : start + MAX_MATRIX_ROWS])
+                                   for start in range(0, block.shape[0], MAX_MATRIX_ROWS)])
+        return self._process_rows(block)
+
+    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES,
+               progress: bool = False) -> np.ndarray:
+        """Run a whole (frames, inputs) signal from the current state in blocks."""
+        return render_in_blocks(self.process, self.spec.outputs, inputs, block_size, progress)
+
+
+class GruSimulator(_Stream):
     """Streams audio through a GRU spec block by block, state carried between calls, with the
     calls and order of the firmware's CMSIS backend (firmware/core/gru_cmsis_backend.h) and
     its activations (host_sim.activations): per block, the input projection and the skip as
@@ -152,18 +182,8 @@ class GruSimulator:
         """Back to silence, as after power-up."""
         self.state = np.zeros(self.units, np.float32)
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """(frames, inputs) float32 -> (frames, outputs) float32, for any number of frames."""
-        block = np.asarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[1] != self.spec.inputs:
-            raise ValueError(
-                f"expected (frames, {self.spec.inputs}) input, got shape {block.shape}"
-            )
-        if block.shape[0] == 0:
-            return np.zeros((0, self.spec.outputs), np.float32)
-        if block.shape[0] > MAX_MATRIX_ROWS:
-            return np.concatenate([self.process(block[start : start + MAX_MATRIX_ROWS])
-                                   for start in range(0, block.shape[0], MAX_MATRIX_ROWS)])
+    def _process_rows(self, block: np.ndarray) -> np.ndarray:
+        """``process`` for 1..MAX_MATRIX_ROWS frames of checked float32 input."""
         frames, units = block.shape[0], self.units
         x = np.ascontiguousarray(block)
         projection = dsp.arm_add_f32(_mat_mult(x, self.input_weights).reshape(-1),
@@ -186,13 +206,8 @@ class GruSimulator:
         self.state = h
         return out
 
-    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES,
-               progress: bool = False) -> np.ndarray:
-        """Run a whole (frames, inputs) signal from the current state in blocks."""
-        return render_in_blocks(self.process, self.spec.outputs, inputs, block_size, progress)
 
-
-class Simulator:
+class Simulator(_Stream):
     """Streams audio through a model block by block; state persists between calls. Float32
     specs run in float32, q15/q7 specs in integers (floats in and out at the edges). A GRU
     spec gets a GruSimulator (same interface), so every caller runs either family."""
@@ -215,18 +230,8 @@ class Simulator:
         for layer in self.layers:
             layer.reset()
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        """(frames, inputs) float32 -> (frames, outputs) float32, for any number of frames."""
-        block = np.asarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[1] != self.spec.inputs:
-            raise ValueError(
-                f"expected (frames, {self.spec.inputs}) input, got shape {block.shape}"
-            )
-        if block.shape[0] == 0:
-            return np.zeros((0, self.spec.outputs), np.float32)
-        if block.shape[0] > MAX_MATRIX_ROWS:
-            return np.concatenate([self.process(block[start : start + MAX_MATRIX_ROWS])
-                                   for start in range(0, block.shape[0], MAX_MATRIX_ROWS)])
+    def _process_rows(self, block: np.ndarray) -> np.ndarray:
+        """``process`` for 1..MAX_MATRIX_ROWS frames of checked float32 input."""
         if self.spec.quantized:
             x = quantize_inputs(block, self.spec.format, self.spec.input_frac_bits)
             return dequantize(self.process_fixed(x), self.spec.output_frac_bits)
@@ -248,10 +253,6 @@ class Simulator:
             x = layer.process(x)
         return x
 
-    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES,
-               progress: bool = False) -> np.ndarray:
-        """Run a whole (frames, inputs) signal from the current state in blocks."""
-        return render_in_blocks(self.process, self.spec.outputs, inputs, block_size, progress)
 
 
 def render_in_blocks(

@@ -211,25 +211,26 @@ def run_qemu(elf: Path, words: list[str], work: Path, what: str) -> str:
     return result.stdout
 
 
-def _build_status_harness() -> Path:
-    """Cross-compile (or reuse) firmware/emulator/status_harness.cc, linked like the Daisy apps
-    (newlib-nano, no float printf)."""
+def _build_harness(name: str, core_headers: list[str]) -> Path:
+    """Cross-compile (or reuse) firmware/emulator/NAME.cc, which includes ``core_headers`` of
+    firmware/core, linked like the Daisy apps (the Daisy's flags, newlib-nano, no float
+    printf); returns the ELF."""
     gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
-    sources = [CORE / "patch_status.h", EMULATOR / "status_harness.cc",
+    sources = [*(CORE / header for header in core_headers), EMULATOR / f"{name}.cc",
                EMULATOR / "semihosting.h", EMULATOR / "startup.c", EMULATOR / "mps2_an500.ld"]
 
     def build(out_dir: Path) -> None:
-        objects = [out_dir / "status_harness.o", out_dir / "startup.o"]
+        objects = [out_dir / f"{name}.o", out_dir / "startup.o"]
         _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, f"-I{CORE}", f"-I{EMULATOR}", "-c",
-                    str(EMULATOR / "status_harness.cc"), "-o", str(objects[0])])
+                    str(EMULATOR / f"{name}.cc"), "-o", str(objects[0])])
         _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
                     str(objects[1])])
         _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
-                    *map(str, objects), "-o", str(out_dir / "status_harness.elf")])
+                    *map(str, objects), "-o", str(out_dir / f"{name}.elf")])
 
-    out_dir = cached_build("m7-status", sources,
+    out_dir = cached_build(f"m7-{name}", sources,
                            COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS, build)
-    return out_dir / "status_harness.elf"
+    return out_dir / f"{name}.elf"
 
 
 def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, list[str]]:
@@ -237,7 +238,7 @@ def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, lis
     in host_sim.native.STATUS_FIELDS), as the emulated Cortex-M7 formats them with
     newlib-nano."""
     with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
-        printed = run_qemu(_build_status_harness(),
+        printed = run_qemu(_build_harness("status_harness", ["patch_status.h"]),
                            ["status_harness", model_name,
                             *(str(status[name]) for name in STATUS_FIELDS)],
                            Path(scratch), "status text")
@@ -250,26 +251,6 @@ def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, lis
     return status_lines[0], oled
 
 
-def _build_activations_harness() -> Path:
-    """Cross-compile (or reuse) firmware/emulator/activations_harness.cc with the Daisy's flags."""
-    gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
-    sources = [CORE / "gru_activations.h", EMULATOR / "activations_harness.cc",
-               EMULATOR / "semihosting.h", EMULATOR / "startup.c", EMULATOR / "mps2_an500.ld"]
-
-    def build(out_dir: Path) -> None:
-        objects = [out_dir / "activations_harness.o", out_dir / "startup.o"]
-        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, f"-I{CORE}", f"-I{EMULATOR}", "-c",
-                    str(EMULATOR / "activations_harness.cc"), "-o", str(objects[0])])
-        _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
-                    str(objects[1])])
-        _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
-                    *map(str, objects), "-o", str(out_dir / "activations_harness.elf")])
-
-    out_dir = cached_build("m7-activations", sources,
-                           COMMON_FLAGS + C_FLAGS + CXX_FLAGS + LINK_FLAGS, build)
-    return out_dir / "activations_harness.elf"
-
-
 def activations_on_m7(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(FastTanh, FastSigmoid) of float32 ``x`` as the emulated Cortex-M7 computes them
     (firmware/core/gru_activations.h, the Daisy's flags)."""
@@ -277,7 +258,7 @@ def activations_on_m7(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
         work = Path(scratch)
         x.tofile(work / "input.f32")
-        printed = run_qemu(_build_activations_harness(),
+        printed = run_qemu(_build_harness("activations_harness", ["gru_activations.h"]),
                            ["activations_harness", "input.f32", "output.f32", str(x.size)],
                            work, f"{x.size} activations")
         if f"daisynet-activations count={x.size}" not in printed:
