@@ -66,6 +66,26 @@ def conv_layers(model) -> list[tuple[int, int, int, int, bool]]:
     return layers
 
 
+def checked_arguments(theta: np.ndarray, x: np.ndarray, y: np.ndarray, parameters: int,
+                      inputs: int, outputs: int, warmup: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An objective's (theta, x, y) as contiguous float32, or ValueError saying what does not
+    fit: ``parameters`` values, windows of (count, frames, ``inputs``) and (count, frames,
+    ``outputs``), longer than the ``warmup``. (The C++ kernels trust their arguments.)"""
+    theta = np.ascontiguousarray(theta, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if theta.shape != (parameters,):
+        raise ValueError(f"expected {parameters} parameters, got {theta.shape}")
+    if x.ndim != 3 or x.shape[2] != inputs or y.shape != x.shape[:2] + (outputs,):
+        raise ValueError(f"windows of shape {x.shape} and {y.shape} do not fit a model of "
+                         f"{inputs} inputs and {outputs} outputs")
+    if not warmup < x.shape[1]:
+        raise ValueError(f"windows of {x.shape[1]} frames leave none after the "
+                         f"{warmup}-frame warm-up")
+    return theta, x, y
+
+
 class NativeObjective:
     """``objective(theta, x, y)`` -> (masked mean square error, its gradient): ``theta`` is
     ``model.trainable_variables`` flattened in order, ``x``/``y`` the (windows, frames,
@@ -88,18 +108,8 @@ class NativeObjective:
 
     def __call__(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray
                  ) -> tuple[float, np.ndarray]:
-        theta = np.ascontiguousarray(theta, dtype=np.float32)
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        y = np.ascontiguousarray(y, dtype=np.float32)
-        if theta.shape != (self.parameters,):
-            raise ValueError(f"expected {self.parameters} parameters, got {theta.shape}")
-        if x.ndim != 3 or x.shape[2] != self._inputs or y.shape != x.shape[:2] + (
-                self._outputs,):
-            raise ValueError(f"windows of shape {x.shape} and {y.shape} do not fit a model of "
-                             f"{self._inputs} inputs and {self._outputs} outputs")
-        if not self.warmup < x.shape[1]:
-            raise ValueError(f"windows of {x.shape[1]} frames leave none after the "
-                             f"{self.warmup}-frame warm-up")
+        theta, x, y = checked_arguments(theta, x, y, self.parameters, self._inputs,
+                                        self._outputs, self.warmup)
         gradient = np.zeros(self.parameters, dtype=np.float64)
         loss = self._function(
             self._layer_count, *[a.ctypes.data_as(_INT_P) for a in self._layer_arrays],

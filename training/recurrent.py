@@ -19,7 +19,7 @@ import numpy as np
 from daisynet.host_sim.cache import cached_build
 from daisynet.host_sim.model_defn import GruArchitecture
 from daisynet.host_sim.native import NativeBuildError, _compiler, _run
-from daisynet.training.native_objective import COMPILE_FLAGS, LINK_FLAGS
+from daisynet.training.native_objective import COMPILE_FLAGS, LINK_FLAGS, checked_arguments
 from daisynet.training.quiet_keras import import_keras
 
 SOURCE = Path(__file__).resolve().parent / "native" / "gru_loss_gradient.cc"
@@ -101,18 +101,8 @@ class GruObjective:
     def __call__(self, theta: np.ndarray, x: np.ndarray, y: np.ndarray
                  ) -> tuple[float, np.ndarray]:
         arch = self.arch
-        theta = np.ascontiguousarray(theta, dtype=np.float32)
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        y = np.ascontiguousarray(y, dtype=np.float32)
-        if theta.shape != (self.parameters,):
-            raise ValueError(f"expected {self.parameters} parameters, got {theta.shape}")
-        if x.ndim != 3 or x.shape[2] != arch.inputs or y.shape != x.shape[:2] + (
-                arch.outputs,):
-            raise ValueError(f"windows of shape {x.shape} and {y.shape} do not fit a model of "
-                             f"{arch.inputs} inputs and {arch.outputs} outputs")
-        if not self.warmup < x.shape[1]:
-            raise ValueError(f"windows of {x.shape[1]} frames leave none after the "
-                             f"{self.warmup}-frame warm-up")
+        theta, x, y = checked_arguments(theta, x, y, self.parameters, arch.inputs,
+                                        arch.outputs, self.warmup)
         gradient = np.zeros(self.parameters, dtype=np.float64)
         loss = self._function(arch.inputs, arch.units, arch.outputs,
                               theta.ctypes.data_as(_FLOAT_P), x.ctypes.data_as(_FLOAT_P),
