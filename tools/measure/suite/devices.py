@@ -17,7 +17,7 @@ here: ``require_packages`` says so in one line when they are missing.
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
+import importlib.util
 import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,13 +37,10 @@ class SuitePackagesMissingError(RuntimeError):
 
 
 def require_packages() -> None:
-    """Raise SuitePackagesMissingError, in one line, unless every suite package imports."""
-    missing = []
-    for package in SUITE_PACKAGES:
-        try:
-            importlib.import_module(package)
-        except ImportError:
-            missing.append(package)
+    """Raise SuitePackagesMissingError, in one line, unless every suite package is installed.
+    Found, not imported: importing dawdreamer into a process that has loaded TensorFlow
+    crashes it (a segmentation fault), so it is imported only in the child that renders."""
+    missing = [package for package in SUITE_PACKAGES if importlib.util.find_spec(package) is None]
     if missing:
         raise SuitePackagesMissingError(
             f"the device suite needs {' and '.join(missing)} (optional extras, only for the "

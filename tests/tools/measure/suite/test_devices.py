@@ -1,5 +1,9 @@
+
 """The suite's devices: each knob reaches its device, block by block, as the dataset records
 it."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -74,19 +78,28 @@ def test_a_knob_step_reaches_the_device_at_its_block_s_first_sample(name):
 
 
 def test_missing_packages_are_named_in_one_line_with_the_install_command(monkeypatch):
-    real_import = devices.importlib.import_module
+    real_find_spec = devices.importlib.util.find_spec
 
     def without_dawdreamer(name):
-        if name == "dawdreamer":
-            raise ImportError("No module named 'dawdreamer'")
-        return real_import(name)
+        return None if name == "dawdreamer" else real_find_spec(name)
 
-    monkeypatch.setattr(devices.importlib, "import_module", without_dawdreamer)
+    monkeypatch.setattr(devices.importlib.util, "find_spec", without_dawdreamer)
     with pytest.raises(devices.SuitePackagesMissingError) as caught:
         devices.require_packages()
     assert "\n" not in str(caught.value)
     assert "dawdreamer" in str(caught.value) and "pedalboard" not in str(caught.value)
     assert "pip install 'daisynet[suite]'" in str(caught.value)
+
+
+def test_checking_the_packages_after_tensorflow_loaded_does_not_crash():
+    """Importing dawdreamer into a process that has loaded TensorFlow is a segmentation fault:
+    the check must only look for it (the whole test run loads TensorFlow first)."""
+    check = ("from daisynet.training.quiet_keras import import_keras; import_keras(); "
+             "from daisynet.tools.measure.suite.devices import require_packages; "
+             "require_packages(); print('checked')")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and "checked" in result.stdout, result.stderr[-2000:]
 
 
 def test_an_unknown_device_names_the_choices():
