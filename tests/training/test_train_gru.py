@@ -98,6 +98,16 @@ def test_gru_options_without_the_gru_family_are_refused(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_wavenet_options_with_the_gru_family_are_refused(tmp_path, capsys):
+    knob_filter_dataset(0.2, tmp_path / "filter")
+    for option in (["--filters", "4,4"], ["--kernel-size", "3"]):
+        assert main(["train", str(tmp_path / "filter.wav"), "-o", str(tmp_path / "run"),
+                     "--family", "gru", *option]) == 1
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and option[0] in error and "--units" in error
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(("inputs", "skip", "expected"), [
     (["knob_1", "audio_in_1"], True, 1),
     (["audio_in_2", "knob_1", "audio_in_1"], True, 0),

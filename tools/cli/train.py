@@ -68,12 +68,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="with --family gru: frames each training window runs from a zero "
                              f"state before it is scored ({defaults.recurrent_warmup})")
     parser.add_argument("--filters", type=WholeList(1, MAX_FILTERS, MAX_BLOCKS),
-                        default=defaults.filters,
-                        help="filters per block, comma-separated "
+                        help="wavenet filters per block, comma-separated "
                              f"({','.join(map(str, defaults.filters))})")
     parser.add_argument("--kernel-size", type=Whole(2, MAX_KERNEL_SIZE),
-                        default=defaults.kernel_size,
-                        help="kernel size K; block i is dilated by K**i (%(default)s)")
+                        help="wavenet kernel size K; block i is dilated by K**i "
+                             f"({defaults.kernel_size})")
     parser.add_argument("--window", type=count(),
                         help="scored frames per training window, after the warm-up "
                              f"{both('scored_frames')}")
@@ -119,6 +118,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
                                                  ("--warmup", args.warmup is not None)) if given]
         if gru_only:
             raise CommandError(f"{', '.join(gru_only)} shape a GRU: add --family gru")
+    else:
+        wavenet_only = [option for option, given in (
+            ("--filters", args.filters is not None),
+            ("--kernel-size", args.kernel_size is not None)) if given]
+        if wavenet_only:
+            raise CommandError(f"{', '.join(wavenet_only)} shape a wavenet; a GRU's size is "
+                               "--units")
     log = logger(args.json)
     peek = load_dataset(args.dataset)
     inputs = args.inputs or peek.source.get("suggested_inputs")
@@ -161,8 +167,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         units=args.units,
         skip=args.skip,
         recurrent_warmup=args.warmup,
-        filters=args.filters,
-        kernel_size=args.kernel_size,
+        filters=TrainConfig.filters if args.filters is None else args.filters,
+        kernel_size=TrainConfig.kernel_size if args.kernel_size is None else args.kernel_size,
         scored_frames=args.window,
         batch_size=args.batch_size,
         max_epochs=args.epochs,
