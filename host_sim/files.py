@@ -24,30 +24,43 @@ def same_file(a: str | Path, b: str | Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def writable_folder(folder: str | Path) -> Path:
-    """Creates ``folder`` if needed and proves a file can be written in it."""
+def check_writable_folder(folder: str | Path) -> Path:
+    """Proves a file can be written in ``folder``, or, if it is not there yet, that it can be
+    created: in its nearest existing parent. Creates nothing, so a command refused later has
+    changed nothing."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OutputPathError(f"{folder}: is a file, not a folder")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"{existing}: is a file, not a folder")
+    try:
+        # os.access ignores root's privileges and some file systems (read-only mounts do
+        # not), so writing a file is the only reliable test.
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".daisynet-probe-"):
+            pass
+    except OSError as err:
+        what = "write there" if existing == folder else f"create it in {existing}"
+        raise OutputPathError(f"{folder}: cannot {what} ({err.strerror or err})") from err
+    return folder
+
+
+def writable_folder(folder: str | Path) -> Path:
+    """Creates ``folder`` if needed, once ``check_writable_folder`` has proved it can."""
+    folder = check_writable_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputPathError(f"{folder}: cannot create the output folder "
                               f"({err.strerror or err})") from err
-    try:
-        # os.access ignores root's privileges and some file systems (read-only mounts do
-        # not), so writing a file is the only reliable test.
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".daisynet-probe-"):
-            pass
-    except OSError as err:
-        raise OutputPathError(f"{folder}: cannot write there ({err.strerror or err})") from err
     return folder
 
 
 def check_output_file(path: str | Path, inputs: Iterable[str | Path | None] = (),
                       replace: bool = True) -> Path:
     """``path`` if the command may write it: not a folder, not one of ``inputs``, in a folder
-    it can write (created if needed), and, with ``replace=False``, not there yet."""
+    it can write or create (``atomic_output`` creates it when it writes), and, with
+    ``replace=False``, not there yet."""
     path = Path(path)
     if path.is_dir():
         raise OutputPathError(f"{path}: is a folder; give a file name")
@@ -59,7 +72,7 @@ def check_output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()
         raise OutputPathError(f"{path}: already exists")
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputPathError(f"{path}: is read-only; make it writable or write elsewhere")
-    writable_folder(path.parent)
+    check_writable_folder(path.parent)
     return path
 
 
@@ -82,12 +95,14 @@ def _umask() -> int:
 @contextlib.contextmanager
 def atomic_output(path: str | Path, replace: bool = True) -> Iterator[Path]:
     """Yields a temporary path beside ``path`` (same suffix, so writers that go by the suffix
-    work) to write the whole output to; on leaving without an exception it is flushed to disk
-    and renamed to ``path``. On any exception, KeyboardInterrupt included, the temporary file is
-    removed and ``path`` is untouched. With ``replace=False`` an existing ``path`` is never
-    replaced, also not one that appeared while writing: then ``OutputExistsError``."""
+    work; its folder created if needed) to write the whole output to; on leaving without an
+    exception it is flushed to disk and renamed to ``path``. On any exception, KeyboardInterrupt
+    included, the temporary file is removed and ``path`` is untouched. With ``replace=False``
+    an existing ``path`` is never replaced, also not one that appeared while writing: then
+    ``OutputExistsError``."""
     path = Path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
                                                   suffix=f".partial{path.suffix}")
     except OSError as err:
@@ -144,11 +159,10 @@ def write_text(path: str | Path, text: str, replace: bool = True) -> Path:
 
 
 def write_texts(texts: dict[Path, str], replace: bool = True) -> None:
-    """Writes each text to its path (folders created); all are renamed into place only once all
+    """Writes each text to its path; all are renamed into place only once all
     are written, so a failure leaves every earlier file as it was, never a mismatched set."""
     with contextlib.ExitStack() as renames:
         for path, text in texts.items():
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
             renames.enter_context(atomic_output(path, replace)).write_text(text)
 
 

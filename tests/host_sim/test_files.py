@@ -2,6 +2,7 @@
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,40 @@ def test_a_temporary_file_that_cannot_be_made_names_the_output_not_the_temporary
         pass
     assert str(raised.value) == (f"{tmp_path / 'out.wav'}: could not write it (Read-only file "
                                  "system); nothing was written")
+
+
+def test_checking_an_output_in_a_new_folder_creates_nothing_and_writing_creates_it(tmp_path):
+    from daisynet.host_sim.files import check_output_file
+
+    out = tmp_path / "new" / "deeper" / "model_defn.h"
+    assert check_output_file(out) == out
+    assert list(tmp_path.iterdir()) == []
+    write_text(out, "header")
+    assert out.read_text() == "header"
+
+
+def test_an_output_folder_under_a_file_is_refused_in_one_line(tmp_path):
+    from daisynet.host_sim.files import OutputPathError, check_output_file
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OutputPathError, match=r"notes\.txt: is a file, not a folder$"):
+        check_output_file(tmp_path / "notes.txt" / "sub" / "out.wav")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_folder_that_cannot_be_created_is_refused_before_any_work(tmp_path, monkeypatch):
+    import tempfile
+
+    from daisynet.host_sim.files import OutputPathError, check_output_file
+
+    probed = []
+
+    def read_only(*args, dir=None, **kwargs):
+        probed.append(Path(dir))
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    with pytest.raises(OutputPathError, match=f"new: cannot create it in {tmp_path} "
+                                              r"\(Permission denied\)$"):
+        check_output_file(tmp_path / "new" / "out.wav")
+    assert probed == [tmp_path] and list(tmp_path.iterdir()) == []

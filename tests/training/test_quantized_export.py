@@ -180,6 +180,10 @@ def test_cli_exports_a_quantized_header_from_a_calibration_wav(tmp_path, random_
         capsys.readouterr()
         assert main(["verify", str(model), "--header", str(header), "--engine", engine]) == 0
         assert "and the golden outputs" in capsys.readouterr().out, engine
+    # a float export over it leaves no report that describes the replaced q15 header
+    assert main(["export", str(model), "-o", str(header)]) == 0
+    assert not report_path(header).exists()
+    assert f"removed {report_path(header)}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("engine", ["python", "native"])

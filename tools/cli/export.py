@@ -119,6 +119,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             golden_frames=args.golden_frames,
             metadata=metadata,
         )
+        stale = report_path(header)
+        if stale.exists():  # it described the quantized header this float one replaced
+            stale.unlink()
+            log(f"removed {stale}: it reported on the quantized header {header} replaced")
     arch = spec.architecture()
     receptive_field = arch.receptive_field if spec.family == "wavenet" else None
     shape = (f"receptive field {receptive_field}" if receptive_field is not None

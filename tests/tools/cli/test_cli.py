@@ -265,7 +265,7 @@ def test_simulate_never_writes_over_its_input(tmp_path, exported, capsys):
 @pytest.mark.parametrize("where, message", [
     ("folder", "is a folder"),
     ("file/out", "is a file, not a folder"),
-    ("file/deeper/out", "cannot create the output folder"),
+    ("file/deeper/out", "file: is a file, not a folder"),
 ])
 def test_bad_output_paths_are_one_line_before_any_work(tmp_path, exported, capsys, where,
                                                        message):
@@ -288,6 +288,16 @@ def test_bad_output_paths_are_one_line_before_any_work(tmp_path, exported, capsy
         argv = [command, str(tmp_path / "data.wav")] if command == "train" else [command]
         assert main([*argv, "-o", str(tmp_path / "file")]) == 1
         one_line_error(capsys, "is a file, not a folder")
+
+
+def test_an_export_refused_after_its_path_checks_leaves_no_new_folder(tmp_path, exported,
+                                                                       capsys):
+    model_path, _ = exported
+    soundfile.write(tmp_path / "mono.wav", np.zeros(480, dtype=np.float32), 48_000)
+    assert main(["export", str(model_path), "-o", str(tmp_path / "new" / "model_defn.h"),
+                 "--golden-input", str(tmp_path / "mono.wav")]) == 1
+    one_line_error(capsys, "mono.wav")
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_bad_output_extension_fails_before_rendering(tmp_path, exported, capsys, monkeypatch):
