@@ -32,7 +32,6 @@ from daisynet.host_sim.m7 import M7Engine
 from daisynet.host_sim.model_defn import (
     AnyModelSpec,
     Architecture,
-    ConvLayer,
     GruArchitecture,
     ModelSpec,
     read_header,
@@ -44,7 +43,7 @@ from daisynet.host_sim.model_defn.spec import (
     MAX_GRU_UNITS,
     NUMBER_FORMATS,
 )
-from daisynet.host_sim.quantize import random_gru_spec, refuse_unquantizable
+from daisynet.host_sim.quantize import random_gru_spec, random_spec, refuse_unquantizable
 from daisynet.tools.text import plural
 
 SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
@@ -80,28 +79,11 @@ def quantized_header(spec: ModelSpec, number_format: str, path: Path,
     return path
 
 
-def random_spec(arch: Architecture, seed: int = 0) -> ModelSpec:
-    """``arch`` with random weights (Glorot-like scale), as training would start it."""
-    rng = np.random.default_rng(seed)
-    layers = []
-    shapes = arch.layer_shapes()
-    for index, (kernel, dilation, cin, cout) in enumerate(shapes):
-        scale = np.sqrt(2.0 / (kernel * cin + cout))
-        layers.append(ConvLayer(
-            name=f"layer{index}",
-            weights=(rng.standard_normal((kernel, cin, cout)) * scale).astype(np.float32),
-            bias=rng.uniform(-0.05, 0.25, cout).astype(np.float32),
-            dilation=dilation,
-            relu=index < len(shapes) - 1,
-        ))
-    return ModelSpec(layers=layers, name="daisynet_plan", sample_rate=SAMPLE_RATE_HZ)
-
-
 def plan_spec(arch: Architecture | GruArchitecture) -> AnyModelSpec:
     """``arch`` with random weights, of its family."""
     if isinstance(arch, GruArchitecture):
         return random_gru_spec(arch, name="daisynet_plan")
-    return random_spec(arch)
+    return random_spec(arch, name="daisynet_plan")
 
 
 @dataclass(frozen=True)

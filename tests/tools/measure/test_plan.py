@@ -8,6 +8,7 @@ import pytest
 import daisynet.tools.measure.plan
 from daisynet.host_sim.daisy_target import DTCM_BYTES, model_flash_budget
 from daisynet.host_sim.model_defn import Architecture, render_header
+from daisynet.host_sim.quantize import random_spec
 from daisynet.tools.measure.bench import bench
 from daisynet.tools.measure.plan import (
     DEEPEST_SEARCHED,
@@ -19,7 +20,6 @@ from daisynet.tools.measure.plan import (
     history_bytes,
     measure,
     plan,
-    random_spec,
     search_limits,
 )
 from tests.conftest import require_tool
