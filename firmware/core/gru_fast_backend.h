@@ -252,7 +252,7 @@ struct PackedQ15 {
   alignas(8) static constexpr std::array<std::uint32_t, kPairs * kGates> kWords = PackQ15();
 };
 
-// Portable tile (the native build, and tiles narrower than 8): exact int32 sums.
+// Portable tile (the native build): exact int32 sums.
 template <std::size_t kWidth>
 inline __attribute__((always_inline)) void TileQ15Portable(const std::int16_t* h,
                                                            const std::uint32_t*& w,
@@ -268,41 +268,48 @@ inline __attribute__((always_inline)) void TileQ15Portable(const std::int16_t* h
 }
 
 #if defined(DAISYNET_GRU_ASM) && defined(__ARM_FEATURE_DSP)
-// 8 columns in one asm statement (14 core registers: 8 accumulators, two state pairs, two
-// weight words, two pointers; `out` comes from memory at the end). A step reads two state
-// pairs with one LDRD and their 16 weight words two at a time, all post-incremented: 25
-// instructions for 32 MACs. The first pair initialises the accumulators (SMUAD).
-#define DG_Q_HALF(IN, A, B) "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                          \
-  "smlad %[" A "], %[" IN "], %[w0], %[" A "]\n\t" "smlad %[" B "], %[" IN "], %[w1], %[" B "]\n\t"
-#define DG_Q_FIRST_HALF(IN, A, B) "ldrd %[w0], %[w1], [%[wp]], #8\n\t" \
-  "smuad %[" A "], %[" IN "], %[w0]\n\t" "smuad %[" B "], %[" IN "], %[w1]\n\t"
-#define DG_Q8(IN) DG_Q_HALF(IN, "a0", "a1") DG_Q_HALF(IN, "a2", "a3") \
-  DG_Q_HALF(IN, "a4", "a5") DG_Q_HALF(IN, "a6", "a7")
-#define DG_Q8_FIRST(IN) DG_Q_FIRST_HALF(IN, "a0", "a1") DG_Q_FIRST_HALF(IN, "a2", "a3") \
-  DG_Q_FIRST_HALF(IN, "a4", "a5") DG_Q_FIRST_HALF(IN, "a6", "a7")
+// A tile of W <= 8 columns in one asm statement (14 core registers: 8 accumulators, two state
+// pairs, two weight words, two pointers; `out` comes from memory at the end). A step reads two
+// state pairs with one LDRD and their weight words two at a time (an odd last one by LDR), all
+// post-incremented: 25 instructions for 32 MACs at W = 8. The first pair initialises the
+// accumulators (SMUAD). Columns past W assemble to nothing.
+#define DG_Q_COLS(IN, OP, K, A, B)                                                        \
+  ".if %c[width] >= " #K " + 2\n\t"                                                      \
+  "ldrd %[w0], %[w1], [%[wp]], #8\n\t" OP(A, IN, "w0") OP(B, IN, "w1")                   \
+  ".elseif %c[width] == " #K " + 1\n\t"                                                  \
+  "ldr %[w0], [%[wp]], #4\n\t" OP(A, IN, "w0") ".endif\n\t"
+#define DG_Q_MAC(A, IN, W) "smlad %[" A "], %[" IN "], %[" W "], %[" A "]\n\t"
+#define DG_Q_FIRST(A, IN, W) "smuad %[" A "], %[" IN "], %[" W "]\n\t"
+#define DG_Q_PAIR(IN, OP) DG_Q_COLS(IN, OP, 0, "a0", "a1") DG_Q_COLS(IN, OP, 2, "a2", "a3") \
+  DG_Q_COLS(IN, OP, 4, "a4", "a5") DG_Q_COLS(IN, OP, 6, "a6", "a7")
+#define DG_Q_STORE(K, A, B)                                                        \
+  ".if %c[width] >= " #K " + 2\n\t" "strd %[" A "], %[" B "], [%[i0]], #8\n\t"   \
+  ".elseif %c[width] == " #K " + 1\n\t" "str %[" A "], [%[i0]]\n\t" ".endif\n\t"
+template <std::size_t kWidth>
 inline __attribute__((always_inline)) void TileQ15Asm(const std::int16_t* h,
                                                       const std::uint32_t*& w,
                                                       std::int32_t* out) {
+  static_assert(kWidth >= 1 && kWidth <= kTileColumns, "8 accumulators at most");
   std::int32_t a0, a1, a2, a3, a4, a5, a6, a7;
   std::uint32_t i0, i1, w0, w1;
   asm volatile(
       ".if %c[pairs] >= 2\n\t"
-      "ldrd %[i0], %[i1], [%[xp]], #8\n\t" DG_Q8_FIRST("i0") DG_Q8("i1")
+      "ldrd %[i0], %[i1], [%[xp]], #8\n\t" DG_Q_PAIR("i0", DG_Q_FIRST) DG_Q_PAIR("i1", DG_Q_MAC)
       ".rept (%c[pairs] / 2 - 1)\n\t"
-      "ldrd %[i0], %[i1], [%[xp]], #8\n\t" DG_Q8("i0") DG_Q8("i1")
+      "ldrd %[i0], %[i1], [%[xp]], #8\n\t" DG_Q_PAIR("i0", DG_Q_MAC) DG_Q_PAIR("i1", DG_Q_MAC)
       ".endr\n\t"
-      ".if %c[pairs] %% 2\n\t" "ldr %[i0], [%[xp]], #4\n\t" DG_Q8("i0") ".endif\n\t"
+      ".if %c[pairs] %% 2\n\t" "ldr %[i0], [%[xp]], #4\n\t" DG_Q_PAIR("i0", DG_Q_MAC) ".endif\n\t"
       ".else\n\t"
-      "ldr %[i0], [%[xp]], #4\n\t" DG_Q8_FIRST("i0")
+      "ldr %[i0], [%[xp]], #4\n\t" DG_Q_PAIR("i0", DG_Q_FIRST)
       ".endif\n\t"
       "ldr %[i0], %[out]\n\t"
-      "strd %[a0], %[a1], [%[i0]]\n\t" "strd %[a2], %[a3], [%[i0], #8]\n\t"
-      "strd %[a4], %[a5], [%[i0], #16]\n\t" "strd %[a6], %[a7], [%[i0], #24]\n\t"
+      DG_Q_STORE(0, "a0", "a1") DG_Q_STORE(2, "a2", "a3") DG_Q_STORE(4, "a4", "a5")
+      DG_Q_STORE(6, "a6", "a7")
       DAISYNET_GRU_SIZE_HINT DAISYNET_GRU_SIZE_HINT DAISYNET_GRU_SIZE_HINT
       : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
         [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [i0] "=&r"(i0), [i1] "=&r"(i1),
         [w0] "=&r"(w0), [w1] "=&r"(w1), [xp] "+r"(h), [wp] "+r"(w)
-      : [out] "m"(out), [pairs] "i"(kPairs)
+      : [out] "m"(out), [pairs] "i"(kPairs), [width] "i"(kWidth)
       : "memory");
 }
 #define DAISYNET_GRU_Q15_ASM 1
@@ -314,14 +321,15 @@ inline __attribute__((always_inline)) void RecurrentQ15(const std::int16_t* h,
   const std::uint32_t* w = PackedQ15::kWords.data();
   constexpr std::size_t kFull = kGates / kTileColumns;
   constexpr std::size_t kRest = kGates % kTileColumns;
-  for (std::size_t t = 0; t < kFull; ++t) {
 #ifdef DAISYNET_GRU_Q15_ASM
-    TileQ15Asm(h, w, acc + t * kTileColumns);
+  for (std::size_t t = 0; t < kFull; ++t) TileQ15Asm<kTileColumns>(h, w, acc + t * kTileColumns);
+  if constexpr (kRest > 0) TileQ15Asm<kRest>(h, w, acc + kFull * kTileColumns);
 #else
+  for (std::size_t t = 0; t < kFull; ++t) {
     TileQ15Portable<kTileColumns>(h, w, acc + t * kTileColumns);
-#endif
   }
   if constexpr (kRest > 0) TileQ15Portable<kRest>(h, w, acc + kFull * kTileColumns);
+#endif
 }
 #endif
 
