@@ -135,7 +135,8 @@ def quantize_gru_spec(spec: GruSpec, fmt_name: str = "q15") -> GruSpec:
     exact = (weights.T.astype(np.float64) * 2.0**-frac_bits).astype(np.float32)
     quantized = replace(spec, gru=replace(spec.gru, recurrent_weights=exact),
                         number_format="q15",
-                        recurrent_quant=GruRecurrentQuant(weights=weights, frac_bits=frac_bits))
+                        recurrent_quant=GruRecurrentQuant(weights=weights, frac_bits=frac_bits),
+                        float_sha256=spec.weights_sha256())
     quantized.validate()
     return quantized
 

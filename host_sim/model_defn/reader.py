@@ -274,6 +274,8 @@ def _read_gru(defs: dict[str, str], path: Path) -> GruSpec:
         input_skip_weights=floats("kInputSkipWeights", inputs, outputs),
         number_format="q15" if quant is not None else "float32",
         recurrent_quant=quant,
+        float_sha256=(_need(defs, "kFloatWeightsSha256", path).strip('"') or None
+                      if quant is not None else None),
         **_names(defs, path),
     )
     _check_hash(defs, spec, path)

@@ -569,6 +569,8 @@ class GruSpec(_SpecCommon):
     output_names: list[str] = field(default_factory=list)
     number_format: str = "float32"
     recurrent_quant: GruRecurrentQuant | None = None
+    # q15: weights_sha256 of the float32 model this was quantized from (None if unknown)
+    float_sha256: str | None = None
 
     @property
     def inputs(self) -> int:

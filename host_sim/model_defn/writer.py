@@ -148,6 +148,8 @@ def _gru_recurrent_weights(spec: GruSpec) -> str:
 //   term   = float(acc[j]) * 2^-(15 + kGruRecurrentFracBits)   rounded to nearest
 // (host_sim/model_defn/fixed_point.py defines it; every engine computes exactly these acc[j]).
 #define DAISYNET_MODEL_GRU_Q15 1
+// kWeightsSha256 of the float32 model this was quantized from.
+inline constexpr char kFloatWeightsSha256[] = "{spec.float_sha256 or ''}";
 inline constexpr int kGruRecurrentFracBits = {quant.frac_bits};
 inline constexpr std::int32_t kGruMaxColumnSum = {GRU_MAX_COLUMN_SUM};
 alignas(16) inline constexpr std::int16_t kGruRecurrentWeightsQ15[3 * kGruUnits * kGruUnits] = {{
