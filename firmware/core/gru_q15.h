@@ -51,8 +51,11 @@ inline float SumToFloat(std::int32_t acc) {
 #endif
 }
 
-// Every gate column's exact sum fits an int32 for any state (|hq| <= 2^15): the header's bound,
-// checked here too, so a hand-edited header cannot make the 32-bit sums wrap.
+// Every gate column's exact sum fits an int32 for any state (|hq| <= 2^15): 65,535 * 2^15 <
+// 2^31. The header states the bound; the engine checks its weights against its own copy, so a
+// hand-edited header cannot make the 32-bit sums wrap.
+inline constexpr std::int64_t kMaxColumnSum = 65535;
+static_assert(model::kGruMaxColumnSum == kMaxColumnSum, "kGruMaxColumnSum: export again");
 constexpr bool ColumnSumsFit() {
   constexpr std::size_t kUnits = model::kGruUnits;
   for (std::size_t j = 0; j < 3 * kUnits; ++j) {
@@ -61,7 +64,7 @@ constexpr bool ColumnSumsFit() {
       const std::int64_t w = model::kGruRecurrentWeightsQ15[j * kUnits + u];
       sum += w < 0 ? -w : w;
     }
-    if (sum > model::kGruMaxColumnSum) return false;
+    if (sum > kMaxColumnSum) return false;
   }
   return true;
 }

@@ -127,6 +127,29 @@ class TestNative:
         fast = NativeEngine(header, "fast").render(x, block_size)
         assert np.max(np.abs(fast - simulated)) <= FAST_TOLERANCE
 
+    def test_the_engine_refuses_weights_whose_sums_could_overflow(self, tmp_path):
+        """A hand-edited header (the reader would refuse it too) does not compile."""
+        import re
+        import subprocess
+
+        from daisynet.host_sim.native import cmsis_source_dir
+        from tests.firmware.test_engine_format_version import REPO
+
+        text = render_header(q15_gru(8, seed=1), "test")
+        edited = re.sub(r"(kGruRecurrentWeightsQ15\[[^\]]*\] = \{\n)[^\n]*",
+                        r"\g<1>    " + "32767, " * 12, text)
+        assert edited != text
+        (tmp_path / "model_defn.h").write_text(edited)
+        (tmp_path / "probe.cc").write_text('#include "gru_engine.h"\n')
+        cmsis = cmsis_source_dir()
+        result = subprocess.run(
+            [require_tool("g++"), "-std=c++17", "-fsyntax-only", "-D__GNUC_PYTHON__",
+             f"-I{tmp_path}", f"-I{REPO / 'firmware' / 'core'}", f"-I{cmsis / 'Include'}",
+             f"-I{cmsis / 'PrivateInclude'}", str(tmp_path / "probe.cc")],
+            capture_output=True, text=True)
+        assert result.returncode != 0
+        assert "a q15 gate column's sum can overflow 32 bits" in result.stderr
+
     @pytest.mark.parametrize("units", [1, 5, 13])
     def test_odd_unit_counts_and_calls_without_allocating(self, tmp_path, units):
         from daisynet.host_sim.native import NativeEngine
