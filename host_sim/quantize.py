@@ -319,8 +319,10 @@ def accuracy_summary(report: dict) -> list[str]:
         f"    ESR              {report['esr']:.3e}",
         f"    max abs error    {report['max_abs_error']:.3e}  (float output peak "
         f"{report['float_output_peak']:.3f})",
-        f"    saturated        input {100 * report['input_saturation']['fraction']:.3g}%, "
-        f"{worst}",
+        (f"    recurrent scale  2^-{report['recurrent_frac_bits']} (a bound: no sum "
+         "overflows)" if "recurrent_frac_bits" in report else
+         f"    saturated        input {100 * report['input_saturation']['fraction']:.3g}%, "
+         f"{worst}"),
         f"    weight flash     {flash[fmt]} bytes ({flash['float32']} in float32, "
         f"{flash['saved']} saved)",
     ]
