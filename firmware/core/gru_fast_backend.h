@@ -221,7 +221,6 @@ inline __attribute__((always_inline)) void Columns(const float* x, const float*&
   }
 }
 
-
 #if DAISYNET_MODEL_GRU_Q15
 // ---- The q15 recurrent product ----
 

@@ -203,8 +203,9 @@ class TestM7:
         float32 = M7Engine(float_header, "fast").run(x, 48).instructions_per_sample
         assert q15 < 0.95 * float32  # measured 5,892 against 6,520
 
-    @pytest.mark.parametrize("units", [5, 13])
-    def test_unit_counts_off_the_tiles(self, tmp_path, units):
+    @pytest.mark.parametrize("units", [5, 13, 64])
+    def test_unit_counts_off_the_tiles_and_the_largest(self, tmp_path, units):
+        """Narrow last tiles, an odd last pair, and 64 units (the longest asm tile)."""
         from daisynet.host_sim.m7 import M7Engine
 
         spec = q15_gru(units, seed=units)
