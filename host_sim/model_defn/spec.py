@@ -618,9 +618,9 @@ class GruSpec(_SpecCommon):
         return digest.hexdigest()
 
     def validate(self) -> None:
-        """Raise UnsupportedModelError unless the engine can run this: float32, shapes that
-        chain, 1..MAX_GRU_UNITS units, finite weights, C-safe names; in q15, recurrent integers
-        that sum exactly in 32 bits and equal the float weights."""
+        """Raise UnsupportedModelError unless the engine can run this: float32 or q15, shapes
+        that chain, 1..MAX_GRU_UNITS units, finite weights, C-safe names; in q15, recurrent
+        integers that sum exactly in 32 bits and equal the float weights."""
         if self.number_format not in GRU_FORMATS:
             raise UnsupportedModelError(gru_format_refusal(self.number_format))
         gru = self.gru
