@@ -14,7 +14,8 @@ rows of every frame gathered side by side into one (B x kernel*in) matrix, one
 the outputs dequantized at the edges exactly as ``model_defn.fixed_point`` defines, which this
 must match bit for bit.
 
-A GRU spec runs in ``GruSimulator``, in the order of the firmware's CMSIS GRU backend.
+A GRU spec runs in ``GruSimulator``, in the order of the firmware's CMSIS GRU backend; a q15
+GRU's recurrent product with ``arm_dot_prod_q15`` (one per gate column) on its Q15 state.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ import numpy as np
 from daisynet.host_sim.activations import fast_sigmoid, fast_tanh
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.host_sim.model_defn import AnyModelSpec, ConvLayer, GruSpec, ModelSpec
-from daisynet.host_sim.model_defn.fixed_point import dequantize, quantize_inputs
+from daisynet.host_sim.model_defn.fixed_point import (
+    dequantize,
+    gru_recurrent_sums,
+    gru_state_q15,
+    quantize_inputs,
+)
 from daisynet.host_sim.model_defn.spec import NumberFormat
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -161,8 +167,9 @@ class GruSimulator(_Stream):
     calls and order of the firmware's CMSIS backend (firmware/core/gru_cmsis_backend.h) and
     its activations (host_sim.activations): per block, the input projection and the skip as
     one ``arm_mat_mult_f32`` each plus their biases; per frame, the recurrent projection
-    (``arm_mat_mult_f32`` of the state row), its bias, the gates, h = n + z * (h - n), and the
-    head."""
+    (``arm_mat_mult_f32`` of the state row; in q15 one ``arm_dot_prod_q15`` per gate column
+    on the Q15 state, as ``model_defn.fixed_point`` defines), its bias, the gates,
+    h = n + z * (h - n), and the head."""
 
     def __init__(self, spec: GruSpec) -> None:
         spec.validate()
@@ -176,6 +183,10 @@ class GruSimulator(_Stream):
         self.head_weights = np.ascontiguousarray(spec.head_weights, np.float32)
         self.head_bias = np.ascontiguousarray(spec.head_bias, np.float32)
         self.skip_weights = np.ascontiguousarray(spec.input_skip_weights, np.float32)
+        self.quant = spec.recurrent_quant
+        if self.quant is not None:
+            self.recurrent_rows = [np.ascontiguousarray(row, np.int16)
+                                   for row in self.quant.weights]
         self.reset()
 
     def reset(self) -> None:
@@ -194,8 +205,7 @@ class GruSimulator(_Stream):
         h = self.state
         for f in range(frames):
             a = projection[f]
-            c = dsp.arm_add_f32(_mat_mult(h[None, :], self.recurrent_weights).reshape(-1),
-                                self.recurrent_bias)
+            c = dsp.arm_add_f32(self._recurrent(h), self.recurrent_bias)
             gates = fast_sigmoid(dsp.arm_add_f32(a[: 2 * units], c[: 2 * units]))
             n = fast_tanh(dsp.arm_add_f32(a[2 * units :],
                                           dsp.arm_mult_f32(gates[units:], c[2 * units :])))
@@ -205,6 +215,15 @@ class GruSimulator(_Stream):
                                      skip[f])
         self.state = h
         return out
+
+    def _recurrent(self, h: np.ndarray) -> np.ndarray:
+        """h U: float32, or the q15 contract's sums."""
+        if self.quant is None:
+            return _mat_mult(h[None, :], self.recurrent_weights).reshape(-1)
+        state = gru_state_q15(h)
+        sums = np.array([dsp.arm_dot_prod_q15(row, state) for row in self.recurrent_rows],
+                        dtype=np.int64)
+        return gru_recurrent_sums(sums, self.quant.frac_bits)
 
 
 class Simulator(_Stream):

@@ -54,6 +54,8 @@ CMSIS_GRU_SOURCES = [
     "Source/BasicMathFunctions/arm_sub_f32.c",
     "Source/BasicMathFunctions/arm_mult_f32.c",
 ]
+# A q15 GRU's recurrent product (firmware/core/gru_cmsis_backend.h).
+CMSIS_GRU_Q15_SOURCES = ["Source/BasicMathFunctions/arm_dot_prod_q15.c"]
 
 
 def header_number_format(header: str | Path) -> str:
@@ -86,7 +88,7 @@ def cmsis_sources(number_format: str, family: str = "wavenet") -> list[str]:
         raise ValueError(f"unknown number format {number_format!r}; one of "
                          f"{', '.join(NUMBER_FORMATS)}")
     if family == "gru":
-        return CMSIS_GRU_SOURCES
+        return CMSIS_GRU_SOURCES + (CMSIS_GRU_Q15_SOURCES if number_format == "q15" else [])
     return CMSIS_SOURCES if number_format == "float32" else CMSIS_Q_SOURCES[number_format]
 
 

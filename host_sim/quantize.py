@@ -35,6 +35,11 @@ from daisynet.host_sim.model_defn import (
 )
 from daisynet.host_sim.model_defn.fixed_point import run_fixed_point
 from daisynet.host_sim.model_defn.spec import (
+    GRU_FORMATS,
+    GRU_MAX_COLUMN_SUM,
+    GRU_MAX_FRAC_BITS,
+    GRU_MIN_FRAC_BITS,
+    GruRecurrentQuant,
     LayerQuant,
     NumberFormat,
     gru_format_refusal,
@@ -95,14 +100,54 @@ def round_saturate(values: np.ndarray, frac_bits: int, fmt: NumberFormat) -> np.
 def refuse_unquantizable(spec: AnyModelSpec, fmt_name: str) -> None:
     """Raise UnsupportedModelError if no engine runs ``spec``'s family in ``fmt_name`` (checked
     before anything else is read or written)."""
-    if spec.family == "gru":
+    if spec.family == "gru" and fmt_name not in GRU_FORMATS:
         raise UnsupportedModelError(gru_format_refusal(fmt_name))
+
+
+def quantize_gru_spec(spec: GruSpec, fmt_name: str = "q15") -> GruSpec:
+    """A q15 copy of the float GRU ``spec``: its recurrent weights rounded to int16 at the
+    largest frac_bits (one power of two for the matrix) that keeps every weight in range and
+    every gate column's exact sum in 32 bits (GRU_MAX_COLUMN_SUM), at most GRU_MAX_FRAC_BITS.
+    A bound, not a calibration: the state is within [-1, 1] whatever the audio. The float
+    recurrent weights become the integers' exact values; nothing else changes."""
+    refuse_unquantizable(spec, fmt_name)
+    spec.validate()
+    if spec.quantized:
+        raise ValueError(f"the model is already {spec.number_format}")
+    if fmt_name != "q15":
+        raise ValueError(f"{fmt_name} is not a fixed-point format for a GRU; choose q15")
+    columns = spec.gru.recurrent_weights.astype(np.float64).T  # (3U, U): row j = column j
+    fmt = number_format("q15")
+    frac_bits = min(GRU_MAX_FRAC_BITS,
+                    frac_bits_for(_peak(columns), fmt.max, GRU_MAX_FRAC_BITS),
+                    frac_bits_for(float(np.abs(columns).sum(axis=1).max()),
+                                  GRU_MAX_COLUMN_SUM, GRU_MAX_FRAC_BITS))
+    while True:  # rounding up can push a column's sum past the bound: one step less then
+        weights = round_saturate(columns, frac_bits, fmt)
+        if np.abs(weights.astype(np.int64)).sum(axis=1).max() <= GRU_MAX_COLUMN_SUM:
+            break
+        frac_bits -= 1
+    if frac_bits < GRU_MIN_FRAC_BITS:
+        raise UnsupportedModelError(
+            f"q15 GRU: recurrent weights this large (a gate column sums to "
+            f"{np.abs(columns).sum(axis=1).max():.3g}) need frac_bits {frac_bits}, below the "
+            f"engines' {GRU_MIN_FRAC_BITS}")
+    exact = (weights.T.astype(np.float64) * 2.0**-frac_bits).astype(np.float32)
+    quantized = replace(spec, gru=replace(spec.gru, recurrent_weights=exact),
+                        number_format="q15",
+                        recurrent_quant=GruRecurrentQuant(weights=weights, frac_bits=frac_bits),
+                        float_sha256=spec.weights_sha256())
+    quantized.validate()
+    return quantized
 
 
 def quantize_spec(spec: ModelSpec, fmt_name: str, calibration: np.ndarray,
                   headroom: float | None = None) -> ModelSpec:
     """A q15/q7 copy of the float ``spec`` with formats chosen on ``calibration`` (frames,
-    inputs). Its float weights are the exact values of the integers."""
+    inputs). Its float weights are the exact values of the integers. A GRU goes to
+    ``quantize_gru_spec`` (which needs no calibration)."""
+    if spec.family == "gru":
+        return quantize_gru_spec(spec, fmt_name)
     refuse_unquantizable(spec, fmt_name)
     spec.validate()
     if spec.quantized:
@@ -206,6 +251,40 @@ def accuracy_report(float_spec: ModelSpec, quantized: ModelSpec, inputs: np.ndar
     return report
 
 
+def gru_accuracy_report(float_spec: GruSpec, quantized: GruSpec, inputs: np.ndarray,
+                        float_outputs: np.ndarray | None = None) -> dict:
+    """``accuracy_report`` for a q15 GRU: its exact answer (``reference_output``, float64
+    around the integer recurrent product) against the float model's over ``inputs`` as one
+    continuous run from zero state, so any drift the recurrence accumulates counts. Nothing
+    saturates but the state at exactly +1 (1 - 2^-15 instead), so no layers are listed."""
+    inputs = np.asarray(inputs, dtype=np.float32)
+    if float_outputs is None:
+        float_outputs = reference_output(float_spec, inputs)
+    outputs = reference_output(quantized, inputs)
+    error = np.abs(outputs - float_outputs)
+    float_bytes = float_spec.weight_flash_bytes("float32")
+    quantized_bytes = quantized.weight_flash_bytes()
+    recurrent = quantized.gru.recurrent_weights.size
+    report = {
+        "format": quantized.number_format,
+        "frames": int(inputs.shape[0]),
+        "esr": esr(float_outputs, outputs),
+        "max_abs_error": float(error.max()) if error.size else 0.0,
+        "float_output_peak": _peak(float_outputs),
+        "recurrent_frac_bits": quantized.recurrent_quant.frac_bits,
+        "input_saturation": {"values": int(inputs.size), "saturated": 0, "fraction": 0.0},
+        "layers": [],
+        "max_saturation_fraction": 0.0,
+        "weight_flash_bytes": {"float32": float_bytes, quantized.number_format: quantized_bytes,
+                               "saved": float_bytes - quantized_bytes},
+        "weight_value_bytes": {"float32": 4 * quantized.architecture().parameters,
+                               quantized.number_format:
+                                   4 * quantized.architecture().parameters - 2 * recurrent},
+    }
+    report["warnings"] = cost_warnings(report)
+    return report
+
+
 def cost_warnings(report: dict, esr_warn: float = ESR_WARN,
                   saturation_warn: float = SATURATION_WARN) -> list[str]:
     """One line per figure of ``accuracy_report`` that is high, with the numbers."""
@@ -228,10 +307,11 @@ def accuracy_summary(report: dict) -> list[str]:
     """Short aligned lines for people."""
     flash = report["weight_flash_bytes"]
     fmt = report["format"]
-    saturated = max(report["layers"], key=lambda entry: entry["saturation"]["fraction"])
+    saturated = max(report["layers"], key=lambda entry: entry["saturation"]["fraction"],
+                    default=None)
     worst = (f"layer {saturated['layer']} ({saturated['name']}) "
              f"{100 * saturated['saturation']['fraction']:.3g}%"
-             if saturated["saturation"]["saturated"] else "no layer")
+             if saturated and saturated["saturation"]["saturated"] else "no layer")
     lines = [
         f"  {fmt} vs float on {report['frames']} "
         f"{'held-out' if report.get('test', {}).get('held_out', True) else 'calibration'} "
@@ -239,8 +319,10 @@ def accuracy_summary(report: dict) -> list[str]:
         f"    ESR              {report['esr']:.3e}",
         f"    max abs error    {report['max_abs_error']:.3e}  (float output peak "
         f"{report['float_output_peak']:.3f})",
-        f"    saturated        input {100 * report['input_saturation']['fraction']:.3g}%, "
-        f"{worst}",
+        (f"    recurrent scale  2^-{report['recurrent_frac_bits']} (a bound: no sum "
+         "overflows)" if "recurrent_frac_bits" in report else
+         f"    saturated        input {100 * report['input_saturation']['fraction']:.3g}%, "
+         f"{worst}"),
         f"    weight flash     {flash[fmt]} bytes ({flash['float32']} in float32, "
         f"{flash['saved']} saved)",
     ]

@@ -7,6 +7,8 @@ calibrates on its per-layer values (``reference_layers``).
 
 A GRU: ``GruArchitecture``'s equations frame by frame, with exact sigmoid and tanh (what Keras
 computes); the engines' fast approximations of them differ from it by up to their stated error.
+A q15 GRU's reference is the same with its recurrent product as ``fixed_point`` defines it (a
+Q15 state times the integer weights, summed exactly): the quantized model's exact answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from daisynet.host_sim.model_defn import AnyModelSpec, GruSpec, ModelSpec
+from daisynet.host_sim.model_defn.fixed_point import gru_state_q15
+from daisynet.host_sim.model_defn.spec import GRU_STATE_FRAC_BITS
 
 
 @dataclass
@@ -62,17 +66,24 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def gru_reference_output(spec: GruSpec, inputs: np.ndarray) -> np.ndarray:
     """(frames, inputs) -> (frames, outputs) float64 from zero state: the equations of
-    ``GruArchitecture``, gate columns z | r | n."""
+    ``GruArchitecture``, gate columns z | r | n (a q15 spec's recurrent product in integers)."""
     x = np.asarray(inputs, dtype=np.float64)
     gru, units = spec.gru, spec.units
     # The input projection does not depend on the state: all frames at once.
     projected = x @ gru.input_weights.astype(np.float64) + gru.input_bias.astype(np.float64)
     recurrent = gru.recurrent_weights.astype(np.float64)
     recurrent_bias = gru.recurrent_bias.astype(np.float64)
+    quant = spec.recurrent_quant
+    if quant is not None:
+        integers = quant.weights.T.astype(np.float64)  # sums below 2^31: exact in float64
+        scale = 2.0 ** -(GRU_STATE_FRAC_BITS + quant.frac_bits)
     states = np.empty((x.shape[0], units))
     h = np.zeros(units)
     for t, a in enumerate(projected):
-        c = h @ recurrent + recurrent_bias
+        if quant is None:
+            c = h @ recurrent + recurrent_bias
+        else:
+            c = (gru_state_q15(h).astype(np.float64) @ integers) * scale + recurrent_bias
         z = _sigmoid(a[:units] + c[:units])
         r = _sigmoid(a[units : 2 * units] + c[units : 2 * units])
         n = np.tanh(a[2 * units :] + r * c[2 * units :])

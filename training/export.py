@@ -429,18 +429,25 @@ def export_quantized(
         ESR_WARN,
         SATURATION_WARN,
         accuracy_report,
+        gru_accuracy_report,
         quantize_spec,
         report_path,
     )
 
     model, float_spec, golden_inputs = _prepare(model_path, golden_inputs, golden_frames,
                                                 metadata)
+    gru = float_spec.family == "gru"
     headroom = DEFAULT_HEADROOM[number_format] if headroom is None else headroom
     spec = quantize_spec(float_spec, number_format, calibration.samples, headroom)
-    report = accuracy_report(float_spec, spec, test.samples)
+    if gru:  # the scale is a bound on the weights (the state is within [-1, 1]): no calibration
+        report = gru_accuracy_report(float_spec, spec, test.samples)
+        calibrated = {"source": "none: a GRU's q15 scale is a bound on its recurrent weights"}
+    else:
+        report = accuracy_report(float_spec, spec, test.samples)
+        calibrated = {"source": calibration.source, "frames": len(calibration.samples),
+                      "headroom": headroom}
     report.update(
-        calibration={"source": calibration.source, "frames": len(calibration.samples),
-                     "headroom": headroom},
+        calibration=calibrated,
         test={"source": test.source, "frames": len(test.samples),
               "held_out": test.held_out},
         thresholds={"esr_warn": ESR_WARN, "saturation_warn": SATURATION_WARN,
@@ -453,20 +460,24 @@ def export_quantized(
             f"{number_format} ESR {report['esr']:.3g} against the float model on "
             f"{len(test.samples)} {'held-out' if test.held_out else 'calibration'} frames "
             f"exceeds --max-esr {max_esr:g}; nothing written")
-    golden_outputs = run_fixed_point(spec, golden_inputs).outputs
-    simulated = Simulator(spec).render(golden_inputs, BLOCK_FRAMES)
-    if not np.array_equal(simulated, golden_outputs):  # the contract's two implementations
-        raise RuntimeError("internal error: the cmsisdsp simulator and the fixed-point "
-                           "reference disagree on the golden vectors")
-    float_outputs = predict_sequence(model, golden_inputs,
-                                     spec.architecture().receptive_field)
+    what = None
+    if gru:
+        golden_outputs, what = gru_golden_outputs(spec, golden_inputs)
+    else:
+        golden_outputs = run_fixed_point(spec, golden_inputs).outputs
+        simulated = Simulator(spec).render(golden_inputs, BLOCK_FRAMES)
+        if not np.array_equal(simulated, golden_outputs):  # the contract's two implementations
+            raise RuntimeError("internal error: the cmsisdsp simulator and the fixed-point "
+                               "reference disagree on the golden vectors")
+    float_outputs = keras_outputs(model, float_spec, golden_inputs)
     header_path = Path(header_path)
     golden = golden_path(header_path)
     json_path = report_path(header_path)
     report.update(header=str(header_path), golden=str(golden), command=command)
     write_texts({header_path: render_header(spec, command),
                  golden: render_golden(spec, golden_inputs, golden_outputs, command,
-                                       header_path.name, float_outputs=float_outputs),
+                                       header_path.name, float_outputs=float_outputs,
+                                       what=what),
                  json_path: json.dumps(report, indent=2) + "\n"})
     return QuantizedExport(spec, header_path, golden, json_path, report)
 

@@ -7,14 +7,18 @@
 // (arm_mat_mult_f32, 1 x U times U x 3U) plus the recurrent bias; z | r = sigmoid(a + c) over
 // their 2U columns; n = tanh(a_n + r * c_n); h = n + z * (h - n) (the docstring's
 // z * h + (1 - z) * n, one product fewer); y = h H + the frame's skip. Activations are
-// gru_activations.h's; everything else is a CMSIS-DSP call on whole vectors.
+// gru_activations.h's; everything else is a CMSIS-DSP call on whole vectors. A q15 header's
+// h U is its integer contract (gru_q15.h): the state to Q15, one arm_dot_prod_q15 per gate
+// column (exact 64-bit sums, which the header's bound keeps within 32 bits), each to float32.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "arm_math.h"
 #include "gru_activations.h"
+#include "gru_q15.h"
 #include "model_defn.h"
 
 namespace daisynet {
@@ -44,7 +48,12 @@ class GruCmsisBackend {
 
   void Init() {}
 
-  void Reset() { std::memset(state_, 0, sizeof(state_)); }
+  void Reset() {
+    std::memset(state_, 0, sizeof(state_));
+#if DAISYNET_MODEL_GRU_Q15
+    std::memset(state_q15_, 0, sizeof(state_q15_));
+#endif
+  }
 
   void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
                     std::size_t block) {
@@ -61,7 +70,16 @@ class GruCmsisBackend {
     }
     for (std::size_t f = 0; f < block; ++f) {
       const float* a = projection_ + f * kGates;
+#if DAISYNET_MODEL_GRU_Q15
+      for (std::size_t u = 0; u < kUnits; ++u) state_q15_[u] = gru::StateQ15(state_[u]);
+      for (std::size_t j = 0; j < kGates; ++j) {
+        q63_t sum;
+        arm_dot_prod_q15(model::kGruRecurrentWeightsQ15 + j * kUnits, state_q15_, kUnits, &sum);
+        recurrent_[j] = gru::SumToFloat(static_cast<std::int32_t>(sum));
+      }
+#else
       MatMult(state_, 1, kUnits, model::kGruRecurrentWeights, kGates, recurrent_);
+#endif
       arm_add_f32(recurrent_, model::kGruRecurrentBias, recurrent_, kGates);
       arm_add_f32(a, recurrent_, gates_, 2 * kUnits);
       for (std::size_t j = 0; j < 2 * kUnits; ++j) gates_[j] = gru::FastSigmoid(gates_[j]);
@@ -90,6 +108,9 @@ class GruCmsisBackend {
   alignas(16) float recurrent_[kGates] = {};
   alignas(16) float gates_[2 * kUnits] = {};
   alignas(16) float candidate_[kUnits] = {};
+#if DAISYNET_MODEL_GRU_Q15
+  alignas(16) q15_t state_q15_[kUnits] = {};
+#endif
 };
 
 }  // namespace daisynet

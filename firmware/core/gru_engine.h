@@ -18,8 +18,9 @@
 
 namespace daisynet {
 
-static_assert(model::kNumberFormat == model::NumberFormat::kFloat32,
-              "GRU models run in float32 only");
+static_assert(model::kNumberFormat == model::NumberFormat::kFloat32 ||
+                  model::kNumberFormat == model::NumberFormat::kQ15,
+              "GRU models run in float32 or q15 only");
 
 #if DAISYNET_ENGINE_BACKEND == DAISYNET_ENGINE_FAST
 template <std::size_t kMaxBlock>

@@ -19,6 +19,13 @@
 // 80 instructions per unit, 60 of them the three activations (a Horner step is a copy of its
 // constant and a VFMA, which overwrites its addend; the power form saved 3 per unit, not kept).
 //
+// A q15 header (gru_q15.h): h U is the integer contract instead. Its weights are repacked at
+// compile time as int16 pairs (two state units of one gate column a word, tiles of 8 columns);
+// per frame the Q15 state multiplies them with SMLAD, two MACs an instruction, onto 32-bit
+// accumulators the header's bound keeps from overflowing; the gate loop turns each sum into
+// float32 (one VCVT with the scale folded in) and each new h into Q15 (another). The sums
+// equal the CMSIS backend's exactly.
+//
 // Not bit for bit with the CMSIS backend (fused multiply-adds, the biases summed first, another
 // order): within float32 rounding of it. Portable: the standard library only (and GNU inline
 // assembly on the Cortex-M7). No heap.
@@ -30,6 +37,7 @@
 #include <cstring>
 
 #include "gru_activations.h"
+#include "gru_q15.h"
 #include "model_defn.h"
 
 namespace daisynet {
@@ -79,8 +87,10 @@ constexpr std::array<float, kGates> ProjectionBias() {
 }
 
 struct Packed {
+#if !DAISYNET_MODEL_GRU_Q15
   alignas(16) static constexpr std::array<float, kUnits * kGates> kRecurrent =
       PackGates<kUnits>(model::kGruRecurrentWeights);
+#endif
   alignas(16) static constexpr std::array<float, kInputs * kGates> kInput =
       PackGates<kInputs>(model::kGruInputWeights);
   alignas(16) static constexpr std::array<float, kGates> kProjectionBias = ProjectionBias();
@@ -211,6 +221,117 @@ inline __attribute__((always_inline)) void Columns(const float* x, const float*&
   }
 }
 
+#if DAISYNET_MODEL_GRU_Q15
+// ---- The q15 recurrent product ----
+
+// State units in pairs (an odd last unit pairs with a zero weight).
+inline constexpr std::size_t kPairs = (kUnits + 1) / 2;
+
+constexpr std::uint32_t QWeight(std::size_t j, std::size_t u) {
+  return u < kUnits ? static_cast<std::uint16_t>(model::kGruRecurrentWeightsQ15[j * kUnits + u])
+                    : 0u;
+}
+
+// Tiles of up to 8 gate columns over [0, 3U); in a tile, pair by pair, one word per column:
+// Wq[j][2p] | Wq[j][2p + 1] << 16 (the order of the Q15 state's two units in memory).
+constexpr std::array<std::uint32_t, kPairs * kGates> PackQ15() {
+  std::array<std::uint32_t, kPairs * kGates> words{};
+  std::size_t n = 0;
+  for (std::size_t first = 0; first < kGates; first += TileWidth(kGates, first)) {
+    for (std::size_t p = 0; p < kPairs; ++p) {
+      for (std::size_t j = first; j < first + TileWidth(kGates, first); ++j) {
+        words[n++] = QWeight(j, 2 * p) | QWeight(j, 2 * p + 1) << 16;
+      }
+    }
+  }
+  return words;
+}
+
+struct PackedQ15 {
+  alignas(8) static constexpr std::array<std::uint32_t, kPairs * kGates> kWords = PackQ15();
+};
+
+// Portable tile (the native build): exact int32 sums.
+template <std::size_t kWidth>
+inline __attribute__((always_inline)) void TileQ15Portable(const std::int16_t* h,
+                                                           const std::uint32_t*& w,
+                                                           std::int32_t* out) {
+  std::int32_t acc[kWidth] = {};
+  for (std::size_t p = 0; p < kPairs; ++p, w += kWidth) {
+    for (std::size_t o = 0; o < kWidth; ++o) {
+      acc[o] += h[2 * p] * static_cast<std::int16_t>(w[o] & 0xFFFFu) +
+                h[2 * p + 1] * static_cast<std::int16_t>(w[o] >> 16);
+    }
+  }
+  for (std::size_t o = 0; o < kWidth; ++o) out[o] = acc[o];
+}
+
+#if defined(DAISYNET_GRU_ASM) && defined(__ARM_FEATURE_DSP)
+// A tile of W <= 8 columns in one asm statement (14 core registers: 8 accumulators, two state
+// pairs, two weight words, two pointers; `out` comes from memory at the end). A step reads two
+// state pairs with one LDRD and their weight words two at a time (an odd last one by LDR), all
+// post-incremented: 25 instructions for 32 MACs at W = 8. The first pair initialises the
+// accumulators (SMUAD). Columns past W assemble to nothing.
+#define DG_Q_COLS(IN, OP, K, A, B)                                                        \
+  ".if %c[width] >= " #K " + 2\n\t"                                                      \
+  "ldrd %[w0], %[w1], [%[wp]], #8\n\t" OP(A, IN, "w0") OP(B, IN, "w1")                   \
+  ".elseif %c[width] == " #K " + 1\n\t"                                                  \
+  "ldr %[w0], [%[wp]], #4\n\t" OP(A, IN, "w0") ".endif\n\t"
+#define DG_Q_MAC(A, IN, W) "smlad %[" A "], %[" IN "], %[" W "], %[" A "]\n\t"
+#define DG_Q_FIRST(A, IN, W) "smuad %[" A "], %[" IN "], %[" W "]\n\t"
+#define DG_Q_PAIR(IN, OP) DG_Q_COLS(IN, OP, 0, "a0", "a1") DG_Q_COLS(IN, OP, 2, "a2", "a3") \
+  DG_Q_COLS(IN, OP, 4, "a4", "a5") DG_Q_COLS(IN, OP, 6, "a6", "a7")
+#define DG_Q_STORE(K, A, B)                                                        \
+  ".if %c[width] >= " #K " + 2\n\t" "strd %[" A "], %[" B "], [%[i0]], #8\n\t"   \
+  ".elseif %c[width] == " #K " + 1\n\t" "str %[" A "], [%[i0]]\n\t" ".endif\n\t"
+template <std::size_t kWidth>
+inline __attribute__((always_inline)) void TileQ15Asm(const std::int16_t* h,
+                                                      const std::uint32_t*& w,
+                                                      std::int32_t* out) {
+  static_assert(kWidth >= 1 && kWidth <= kTileColumns, "8 accumulators at most");
+  std::int32_t a0, a1, a2, a3, a4, a5, a6, a7;
+  std::uint32_t i0, i1, w0, w1;
+  asm volatile(
+      ".if %c[pairs] >= 2\n\t"
+      "ldrd %[i0], %[i1], [%[xp]], #8\n\t" DG_Q_PAIR("i0", DG_Q_FIRST) DG_Q_PAIR("i1", DG_Q_MAC)
+      ".rept (%c[pairs] / 2 - 1)\n\t"
+      "ldrd %[i0], %[i1], [%[xp]], #8\n\t" DG_Q_PAIR("i0", DG_Q_MAC) DG_Q_PAIR("i1", DG_Q_MAC)
+      ".endr\n\t"
+      ".if %c[pairs] %% 2\n\t" "ldr %[i0], [%[xp]], #4\n\t" DG_Q_PAIR("i0", DG_Q_MAC) ".endif\n\t"
+      ".else\n\t"
+      "ldr %[i0], [%[xp]], #4\n\t" DG_Q_PAIR("i0", DG_Q_FIRST)
+      ".endif\n\t"
+      "ldr %[i0], %[out]\n\t"
+      DG_Q_STORE(0, "a0", "a1") DG_Q_STORE(2, "a2", "a3") DG_Q_STORE(4, "a4", "a5")
+      DG_Q_STORE(6, "a6", "a7")
+      DAISYNET_GRU_SIZE_HINT DAISYNET_GRU_SIZE_HINT DAISYNET_GRU_SIZE_HINT
+      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
+        [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [i0] "=&r"(i0), [i1] "=&r"(i1),
+        [w0] "=&r"(w0), [w1] "=&r"(w1), [xp] "+r"(h), [wp] "+r"(w)
+      : [out] "m"(out), [pairs] "i"(kPairs), [width] "i"(kWidth)
+      : "memory");
+}
+#define DAISYNET_GRU_Q15_ASM 1
+#endif
+
+// acc[j] for every gate column j, tile by tile.
+inline __attribute__((always_inline)) void RecurrentQ15(const std::int16_t* h,
+                                                        std::int32_t* acc) {
+  const std::uint32_t* w = PackedQ15::kWords.data();
+  constexpr std::size_t kFull = kGates / kTileColumns;
+  constexpr std::size_t kRest = kGates % kTileColumns;
+#ifdef DAISYNET_GRU_Q15_ASM
+  for (std::size_t t = 0; t < kFull; ++t) TileQ15Asm<kTileColumns>(h, w, acc + t * kTileColumns);
+  if constexpr (kRest > 0) TileQ15Asm<kRest>(h, w, acc + kFull * kTileColumns);
+#else
+  for (std::size_t t = 0; t < kFull; ++t) {
+    TileQ15Portable<kTileColumns>(h, w, acc + t * kTileColumns);
+  }
+  if constexpr (kRest > 0) TileQ15Portable<kRest>(h, w, acc + kFull * kTileColumns);
+#endif
+}
+#endif
+
 }  // namespace gru_fast_detail
 
 template <std::size_t kMaxBlockFrames>
@@ -221,7 +342,12 @@ class GruFastBackend {
 
   void Init() {}
 
-  void Reset() { std::memset(state_, 0, sizeof(state_)); }
+  void Reset() {
+    std::memset(state_, 0, sizeof(state_));
+#if DAISYNET_MODEL_GRU_Q15
+    std::memset(state_q15_, 0, sizeof(state_q15_));
+#endif
+  }
 
   void ProcessBlock(const float* const* inputs, std::size_t first, float* out,
                     std::size_t block) {
@@ -229,19 +355,32 @@ class GruFastBackend {
     Project(inputs, first, out, block);
     for (std::size_t f = 0; f < block; ++f) {
       const float* a = projection_ + f * kGates;
+      float* y = out + f * kOutputs;
+      float head[kOutputs];
+      for (std::size_t o = 0; o < kOutputs; ++o) head[o] = y[o];
+#if DAISYNET_MODEL_GRU_Q15
+      RecurrentQ15(state_q15_, sums_);
+      for (std::size_t u = 0; u < kUnits; ++u) {
+        const float z = gru::FastSigmoid(gru::SumToFloat(sums_[u]) + a[u]);
+        const float r = gru::FastSigmoid(gru::SumToFloat(sums_[kUnits + u]) + a[kUnits + u]);
+        const float c = gru::SumToFloat(sums_[2 * kUnits + u]) +
+                        model::kGruRecurrentBias[2 * kUnits + u];
+        const float n = gru::FastTanh(r * c + a[2 * kUnits + u]);
+        const float h = z * (state_[u] - n) + n;
+        state_[u] = h;
+        state_q15_[u] = gru::StateQ15(h);
+#else
       const float* w = Packed::kRecurrent.data();
       Columns<kUnits, 0, 2 * kUnits>(state_, w, a, recurrent_);
       Columns<kUnits, 2 * kUnits, kGates>(state_, w, model::kGruRecurrentBias + 2 * kUnits,
                                           recurrent_ + 2 * kUnits);
-      float* y = out + f * kOutputs;
-      float head[kOutputs];
-      for (std::size_t o = 0; o < kOutputs; ++o) head[o] = y[o];
       for (std::size_t u = 0; u < kUnits; ++u) {
         const float z = gru::FastSigmoid(recurrent_[u]);
         const float r = gru::FastSigmoid(recurrent_[kUnits + u]);
         const float n = gru::FastTanh(r * recurrent_[2 * kUnits + u] + a[2 * kUnits + u]);
         const float h = z * (state_[u] - n) + n;
         state_[u] = h;
+#endif
         for (std::size_t o = 0; o < kOutputs; ++o) {
           head[o] += h * model::kHeadWeights[u * kOutputs + o];
         }
@@ -276,7 +415,13 @@ class GruFastBackend {
 
   alignas(16) float state_[gru_fast_detail::kUnits] = {};
   alignas(16) float projection_[kMaxBlock * gru_fast_detail::kGates] = {};
+#if DAISYNET_MODEL_GRU_Q15
+  // The Q15 state, padded to whole pairs (the pad stays 0), and the frame's exact sums.
+  alignas(8) std::int16_t state_q15_[2 * gru_fast_detail::kPairs] = {};
+  alignas(8) std::int32_t sums_[gru_fast_detail::kGates] = {};
+#else
   alignas(16) float recurrent_[gru_fast_detail::kGates] = {};
+#endif
 };
 
 }  // namespace daisynet

@@ -16,6 +16,16 @@ q15 sums in 64 bits and q7 in 32 (|product| <= 2^14, so no overflow below 2^17 t
 has at most 8 * 64). The model's input is quantized in float32 arithmetic, round half away from
 zero, saturating, NaN to 0 (``quantize_inputs``); its output is float(y) * 2^-out_frac_bits,
 exact (``dequantize``).
+
+A q15 GRU (``GruSpec`` with ``recurrent_quant``) quantizes its recurrent product alone; the
+input projection, gates, state update, head and skip stay float32. Per frame, with Wq the
+(3U, U) int16 weights at ``frac_bits`` F:
+
+    hq[u] = SAT16(trunc(h[u] * 2^15))     toward zero, NaN -> 0       (VCVT.S16.F32 #15)
+    acc[j] = sum_u hq[u] * Wq[j][u]        exact in 32 bits: sum_u |Wq[j][u]| <= 65535
+    c[j] = float32(acc[j]) * 2^-(15 + F)   round to nearest, then exact (VCVT.F32.S32 #15+F)
+
+and c[j] takes the place of h U in the float equations (the recurrent bias added after).
 """
 
 from __future__ import annotations
@@ -24,7 +34,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from daisynet.host_sim.model_defn.spec import ConvLayer, ModelSpec, NumberFormat
+from daisynet.host_sim.model_defn.spec import (
+    GRU_STATE_FRAC_BITS,
+    ConvLayer,
+    ModelSpec,
+    NumberFormat,
+)
 
 
 def _pow2_f32(exponent: int) -> np.float32:
@@ -59,6 +74,22 @@ def input_saturations(x: np.ndarray, fmt: NumberFormat, frac_bits: int) -> int:
 def dequantize(q: np.ndarray, frac_bits: int) -> np.ndarray:
     """Integers at ``frac_bits`` -> float32 values, exactly (q * 2^-frac_bits)."""
     return np.asarray(q).astype(np.float32) * _pow2_f32(-frac_bits)
+
+
+def gru_state_q15(h: np.ndarray) -> np.ndarray:
+    """A GRU state (float) as the q15 recurrent product reads it: trunc(h * 2^15), saturated
+    to int16, NaN to 0."""
+    with np.errstate(invalid="ignore"):
+        v = np.trunc(np.asarray(h, dtype=np.float64) * 2.0**GRU_STATE_FRAC_BITS)
+    v = np.where(np.isnan(v), 0.0, v)
+    return np.clip(v, -32768, 32767).astype(np.int16)
+
+
+def gru_recurrent_sums(acc: np.ndarray, frac_bits: int) -> np.ndarray:
+    """Exact integer sums of the q15 recurrent product -> float32: rounded to nearest, then
+    scaled by 2^-(15 + frac_bits) (exact)."""
+    return (np.asarray(acc, dtype=np.int64).astype(np.float32)
+            * _pow2_f32(-(GRU_STATE_FRAC_BITS + frac_bits)))
 
 
 @dataclass

@@ -9,13 +9,17 @@ import numpy as np
 
 from daisynet.host_sim.model_defn.spec import (
     FLOAT32,
+    GRU_MAX_FRAC_BITS,
+    GRU_MIN_FRAC_BITS,
     MAX_GRU_UNITS,
     MODEL_DEFN_FORMAT_VERSION,
     MODEL_FAMILIES,
     NUMBER_FORMATS,
+    Q15,
     AnyModelSpec,
     ConvLayer,
     GruLayer,
+    GruRecurrentQuant,
     GruSpec,
     LayerQuant,
     ModelSpec,
@@ -230,9 +234,9 @@ def _validated(spec: AnyModelSpec, path: Path) -> None:
 
 def _read_gru(defs: dict[str, str], path: Path) -> GruSpec:
     value = _need(defs, "kNumberFormat", path).split("::")[-1].strip()
-    if value != FLOAT32.cpp_enum:
+    if value not in (FLOAT32.cpp_enum, Q15.cpp_enum):
         raise HeaderError(f"{path}: kNumberFormat = {defs['kNumberFormat']}; GRU models are "
-                          "float32 only")
+                          "float32 or q15")
     units = _int(defs, "kGruUnits", path)
     if not 1 <= units <= MAX_GRU_UNITS:
         raise HeaderError(f"{path}: kGruUnits is {units}; the engine supports "
@@ -246,14 +250,32 @@ def _read_gru(defs: dict[str, str], path: Path) -> GruSpec:
     def floats(name: str, *shape: int) -> np.ndarray:
         return _floats(defs, name, path, int(np.prod(shape))).reshape(shape)
 
+    input_weights = floats("kGruInputWeights", inputs, gates)
+    quant = None
+    if value == Q15.cpp_enum:
+        quant = GruRecurrentQuant(
+            weights=_ints(defs, "kGruRecurrentWeightsQ15", path, gates * units,
+                          Q15).reshape(gates, units),
+            frac_bits=_int(defs, "kGruRecurrentFracBits", path))
+        if not GRU_MIN_FRAC_BITS <= quant.frac_bits <= GRU_MAX_FRAC_BITS:
+            raise HeaderError(f"{path}: kGruRecurrentFracBits is {quant.frac_bits}; the engines "
+                              f"take {GRU_MIN_FRAC_BITS}..{GRU_MAX_FRAC_BITS}")
+        recurrent = (quant.weights.T.astype(np.float64)
+                     * 2.0**-quant.frac_bits).astype(np.float32)
+    else:
+        recurrent = floats("kGruRecurrentWeights", units, gates)
     spec = GruSpec(
-        gru=GruLayer(input_weights=floats("kGruInputWeights", inputs, gates),
-                     recurrent_weights=floats("kGruRecurrentWeights", units, gates),
+        gru=GruLayer(input_weights=input_weights,
+                     recurrent_weights=recurrent,
                      input_bias=floats("kGruInputBias", gates),
                      recurrent_bias=floats("kGruRecurrentBias", gates)),
         head_weights=floats("kHeadWeights", units, outputs),
         head_bias=floats("kHeadBias", outputs),
         input_skip_weights=floats("kInputSkipWeights", inputs, outputs),
+        number_format="q15" if quant is not None else "float32",
+        recurrent_quant=quant,
+        float_sha256=(_need(defs, "kFloatWeightsSha256", path).strip('"') or None
+                      if quant is not None else None),
         **_names(defs, path),
     )
     _check_hash(defs, spec, path)

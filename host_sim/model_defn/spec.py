@@ -524,9 +524,31 @@ class GruLayer:
         return int(self.recurrent_weights.shape[0])
 
 
+# The formats a GRU runs in. q15 quantizes the recurrent product alone (GruRecurrentQuant).
+GRU_FORMATS = ("float32", "q15")
+# A q15 GRU's state is Q15 (h in [-1, 1]: 15 fraction bits), and the firmware turns each exact
+# recurrent sum into float32 with one VCVT of 15 + frac_bits fraction bits (1..32).
+GRU_STATE_FRAC_BITS = 15
+GRU_MIN_FRAC_BITS, GRU_MAX_FRAC_BITS = 1 - GRU_STATE_FRAC_BITS, 32 - GRU_STATE_FRAC_BITS
+# Every gate column's exact sum must fit an int32 whatever the state: sum_u |w[j][u]| * 2^15
+# <= 2^31 - 1, i.e. the column's absolute sum at most this many q15 steps.
+GRU_MAX_COLUMN_SUM = 65535
+
+
 def gru_format_refusal(fmt_name: str) -> str:
-    """Why a GRU cannot be ``fmt_name`` (any format but float32), in one line."""
-    return f"{fmt_name} GRU: not yet; the GRU engine runs float32 only (export without --quantize)"
+    """Why a GRU cannot be ``fmt_name`` (a format outside GRU_FORMATS), in one line."""
+    return (f"{fmt_name} GRU: not supported; a GRU runs in float32 or q15 (its recurrent "
+            "product), and q7 would leave 8 bits for a state that feeds itself back")
+
+
+@dataclass
+class GruRecurrentQuant:
+    """A q15 GRU's recurrent weights (see ``fixed_point``'s GRU contract): ``weights`` (3U, U)
+    int16, row j the weights of gate column j (the float recurrent_weights transposed), value
+    = q * 2^-frac_bits."""
+
+    weights: np.ndarray
+    frac_bits: int
 
 
 @dataclass
@@ -546,6 +568,9 @@ class GruSpec(_SpecCommon):
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
     number_format: str = "float32"
+    recurrent_quant: GruRecurrentQuant | None = None
+    # q15: weights_sha256 of the float32 model this was quantized from (None if unknown)
+    float_sha256: str | None = None
 
     @property
     def inputs(self) -> int:
@@ -569,21 +594,34 @@ class GruSpec(_SpecCommon):
                 self.gru.recurrent_bias, self.head_weights, self.head_bias,
                 self.input_skip_weights]
 
+    def weight_flash_bytes(self, fmt: str | None = None) -> int:
+        """As model_defn.h lays the arrays out (each aligned to 16 bytes): in q15 the recurrent
+        weights take 2 bytes a value, every other array 4."""
+        recurrent = self.gru.recurrent_weights.size
+        size = number_format(fmt or self.number_format).item_bytes
+        floats = sum(-(-4 * array.size // 16) * 16 for array in self.weight_arrays())
+        return floats - -(-4 * recurrent // 16) * 16 + -(-size * recurrent // 16) * 16
+
     def weights_sha256(self) -> str:
         """Hash of everything that decides what the model does with its inputs: the ASCII
         family tag ``gru``; (units, inputs, outputs) as three uint32; the seven arrays of
-        ``weight_arrays`` as float32; all little-endian; then behaviour_json."""
+        ``weight_arrays`` as float32; in q15 then the ASCII tag ``q15`` and the recurrent
+        integers' frac_bits as an int32; all little-endian; then behaviour_json."""
         digest = hashlib.sha256(b"gru")
         digest.update(np.array((self.units, self.inputs, self.outputs), dtype="<u4").tobytes())
         for array in self.weight_arrays():
             digest.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+        if self.recurrent_quant is not None:
+            digest.update(b"q15")
+            digest.update(np.array([self.recurrent_quant.frac_bits], dtype="<i4").tobytes())
         digest.update(self.behaviour_json().encode())
         return digest.hexdigest()
 
     def validate(self) -> None:
-        """Raise UnsupportedModelError unless the engine can run this: float32, shapes that
-        chain, 1..MAX_GRU_UNITS units, finite weights, C-safe names."""
-        if self.number_format != "float32":
+        """Raise UnsupportedModelError unless the engine can run this: float32 or q15, shapes
+        that chain, 1..MAX_GRU_UNITS units, finite weights, C-safe names; in q15, recurrent
+        integers that sum exactly in 32 bits and equal the float weights."""
+        if self.number_format not in GRU_FORMATS:
             raise UnsupportedModelError(gru_format_refusal(self.number_format))
         gru = self.gru
         if gru.input_weights.ndim != 2 or gru.recurrent_weights.ndim != 2:
@@ -610,7 +648,37 @@ class GruSpec(_SpecCommon):
                     f"the head's outputs make it {shape}")
         for label, array, _ in expected:
             _refuse_non_finite(label, "values", array)
+        self._validate_quant()
         self._validate_names()
+
+    def _validate_quant(self) -> None:
+        quant = self.recurrent_quant
+        if self.number_format == "float32":
+            if quant is not None:
+                raise UnsupportedModelError("a float32 GRU spec holds q15 recurrent weights")
+            return
+        units = self.units
+        if quant is None:
+            raise UnsupportedModelError("a q15 GRU spec needs its q15 recurrent weights")
+        weights = np.asarray(quant.weights)
+        if weights.shape != (3 * units, units) or weights.dtype != np.int16:
+            raise UnsupportedModelError(
+                f"q15 recurrent weights: {weights.dtype} of shape {weights.shape}; {units} "
+                f"units make it int16 of {(3 * units, units)}")
+        if not GRU_MIN_FRAC_BITS <= quant.frac_bits <= GRU_MAX_FRAC_BITS:
+            raise UnsupportedModelError(
+                f"q15 recurrent frac_bits {quant.frac_bits}; the engines take "
+                f"{GRU_MIN_FRAC_BITS}..{GRU_MAX_FRAC_BITS}")
+        column_sums = np.abs(weights.astype(np.int64)).sum(axis=1)
+        if column_sums.max() > GRU_MAX_COLUMN_SUM:
+            raise UnsupportedModelError(
+                f"q15 recurrent weights: gate column {int(column_sums.argmax())} sums to "
+                f"{int(column_sums.max())} q15 steps; its sum over the state would overflow 32 "
+                f"bits (at most {GRU_MAX_COLUMN_SUM})")
+        exact = (weights.T.astype(np.float64) * 2.0**-quant.frac_bits).astype(np.float32)
+        if not np.array_equal(exact, self.gru.recurrent_weights):
+            raise UnsupportedModelError("q15 recurrent weights: the float recurrent weights are "
+                                        "not their exact values")
 
 
 # A spec of either family.

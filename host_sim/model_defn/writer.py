@@ -12,6 +12,7 @@ import numpy as np
 from daisynet.host_sim.activations import SIGMOID_MAX_ERROR, TANH_MAX_ERROR
 from daisynet.host_sim.daisy_target import AUDIO_FULL_SCALE, SAMPLE_RATE_HZ
 from daisynet.host_sim.model_defn.spec import (
+    GRU_MAX_COLUMN_SUM,
     MODEL_DEFN_FORMAT_VERSION,
     MODEL_FAMILIES,
     AnyModelSpec,
@@ -130,16 +131,48 @@ def render_header(spec: AnyModelSpec, command: str) -> str:
     )
 
 
+def _gru_recurrent_weights(spec: GruSpec) -> str:
+    """kGruRecurrentWeights (float32), or in q15 its integers and their contract."""
+    quant = spec.recurrent_quant
+    if quant is None:
+        return ("alignas(16) inline constexpr float kGruRecurrentWeights[kGruUnits * 3 * "
+                f"kGruUnits] = {{\n{_c_array(spec.gru.recurrent_weights)}\n}};")
+    units = spec.units
+    return f"""// q15: the recurrent product alone is fixed point (every other array is float32).
+// Its weights are kGruRecurrentWeightsQ15, TRANSPOSED: row j holds gate column j, [j * U + u] =
+// round(W[u][j] * 2^kGruRecurrentFracBits), so W[u][j] = Wq[j][u] * 2^-kGruRecurrentFracBits.
+// The term sum_u h[u] * W[u][j] of c[j] above is, per frame:
+//   hq[u]  = SAT16(trunc(h[u] * 2^15))       toward zero, NaN -> 0 (VCVT.S16.F32 #15)
+//   acc[j] = sum_u hq[u] * Wq[j][u]           exact in int32: every row's sum_u |Wq[j][u]| is
+//                                             at most {GRU_MAX_COLUMN_SUM} (kGruMaxColumnSum)
+//   term   = float(acc[j]) * 2^-(15 + kGruRecurrentFracBits)   rounded to nearest
+// (host_sim/model_defn/fixed_point.py defines it; every engine computes exactly these acc[j]).
+#define DAISYNET_MODEL_GRU_Q15 1
+// kWeightsSha256 of the float32 model this was quantized from.
+inline constexpr char kFloatWeightsSha256[] = "{spec.float_sha256 or ''}";
+inline constexpr int kGruRecurrentFracBits = {quant.frac_bits};
+inline constexpr std::int32_t kGruMaxColumnSum = {GRU_MAX_COLUMN_SUM};
+alignas(16) inline constexpr std::int16_t kGruRecurrentWeightsQ15[3 * kGruUnits * kGruUnits] = {{
+{_c_ints(quant.weights.reshape(3 * units, units))}
+}};"""
+
+
 def _render_gru_header(spec: GruSpec, command: str) -> str:
     template = Template((TEMPLATES / "model_defn_gru.h.tmpl").read_text())
     gru = spec.gru
+    quantized = spec.recurrent_quant is not None
     return template.substitute(
         **_common_fields(spec, command),
+        weights_format=("weights float32 but the recurrent ones q15" if quantized
+                        else "weights float32"),
+        hash_quant=(" (the recurrent ones as the\n// q15 integers' exact values), then the ASCII "
+                    "tag \"q15\" and kGruRecurrentFracBits as int32" if quantized else ""),
+        number_format_enum=spec.format.cpp_enum,
         sigmoid_error=f"{SIGMOID_MAX_ERROR:.3g}",
         tanh_error=f"{TANH_MAX_ERROR:.3g}",
         units=spec.units,
         input_weights=_c_array(gru.input_weights),
-        recurrent_weights=_c_array(gru.recurrent_weights),
+        recurrent_weights=_gru_recurrent_weights(spec),
         input_bias=_c_array(gru.input_bias),
         recurrent_bias=_c_array(gru.recurrent_bias),
         head_weights=_c_array(spec.head_weights),

@@ -42,6 +42,24 @@ def test_app_compiles_for_the_cortex_m7(app):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("number_format", ["float32", "q15"])
+def test_the_inference_app_compiles_with_a_gru_header_unchanged(tmp_path, number_format):
+    """ModelEngine picks the GRU engine, float32 or q15, behind the same glue."""
+    from daisynet.host_sim.model_defn import GruArchitecture, render_header
+    from daisynet.host_sim.quantize import quantize_gru_spec, random_gru_spec
+
+    spec = random_gru_spec(GruArchitecture(2, 32, 1, skip_input=1), seed=1,
+                           input_names=["knob_1", "audio_in_1"])
+    if number_format == "q15":
+        spec = quantize_gru_spec(spec)
+    (tmp_path / "model_defn.h").write_text(render_header(spec, "test"))
+    # The header's folder first: it stands in for firmware/model's.
+    result = subprocess.run(app_compile_command("inference", f"-I{tmp_path}", "-c", "-o",
+                                                str(tmp_path / "main.o")),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 # What reads the ADC: analogRead() and DaisyDuino's callers of it. Its waits time out on
 # HAL_GetTick(), which cannot advance inside the audio interrupt.
 ADC_READERS = ("analogRead", "DaisyHardware::ProcessAllControls()",

@@ -168,13 +168,18 @@ def test_the_callback_plays_the_model_and_the_dry_input_and_feeds_the_meter(audi
     assert status["model_cycles_per_sample"] < status["cycles_per_sample"]
 
 
-def test_a_gru_header_runs_in_the_app_core_through_model_engine(tmp_path, audio_like):
-    """patch_runner.h declares ModelEngine: a GRU header gets the GRU engine, inputs by name."""
+@pytest.mark.parametrize("number_format", ["float32", "q15"])
+def test_a_gru_header_runs_in_the_app_core_through_model_engine(tmp_path, audio_like,
+                                                                number_format):
+    """patch_runner.h declares ModelEngine: a GRU header (float32 or q15) gets the GRU engine,
+    inputs by name, and the app's glue does not change."""
     from daisynet.host_sim.model_defn import GruArchitecture, render_header
-    from daisynet.host_sim.quantize import random_gru_spec
+    from daisynet.host_sim.quantize import quantize_gru_spec, random_gru_spec
 
     spec = random_gru_spec(GruArchitecture(2, 8, 1, skip_input=1), seed=2,
                            input_names=["knob_2", "audio_in_1"])
+    if number_format == "q15":
+        spec = quantize_gru_spec(spec)
     header = tmp_path / "model_defn.h"
     header.write_text(render_header(spec, "test"))
     frames, block = 48 * 20, 48

@@ -165,7 +165,10 @@ def test_a_gru_spec_the_engine_cannot_run_is_refused_in_one_line():
         (short_skip, "input skip weights: shape (1, 1), but 4 units, 2 inputs and the head's "
                      "outputs make it (2, 1)"),
         (dataclasses.replace(spec, number_format="q15"),
-         "q15 GRU: not yet; the GRU engine runs float32 only (export without --quantize)"),
+         "a q15 GRU spec needs its q15 recurrent weights"),
+        (dataclasses.replace(spec, number_format="q7"),
+         "q7 GRU: not supported; a GRU runs in float32 or q15 (its recurrent product), and q7 "
+         "would leave 8 bits for a state that feeds itself back"),
         (dataclasses.replace(spec, name='a "quoted" name'),
          "model name 'a \"quoted\" name': the header holds it as a C string; use printable "
          "ASCII without quotes or backslashes"),
@@ -207,8 +210,8 @@ def drop_last_value(name: str):
      "again"),
     (replace_constant("kModelFamily", "ModelFamily::kLstm"),
      "kModelFamily = ModelFamily::kLstm is not one of ModelFamily::kWavenet, ModelFamily::kGru"),
-    (replace_constant("kNumberFormat", "NumberFormat::kQ15"),
-     "kNumberFormat = NumberFormat::kQ15; GRU models are float32 only"),
+    (replace_constant("kNumberFormat", "NumberFormat::kQ7"),
+     "kNumberFormat = NumberFormat::kQ7; GRU models are float32 or q15"),
 ], ids=["units-mismatch", "too-many-units", "short-bias", "short-skip", "outputs-mismatch",
         "not-a-number", "bad-hash", "nan-weight", "macs", "unknown-family", "q15"])
 def test_a_damaged_or_edited_gru_header_is_refused_in_one_line(edit, message, tmp_path):

@@ -176,8 +176,12 @@ def _export_quantized(args: argparse.Namespace, argv: list[str], spec, metadata,
     from daisynet.training.export import export_quantized, quantization_audio
 
     calibration, test = quantization_audio(args.model, spec, args.calibration)
-    log(f"calibrating {args.quantize} on {len(calibration.samples)} frames: "
-        f"{calibration.source}")
+    if spec.family == "gru":
+        log(f"{args.quantize} GRU: the recurrent weights' scale is a bound (no calibration); "
+            f"its cost measured on {len(test.samples)} frames: {test.source}")
+    else:
+        log(f"calibrating {args.quantize} on {len(calibration.samples)} frames: "
+            f"{calibration.source}")
     if not test.held_out:
         log("warning: no held-out audio (the training dataset was not found): the accuracy "
             "cost is measured on the calibration audio itself")

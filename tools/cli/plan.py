@@ -46,13 +46,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
+    from daisynet.host_sim.model_defn.spec import GRU_FORMATS, gru_format_refusal
     from daisynet.tools.measure.plan import plan, plan_gru
 
     if args.gru_units is not None:
-        if args.kernel_size is not None or args.quantize:
-            raise CommandError("--gru-units plans a float32 GRU; --kernel-size and --quantize "
-                               "apply to a wavenet (--filters)")
-        return plan_gru(args.inputs, args.gru_units, args.sample_rates, logger(args.json))
+        if args.kernel_size is not None:
+            raise CommandError("--gru-units plans a GRU; --kernel-size applies to a wavenet "
+                               "(--filters)")
+        if unsupported := [f for f in args.quantize if f not in GRU_FORMATS]:
+            raise CommandError(f"--gru-units: {gru_format_refusal(unsupported[0])}")
+        return plan_gru(args.inputs, args.gru_units, args.sample_rates, logger(args.json),
+                        quantize=args.quantize)
     if args.kernel_size is None:
         raise CommandError("--filters plans a wavenet: give its --kernel-size too")
     return plan(args.inputs, args.kernel_size, args.filters, args.sample_rates,

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
                 f"{source}: {plural(figures['frames'], 'frame')}, block {args.block_size} "
                 f"({figures['criterion']}"
                 + (f"; {plural(figures['mismatched_frames'], 'frame')} differ, the first at "
-                   f"frame {figures['first_mismatch']}" if not figures["bit_exact"] else "")
+                   f"frame {figures['first_mismatch']}" if figures["bit_exact"] is False else "")
                 + ")")
             log(f"  {spec.number_format} vs Keras  ESR {figures['sim_vs_keras_esr']:.3e}, max "
                 f"abs error {figures['sim_vs_keras_max_abs_err']:.3e} (the cost of "

@@ -61,6 +61,8 @@ def _times(speed: float) -> str:
 def as_float32(spec: ModelSpec) -> ModelSpec:
     """A quantized spec's weights in float32 (its float weights are the integers' exact
     values), for engines that run float32 only."""
+    if spec.family == "gru":
+        return dataclasses.replace(spec, number_format=FLOAT32, recurrent_quant=None)
     layers = [dataclasses.replace(layer, quant=None) for layer in spec.layers]
     return dataclasses.replace(spec, layers=layers, number_format=FLOAT32, float_sha256=None)
 
@@ -104,9 +106,9 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
             log(f"note: {header} is already {own_format}: measured as it is (--quantize "
                 "applies to float32 headers)")
         formats = ()
-    if spec.family == "gru" and formats:
-        log("note: GRU models run in float32 only: --quantize is left out")
-        formats = ()
+    if spec.family == "gru" and set(formats) - {"q15"}:
+        log("note: a GRU runs in float32 or q15 only: --quantize q7 is left out")
+        formats = tuple(f for f in formats if f == "q15")
     # The per-sample baseline is the blog firmware's way of running a wavenet; a GRU has none.
     first_engine = M7Engine(baseline_header, BASELINE if spec.family == "wavenet" else "fast")
     if frames > first_engine.max_frames:

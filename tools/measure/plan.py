@@ -183,12 +183,14 @@ def fits(arch: Architecture, measurement: Measurement, sample_rate: int) -> bool
     return not shortfalls(measurement, sample_rate)
 
 
-def fits_at(arch: Architecture | GruArchitecture, sample_rate: int = SEARCH_RATE) -> bool:
-    """Whether ``arch`` would fit on the Daisy at ``sample_rate``: measured on the emulated M7,
-    unless its weights alone are over the flash budget (then no build is needed)."""
-    if plan_spec(arch).weight_flash_bytes() > model_flash_budget():
+def fits_at(arch: Architecture | GruArchitecture, sample_rate: int = SEARCH_RATE,
+            number_format: str = FLOAT32) -> bool:
+    """Whether ``arch`` would fit on the Daisy at ``sample_rate`` (in ``number_format``):
+    measured on the emulated M7, unless its weights alone are over the flash budget (then no
+    build is needed)."""
+    if plan_spec(arch).weight_flash_bytes(number_format) > model_flash_budget():
         return False
-    return fits(arch, measure(arch), sample_rate)
+    return fits(arch, measure(arch, number_format), sample_rate)
 
 
 def _verdict(over: list[str]) -> str:
@@ -343,11 +345,14 @@ def plan(inputs: int, kernel_size: int, filters: tuple[int, ...],
 
 
 def plan_gru(inputs: int, units: int, sample_rates: tuple[int, ...],
-             log: Callable[[str], None], search: bool = True) -> dict:
+             log: Callable[[str], None], search: bool = True,
+             quantize: tuple[str, ...] = ()) -> dict:
     """``plan`` for a GRU of ``units`` units over ``inputs`` inputs and one output: its counts,
     weight flash and state RAM, and its instructions per sample measured on the emulated M7
     through the same ``measure`` (not measured while the firmware core has no GRU engine);
-    with ``search``, once measured, the most units that fit at SEARCH_RATE."""
+    with ``search``, once measured, the most units that fit at SEARCH_RATE. With ``quantize``
+    (q15, the one fixed-point format of a GRU), the same for the model in q15, search
+    included."""
     arch = GruArchitecture(inputs, units)
     target = daisy_target()
     measured = measure(arch)
@@ -379,9 +384,14 @@ def plan_gru(inputs: int, units: int, sample_rates: tuple[int, ...],
                               lambda width: fits_at(GruArchitecture(inputs, width)))
         log(f"at {SEARCH_RATE // 1000} kHz: the most GRU units that fit: "
             + (str(most_units) if most_units is not None else "none fits, not even 1 unit"))
+    formats = {}
+    for number_format in quantize:
+        formats[number_format] = _plan_gru_format(arch, number_format, measured, sample_rates,
+                                                  log, search)
     return {
         "family": "gru", "inputs": inputs, "units": units, "outputs": arch.outputs,
         "most_units": most_units,
+        **({"formats": formats} if quantize else {}),
         "parameters": arch.parameters, "macs_per_sample": arch.macs_per_sample,
         "state_ram_bytes": state,
         "instructions_per_sample": None if instructions is None else round(instructions, 1),
@@ -392,3 +402,30 @@ def plan_gru(inputs: int, units: int, sample_rates: tuple[int, ...],
         "model_flash_budget": flash_budget,
         "rates": rates,
     }
+
+
+def _plan_gru_format(arch: GruArchitecture, number_format: str, float32: Measurement,
+                     sample_rates: tuple[int, ...], log: Callable[[str], None],
+                     search: bool) -> dict:
+    """``plan_gru``'s figures for the GRU in ``number_format`` (q15)."""
+    q = measure(arch, number_format)
+    verdicts = _rate_verdicts(q, sample_rates)
+    instructions = q.instructions_per_sample
+    if instructions is None:
+        log(f"{number_format:6s} not measured: {q.not_measured}")
+    else:
+        log(f"{number_format:6s} {instructions:,.0f} instructions/sample: "
+            + ", ".join(f"{v['sample_rate']:,} Hz "
+                        + ("" if v["load"] is None else f"{100 * v['load']:.1f}% ")
+                        + _verdict(v["over"]) for v in verdicts))
+    log(f"       RAM {_ram_text(q, 'its state')}; flash {_flash_text(q)}, "
+        f"{q.weight_bytes / float32.weight_bytes:.2g} of float32's weights")
+    most_units = None
+    if search and instructions is not None:
+        most_units = _largest(1, MAX_GRU_UNITS, lambda width: fits_at(
+            GruArchitecture(arch.inputs, width), number_format=number_format))
+        log(f"       at {SEARCH_RATE // 1000} kHz: the most {number_format} GRU units that fit: "
+            + (str(most_units) if most_units is not None else "none fits, not even 1 unit"))
+    return {"instructions_per_sample": None if instructions is None else round(instructions, 1),
+            "engine_ram_bytes": q.ram_bytes, "weight_flash_bytes": q.weight_bytes,
+            "model_flash_bytes": q.flash_bytes, "rates": verdicts, "most_units": most_units}

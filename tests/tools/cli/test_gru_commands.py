@@ -1,6 +1,7 @@
-"""The commands that take a model on a GRU: export writes it (float32 only), plan counts and
-measures it through the wavenet's path, and every command whose engine does not run the GRU
-family yet says so in one line (``host_sim.engines.family_refusal``)."""
+"""The commands that take a model on a GRU: export writes it (float32; q15 is
+tests/host_sim/test_gru_q15.py's), plan counts and measures it through the wavenet's path,
+and every command whose engine does not run the GRU family yet says so in one line
+(``host_sim.engines.family_refusal``)."""
 
 import json
 from pathlib import Path
@@ -58,14 +59,13 @@ def test_export_writes_a_gru_header_and_says_the_real_time_check_is_skipped(
     assert isinstance(read_header(header), GruSpec)
 
 
-@pytest.mark.parametrize("number_format", ["q15", "q7"])
-def test_export_refuses_to_quantize_a_gru_before_writing_anything(gru_model, tmp_path, capsys,
-                                                                  number_format):
+def test_export_refuses_to_quantize_a_gru_to_q7_before_writing_anything(gru_model, tmp_path,
+                                                                       capsys):
     header = tmp_path / "model_defn.h"
-    assert main(["export", str(gru_model), "-o", str(header), "--quantize", number_format]) == 1
+    assert main(["export", str(gru_model), "-o", str(header), "--quantize", "q7"]) == 1
     assert capsys.readouterr().err == (
-        f"daisynet export: error: {number_format} GRU: not yet; the GRU engine runs float32 "
-        "only (export without --quantize)\n")
+        "daisynet export: error: q7 GRU: not supported; a GRU runs in float32 or q15 (its "
+        "recurrent product), and q7 would leave 8 bits for a state that feeds itself back\n")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -133,6 +133,27 @@ def test_plan_measures_a_gru_through_the_same_path_once_the_firmware_runs_it(
     assert "96,000 Hz 96.0% of 4,167 cycles does NOT fit (cycles)" in lines
 
 
+def test_plan_judges_a_q15_gru_too_and_searches_its_units(monkeypatch, capsys):
+    monkeypatch.setattr(engines, "IMPLEMENTATION_FAMILIES",
+                        {"simulator": ("wavenet",), "firmware": ("wavenet", "gru")})
+    built = []
+
+    def stand_in(spec, header: Path, weight_bytes: int) -> Measurement:
+        built.append(read_header(header))
+        per_unit = 200.0 if built[-1].quantized else 210.0  # q15 a little cheaper
+        return Measurement(per_unit * spec.units, 20_000, weight_bytes, weight_bytes + 3_000)
+
+    monkeypatch.setattr(daisynet.tools.measure.plan, "_measure", stand_in)
+    assert main(["plan", "--gru-units", "32", "--inputs", "2", "--quantize", "q15",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    q15 = result["formats"]["q15"]
+    assert q15["instructions_per_sample"] == 6_400.0 and q15["weight_flash_bytes"] == 7_840
+    # Within 80% of 8,333: 31 units of float32 (6,510), 33 of q15 (6,600).
+    assert (result["most_units"], q15["most_units"]) == (31, 33)
+    assert {spec.number_format for spec in built} == {"float32", "q15"}
+
+
 def test_plan_refuses_both_families_at_once_as_a_bad_option(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["plan", "--inputs", "2", "--gru-units", "8", "--filters", "4"])
@@ -143,11 +164,10 @@ def test_plan_refuses_both_families_at_once_as_a_bad_option(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--gru-units", "8", "--kernel-size", "3"],
-     "--gru-units plans a float32 GRU; --kernel-size and --quantize apply to a wavenet "
-     "(--filters)"),
-    (["--gru-units", "8", "--quantize", "q15"],
-     "--gru-units plans a float32 GRU; --kernel-size and --quantize apply to a wavenet "
-     "(--filters)"),
+     "--gru-units plans a GRU; --kernel-size applies to a wavenet (--filters)"),
+    (["--gru-units", "8", "--quantize", "q15,q7"],
+     "--gru-units: q7 GRU: not supported; a GRU runs in float32 or q15 (its recurrent "
+     "product), and q7 would leave 8 bits for a state that feeds itself back"),
     (["--filters", "4"], "--filters plans a wavenet: give its --kernel-size too"),
 ])
 def test_plan_refuses_options_of_the_other_family_in_one_line(argv, message, capsys):
@@ -157,3 +177,34 @@ def test_plan_refuses_options_of_the_other_family_in_one_line(argv, message, cap
 
 def test_a_grus_must_have_ram_is_its_state():
     assert history_bytes(GruArchitecture(2, 32)) == 128
+
+
+def test_export_quantizes_a_gru_to_q15_and_verify_checks_it(gru_model, tmp_path, capsys,
+                                                           monkeypatch):
+    from daisynet.host_sim.m7 import M7Error
+    from daisynet.tools.measure import plan as plan_module
+
+    def no_m7(header):
+        raise M7Error("no emulator in this test")
+
+    monkeypatch.setattr(plan_module, "measure_header", no_m7)
+    rng = np.random.default_rng(0)
+    frames = 4_800
+    audio = np.stack([np.repeat(rng.uniform(0, 1, frames // 48), 48),
+                      np.sin(np.arange(frames) * 0.03) + 0.1 * rng.standard_normal(frames)],
+                     axis=1).astype(np.float32)
+    wav = tmp_path / "inputs.wav"
+    soundfile.write(wav, audio, 48_000, subtype="FLOAT")
+    header = tmp_path / "out" / "model_defn.h"
+    assert main(["export", str(gru_model), "-o", str(header), "--quantize", "q15",
+                 "--calibration", str(wav), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    report = result["quantization"]
+    assert result["number_format"] == "q15" and report["format"] == "q15"
+    assert 0 < report["esr"] < 1e-6 and report["frames"] == frames
+    assert report["weight_flash_bytes"]["saved"] == 2 * 8 * 24
+    spec = read_header(header)
+    assert spec.number_format == "q15" and spec.float_sha256 is not None
+    assert main(["verify", str(gru_model), "--header", str(header), "--engine", "python"]) == 0
+    assert "PASS  simulator vs the q15 arithmetic and its golden outputs" in (
+        capsys.readouterr().out)

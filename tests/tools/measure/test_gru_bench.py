@@ -24,9 +24,9 @@ def test_bench_measures_a_gru_without_a_per_sample_baseline(tmp_path):
                            input_names=["knob_1", "audio_in_1"])
     header.write_text(render_header(spec, "test"))
     said = []
-    result = bench(header, (1, PLAN_BLOCK), 0.02, log=said.append, formats=("q15",))
-    assert "note: GRU models run in float32 only: --quantize is left out" in said
-    assert result["formats"] == ["float32"]
+    result = bench(header, (1, PLAN_BLOCK), 0.02, log=said.append, formats=("q15", "q7"))
+    assert "note: a GRU runs in float32 or q15 only: --quantize q7 is left out" in said
+    assert result["formats"] == ["float32", "q15"]
     assert result["per_sample_instructions_per_sample"] is None
     rows = {(row["backend"], row["block_size"]): row for row in result["m7"]}
     assert set(rows) == {(b, n) for b in ("fast", "cmsis") for n in (1, PLAN_BLOCK)}
