@@ -1,12 +1,15 @@
 """Training the recurrent family (GruArchitecture) fast: truncated backpropagation through time
 in C++ (training/native/gru_loss_gradient.cc), and the forward pass over long recordings.
 
-Each training window starts from a zero state; its first ``warmup`` frames run but are not
-scored (the state settles into what the recording before the window left), and the gradient
-flows back through every frame of the window and no further. ``GruObjective`` has the
-wavenet objective's signature (training/adam.py ``Objective``), so Adam and L-BFGS run on it
-unchanged. For GRU 32 over batches of 16 windows it is about 100 times faster than the same
-loss and gradient through TensorFlow (README, "Training a GRU").
+``GruObjective`` has the wavenet objective's signature (training/adam.py ``Objective``): each
+window starts from a zero state, its first ``warmup`` frames run unscored, and the gradient
+flows back through every frame of the window and no further; L-BFGS runs on it unchanged. For
+GRU 32 over batches of 16 windows it is about 100 times faster than the same loss and gradient
+through TensorFlow (README, "Training a GRU"). Its ``from_states`` starts each window from a
+given state and hands back the last: ``StatefulGruTraining`` runs Adam's epochs on it, walking
+the training split in consecutive windows with the state carried on, so the model learns from
+the states it will really run from, and scores validation in one pass per range, as train
+scores the test split.
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ from daisynet.training.windows import SPLIT_CHUNK_SECONDS, Split, gap_free_range
 SOURCE = Path(__file__).resolve().parent / "native" / "gru_loss_gradient.cc"
 LIBRARY = "libgru_loss_gradient.so"
 
-# A window's warm-up, frames run from a zero state before any is scored. On a ladder low-pass
-# (resonance 0.7, cutoff 60 Hz-7.7 kHz from a knob) the device itself, restarted from zero
-# state, differs from its continuous output by ESR 0.05 in frames 1,536-2,048 and 0.003 after
-# 4,096 (README, "Training a GRU"): 2,048 frames leave the model little to guess for half of
-# each window's compute.
+# The frames run from a zero state before any is scored (a window's, or a stretch's in stateful
+# training). On a ladder low-pass (resonance 0.7, cutoff 60 Hz-7.7 kHz from a knob) the device
+# itself, restarted from zero state, differs from its continuous output by ESR 0.05 in frames
+# 1,536-2,048 and 0.003 after 4,096 (README, "Training a GRU"): 2,048 frames leave the model
+# little to guess.
 RECURRENT_WARMUP = 2048
 
 # TrainConfig fields whose default differs for a GRU (``daisynet train --family gru``), and why.

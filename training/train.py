@@ -23,6 +23,7 @@ from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import RECORD_FILE, DatasetRecord, TrainingRecord
 from daisynet.training.recurrent import (
     RECURRENT_WARMUP,
+    UPDATE_GATE_FRAMES,
     StatefulGruTraining,
     with_long_memory,
 )
@@ -336,7 +337,7 @@ def train(
             f"{config.batch_size} lanes in windows of {config.scored_frames} frames, the "
             f"state carried on ({warmup} warm-up frames from each stretch's start), "
             f"{epochs_on.batches_per_epoch} batches an epoch; validation: "
-            f"{len(epochs_on.validation)} ranges, one pass each")
+            f"{plural(len(epochs_on.validation), 'range')}, one pass each")
     else:
         log(f"windows: {len(windows['train'][0])} train, {len(windows['validation'][0])} "
             f"validation, of {warmup} warm-up + {config.scored_frames} scored frames")
@@ -525,6 +526,17 @@ def train(
         "test_esr": evaluation["test"]["esr"],
         "warnings": warnings,
         "train_seconds": train_seconds,
+        # How a GRU's Adam epochs ran (training/recurrent.py StatefulGruTraining); None for a
+        # wavenet, whose epochs run on the windows.
+        "recurrent_training": None if epochs_on is objective else {
+            "stateful": True,
+            "stretches": len(epochs_on.stretches),
+            "lanes": epochs_on.lanes,
+            "window_frames": epochs_on.scored,
+            "batches_per_epoch": epochs_on.batches_per_epoch,
+            "validation": "one pass per range from zero state, scored from the warm-up on",
+            "update_gate_frames": UPDATE_GATE_FRAMES,
+        },
         "keras_version": keras.__version__,
     }
     record.write(out_dir)
