@@ -59,26 +59,20 @@ class AdamRun:
         return int(np.argmin(losses)) + 1 if losses else 0
 
 
-def adam_epoch(run: AdamRun, objective: Objective, train: tuple[np.ndarray, np.ndarray],
-               validation: tuple[np.ndarray, np.ndarray], batch_size: int,
-               plateau_patience: int) -> bool:
-    """One epoch of Adam over ``train`` in shuffled batches of ``batch_size`` windows (the last
-    one smaller), then the validation loss: updates the best weights and halves the learning
-    rate after ``plateau_patience`` epochs without a better validation loss (not below
+def adam_step(run: AdamRun, gradient: np.ndarray) -> None:
+    """One Adam update of ``run.theta`` by ``gradient``."""
+    run.steps += 1
+    run.first_moment += (1.0 - BETA_1) * (gradient - run.first_moment)
+    run.second_moment += (1.0 - BETA_2) * (gradient * gradient - run.second_moment)
+    step = run.learning_rate * math.sqrt(1.0 - BETA_2**run.steps) / (1.0 - BETA_1**run.steps)
+    run.theta -= step * run.first_moment / (np.sqrt(run.second_moment) + EPSILON)
+
+
+def end_epoch(run: AdamRun, train_loss: float, val_loss: float, plateau_patience: int) -> bool:
+    """Record an epoch's losses: updates the best weights and halves the learning rate after
+    ``plateau_patience`` epochs without a better validation loss (not below
     MIN_LEARNING_RATE). Returns whether the validation loss improved."""
-    x, y = train
-    order = run.shuffle.permutation(len(x))
-    batch_losses = []
-    for batch in np.array_split(order, -(-len(x) // batch_size)):
-        loss, gradient = objective(run.theta, x[batch], y[batch])
-        run.steps += 1
-        run.first_moment += (1.0 - BETA_1) * (gradient - run.first_moment)
-        run.second_moment += (1.0 - BETA_2) * (gradient * gradient - run.second_moment)
-        step = run.learning_rate * math.sqrt(1.0 - BETA_2**run.steps) / (1.0 - BETA_1**run.steps)
-        run.theta -= step * run.first_moment / (np.sqrt(run.second_moment) + EPSILON)
-        batch_losses.append(loss * len(batch))
-    val_loss = objective(run.theta, *validation)[0]
-    run.history["loss"].append(float(np.sum(batch_losses) / len(x)))
+    run.history["loss"].append(float(train_loss))
     run.history["val_loss"].append(float(val_loss))
     run.history["learning_rate"].append(run.learning_rate)
     improved = val_loss < run.best_val_loss
@@ -92,3 +86,20 @@ def adam_epoch(run: AdamRun, objective: Objective, train: tuple[np.ndarray, np.n
             run.learning_rate = max(MIN_LEARNING_RATE, run.learning_rate * 0.5)
             run.epochs_since_cut = 0
     return improved
+
+
+def adam_epoch(run: AdamRun, objective: Objective, train: tuple[np.ndarray, np.ndarray],
+               validation: tuple[np.ndarray, np.ndarray], batch_size: int,
+               plateau_patience: int) -> bool:
+    """One epoch of Adam over ``train`` in shuffled batches of ``batch_size`` windows (the last
+    one smaller), then the validation loss (``end_epoch``). Returns whether the validation loss
+    improved."""
+    x, y = train
+    order = run.shuffle.permutation(len(x))
+    batch_losses = []
+    for batch in np.array_split(order, -(-len(x) // batch_size)):
+        loss, gradient = objective(run.theta, x[batch], y[batch])
+        adam_step(run, gradient)
+        batch_losses.append(loss * len(batch))
+    val_loss = objective(run.theta, *validation)[0]
+    return end_epoch(run, np.sum(batch_losses) / len(x), val_loss, plateau_patience)

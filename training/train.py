@@ -21,7 +21,12 @@ from daisynet.training.model import Architecture, build_for, predict_sequence
 from daisynet.training.progress import format_duration, plural
 from daisynet.training.quiet_keras import import_keras
 from daisynet.training.record import RECORD_FILE, DatasetRecord, TrainingRecord
-from daisynet.training.recurrent import RECURRENT_WARMUP
+from daisynet.training.recurrent import (
+    RECURRENT_WARMUP,
+    UPDATE_GATE_FRAMES,
+    StatefulGruTraining,
+    with_long_memory,
+)
 from daisynet.training.refine import (
     RefineResult,
     every_nth_window,
@@ -133,13 +138,19 @@ def save_model(model, path: Path) -> None:
 
 def fresh_start(config: TrainConfig, seed: int) -> AdamRun:
     """Adam's state for a newly initialised model of ``config`` seeded with ``seed``."""
-    theta = flat_parameters(build_for(config.architecture(), seed=seed, name=config.name))
+    arch = config.architecture()
+    theta = flat_parameters(build_for(arch, seed=seed, name=config.name))
+    if isinstance(arch, GruArchitecture):
+        theta = with_long_memory(arch, theta, seed)
     return AdamRun.start(seed, theta, config.learning_rate)
 
 
 def train_epoch(run: AdamRun, objective, config: TrainConfig, windows) -> bool:
-    """One Adam epoch of ``run`` over the training windows with ``config``'s batch size and
-    plateau patience; returns whether the validation loss improved."""
+    """One Adam epoch of ``run`` with ``config``'s batch size and plateau patience: over the
+    training windows, or by a StatefulGruTraining ``objective`` over its stretches; returns
+    whether the validation loss improved."""
+    if isinstance(objective, StatefulGruTraining):
+        return objective.epoch(run, config.plateau_patience)
     return adam_epoch(run, objective, windows["train"], windows["validation"], config.batch_size,
                       config.plateau_patience)
 
@@ -308,15 +319,28 @@ def train(
         log(f"warning: {warning}")
 
     log(f"model: {_described(arch, config.inputs, dataset.sample_rate)}")
-    log(
-        f"windows: {len(windows['train'][0])} train, {len(windows['validation'][0])} "
-        f"validation, of {warmup} warm-up + {config.scored_frames} scored frames"
-    )
 
     # The model that ends up holding the trained weights; the objective reads its layers (the
     # C++ kernel is built on first use, in seconds; Ctrl-C then propagates, nothing is trained).
     model = build_for(arch, seed=config.seed, name=config.name)
     objective = objective_for(model, warmup)
+    # What Adam's epochs run on: the windows, or for a GRU the training split walked statefully
+    # with validation scored as the test split is (training/recurrent.py); the windows stay
+    # for L-BFGS.
+    epochs_on = objective
+    if isinstance(arch, GruArchitecture):
+        epochs_on = StatefulGruTraining(objective, inputs, target, splits, gaps,
+                                        config.scored_frames, config.batch_size,
+                                        dataset.sample_rate)
+        energy.update(epochs_on.energy)
+        log(f"training: {len(epochs_on.stretches)} stretches of the train split walked by "
+            f"{config.batch_size} lanes in windows of {config.scored_frames} frames, the "
+            f"state carried on ({warmup} warm-up frames from each stretch's start), "
+            f"{epochs_on.batches_per_epoch} batches an epoch; validation: "
+            f"{plural(len(epochs_on.validation), 'range')}, one pass each")
+    else:
+        log(f"windows: {len(windows['train'][0])} train, {len(windows['validation'][0])} "
+            f"validation, of {warmup} warm-up + {config.scored_frames} scored frames")
     set_weights = weight_setter(model)
     best_path = out_dir / CHECKPOINT
     checkpoint_dir = best_path.parent
@@ -351,7 +375,7 @@ def train(
         stages.append({"stage": stage, "status": status, "why": why})
 
     started = time.perf_counter()
-    ranked, interrupted = _ranked_candidates(config, objective, windows, energy, log,
+    ranked, interrupted = _ranked_candidates(config, epochs_on, windows, energy, log,
                                              started, cut_short)
     stage_ended("candidates", f"{plural(len(ranked), 'seed')}, "
                 f"{plural(max(run.epochs for run in ranked), 'epoch')} each", 0, interrupted)
@@ -379,7 +403,7 @@ def train(
                 f"{tried[-1].best_val_loss / energy['validation']:.4f}; training seed "
                 f"{run.seed}, the next finalist, as far")
         cuts_before = len(cut_by_max_seconds)
-        interrupted = _adam_stage(run, objective, config, windows, energy, save_best, log,
+        interrupted = _adam_stage(run, epochs_on, config, windows, energy, save_best, log,
                                   started, cut_short)
         tried.append(run)
         stage_ended(f"Adam, seed {run.seed}", f"{plural(run.epochs, 'epoch')}, " + (
@@ -502,6 +526,17 @@ def train(
         "test_esr": evaluation["test"]["esr"],
         "warnings": warnings,
         "train_seconds": train_seconds,
+        # How a GRU's Adam epochs ran (training/recurrent.py StatefulGruTraining); None for a
+        # wavenet, whose epochs run on the windows.
+        "recurrent_training": None if epochs_on is objective else {
+            "stateful": True,
+            "stretches": len(epochs_on.stretches),
+            "lanes": epochs_on.lanes,
+            "window_frames": epochs_on.scored,
+            "batches_per_epoch": epochs_on.batches_per_epoch,
+            "validation": "one pass per range from zero state, scored from the warm-up on",
+            "update_gate_frames": UPDATE_GATE_FRAMES,
+        },
         "keras_version": keras.__version__,
     }
     record.write(out_dir)

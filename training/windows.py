@@ -84,6 +84,23 @@ def gap_free_ranges(split: Split, gaps: Sequence[Sequence[int]] = ()) -> list[Sp
     return ranges
 
 
+def stretches(split: Split | Sequence[Split], gaps: Sequence[Sequence[int]],
+              frames: int) -> list[Split]:
+    """The gap-free parts of ``split`` (a range or a split's list of them) cut into stretches of
+    about ``frames`` frames each, in time order: neighbouring chunks of a split form one range,
+    and this cuts it back into pieces of about a chunk (a stateful recurrent trainer walks each
+    from a zero state)."""
+    parts = [split] if isinstance(split, Split) else list(split)
+    pieces = []
+    for part in parts:
+        for piece in gap_free_ranges(part, gaps):
+            count = max(1, round(piece.frames / frames))
+            pieces += [Split(piece.name, piece.start + i * piece.frames // count,
+                             piece.start + (i + 1) * piece.frames // count)
+                       for i in range(count)]
+    return pieces
+
+
 def _window_starts(part: Split, length: int, scored: int) -> np.ndarray:
     """First frames of the windows of ``length`` frames, ``scored`` apart, inside ``part``."""
     return np.arange(part.start, part.stop - length + 1, scored)

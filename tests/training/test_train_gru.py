@@ -57,6 +57,8 @@ def test_a_tiny_gru_run_writes_what_a_wavenet_run_does_and_records_its_family(tm
     assert record.results["warmup_frames"] == 256
     assert record.results["params"] == GruArchitecture(2, 4, skip_input=1).parameters
     assert record.results["config"]["family"] == "gru"
+    stateful = record.results["recurrent_training"]
+    assert stateful["stateful"] and stateful["window_frames"] == 512 and stateful["stretches"] > 0
     # The saved model, loaded again, scores the test split as the record says.
     model = import_keras().models.load_model(out / "model.keras")
     dataset = record.load_dataset()[0]

@@ -8,6 +8,7 @@ from daisynet.training.windows import (
     dealt_splits,
     gap_free_ranges,
     make_windows,
+    stretches,
     window_counts,
 )
 
@@ -105,3 +106,12 @@ def test_window_counts_match_the_windows_made():
             except ValueError:
                 made = 0
             assert counts[name] == made
+
+
+def test_stretches_cut_a_split_into_chunks_between_gaps():
+    split = [Split("train", 0, 1000), Split("train", 1500, 1740)]
+    pieces = stretches(split, [[400, 10]], 200)
+    # 0..400 and 410..1000 between the gap, then 1500..1740, each in about 200-frame pieces.
+    assert [(p.start, p.stop) for p in pieces] == [
+        (0, 200), (200, 400), (410, 606), (606, 803), (803, 1000), (1500, 1740)]
+    assert all(p.name == "train" for p in pieces)

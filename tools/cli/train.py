@@ -65,8 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "still trains) instead of at 1 from the first audio input, which "
                              "makes the GRU learn only what the device adds")
     parser.add_argument("--warmup", type=count(),
-                        help="with --family gru: frames each training window runs from a zero "
-                             f"state before it is scored ({defaults.recurrent_warmup})")
+                        help="with --family gru: frames each stretch of the recording runs "
+                             "from a zero state before it is scored, in training and "
+                             f"evaluation ({defaults.recurrent_warmup})")
     parser.add_argument("--filters", type=WholeList(1, MAX_FILTERS, MAX_BLOCKS),
                         help="wavenet filters per block, comma-separated "
                              f"({','.join(map(str, defaults.filters))})")

@@ -1,8 +1,10 @@
 // The training objective of the recurrent family (training/recurrent.py): the masked mean
 // square error of GruArchitecture's model over a batch of windows and its gradient, by
-// backpropagation through time truncated at each window's start (the state starts at zero
-// there; the first `warmup` frames run but are not scored). Plus the forward pass alone over a
-// long sequence with the state carried in and out, for evaluation in bounded memory.
+// backpropagation through time truncated at each window's start (the state starts there from
+// zero or from a given state, and each window's frames before its own first scored frame run
+// but are not scored); each window's last state is handed back, so the next window of the
+// same stretch of audio can start from it. Plus the forward pass alone over a long sequence
+// with the state carried in and out, for evaluation in bounded memory.
 //
 // Why not TensorFlow: its GRU on a CPU is a loop of a dozen small ops per frame, each a
 // dispatch through the runtime; here one frame is a 32 x 96 matrix-vector product and a few
@@ -195,19 +197,21 @@ inline void Output(const Shape& s, const Weights& w, const float* x, const float
 }
 
 // One window's squared error sum (double) and its gradient added to `grad` (float, this
-// window's own buffer). `store` holds frames x 5 units: z, r, n, c_n and the state after
-// each frame.
+// window's own buffer), from the state `h0` (units floats); the state after its last frame
+// goes to `h_last`. `store` holds frames x 5 units: z, r, n, c_n and the state after each
+// frame.
 // `recurrent_transposed` is U as [3 units][units], for the gradient flowing back into h.
 double Window(const Shape& s, const Weights& w, const float* recurrent_transposed,
               const float* x, const float* y, int frames, int warmup, float error_scale,
-              std::vector<float>& store, std::vector<float>& recurrent_sums, float* grad) {
+              const float* h0, float* h_last, std::vector<float>& store,
+              std::vector<float>& recurrent_sums, float* grad) {
   const int u = s.units, g = s.gates();
   const std::size_t stride = 5 * static_cast<std::size_t>(u);
   store.resize(stride * frames);
-  std::vector<float> zero(u, 0.0f), scratch(2 * g), prediction(s.outputs);
+  std::vector<float> scratch(2 * g), prediction(s.outputs);
   for (int t = 0; t < frames; ++t) {
     float* at = store.data() + stride * t;
-    const float* h = t == 0 ? zero.data() : store.data() + stride * (t - 1) + 4 * u;
+    const float* h = t == 0 ? h0 : store.data() + stride * (t - 1) + 4 * u;
     Step(s, w, x + static_cast<std::size_t>(t) * s.inputs, h, at, at + u, at + 2 * u,
          at + 3 * u, at + 4 * u, scratch.data());
   }
@@ -226,7 +230,7 @@ double Window(const Shape& s, const Weights& w, const float* recurrent_transpose
   for (int t = frames - 1; t >= 0; --t) {
     const float* at = store.data() + stride * t;
     const float *z = at, *r = at + u, *n = at + 2 * u, *c_n = at + 3 * u, *h = at + 4 * u;
-    const float* h_prev = t == 0 ? zero.data() : store.data() + stride * (t - 1) + 4 * u;
+    const float* h_prev = t == 0 ? h0 : store.data() + stride * (t - 1) + 4 * u;
     const float* xt = x + static_cast<std::size_t>(t) * s.inputs;
     if (t >= warmup) {
       Output(s, w, xt, h, prediction.data());
@@ -255,13 +259,16 @@ double Window(const Shape& s, const Weights& w, const float* recurrent_transpose
       float* row = d_kernel + static_cast<std::size_t>(i) * g;
       for (int k = 0; k < g; ++k) row[k] += xi * da[k];
     }
-    if (t == 0) break;  // h_prev is the zero start: no gradient flows into it
+    if (t == 0) break;  // h_prev is the window's start: the gradient is truncated there
     AddProduct(dc, g, recurrent_transposed, u, dh.data());
   }
-  // dU = sum over frames t >= 1 of h[t-1]^T dc[t], as one product after the loop: per frame
-  // it streamed all of dU through L1 and took a quarter of the time.
+  // dU = sum over frames t of h[t-1]^T dc[t] (h[-1] = h0), as one product after the loop:
+  // per frame it streamed all of dU through L1 and took a quarter of the time.
+  AddOuterProducts(h0, 0, recurrent_sums.data(), g, 1, u, d_recurrent);
   AddOuterProducts(store.data() + 4 * u, stride, recurrent_sums.data() + g, g, frames - 1, u,
                    d_recurrent);
+  std::copy(store.data() + stride * (frames - 1) + 4 * u, store.data() + stride * frames,
+            h_last);
   return loss;
 }
 
@@ -270,16 +277,21 @@ double Window(const Shape& s, const Weights& w, const float* recurrent_transpose
 extern "C" {
 
 // x: [windows][frames][inputs], y: [windows][frames][outputs], frame-major as the training
-// windows are stored. Writes the gradient of the mean square error over the scored frames
-// (those from `warmup` on) into `gradient` (parameter_count doubles) and returns that error;
-// returns -1 if parameter_count does not match the shape.
+// windows are stored; state: [windows][units], each window's starting state in, its last state
+// out. Window v is scored from its frame scored_from[v] on (frames: not at all). Writes the
+// gradient of the mean square error over the scored frames into `gradient` (parameter_count
+// doubles) and returns that error (0 if no frame is scored); returns -1 if parameter_count
+// does not match the shape.
 double gru_loss_gradient(int inputs, int units, int outputs, const float* parameters,
-                         const float* x, const float* y, int windows, int frames, int warmup,
-                         double* gradient, int parameter_count) {
+                         const float* x, const float* y, int windows, int frames,
+                         const int* scored_from, float* state, double* gradient,
+                         int parameter_count) {
   const Shape s{inputs, units, outputs};
   if (ParameterCount(s) != static_cast<std::size_t>(parameter_count)) return -1.0;
   const Weights w = Unpack(s, parameters);
-  const double scale = 1.0 / (static_cast<double>(windows) * (frames - warmup) * outputs);
+  double scored = 0.0;
+  for (int v = 0; v < windows; ++v) scored += frames - scored_from[v];
+  const double scale = scored > 0.0 ? 1.0 / (scored * outputs) : 0.0;
   std::vector<float> recurrent_transposed(static_cast<std::size_t>(units) * s.gates());
   for (int j = 0; j < units; ++j) {
     for (int k = 0; k < s.gates(); ++k) {
@@ -298,14 +310,18 @@ double gru_loss_gradient(int inputs, int units, int outputs, const float* parame
     const int thread = omp_get_thread_num();
     std::vector<double>& sum = partial_gradient[thread];
     sum.assign(parameter_count, 0.0);
-    std::vector<float> store, recurrent_sums, window_gradient(parameter_count);
+    std::vector<float> store, recurrent_sums, window_gradient(parameter_count), h0(units);
     double loss = 0.0;
 #pragma omp for schedule(static)
     for (int v = 0; v < windows; ++v) {
       std::fill(window_gradient.begin(), window_gradient.end(), 0.0f);
-      loss += Window(s, w, recurrent_transposed.data(), x + static_cast<std::size_t>(v) * frames * inputs,
-                     y + static_cast<std::size_t>(v) * frames * outputs, frames, warmup,
-                     static_cast<float>(scale), store, recurrent_sums, window_gradient.data());
+      float* window_state = state + static_cast<std::size_t>(v) * units;
+      std::copy(window_state, window_state + units, h0.begin());
+      loss += Window(s, w, recurrent_transposed.data(),
+                     x + static_cast<std::size_t>(v) * frames * inputs,
+                     y + static_cast<std::size_t>(v) * frames * outputs, frames, scored_from[v],
+                     static_cast<float>(scale), h0.data(), window_state, store, recurrent_sums,
+                     window_gradient.data());
       for (int p = 0; p < parameter_count; ++p) sum[p] += window_gradient[p];
     }
     partial_loss[thread] = loss;

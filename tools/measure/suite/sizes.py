@@ -31,6 +31,14 @@ def largest_wavenet(inputs: int) -> dict:
     return {"filters": (widest,) * len(filters), "kernel_size": kernel}
 
 
+def gru_config(units: int) -> dict:
+    """A GRU of ``units`` with the options ``daisynet train --family gru`` defaults to."""
+    from daisynet.training.recurrent import GRU_DEFAULTS
+
+    defaults = {key: value for key, value in GRU_DEFAULTS.items() if key != "name"}
+    return {**defaults, "family": "gru", "units": units}
+
+
 # One line per model family and size.
 MODEL_SIZES: tuple[ModelSize, ...] = (
     ModelSize("default", "what daisynet train picks without architecture options",
@@ -38,7 +46,9 @@ MODEL_SIZES: tuple[ModelSize, ...] = (
     ModelSize("largest", "the widest wavenet of the default depth that plan says fits at "
               "48 kHz", largest_wavenet),
     ModelSize("gru32", "a GRU of 32 units, the dry input skipped to its output",
-              lambda inputs: {"family": "gru", "units": 32}),
+              lambda inputs: gru_config(32)),
+    ModelSize("gru10", "a GRU of 10 units (NeuralSeed's size), the dry input skipped to its "
+              "output", lambda inputs: gru_config(10)),
 )
 SIZE_NAMES = tuple(size.name for size in MODEL_SIZES)
 

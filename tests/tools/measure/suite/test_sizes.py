@@ -30,10 +30,13 @@ def test_a_gru_size_asks_train_for_the_recurrent_family():
     from daisynet.tools.measure.suite.material import INPUTS, TARGET
     from daisynet.training.train import TrainConfig
 
-    config = TrainConfig(inputs=INPUTS, target=TARGET, **model_size("gru32").config(2))
-    assert config.architecture().units == 32
+    for name, units in (("gru32", 32), ("gru10", 10)):
+        config = TrainConfig(inputs=INPUTS, target=TARGET, **model_size(name).config(2))
+        assert config.architecture().units == units
+        # As `daisynet train --family gru` trains it: one start, Adam only.
+        assert config.candidates == 1 and config.refine_iterations == 0
 
 
 def test_an_unknown_size_names_the_choices():
-    with pytest.raises(ValueError, match="choose from default, largest, gru32"):
+    with pytest.raises(ValueError, match="choose from default, largest, gru32, gru10"):
         model_size("huge")
