@@ -180,8 +180,10 @@ def test_committed_default_header_is_reproducible(tmp_path):
     expected_in, expected_out = read_golden(committed_golden, spec)
     fresh_in, fresh_out = read_golden(golden, spec)
     assert np.array_equal(fresh_in, expected_in)
-    # Keras outputs may differ in the last bits between CPUs; weights and inputs may not.
-    np.testing.assert_allclose(fresh_out, expected_out, atol=1e-6)
+    # Keras' float32 outputs differ between CPUs (TensorFlow picks kernels by the CPU's vector
+    # units: 1.04e-5 measured on two x86_64 machines), within Keras' own float32 error against
+    # float64 (1.28e-4 on the demo's test split); weights and inputs may not differ at all.
+    np.testing.assert_allclose(fresh_out, expected_out, atol=1.3e-4)
 
 
 def test_committed_golden_input_is_the_start_of_the_default_models_test_split():
