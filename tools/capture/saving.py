@@ -160,8 +160,9 @@ def rescue_folders() -> list[Path]:
 def _save_rescuing(path: Path, names: Callable[[Path], list[Path]],
                    write: Callable[[Path, Path], None], replace: bool) -> tuple[Path, str]:
     """Saves the files ``names(path)`` that ``write(folder, path)`` writes into ``folder``
-    (see ``_write_together``); when that fails (the name was taken meanwhile, the folder
-    vanished, became read-only or full while recording), saves them under a fresh name beside
+    (see ``_write_together``), creating ``path``'s folder if it is missing (or vanished while
+    recording); when that fails (the name was taken meanwhile, the folder became read-only,
+    full or a file), saves them under a fresh name beside
     ``path``, then in the first rescue folder that works. Returns the path used and why the
     requested one failed. (Nothing is printed on the way: after SIGHUP the terminal may be
     gone, and printing must not cost the recording.)"""
@@ -171,7 +172,8 @@ def _save_rescuing(path: Path, names: Callable[[Path], list[Path]],
     reasons: list[str] = []
     for candidate in [path, *fresh]:
         try:
-            if candidate.parent in rescue_folders():
+            # The requested folder is created only now, so a capture refused earlier leaves none.
+            if candidate == path or candidate.parent in rescue_folders():
                 candidate.parent.mkdir(parents=True, exist_ok=True)
             _write_together(names(candidate), lambda folder, c=candidate: write(folder, c),
                             replace and candidate == path)

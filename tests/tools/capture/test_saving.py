@@ -25,6 +25,15 @@ def test_an_unwritable_destination_is_refused_before_recording(tmp_path, capsys)
     assert "file: is a file, not a folder" in err
 
 
+def test_a_capture_creates_its_new_folder_only_when_it_saves(tmp_path, capsys):
+    refused = ["capture", "--emulate", "--emulate-input", str(tmp_path / "missing.wav")]
+    new = tmp_path / "new" / "deeper"
+    assert main([*refused, "-o", str(new / "cap")]) == 1
+    assert not (tmp_path / "new").exists()
+    assert main(["capture", "--emulate", "--emulate-seconds", "1", "-o", str(new / "cap")]) == 0
+    assert load_dataset(new / "cap.wav").frames > 0
+
+
 def test_a_destination_that_fails_at_save_time_saves_to_a_rescue_folder(tmp_path, source,
                                                                          monkeypatch):
     from daisynet.tools.capture import CaptureError, saving, session

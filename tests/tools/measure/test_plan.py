@@ -114,7 +114,7 @@ def test_plan_reports_the_search_with_the_measurement_it_would_make(monkeypatch)
     fits_at about every candidate, and the weights alone rule out a build."""
     measured = []
 
-    def stand_in(arch: Architecture) -> Measurement:
+    def stand_in(arch: Architecture, number_format: str = "float32") -> Measurement:
         measured.append(arch)
         return Measurement(instructions_per_sample=1.3 * arch.macs_per_sample + 60 * len(
             arch.filters), ram_bytes=1_000 * len(arch.filters), weight_bytes=4 * arch.parameters,
