@@ -11,6 +11,7 @@ data decides, at equal time when there is a time budget.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,9 +44,13 @@ from daisynet.training.train import (
 )
 from daisynet.training.windows import gap_free_ranges
 
-# With --max-seconds, each probe may take this share of it (it finishes the epoch it is in):
+# With --max-seconds, each probe may take this share of it (it finishes the pass it is in):
 # the losing probe's time is the price of choosing, the winner's is carried on.
 PROBE_SHARE = 0.1
+# A probe's passes are sized so that at least this many fit in its share: at 120 s on 100 s of
+# material under load an epoch of either family took 24-36 s, three times a 12 s share, and the
+# probes took half of the budget (README, "Device suite").
+PROBE_PASSES = 2
 
 
 def fitting_configs(config: TrainConfig, sample_rate: int,
@@ -108,6 +113,31 @@ def validation_esr(dataset: Dataset, config: TrainConfig, theta: np.ndarray,
     return esr(np.concatenate(targets), np.concatenate(predictions))
 
 
+def _passes(record: dict) -> str:
+    """A probe's passes in words: "3 epochs", or "5 passes over 1/4 of the training windows"."""
+    if record["windows_per_pass"] == "1/1":
+        return plural(record["passes"], "epoch")
+    passes = record["passes"]
+    return (f"{passes} pass{'' if passes == 1 else 'es'} over {record['windows_per_pass']} of "
+            "the training windows")
+
+
+def _parts(objective, run, config: TrainConfig, windows, share: float) -> int:
+    """Into how many parts a probe's passes divide the training windows so that PROBE_PASSES
+    passes (each a part and all of the validation windows) fit in ``share`` seconds, from the
+    time one batch takes (its gradient is not applied); 1 when whole epochs fit."""
+    (x, y), validation = windows["train"], windows["validation"]
+    batch = slice(0, config.batch_size)
+    objective(run.theta, x[batch], y[batch])  # a first call may build or compile
+    timed = time.perf_counter()
+    objective(run.theta, x[batch], y[batch])
+    per_window = (time.perf_counter() - timed) / len(x[batch])
+    # per_window * (len(x) / parts + validation windows) <= share / PROBE_PASSES
+    room = share / PROBE_PASSES / per_window - len(validation[0])
+    most = max(1, len(x) // config.batch_size)  # a pass holds a batch at least
+    return most if room <= 0 else min(most, max(1, math.ceil(len(x) / room)))
+
+
 def train_default(dataset: Dataset, candidates: list[TrainConfig], out_dir: str | Path,
                   log: Callable[[str], None] = print) -> dict:
     """Probe each of ``candidates`` (fitting_configs) from the run's seed, keep the best on the
@@ -132,18 +162,25 @@ def train_default(dataset: Dataset, candidates: list[TrainConfig], out_dir: str 
         objective = objective_for(model, config.warmup)
         run = fresh_start(config, config.seed)
         probe_started = time.perf_counter()
-        while run.epochs < epochs and (share is None
-                                       or time.perf_counter() - probe_started < share):
-            train_epoch(run, objective, config, windows)
+        parts = 1 if share is None else _parts(objective, run, config, windows, share)
+        (x, y), validation = windows["train"], windows["validation"]
+        while run.epochs < epochs * parts and (
+                not run.epochs or share is None or time.perf_counter() - probe_started < share):
+            part = run.epochs % parts
+            train_epoch(run, objective, config,
+                        {"train": (x[part::parts], y[part::parts]), "validation": validation})
             if run.epochs_since_best >= config.patience:
                 break
         seconds = time.perf_counter() - probe_started
-        probes.append(Probe(run, seconds))
+        # A whole epoch's seconds, from the windows the passes went through (validation's too).
+        per_window = seconds / (run.epochs * (len(x) / parts + len(validation[0])))
+        probes.append(Probe(run, per_window * (len(x) + len(validation[0]))))
         records.append({"family": config.family, "architecture": config.architecture().to_json(),
                         "macs_per_sample": config.architecture().macs_per_sample,
                         "estimated_load": round(estimated_load(config.architecture(), rate), 4),
-                        "epochs": run.epochs, "seconds": round(seconds, 2),
-                        "stopped_by": ("its epochs" if run.epochs >= epochs else
+                        "passes": run.epochs, "windows_per_pass": f"1/{parts}",
+                        "seconds": round(seconds, 2),
+                        "stopped_by": ("its epochs" if run.epochs >= epochs * parts else
                                        f"its share of --max-seconds ({share:.1f} s)"
                                        if share is not None and seconds >= share
                                        else "no better validation loss")})
@@ -151,8 +188,8 @@ def train_default(dataset: Dataset, candidates: list[TrainConfig], out_dir: str 
     for config, probe, record in zip(candidates, probes, records, strict=True):
         record["validation_esr"] = validation_esr(dataset, config, probe.run.best_theta, skip)
         log(f"probe {describe(config, rate)}: validation ESR {record['validation_esr']:.4f} "
-            f"after {plural(record['epochs'], 'epoch')} in {record['seconds']:.1f} s "
-            f"(stopped by {record['stopped_by']})")
+            f"after {_passes(record)} in {record['seconds']:.1f} s (stopped by "
+            f"{record['stopped_by']})")
     best = min(range(len(candidates)), key=lambda index: records[index]["validation_esr"])
     for index, record in enumerate(records):
         record["kept"] = index == best
@@ -166,11 +203,12 @@ def train_default(dataset: Dataset, candidates: list[TrainConfig], out_dir: str 
                       f"dataset's rate within {100 * SAFETY_MARGIN:.0f}% of its cycles, each "
                       "probed from the run's seed for the candidates' epochs"
                       + ("" if share is None else
-                         f" or {100 * PROBE_SHARE:.0f}% of --max-seconds"),
+                         f" or {100 * PROBE_SHARE:.0f}% of --max-seconds, in passes over a "
+                         f"part of the training windows if {PROBE_PASSES} epochs would not fit "
+                         "in that"),
               "probes": records, "chosen": best, "why": why,
               "stages": [{"stage": f"probe {describe(config, rate)}", "status": "ran",
-                          "why": f"{plural(record['epochs'], 'epoch')}, stopped by "
-                                 f"{record['stopped_by']}"}
+                          "why": f"{_passes(record)}, stopped by {record['stopped_by']}"}
                          for config, record in zip(candidates, records, strict=True)]}
     return train(dataset, candidates[best], out_dir, log, started=started, probe=probes[best],
                  choice=choice)

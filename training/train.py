@@ -125,10 +125,11 @@ class TrainConfig:
 @dataclass
 class Probe:
     """A start of the run's seed trained briefly before ``train`` (training/defaults.py), which
-    carries it on as its first candidate: its Adam state and the seconds its epochs took."""
+    carries it on as its first candidate: its Adam state and the seconds a whole epoch of it
+    takes (measured on its passes, which may each cover a part of the training windows)."""
 
     run: AdamRun
-    seconds: float
+    epoch_seconds: float
 
 
 def output_files(out_dir: str | Path) -> list[Path]:
@@ -232,7 +233,7 @@ def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, sta
     stage_started = time.perf_counter()
     left = None if config.max_seconds is None else config.max_seconds - (stage_started - started)
     # Seconds per Adam epoch, from the epochs trained so far (the probe's included).
-    timed = [0.0, 0] if probe is None else [probe.seconds, probe.run.epochs]
+    timed = [0.0, 0] if probe is None else [probe.epoch_seconds, 1]
     for index in range(max(1, config.candidates)):
         seed = config.seed + index
         if index and left is not None and timed[1]:

@@ -79,7 +79,8 @@ def test_the_best_probe_on_validation_is_trained_on_and_every_probe_is_recorded(
     assert [probe["family"] for probe in choice["probes"]] == ["wavenet", "gru"]
     for probe in choice["probes"]:
         # min(candidate_epochs, max_epochs // 4) epochs, no time budget
-        assert probe["epochs"] == 1 and probe["stopped_by"] == "its epochs"
+        assert probe["passes"] == 1 and probe["windows_per_pass"] == "1/1"
+        assert probe["stopped_by"] == "its epochs"
         assert probe["macs_per_sample"] > 0 and 0 < probe["estimated_load"] < 0.8
     # The winner's probe is carried on as its first candidate (seed 3), not trained again.
     assert report["candidates_trained"] == candidates[winner].candidates
@@ -103,12 +104,29 @@ def test_with_max_seconds_each_probe_gets_its_share_and_the_rest_is_cut_honestly
                                     tmp_path,
                                     lambda _: None)
     for probe in report["default_choice"]["probes"]:
-        assert probe["epochs"] == 1  # an epoch always ends
+        # A pass always ends; with no time to spare it covers a batch's share of the windows.
+        assert probe["passes"] == 1 and probe["windows_per_pass"] != "1/1"
         assert probe["stopped_by"] == "its share of --max-seconds (0.0 s)"
     # Both probes spent the budget: the winner is kept as probed, every later stage cut.
     assert report["stopped_by_max_seconds"] and report["epochs_run"] == 1
     assert report["train_seconds"] >= sum(probe["seconds"]
                                           for probe in report["default_choice"]["probes"])
+
+
+def test_a_probe_s_passes_cover_what_fits_twice_in_its_share(monkeypatch):
+    """At 0.01 s a window (the fake objective's), 160 training and 20 validation windows."""
+    clock = _FakeTime()
+
+    def objective(theta, x, y):
+        clock.now += 0.01 * len(x)
+
+    monkeypatch.setattr(defaults, "time", clock)
+    windows = {"train": ([0] * 160, [0] * 160), "validation": ([0] * 20, [0] * 20)}
+    config = TrainConfig(inputs=INPUTS, target="audio_in_2", batch_size=16)
+    parts = {share: defaults._parts(objective, defaults.fresh_start(config, 0), config,
+                                    windows, share) for share in (10.0, 2.2, 0.2)}
+    # 2 passes of all 180 windows take 3.6 s; of 80 + 20, 2 s; at 0.2 s not even a batch fits.
+    assert parts == {10.0: 1, 2.2: 2, 0.2: 160 // 16}
 
 
 class _FakeTime:
