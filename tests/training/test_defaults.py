@@ -152,18 +152,18 @@ def test_with_max_seconds_the_candidates_take_at_most_their_share_of_it(tmp_path
     monkeypatch.setattr(train_module, "time", clock)
     monkeypatch.setattr(train_module, "adam_epoch", epoch_of_a_second)
     config = TrainConfig(inputs=INPUTS, target="audio_in_2", filters=(3, 3), kernel_size=3,
-                         scored_frames=256, max_epochs=40, candidates=8, candidate_epochs=4,
-                         refine_iterations=0, max_seconds=60.0)
+                         scored_frames=256, max_epochs=40, candidates=8, candidate_epochs=2,
+                         refine_iterations=0, max_seconds=20.0)
     lines = []
     report = train(make_waveshaper_dataset(3.0, seed=1), config, tmp_path, lines.append)
-    # A candidate takes 4 s; a quarter of the 60 s holds 3 of them.
-    assert report["candidates_trained"] == 3
-    said = ("5 of 8 candidates not started: the candidates may take 25% of the 60 s left, and "
-            "one takes ~4.0 s")
-    assert said in report["cut_by_max_seconds"] and f"--max-seconds 60 reached: {said}" in lines
-    # Without a budget all eight train.
+    # A candidate takes 2 s; a quarter of the 20 s holds 2 of them.
+    assert report["candidates_trained"] == 2
+    said = ("6 of 8 candidates not started: the candidates may take 25% of the 20 s left, and "
+            "one takes ~2.0 s")
+    assert said in report["cut_by_max_seconds"] and f"--max-seconds 20 reached: {said}" in lines
+    # Without a budget every candidate trains, however long each takes.
     clock.now = 0.0
     unlimited = train(make_waveshaper_dataset(3.0, seed=1),
-                      dataclasses.replace(config, max_seconds=None, max_epochs=4),
+                      dataclasses.replace(config, max_seconds=None, max_epochs=4, candidates=3),
                       tmp_path / "unlimited", lambda _: None)
-    assert unlimited["candidates_trained"] == 8
+    assert unlimited["candidates_trained"] == 3
