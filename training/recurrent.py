@@ -277,9 +277,9 @@ class StatefulGruTraining:
         lanes.origin[lane] = lanes.position[lane] = start
         lanes.states[lane] = 0.0
 
-    def epoch(self, run: AdamRun, plateau_patience: int) -> bool:
-        """One epoch of Adam on ``run`` (``batches_per_epoch`` batches), then the validation
-        loss (training/adam.py ``end_epoch``); returns whether it improved."""
+    def epoch(self, run: AdamRun, plateau_patience: int, batches: int | None = None) -> bool:
+        """One epoch of Adam on ``run`` (``batches_per_epoch`` batches, or ``batches``), then
+        the validation loss (training/adam.py ``end_epoch``); returns whether it improved."""
         lanes = self._lanes.get(run.seed)
         if lanes is None:
             lanes = self._lanes[run.seed] = _Lanes(
@@ -289,7 +289,7 @@ class StatefulGruTraining:
                 self._draw(run, lanes, lane, first=True)
         frames = np.arange(self.scored)
         loss_sum = scored_sum = 0.0
-        for _ in range(self.batches_per_epoch):
+        for _ in range(self.batches_per_epoch if batches is None else batches):
             for lane in range(self.lanes):
                 if lanes.position[lane] + self.scored > self.stretches[lanes.stretch[lane]].stop:
                     self._draw(run, lanes, lane, first=False)

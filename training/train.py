@@ -51,6 +51,11 @@ SPLIT_ESR_SPREAD = 3.0
 # Adam epochs take ~0.15 s, saving a .keras file ~0.05 s: the best checkpoint is rewritten at
 # most this often while Adam runs (and always at the end of each stage).
 CHECKPOINT_SECONDS = 5.0
+# With --max-seconds, the candidates together may take this share of the time left when they
+# start (the first always trains: it is the run's start): at 120 s on the suite's distortions
+# eight candidates of 8 epochs took all of it, and a plain loop's 11-26 epochs of one seed beat
+# the few epochs each of several by 32-41% (README, "Device suite").
+CANDIDATE_SHARE = 0.25
 
 
 @dataclass
@@ -122,6 +127,16 @@ class TrainConfig:
         return max(2, self.patience // 3)
 
 
+@dataclass
+class Probe:
+    """A start of the run's seed trained briefly before ``train`` (training/defaults.py), which
+    carries it on as its first candidate: its Adam state and the seconds a whole epoch of it
+    takes (measured on its passes, which may each cover a part of the training windows)."""
+
+    run: AdamRun
+    epoch_seconds: float
+
+
 def output_files(out_dir: str | Path) -> list[Path]:
     """Every file ``train`` may write into ``out_dir``."""
     return [Path(out_dir) / name for name in (MODEL_FILE, RECORD_FILE, CHECKPOINT,
@@ -145,14 +160,31 @@ def fresh_start(config: TrainConfig, seed: int) -> AdamRun:
     return AdamRun.start(seed, theta, config.learning_rate)
 
 
-def train_epoch(run: AdamRun, objective, config: TrainConfig, windows) -> bool:
+def train_epoch(run: AdamRun, objective, config: TrainConfig, windows, part: int = 0,
+                parts: int = 1) -> bool:
     """One Adam epoch of ``run`` with ``config``'s batch size and plateau patience: over the
     training windows, or by a StatefulGruTraining ``objective`` over its stretches; returns
-    whether the validation loss improved."""
+    whether the validation loss improved. With ``parts`` > 1 it is a pass over one part: every
+    ``parts``-th training window from ``part``, or that share of a GRU's batches (its lanes walk
+    on from where the last pass left them)."""
     if isinstance(objective, StatefulGruTraining):
-        return objective.epoch(run, config.plateau_patience)
-    return adam_epoch(run, objective, windows["train"], windows["validation"], config.batch_size,
-                      config.plateau_patience)
+        return objective.epoch(run, config.plateau_patience,
+                               -(-objective.batches_per_epoch // parts))
+    x, y = windows["train"]
+    return adam_epoch(run, objective, (x[part::parts], y[part::parts]), windows["validation"],
+                      config.batch_size, config.plateau_patience)
+
+
+def epoch_trainer(dataset: Dataset, config: TrainConfig, objective, splits):
+    """What Adam's epochs run on: ``objective`` over the windows, or for a GRU the training
+    split walked statefully with validation scored as the test split is
+    (training/recurrent.py); the windows stay for L-BFGS."""
+    if config.family != "gru":
+        return objective
+    return StatefulGruTraining(objective, dataset.select(config.inputs),
+                               dataset.select([config.target]), splits,
+                               dataset.source.get("gaps", []), config.scored_frames,
+                               config.batch_size, dataset.sample_rate)
 
 
 def _adam_epochs(run: AdamRun, objective, config: TrainConfig, windows, energy, epochs: int,
@@ -215,24 +247,41 @@ def training_windows(dataset: Dataset, config: TrainConfig):
 
 
 def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, started,
-                       cut_short: Callable[[str], None]):
-    """Train ``config.candidates`` freshly seeded starts for a few epochs; return their Adam
-    runs best first (by validation loss), and whether Ctrl-C cut the candidates short (then only
-    those finished are returned; Ctrl-C during the first one propagates, as nothing is trained
-    yet). What --max-seconds cuts short is told to ``cut_short``."""
+                       cut_short: Callable[[str], None], probe: Probe | None = None):
+    """Train ``config.candidates`` freshly seeded starts for a few epochs (the first from
+    ``probe``'s run if given, carried on); return their Adam runs best first (by validation
+    loss), and whether Ctrl-C cut the candidates short (then only those finished are returned;
+    Ctrl-C during the first one propagates, as nothing is trained yet). What --max-seconds cuts
+    short, or leaves unstarted (CANDIDATE_SHARE), is told to ``cut_short``."""
     # Short runs spend at most a quarter of their epochs on the candidates.
     epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
     several = config.candidates > 1
     finished: list[AdamRun] = []
     interrupted = False
+    stage_started = time.perf_counter()
+    left = None if config.max_seconds is None else config.max_seconds - (stage_started - started)
+    # Seconds per Adam epoch, from the epochs trained so far (the probe's included).
+    timed = [0.0, 0] if probe is None else [probe.epoch_seconds, 1]
     for index in range(max(1, config.candidates)):
         seed = config.seed + index
-        run = fresh_start(config, seed)
+        if index and left is not None and timed[1]:
+            each = epochs * timed[0] / timed[1]
+            if (index + 1) * each > CANDIDATE_SHARE * left:
+                cut_short(f"{config.candidates - index} of {config.candidates} candidates not "
+                          f"started: the candidates may take {100 * CANDIDATE_SHARE:.0f}% of "
+                          f"the {left:.0f} s left, and one takes ~{each:.1f} s")
+                break
+        run = probe.run if index == 0 and probe is not None else fresh_start(config, seed)
+        epoch_started, epochs_before = time.perf_counter(), run.epochs
         try:
             # A single candidate is the whole run's start, so its epochs are logged like the
-            # rest; several are summed up one line each.
-            stopped = _adam_epochs(run, objective, config, windows, energy, epochs,
-                                   None if several else log, started)
+            # rest; several are summed up one line each. A probe that spent the time is kept
+            # as it is (a fresh start trains an epoch whatever the time).
+            if run.epochs and _out_of_time(config, started):
+                stopped = run.epochs < epochs
+            else:
+                stopped = _adam_epochs(run, objective, config, windows, energy, epochs,
+                                       None if several else log, started)
         except KeyboardInterrupt:
             if not finished:
                 raise
@@ -240,6 +289,8 @@ def _ranked_candidates(config: TrainConfig, objective, windows, energy, log, sta
             log(f"interrupted during candidate {index + 1}/{config.candidates}; keeping seed "
                 f"{min(finished, key=lambda run: run.best_val_loss).seed}")
             break
+        timed[0] += time.perf_counter() - epoch_started
+        timed[1] += run.epochs - epochs_before
         if several:
             log(f"candidate {index + 1}/{config.candidates} (seed {seed}): val_esr "
                 f"{run.best_val_loss / energy['validation']:.4f} after "
@@ -296,9 +347,16 @@ def train(
     config: TrainConfig,
     out_dir: str | Path,
     log: Callable[[str], None] = print,
+    *,
+    started: float | None = None,
+    probe: Probe | None = None,
+    choice: dict | None = None,
 ) -> dict:
     """Train, evaluate every split, write artifacts into ``out_dir``; returns the training
-    record (training.json) as JSON."""
+    record (training.json) as JSON. A run that chose its model first (training/defaults.py)
+    passes when it started (``time.perf_counter()``: --max-seconds and the recorded seconds
+    count from there), the chosen model's ``probe`` to carry on, and the ``choice`` to record:
+    ``{"probes": [...], "stages": [...], ...}``."""
     keras = import_keras()
 
     out_dir = Path(out_dir)
@@ -324,14 +382,8 @@ def train(
     # C++ kernel is built on first use, in seconds; Ctrl-C then propagates, nothing is trained).
     model = build_for(arch, seed=config.seed, name=config.name)
     objective = objective_for(model, warmup)
-    # What Adam's epochs run on: the windows, or for a GRU the training split walked statefully
-    # with validation scored as the test split is (training/recurrent.py); the windows stay
-    # for L-BFGS.
-    epochs_on = objective
-    if isinstance(arch, GruArchitecture):
-        epochs_on = StatefulGruTraining(objective, inputs, target, splits, gaps,
-                                        config.scored_frames, config.batch_size,
-                                        dataset.sample_rate)
+    epochs_on = epoch_trainer(dataset, config, objective, splits)
+    if epochs_on is not objective:
         energy.update(epochs_on.energy)
         log(f"training: {len(epochs_on.stretches)} stretches of the train split walked by "
             f"{config.batch_size} lanes in windows of {config.scored_frames} frames, the "
@@ -374,9 +426,11 @@ def train(
                        else ("cut", "Ctrl-C") if interrupted else ("ran", ran))
         stages.append({"stage": stage, "status": status, "why": why})
 
-    started = time.perf_counter()
+    if choice is not None:
+        stages.extend(choice["stages"])
+    started = time.perf_counter() if started is None else started
     ranked, interrupted = _ranked_candidates(config, epochs_on, windows, energy, log,
-                                             started, cut_short)
+                                             started, cut_short, probe)
     stage_ended("candidates", f"{plural(len(ranked), 'seed')}, "
                 f"{plural(max(run.epochs for run in ranked), 'epoch')} each", 0, interrupted)
     # Adam takes the best config.finalists candidates to max_epochs, one after the other, and
@@ -511,6 +565,8 @@ def train(
         # Every Adam epoch of the run: each candidate's, and those of every seed tried further.
         "adam_epochs_total": sum(run.epochs for run in ranked),
         "candidates_trained": len(ranked),
+        # Without architecture options: the models tried and why this one (else None).
+        "default_choice": choice,
         "stopped_by_max_seconds": bool(cut_by_max_seconds),
         "cut_by_max_seconds": cut_by_max_seconds,
         "stages": stages,

@@ -54,12 +54,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="input channels in model order, e.g. knob_1,knob_2,audio_in_1 "
                              "(default: the dataset's suggestion)")
     parser.add_argument("--target", help="channel to predict (default: the dataset's suggestion)")
-    parser.add_argument("--family", choices=FAMILIES, default=defaults.family,
+    parser.add_argument("--family", choices=FAMILIES,
                         help="model family: a causal dilated-convolution wavenet, or a GRU "
-                             "(recurrent: for filters and other devices with long memory) "
-                             "(%(default)s)")
+                             "(recurrent: for filters and other devices with long memory); "
+                             "without --filters, --kernel-size or --units, the largest of the "
+                             "family that fits the Daisy at the dataset's rate (default: that "
+                             "of each family, each probed briefly, the better on validation "
+                             "trained on)")
     parser.add_argument("--units", type=Whole(1, MAX_GRU_UNITS),
-                        help=f"GRU units, with --family gru ({defaults.units})")
+                        help="GRU units, with --family gru (default: the most that fit the "
+                             "Daisy at the dataset's rate)")
     parser.add_argument("--no-skip", dest="skip", action="store_false",
                         help="with --family gru: the input skip starts at 0 everywhere (it "
                              "still trains) instead of at 1 from the first audio input, which "
@@ -69,8 +73,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "from a zero state before it is scored, in training and "
                              f"evaluation ({defaults.recurrent_warmup})")
     parser.add_argument("--filters", type=WholeList(1, MAX_FILTERS, MAX_BLOCKS),
-                        help="wavenet filters per block, comma-separated "
-                             f"({','.join(map(str, defaults.filters))})")
+                        help="wavenet filters per block, comma-separated (with --kernel-size "
+                             f"alone: {','.join(map(str, defaults.filters))}; with neither, "
+                             "the widest 4 blocks that fit the Daisy)")
     parser.add_argument("--kernel-size", type=Whole(2, MAX_KERNEL_SIZE),
                         help="wavenet kernel size K; block i is dilated by K**i "
                              f"({defaults.kernel_size})")
@@ -110,9 +115,19 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     from daisynet.host_sim.daisy_target import SAMPLE_RATE_HZ
     from daisynet.host_sim.files import check_output_file, writable_folder
     from daisynet.training.dataset import describe, load_dataset
+    from daisynet.training.defaults import fitting_configs, train_default
     from daisynet.training.recurrent import GRU_DEFAULTS
-    from daisynet.training.train import CHECKPOINT, MODEL_FILE, TrainConfig, output_files, train
+    from daisynet.training.train import (
+        CHECKPOINT,
+        FAMILIES,
+        MODEL_FILE,
+        TrainConfig,
+        output_files,
+        train,
+    )
 
+    # Without a size, train picks the largest model that fits (of --family, or of each).
+    chooses = args.filters is None and args.kernel_size is None and args.units is None
     if args.family != "gru":
         gru_only = [option for option, given in (("--units", args.units is not None),
                                                  ("--no-skip", not args.skip),
@@ -153,10 +168,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     if dataset.sample_rate != SAMPLE_RATE_HZ:
         log(f"warning: the dataset is at {dataset.sample_rate} Hz, but the Patch app runs at "
             f"{SAMPLE_RATE_HZ} Hz: a model trained on it is not flashed")
-    # Options left unset take the family's default (TrainConfig's, a GRU's where they differ).
+    # Options left unset take the family's default (TrainConfig's, a GRU's where they differ;
+    # when train picks the model, fitting_configs gives each family its own).
+    given = frozenset(field_name for option, field_name in FAMILY_DEFAULTED.items()
+                      if getattr(args, option) is not None)
     family_defaults = {field.name: field.default for field in dataclasses.fields(TrainConfig)
                        if field.default is not dataclasses.MISSING}
-    if args.family == "gru":
+    if args.family == "gru" and not chooses:
         family_defaults |= GRU_DEFAULTS
     for option, field_name in FAMILY_DEFAULTED.items():
         if getattr(args, option) is None:
@@ -164,7 +182,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     config = TrainConfig(
         inputs=list(inputs),
         target=target,
-        family=args.family,
+        family=args.family or TrainConfig.family,
         units=args.units,
         skip=args.skip,
         recurrent_warmup=args.warmup,
@@ -182,7 +200,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
         candidates=args.candidates,
         name=args.name,
     )
-    report = train(dataset, config, args.output, log=log)
+    if chooses:
+        try:
+            candidates = fitting_configs(config, dataset.sample_rate,
+                                         (args.family,) if args.family else FAMILIES, given)
+        except ValueError as err:
+            raise CommandError(str(err)) from err
+        report = train_default(dataset, candidates, args.output, log=log)
+    else:
+        report = train(dataset, config, args.output, log=log)
     log(f"wrote {model} and {', '.join(['training.json', *report['plots']])}")
     if report["interrupted"]:
         log(f"training was interrupted: {model} is the best model so far; export it with "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.daisy_fit import SAFETY_MARGIN
 from daisynet.host_sim.daisy_target import (
     BLOCK_FRAMES,
     DTCM_BYTES,
@@ -46,7 +47,6 @@ from daisynet.host_sim.model_defn.spec import (
 from daisynet.host_sim.quantize import random_gru_spec, random_spec, refuse_unquantizable
 from daisynet.tools.text import plural
 
-SAFETY_MARGIN = 0.8  # of the cycles per sample the model may use; the rest is for the app
 PLAN_BLOCK = BLOCK_FRAMES  # models are measured as the Daisy's audio callback runs them
 PLAN_FRAMES = SAMPLE_RATE_HZ // 20  # 50 ms: long enough for a steady instruction count
 DEFAULT_SAMPLE_RATES = (32_000, SAMPLE_RATE_HZ, 96_000)  # the Daisy's rate and two others

@@ -363,9 +363,12 @@ def test_golden_frames_beyond_one_second_or_beyond_the_input_are_refused(tmp_pat
 
 
 def test_train_warns_when_the_target_is_also_an_input(tmp_path, capsys, monkeypatch):
+    from daisynet.training import defaults
     from daisynet.training import train as train_module
 
-    monkeypatch.setattr(train_module, "train", lambda *_, **__: {"interrupted": False, "plots": []})
+    done = {"interrupted": False, "plots": []}
+    monkeypatch.setattr(train_module, "train", lambda *_, **__: done)
+    monkeypatch.setattr(defaults, "train_default", lambda *_, **__: done)
     make_waveshaper_dataset(seconds=0.5, seed=1).save(tmp_path / "data")
     assert main(["train", str(tmp_path / "data.wav"), "-o", str(tmp_path / "run"), "--inputs",
                  "knob_1,audio_in_2", "--target", "audio_in_2"]) == 0
@@ -416,7 +419,7 @@ def test_version_and_plain_defaults_in_help(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "(4,4,4,8)" in help_text and "((" not in help_text
+    assert "alone: 4,4,4,8;" in help_text and "((" not in help_text
     with pytest.raises(SystemExit):
         main(["simulate", "--help"])
     assert "firmware's C++ core" in capsys.readouterr().out

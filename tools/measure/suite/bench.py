@@ -24,6 +24,7 @@ import numpy as np
 
 from daisynet.host_sim.files import write_text
 from daisynet.training.dataset import Dataset
+from daisynet.training.defaults import fitting_configs, train_default
 from daisynet.training.metrics import esr
 from daisynet.training.model import build_for, predict_sequence
 from daisynet.training.quiet_keras import import_keras
@@ -200,6 +201,9 @@ def run_suite(devices: list, sizes: list, seconds: float, out_dir: Path,
               "devices": {device.name: device.description for device in devices},
               "models": {size.name: size.description for size in sizes}, "rows": []}
     runs = len(devices) * len(sizes)
+
+    def indented(line: str) -> None:
+        log(f"    {line}")
     log(f"device suite: {len(devices)} devices x {len(sizes)} model sizes, {seconds:g} s of "
         f"material each, product budget "
         f"{'unlimited' if max_seconds is None else f'{max_seconds:g} s'} ({_machine()})")
@@ -215,11 +219,20 @@ def run_suite(devices: list, sizes: list, seconds: float, out_dir: Path,
             config = TrainConfig(inputs=list(INPUTS), target=TARGET, seed=seed,
                                  max_seconds=max_seconds,
                                  **{**size.config(len(INPUTS)), **(train_options or {})})
-            arch = config.architecture()
-            log(f"[{number}/{runs}] {device.name}, {size.name} ({arch.macs_per_sample:,} MACs): "
-                "daisynet train")
             run_dir = out_dir / device.name / size.name
-            product = train(dataset, config, run_dir, log=lambda line: log(f"    {line}"))
+            if size.chooses:
+                log(f"[{number}/{runs}] {device.name}, {size.name}: daisynet train, choosing")
+                product = train_default(dataset, fitting_configs(
+                    config, dataset.sample_rate, given=frozenset(train_options or {})),
+                    run_dir, log=indented)
+                # The plain loop trains what train chose.
+                config = TrainConfig(**{**product["config"],
+                                        "filters": tuple(product["config"]["filters"])})
+            else:
+                log(f"[{number}/{runs}] {device.name}, {size.name} "
+                    f"({config.architecture().macs_per_sample:,} MACs): daisynet train")
+                product = train(dataset, config, run_dir, log=indented)
+            arch = config.architecture()
             log(f"[{number}/{runs}] {device.name}, {size.name}: plain loop for "
                 f"{product['train_seconds']:.0f} s")
             plain = plain_fit(dataset, config, product["train_seconds"], log)
@@ -232,6 +245,7 @@ def run_suite(devices: list, sizes: list, seconds: float, out_dir: Path,
                       for who, values in predicted.items()}
             row = {"device": device.name, "model": size.name,
                    "architecture": product["architecture"],
+                   "default_choice": product["default_choice"],
                    "macs_per_sample": arch.macs_per_sample, "parameters": arch.parameters,
                    "product_test_esr": scores["product"], "plain_test_esr": scores["plain"],
                    # train's own figure; the same frames scored the same way

@@ -15,6 +15,9 @@ class ModelSize:
     name: str
     description: str
     config: Callable[[int], dict]
+    # train picks the model itself (training/defaults.py), as ``daisynet train`` does without
+    # architecture options; the plain loop then trains the model it picked.
+    chooses: bool = False
 
 
 @functools.cache
@@ -41,8 +44,9 @@ def gru_config(units: int) -> dict:
 
 # One line per model family and size.
 MODEL_SIZES: tuple[ModelSize, ...] = (
-    ModelSize("default", "what daisynet train picks without architecture options",
-              lambda inputs: {}),
+    ModelSize("default", "what daisynet train picks without architecture options: the "
+              "widest wavenet and the largest GRU that fit the Daisy at the dataset's rate, each "
+              "probed, the better on validation trained on", lambda inputs: {}, chooses=True),
     ModelSize("largest", "the widest wavenet of the default depth that plan says fits at "
               "48 kHz", largest_wavenet),
     ModelSize("gru32", "a GRU of 32 units, the dry input skipped to its output",

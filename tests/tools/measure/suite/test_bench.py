@@ -17,9 +17,19 @@ from tests.conftest import require_tool
 TINY_TRAINING = {"max_epochs": 2, "candidates": 1, "refine_iterations": 3, "scored_frames": 512}
 
 
+def _tiny_fitting_configs(config, sample_rate, given):
+    """train's default candidates, tiny: a wavenet of 2x2 filters and a GRU of 4 units."""
+    import dataclasses
+
+    return [dataclasses.replace(config, filters=(2, 2), kernel_size=2),
+            dataclasses.replace(config, family="gru", units=4, recurrent_warmup=256)]
+
+
 @pytest.mark.native
-def test_a_tiny_suite_trains_both_ways_and_writes_its_table_report_and_plots(tmp_path):
+def test_a_tiny_suite_trains_both_ways_and_writes_its_table_report_and_plots(tmp_path,
+                                                                            monkeypatch):
     require_tool("g++")
+    monkeypatch.setattr(bench, "fitting_configs", _tiny_fitting_configs)
     lines = []
     report = bench.run_suite([device("overdrive"), device("moog")], [model_size("default")],
                              6.0, tmp_path, lines.append, train_options=TINY_TRAINING)
@@ -38,6 +48,10 @@ def test_a_tiny_suite_trains_both_ways_and_writes_its_table_report_and_plots(tmp
             "audio_in_1", "audio_in_2", "knob_1"]
         assert (tmp_path / f"{row['device']}.png").stat().st_size > 0
         assert (tmp_path / row["device"] / "default" / "model.keras").exists()
+        # The default row is train's choice, and the plain loop trains what it chose.
+        choice = row["default_choice"]
+        assert len(choice["probes"]) == 2
+        assert row["architecture"] == choice["probes"][choice["chosen"]]["architecture"]
     assert json.loads((tmp_path / bench.REPORT_FILE).read_text())["rows"] == report["rows"]
     assert bench.HEADER in lines and any("plain epoch 1" in line for line in lines)
 

@@ -9,7 +9,8 @@ from daisynet.tools.measure.suite.sizes import MODEL_SIZES, model_size
 def test_model_sizes_default_to_train_s_choice_and_the_largest_that_plan_fits(monkeypatch):
     from daisynet.tools.measure import plan
 
-    assert model_size("default").config(2) == {}
+    assert model_size("default").config(2) == {} and model_size("default").chooses
+    assert not model_size("largest").chooses
     asked = []
 
     def fits_up_to_seven_filters(arch):
