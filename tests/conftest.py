@@ -48,6 +48,13 @@ def audio_like():
     return make
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked native builds C or C++ for this machine: it needs the host compilers."""
+    if item.get_closest_marker("native"):
+        require_tool("gcc")
+        require_tool("g++")
+
+
 def require_tool(name: str) -> str:
     """Path of a command-line tool. Missing: a skip on a developer machine, a failure under CI
     (CI installs every toolchain, so a missing one means the set-up is broken)."""

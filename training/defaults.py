@@ -4,8 +4,8 @@ run's seed on the same splits; the best on validation goes on through ``train()`
 carries its probe on as its first candidate.
 
 Neither family wins everywhere on the device suite (README, "Device suite"): the GRU of 32 units
-was best on the Korg 35 filter and the wavefolder, the widest wavenet on the overdrive, so the
-data decides, at equal time when there is a time budget.
+was best on the resonant low-passes, the widest wavenet on the overdrive and the compressor, so
+the data decides, at equal time when there is a time budget.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ class TrainingRecord:
         if dataset is None and recorded.path is None:
             raise TrainingRecordError(f"{self.path} names no dataset file (the model was "
                                       "trained on data made in memory, or before training "
-                                      "records named their dataset); give --calibration")
+                                      "records named their dataset)")
         if dataset is None:
             raise TrainingRecordError(
                 f"{self.path} names dataset {recorded.path or 'made in memory'}, which is not "

@@ -25,12 +25,6 @@ DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "m
 ENGINE_TOLERANCE = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def compilers():
-    require_tool("gcc")
-    require_tool("g++")
-
-
 def run_blocks(runner, jacks, controls_per_block, block):
     outputs = [runner.process(jacks[start:start + block], controls_per_block[start // block])
                for start in range(0, len(jacks), block)]

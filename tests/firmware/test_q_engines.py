@@ -33,12 +33,6 @@ BLOCK_SIZES = (1, 7, 48, 64)
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def compilers():
-    require_tool("gcc")
-    require_tool("g++")
-
-
 @pytest.fixture
 def arm_toolchain():
     for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size",

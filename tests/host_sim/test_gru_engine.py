@@ -73,11 +73,6 @@ def test_the_simulator_is_any_callers_simulator_and_carries_state(gru32):
 
 @pytest.mark.native
 class TestNative:
-    @pytest.fixture(autouse=True)
-    def compilers(self):
-        require_tool("gcc")
-        require_tool("g++")
-
     @pytest.mark.parametrize("block_size", BLOCK_SIZES)
     def test_cmsis_backend_equals_the_simulator_bit_for_bit(self, gru32, block_size):
         from daisynet.host_sim.native import NativeEngine

@@ -111,11 +111,6 @@ def test_the_report_measures_the_cost_against_the_float_model():
 
 @pytest.mark.native
 class TestNative:
-    @pytest.fixture(autouse=True)
-    def compilers(self):
-        require_tool("gcc")
-        require_tool("g++")
-
     @pytest.mark.parametrize("block_size", BLOCK_SIZES)
     def test_cmsis_bit_for_bit_and_fast_within_rounding(self, gru32_q15, block_size):
         from daisynet.host_sim.native import NativeEngine

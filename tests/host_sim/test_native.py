@@ -15,19 +15,12 @@ from daisynet.host_sim.engine import Simulator
 from daisynet.host_sim.model_defn import Architecture, golden_path, read_golden, read_header
 from daisynet.host_sim.native import BACKENDS, NativeEngine
 from daisynet.training.export import export
-from tests.conftest import require_tool
 from tests.host_sim.test_engine import SHAPES, shape_id
 from tests.training.test_export import save_with_metadata
 
 pytestmark = pytest.mark.native
 
 DEFAULT_HEADER = Path(__file__).resolve().parents[2] / "firmware" / "model" / "model_defn.h"
-
-
-@pytest.fixture(autouse=True)
-def compilers():
-    require_tool("gcc")
-    require_tool("g++")
 
 
 BLOCK_SIZES = (1, 7, 16, 48, 64)

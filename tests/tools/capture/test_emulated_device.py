@@ -22,7 +22,7 @@ from daisynet.tools.capture.wire import (
 from daisynet.tools.cli import main
 from tests.tools.capture.helpers import quiet
 
-pytestmark = [pytest.mark.native, pytest.mark.usefixtures("compiler")]
+pytestmark = pytest.mark.native
 
 
 def test_the_emulated_link_overruns_a_live_stream_it_cannot_carry(tmp_path, source, monkeypatch):

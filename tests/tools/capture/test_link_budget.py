@@ -4,7 +4,7 @@ import pytest
 
 from daisynet.tools.cli import main
 
-pytestmark = [pytest.mark.native, pytest.mark.usefixtures("compiler")]
+pytestmark = pytest.mark.native
 
 
 def test_a_configuration_the_link_cannot_carry_is_refused_live(tmp_path, capsys):

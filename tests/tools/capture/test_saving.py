@@ -13,7 +13,7 @@ from daisynet.tools.cli import main
 from daisynet.training.dataset import load_dataset
 from tests.tools.capture.helpers import quiet
 
-pytestmark = [pytest.mark.native, pytest.mark.usefixtures("compiler")]
+pytestmark = pytest.mark.native
 
 
 def test_an_unwritable_destination_is_refused_before_recording(tmp_path, capsys):

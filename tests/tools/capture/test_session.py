@@ -28,7 +28,7 @@ from daisynet.training.dataset import load_dataset
 from daisynet.training.windows import Split, make_windows
 from tests.tools.capture.helpers import quiet
 
-pytestmark = [pytest.mark.native, pytest.mark.usefixtures("compiler")]
+pytestmark = pytest.mark.native
 
 AUDIO = ["audio_in_1", "audio_in_2"]
 KNOBS = ["knob_1", "knob_2"]

@@ -23,16 +23,9 @@ from daisynet.tools.device.monitor import (
     monitor,
     parse_status_line,
 )
-from tests.conftest import require_tool
 from tests.firmware.test_patch_runner import DEFAULT_HEADER, STATUS
 
 pytestmark = pytest.mark.native
-
-
-@pytest.fixture(autouse=True)
-def compilers():
-    require_tool("gcc")
-    require_tool("g++")
 
 
 def test_the_parser_reads_what_the_firmware_prints():

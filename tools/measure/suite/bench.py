@@ -23,7 +23,7 @@ from time import perf_counter
 import numpy as np
 
 from daisynet.host_sim.files import write_text
-from daisynet.training.dataset import Dataset
+from daisynet.training.dataset import Dataset, load_dataset
 from daisynet.training.defaults import fitting_configs, train_default
 from daisynet.training.metrics import esr
 from daisynet.training.model import build_for, predict_sequence
@@ -209,8 +209,10 @@ def run_suite(devices: list, sizes: list, seconds: float, out_dir: Path,
         f"{'unlimited' if max_seconds is None else f'{max_seconds:g} s'} ({_machine()})")
     for device in devices:
         log(f"{device.name}: {device.description}")
-        dataset = make_device_dataset(device, seconds, seed)
-        dataset.save(out_dir / DATASETS / device.name)
+        # Trained as loaded from its file, so each run's training record names it (export
+        # calibrates on its validation split; verify finds it).
+        make_device_dataset(device, seconds, seed).save(out_dir / DATASETS / device.name)
+        dataset = load_dataset(out_dir / DATASETS / device.name)
         target, dry = dataset.channel(TARGET), dataset.channel("audio_in_1")
         knob = dataset.channel("knob_1")
         device_rows = []
