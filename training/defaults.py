@@ -158,10 +158,20 @@ def train_default(dataset: Dataset, candidates: list[TrainConfig], out_dir: str 
                   log: Callable[[str], None] = print) -> dict:
     """Probe each of ``candidates`` (fitting_configs) from the run's seed, keep the best on the
     validation split, and train it on with ``train()``; returns its report, whose
-    ``default_choice`` records every probe. One candidate is trained without a probe."""
-    if len(candidates) == 1:
-        return train(dataset, candidates[0], out_dir, log)
+    ``default_choice`` records every probe. One candidate is trained without a probe; a
+    candidate whose windows the dataset is too short for is left out, saying why."""
     rate = dataset.sample_rate
+    prepared = []
+    for config in candidates if len(candidates) > 1 else []:
+        try:
+            prepared.append((config, training_windows(dataset, config)[0]))
+        except ValueError as err:
+            if config is candidates[-1] and not prepared:
+                raise
+            log(f"not trying {describe(config, rate)}: {err}")
+    if len(prepared) < 2:
+        return train(dataset, prepared[0][0] if prepared else candidates[0], out_dir, log)
+    candidates = [config for config, _ in prepared]
     budget = candidates[0].max_seconds
     log(f"no architecture options: trying the largest model of each family that fits the "
         f"Daisy at {rate:,} Hz within {100 * SAFETY_MARGIN:.0f}% of its cycles (estimated): "
@@ -171,9 +181,8 @@ def train_default(dataset: Dataset, candidates: list[TrainConfig], out_dir: str 
     share = None if budget is None else PROBE_SHARE * budget
     started = time.perf_counter()
     probes, records = [], []
-    for config in candidates:
+    for config, windows in prepared:
         epochs = min(config.candidate_epochs, max(1, config.max_epochs // 4))
-        windows, energy = training_windows(dataset, config)
         model = build_for(config.architecture(), seed=config.seed, name=config.name)
         objective = objective_for(model, config.warmup)
         # The probe trains as train() goes on: a GRU statefully, scored as the test is.

@@ -97,6 +97,23 @@ def test_the_best_probe_on_validation_is_trained_on_and_every_probe_is_recorded(
 
 
 @pytest.mark.native
+def test_a_candidate_the_dataset_is_too_short_for_is_left_out_saying_why(tmp_path):
+    require_tool("g++")
+    wavenet, gru = _tiny_candidates()
+    too_long = dataclasses.replace(gru, recurrent_warmup=20_000)
+    lines = []
+    report = defaults.train_default(make_waveshaper_dataset(3.0, seed=1), [wavenet, too_long],
+                                    tmp_path, lines.append)
+    assert report["family"] == "wavenet" and report["default_choice"] is None
+    assert any(line.startswith("not trying GRU 4") and "fewer than one window" in line
+               for line in lines)
+    with pytest.raises(ValueError, match="fewer than one window"):
+        defaults.train_default(make_waveshaper_dataset(3.0, seed=1),
+                               [dataclasses.replace(wavenet, scored_frames=100_000), too_long],
+                               tmp_path / "none", lines.append)
+
+
+@pytest.mark.native
 def test_with_max_seconds_each_probe_gets_its_share_and_the_rest_is_cut_honestly(
         tmp_path, monkeypatch):
     require_tool("g++")
