@@ -147,6 +147,21 @@ class TestNative:
             assert np.max(np.abs(engine.render(x, 7) - simulated)) <= FAST_TOLERANCE
 
 
+def assert_both_m7_backends_follow_the_simulator(spec, header, x: np.ndarray) -> None:
+    """Both backends on the emulated M7 at every block size: within rounding of the simulator,
+    with no allocation and no non-finite output."""
+    from daisynet.host_sim.m7 import M7Engine
+
+    simulated = Simulator(spec).render(x, 48)
+    for backend in ("fast", "cmsis"):
+        engine = M7Engine(header, backend)
+        for block_size in BLOCK_SIZES:
+            run = engine.run(x, block_size)
+            assert np.max(np.abs(run.outputs - simulated)) <= FAST_TOLERANCE, (
+                backend, block_size)
+            assert run.allocations == 0 and run.non_finite_outputs == 0
+
+
 @pytest.mark.m7
 class TestM7:
     @pytest.fixture(autouse=True)
@@ -156,18 +171,8 @@ class TestM7:
             require_tool(tool)
 
     def test_both_backends_at_every_block_size(self, gru32):
-        from daisynet.host_sim.m7 import M7Engine
-
         spec, header = gru32
-        x = knob_and_audio(960, seed=3)
-        simulated = Simulator(spec).render(x, 48)
-        for backend in ("fast", "cmsis"):
-            engine = M7Engine(header, backend)
-            for block_size in BLOCK_SIZES:
-                run = engine.run(x, block_size)
-                assert np.max(np.abs(run.outputs - simulated)) <= FAST_TOLERANCE, (
-                    backend, block_size)
-                assert run.allocations == 0 and run.non_finite_outputs == 0
+        assert_both_m7_backends_follow_the_simulator(spec, header, knob_and_audio(960, seed=3))
 
     def test_fast_backend_follows_the_reference_for_seconds_and_fits_at_48k(self, gru32):
         from daisynet.host_sim.daisy_target import daisy_target

@@ -23,7 +23,13 @@ from daisynet.host_sim.quantize import (
 )
 from daisynet.host_sim.reference import reference_output
 from tests.conftest import require_tool
-from tests.host_sim.test_gru_engine import BLOCK_SIZES, FAST_TOLERANCE, knob_and_audio, odd_splits
+from tests.host_sim.test_gru_engine import (
+    BLOCK_SIZES,
+    FAST_TOLERANCE,
+    assert_both_m7_backends_follow_the_simulator,
+    knob_and_audio,
+    odd_splits,
+)
 
 
 def q15_gru(units: int, seed: int, inputs: int = 2, outputs: int = 1):
@@ -182,14 +188,7 @@ class TestM7:
 
         spec, header = gru32_q15
         x = knob_and_audio(480, seed=3)
-        simulated = Simulator(spec).render(x, 48)
-        for backend in ("fast", "cmsis"):
-            engine = M7Engine(header, backend)
-            for block_size in BLOCK_SIZES:
-                run = engine.run(x, block_size)
-                assert np.max(np.abs(run.outputs - simulated)) <= FAST_TOLERANCE, (
-                    backend, block_size)
-                assert run.allocations == 0 and run.non_finite_outputs == 0
+        assert_both_m7_backends_follow_the_simulator(spec, header, x)
         float_header = tmp_path / "float.h"
         float_spec = random_gru_spec(GruArchitecture(2, 32, 1, skip_input=1), seed=32,
                                      input_names=["in_0", "in_1"])
