@@ -86,6 +86,19 @@ def _safe_esr(reference: np.ndarray, other: np.ndarray) -> float:
     return esr(reference, other) if np.any(reference) else float(np.max(np.abs(other)) > 0)
 
 
+def _criterion(passed: bool, golden_agrees: bool | None, reference: str, fails: str,
+               agrees: tuple[str, str]) -> str:
+    """What a check judged, in words: ``agrees`` is (how, preposition), e.g. ("bit for bit",
+    "with"); ``golden_agrees`` None when there were no golden outputs to compare."""
+    how, preposition = agrees
+    if not passed:
+        return f"{fails} {reference}"
+    if golden_agrees is False:
+        return (f"{how} {preposition} {reference} but not {preposition} the golden outputs "
+                "(re-export)")
+    return f"{how} {preposition} {reference}" + (" and the golden outputs" if golden_agrees else "")
+
+
 def compare_quantized(
     keras_model,
     spec: ModelSpec,
@@ -112,14 +125,8 @@ def compare_quantized(
     passed = bool(sim_out.shape == expected.shape and not differs.any())
     golden_exact = None if golden is None else bool(
         np.shape(golden) == sim_out.shape and np.array_equal(golden, sim_out))
-    arithmetic = f"the {spec.number_format} arithmetic"
-    if not passed:
-        criterion = f"differs from {arithmetic}"
-    elif golden_exact is False:
-        criterion = f"bit for bit with {arithmetic} but not with the golden outputs (re-export)"
-    else:
-        criterion = f"bit for bit with {arithmetic}" + (
-            " and the golden outputs" if golden_exact else "")
+    criterion = _criterion(passed, golden_exact, f"the {spec.number_format} arithmetic",
+                           "differs from", ("bit for bit", "with"))
     return {
         "frames": int(inputs.shape[0]),
         "block_size": block_size,
@@ -171,14 +178,8 @@ def compare_gru_q15(
 
     passed = close(Simulator(spec).render(inputs, block_size))
     golden_close = None if golden is None else close(golden)
-    arithmetic = "the q15 simulator"
-    if not passed:
-        criterion = f"further from the q15 model than {arithmetic}"
-    elif golden_close is False:
-        criterion = f"within rounding of {arithmetic} but not of the golden outputs (re-export)"
-    else:
-        criterion = f"within rounding of {arithmetic}" + (
-            " and the golden outputs" if golden_close else "")
+    criterion = _criterion(passed, golden_close, "the q15 simulator",
+                           "further from the q15 model than", ("within rounding", "of"))
     error = np.abs(sim_out.astype(np.float64) - keras_out)
     return {
         "frames": int(inputs.shape[0]),
