@@ -99,6 +99,23 @@ def _criterion(passed: bool, golden_agrees: bool | None, reference: str, fails: 
     return f"{how} {preposition} {reference}" + (" and the golden outputs" if golden_agrees else "")
 
 
+def _quantized_result(spec: AnyModelSpec, inputs: np.ndarray, block_size: int,
+                      keras_out: np.ndarray, sim_out: np.ndarray) -> dict:
+    """The fields every quantized check reports: the run, and what quantization costs against
+    Keras (reported, not judged)."""
+    error = np.abs(sim_out.astype(np.float64) - keras_out)
+    return {
+        "frames": int(inputs.shape[0]),
+        "block_size": block_size,
+        "number_format": spec.number_format,
+        "sim_vs_keras_max_abs_err": float(error.max()) if error.size else 0.0,
+        "sim_vs_keras_esr": _safe_esr(keras_out, sim_out),
+        "output_peak": float(np.max(np.abs(keras_out))) if keras_out.size else 0.0,
+        "keras": keras_out,
+        "simulator": sim_out,
+    }
+
+
 def compare_quantized(
     keras_model,
     spec: ModelSpec,
@@ -121,28 +138,18 @@ def compare_quantized(
     sim_out = render(inputs, block_size)
     expected = run_fixed_point(spec, inputs).outputs
     differs = np.any(sim_out != expected, axis=1) if sim_out.size else np.zeros(0, bool)
-    error = np.abs(sim_out.astype(np.float64) - keras_out)
     passed = bool(sim_out.shape == expected.shape and not differs.any())
     golden_exact = None if golden is None else bool(
         np.shape(golden) == sim_out.shape and np.array_equal(golden, sim_out))
     criterion = _criterion(passed, golden_exact, f"the {spec.number_format} arithmetic",
                            "differs from", ("bit for bit", "with"))
-    return {
-        "frames": int(inputs.shape[0]),
-        "block_size": block_size,
-        "number_format": spec.number_format,
-        "bit_exact": passed,
-        "golden_bit_exact": golden_exact,
-        "mismatched_frames": int(differs.sum()),
-        "first_mismatch": int(np.argmax(differs)) if differs.any() else None,
-        "sim_vs_keras_max_abs_err": float(error.max()) if error.size else 0.0,
-        "sim_vs_keras_esr": _safe_esr(keras_out, sim_out),
-        "output_peak": float(np.max(np.abs(keras_out))) if keras_out.size else 0.0,
-        "passed": passed and golden_exact is not False,
-        "criterion": criterion,
-        "keras": keras_out,
-        "simulator": sim_out,
-    }
+    return {**_quantized_result(spec, inputs, block_size, keras_out, sim_out),
+            "bit_exact": passed,
+            "golden_bit_exact": golden_exact,
+            "mismatched_frames": int(differs.sum()),
+            "first_mismatch": int(np.argmax(differs)) if differs.any() else None,
+            "passed": passed and golden_exact is not False,
+            "criterion": criterion}
 
 
 def compare_gru_q15(
@@ -180,23 +187,13 @@ def compare_gru_q15(
     golden_close = None if golden is None else close(golden)
     criterion = _criterion(passed, golden_close, "the q15 simulator",
                            "further from the q15 model than", ("within rounding", "of"))
-    error = np.abs(sim_out.astype(np.float64) - keras_out)
-    return {
-        "frames": int(inputs.shape[0]),
-        "block_size": block_size,
-        "number_format": spec.number_format,
-        "bit_exact": None,  # not the criterion: the float parts round differently per engine
-        "golden_bit_exact": None,
-        "mismatched_frames": 0,
-        "first_mismatch": None,
-        "sim_vs_keras_max_abs_err": float(error.max()) if error.size else 0.0,
-        "sim_vs_keras_esr": _safe_esr(keras_out, sim_out),
-        "output_peak": float(np.max(np.abs(keras_out))) if keras_out.size else 0.0,
-        "passed": passed and golden_close is not False,
-        "criterion": criterion,
-        "keras": keras_out,
-        "simulator": sim_out,
-    }
+    return {**_quantized_result(spec, inputs, block_size, keras_out, sim_out),
+            "bit_exact": None,  # not the criterion: the float parts round differently per engine
+            "golden_bit_exact": None,
+            "mismatched_frames": 0,
+            "first_mismatch": None,
+            "passed": passed and golden_close is not False,
+            "criterion": criterion}
 
 
 def verify_engines(keras_model, spec: AnyModelSpec, inputs: np.ndarray, block_size: int,
