@@ -160,19 +160,103 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
         _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, backend_define(backend), *includes, "-c",
                     str(EMULATOR / "engine_unit.cc"), "-o", str(engine_obj)])
         model_objects.append(engine_obj)
-        harness_objects = [out_dir / "harness.o", out_dir / "startup.o"]
-        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
-                    str(EMULATOR / "harness.cc"), "-o", str(harness_objects[0])])
-        _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
-                    str(harness_objects[1])])
-        _run_build([gxx, *ARCH_FLAGS, *ENGINE_LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
-                    *map(str, harness_objects + model_objects), "-o", str(out_dir / "harness.elf")])
+        _link_harness(out_dir, includes, model_objects)
         flash, ram = _footprint(size, model_objects)
         write_text(out_dir / "footprint.txt", f"{flash} {ram}\n")
 
     out_dir = cached_build("m7", [header, *sources], [*flags, cmsis.name], build)
     flash, ram = (int(part) for part in (out_dir / "footprint.txt").read_text().split())
     return M7Build(elf=out_dir / "harness.elf", flash_bytes=flash, ram_bytes=ram)
+
+
+def _link_harness(out_dir: Path, includes: list[str], model_objects: list[Path]) -> None:
+    """out_dir/harness.elf: the engine harness (harness.cc, our start-up) over
+    ``model_objects``, which implement engine_unit.h."""
+    gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
+    harness_objects = [out_dir / "harness.o", out_dir / "startup.o"]
+    _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
+                str(EMULATOR / "harness.cc"), "-o", str(harness_objects[0])])
+    _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, "-c", str(EMULATOR / "startup.c"), "-o",
+                str(harness_objects[1])])
+    _run_build([gxx, *ARCH_FLAGS, *ENGINE_LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
+                *map(str, harness_objects + model_objects), "-o", str(out_dir / "harness.elf")])
+
+
+@dataclass
+class M7BankBuild:
+    elf: Path
+    slots: list[M7Build]  # each slot's own footprint (its object), all sharing ``elf``
+    # What the bank adds besides its slots: the CMSIS-DSP kernels they call and the switch.
+    shared_flash_bytes: int
+    shared_ram_bytes: int
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.shared_flash_bytes + sum(slot.flash_bytes for slot in self.slots)
+
+
+def build_bank_firmware(headers: list[str | Path], backend: str = DEFAULT_BACKEND
+                        ) -> M7BankBuild:
+    """Cross-compile (or reuse) the emulator harness over a model bank whose slot i runs
+    ``headers[i]`` with the engine ``backend`` (fast or cmsis)."""
+    from daisynet.host_sim.bank import (
+        slot_header_name,
+        slot_source,
+        slot_source_name,
+        slots_header,
+    )
+
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown engine backend {backend!r}; one of {', '.join(BACKENDS)}")
+    headers = [Path(header) for header in headers]
+    for header in headers:
+        if not header.exists():
+            raise FileNotFoundError(f"{header}: no such file")
+        refuse_unbuildable(header, M7Error)
+    gxx, size = _tool("arm-none-eabi-g++"), _tool("arm-none-eabi-size")
+    gcc = _tool("arm-none-eabi-gcc")
+    try:
+        cmsis = cmsis_source_dir()
+    except NativeBuildError as err:
+        raise M7Error(str(err)) from err
+    slots = slots_header(len(headers), "host_sim/m7.py build_bank_firmware")
+    sources = [*sorted(CORE.glob("*.h")), *sorted(EMULATOR.iterdir())]
+    flags = [*COMMON_FLAGS, *C_FLAGS, *CXX_FLAGS, *ENGINE_LINK_FLAGS, backend_define(backend)]
+
+    def build(out_dir: Path) -> None:
+        includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{EMULATOR}", f"-I{cmsis / 'Include'}",
+                    f"-I{cmsis / 'PrivateInclude'}"]
+        (out_dir / "bank_slots.h").write_text(slots)
+        shared = []
+        kernels = sorted({source for header in headers for source in header_cmsis_sources(header)})
+        for index, source in enumerate(kernels if backend != "fast" else []):
+            obj = out_dir / f"cmsis{index}.o"
+            _run_build([gcc, *COMMON_FLAGS, *C_FLAGS, *includes, "-c", str(cmsis / source),
+                        "-o", str(obj)])
+            shared.append(obj)
+        shared.append(out_dir / "bank_unit.o")
+        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
+                    str(EMULATOR / "bank_unit.cc"), "-o", str(shared[-1])])
+        slot_objects = []
+        for index, header in enumerate(headers):
+            shutil.copyfile(header, out_dir / slot_header_name(index))
+            source = out_dir / slot_source_name(index)
+            source.write_text(slot_source(index, MAX_BLOCK, "host_sim/m7.py build_bank_firmware"))
+            slot_objects.append(source.with_suffix(".o"))
+            _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, backend_define(backend), *includes,
+                        "-c", str(source), "-o", str(slot_objects[-1])])
+        _link_harness(out_dir, includes, shared + slot_objects)
+        footprints = [_footprint(size, shared), *(_footprint(size, [obj]) for obj in slot_objects)]
+        write_text(out_dir / "footprint.txt",
+                   "".join(f"{flash} {ram}\n" for flash, ram in footprints))
+
+    out_dir = cached_build("m7-bank", [*headers, *sources], [*flags, cmsis.name, slots], build)
+    (shared_flash, shared_ram), *per_slot = (
+        tuple(int(part) for part in line.split())
+        for line in (out_dir / "footprint.txt").read_text().splitlines())
+    elf = out_dir / "harness.elf"
+    return M7BankBuild(elf=elf, slots=[M7Build(elf, flash, ram) for flash, ram in per_slot],
+                       shared_flash_bytes=shared_flash, shared_ram_bytes=shared_ram)
 
 
 def _footprint(size_tool: str, objects: list[Path]) -> tuple[int, int]:
@@ -268,13 +352,16 @@ def activations_on_m7(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class M7Engine:
-    """The C++ core for one model, run on the emulated Cortex-M7."""
+    """The C++ core for one model, run on the emulated Cortex-M7: built for ``header`` alone,
+    or slot ``slot`` of a bank's ``build`` (M7Bank)."""
 
-    def __init__(self, header: str | Path, backend: str = DEFAULT_BACKEND) -> None:
+    def __init__(self, header: str | Path, backend: str = DEFAULT_BACKEND,
+                 build: M7Build | None = None, slot: int = 0) -> None:
         self.number_format = header_number_format(header)
         self.inputs, self.outputs = header_io(header)
         self.backend = backend
-        self.build = build_firmware(header, backend)
+        self.build = build or build_firmware(header, backend)
+        self.slot = slot
         _tool("qemu-system-arm")
         self.max_frames = RAM_FOR_AUDIO_BYTES // (4 * (self.inputs + self.outputs))
 
@@ -317,8 +404,8 @@ class M7Engine:
 
     def _qemu(self, work: Path, block_size: int, frames: int) -> str:
         result = run_qemu(self.build.elf, ["harness", "input.f32", "output.f32",
-                                           str(block_size), str(frames)], work,
-                          f"{frames} frames")
+                                           str(block_size), str(frames), str(self.slot)],
+                          work, f"{frames} frames")
         if not _RESULT_LINE.search(result):
             said = result.strip().splitlines()
             raise M7Error("the emulated Cortex-M7 run failed: " + (said[-1] if said else
@@ -330,3 +417,12 @@ class M7Engine:
         line = _RESULT_LINE.search(stdout).group(1)
         return {key: int(value) for key, value in (pair.split("=") for pair in line.split())}
 
+
+class M7Bank:
+    """A bank of models (firmware/core/bank_slot.h) in one image on the emulated Cortex-M7:
+    ``slots[i]`` runs ``headers[i]``, each used as an M7Engine is."""
+
+    def __init__(self, headers: list[str | Path], backend: str = DEFAULT_BACKEND) -> None:
+        self.build = build_bank_firmware(headers, backend)
+        self.slots = [M7Engine(header, backend, slot_build, index) for index, (header, slot_build)
+                      in enumerate(zip(headers, self.build.slots, strict=True))]

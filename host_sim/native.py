@@ -113,6 +113,7 @@ WRAPPED = ["malloc", "calloc", "realloc", "_Znwm", "_Znam"]
 # "cmsis" is the readable reference that sums in the Python simulator's order.
 BACKENDS = ("fast", "cmsis")
 DEFAULT_BACKEND = "fast"
+NATIVE_MAX_BLOCK = 64  # frames per internal block of a bank's engines, as native_engine.cc's
 
 
 def backend_define(backend: str) -> str:
@@ -163,35 +164,100 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
                   backend: str = DEFAULT_BACKEND) -> Path:
     """Compile (or reuse) the shared library of firmware/native/``entry`` for ``header`` with
     the engine ``backend``; returns its path."""
+    header = _buildable(header, backend)
+    cmsis = cmsis_source_dir()
+    library_name = f"lib{Path(entry).stem}.so"
+
+    def build(out_dir: Path) -> None:
+        shutil.copyfile(header, out_dir / "model_defn.h")
+        includes = _includes(out_dir, cmsis)
+        objects = _cmsis_objects(header_cmsis_sources(header), out_dir, includes)
+        _link(backend, includes, [NATIVE / entry, *objects], out_dir / library_name)
+
+    out_dir = cached_build("native", [header, *_core_sources(), NATIVE / entry],
+                           _build_flags(backend, cmsis), build)
+    return out_dir / library_name
+
+
+def build_bank_library(headers: list[str | Path], backend: str = DEFAULT_BACKEND) -> Path:
+    """Compile (or reuse) the shared library of a model bank (firmware/native/native_bank.cc):
+    slot i runs ``headers[i]``'s model with the engine ``backend``; returns its path."""
+    from daisynet.host_sim.bank import (
+        slot_header_name,
+        slot_source,
+        slot_source_name,
+        slots_header,
+    )
+
+    headers = [_buildable(header, backend) for header in headers]
+    slots = slots_header(len(headers), "host_sim/native.py build_bank_library")
+    cmsis = cmsis_source_dir()
+    entry = NATIVE / "native_bank.cc"
+
+    def build(out_dir: Path) -> None:
+        includes = _includes(out_dir, cmsis)
+        (out_dir / "bank_slots.h").write_text(slots)
+        sources = sorted({source for header in headers
+                          for source in header_cmsis_sources(header)})
+        objects = _cmsis_objects(sources, out_dir, includes)
+        for index, header in enumerate(headers):
+            shutil.copyfile(header, out_dir / slot_header_name(index))
+            source = out_dir / slot_source_name(index)
+            source.write_text(slot_source(index, NATIVE_MAX_BLOCK,
+                                          "host_sim/native.py build_bank_library"))
+            obj = source.with_suffix(".o")
+            _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS,
+                  *includes, "-c", str(source), "-o", str(obj)])
+            objects.append(obj)
+        _link(backend, includes, [entry, *objects], out_dir / "libnative_bank.so")
+
+    out_dir = cached_build("native-bank", [*headers, *_core_sources(), entry],
+                           _build_flags(backend, cmsis) + [slots], build)
+    return out_dir / "libnative_bank.so"
+
+
+def _buildable(header: str | Path, backend: str) -> Path:
     if backend not in BACKENDS:
         raise ValueError(f"unknown engine backend {backend!r}; one of {', '.join(BACKENDS)}")
     header = Path(header)
     if not header.exists():
         raise FileNotFoundError(f"{header}: no such file")
     refuse_unbuildable(header, NativeBuildError)
+    return header
+
+
+def _core_sources() -> list[Path]:
+    """What every native library is built from besides its model and entry point."""
+    return [*sorted(CORE.glob("*.h")), *sorted(NATIVE.glob("*.h"))]
+
+
+def _build_flags(backend: str, cmsis: Path) -> list[str]:
+    return COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS + [backend_define(backend), cmsis.name]
+
+
+def _includes(out_dir: Path, cmsis: Path) -> list[str]:
+    return [f"-I{out_dir}", f"-I{CORE}", f"-I{NATIVE}", f"-I{cmsis / 'Include'}",
+            f"-I{cmsis / 'PrivateInclude'}"]
+
+
+def _cmsis_objects(sources: list[str], out_dir: Path, includes: list[str]) -> list[Path]:
+    """The CMSIS-DSP C ``sources`` compiled into ``out_dir``."""
     cmsis = cmsis_source_dir()
-    sources = [*sorted(CORE.glob("*.h")), NATIVE / entry]
-    library_name = f"lib{Path(entry).stem}.so"
+    objects = []
+    for index, source in enumerate(sources):
+        obj = out_dir / f"cmsis{index}.o"
+        _run([_compiler("gcc"), *CMSIS_FLAGS, *COMMON_FLAGS, *includes, "-c",
+              str(cmsis / source), "-o", str(obj)])
+        objects.append(obj)
+    return objects
 
-    def build(out_dir: Path) -> None:
-        shutil.copyfile(header, out_dir / "model_defn.h")
-        includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{cmsis / 'Include'}",
-                    f"-I{cmsis / 'PrivateInclude'}"]
-        objects = []
-        for index, source in enumerate(header_cmsis_sources(header)):
-            obj = out_dir / f"cmsis{index}.o"
-            _run([_compiler("gcc"), *CMSIS_FLAGS, *COMMON_FLAGS, *includes, "-c",
-                  str(cmsis / source), "-o", str(obj)])
-            objects.append(str(obj))
-        wrap = ",".join(f"--wrap={name}" for name in WRAPPED)
-        _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS, *includes,
-              "-shared",
-              str(NATIVE / entry), *objects, f"-Wl,{wrap}", "-o", str(out_dir / library_name)])
 
-    out_dir = cached_build("native", [header, *sources],
-                           COMMON_FLAGS + CMSIS_FLAGS + CXX_FLAGS
-                           + [backend_define(backend), cmsis.name], build)
-    return out_dir / library_name
+def _link(backend: str, includes: list[str], inputs: list[Path], library: Path) -> None:
+    """The shared library of ``inputs`` (C++ sources and objects), its allocator calls wrapped
+    (firmware/native/counting_allocator.h)."""
+    wrap = ",".join(f"--wrap={name}" for name in WRAPPED)
+    _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS, *includes,
+          "-shared", *map(str, inputs), f"-Wl,{wrap}", "-o", str(library)])
 
 
 def _run(command: list[str]) -> None:
@@ -240,17 +306,86 @@ class NativeEngine:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """(frames, inputs) -> (frames, outputs) float32; state carries over between calls."""
-        block = np.asarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[1] != self.inputs:
-            raise ValueError(f"expected (frames, {self.inputs}) input, got shape {block.shape}")
-        channels = [np.ascontiguousarray(block[:, c]) for c in range(self.inputs)]
-        pointers = (ctypes.c_void_p * self.inputs)(*[c.ctypes.data for c in channels])
-        out = np.zeros((block.shape[0], self.outputs), np.float32)
-        self._lib.dn_process(pointers, out.ctypes.data, block.shape[0])
+        pointers, _channels, out = _planar(block, self.inputs, self.outputs)  # kept alive
+        self._lib.dn_process(pointers, out.ctypes.data, out.shape[0])
         return out
 
     def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
+
+
+class NativeBank:
+    """The C++ core for a bank of models (firmware/core/bank_slot.h), ``slots[i]`` running
+    ``headers[i]``. The library holds one engine per slot, so every NativeBank of the same
+    headers and backend shares their states; creating one resets them."""
+
+    def __init__(self, headers: list[str | Path], backend: str = DEFAULT_BACKEND) -> None:
+        self.backend = backend
+        self.library_path = build_bank_library(headers, backend)
+        lib = ctypes.CDLL(str(self.library_path))
+        size_t = ctypes.c_size_t
+        for name, restype in [("dn_slot_num_inputs", size_t), ("dn_slot_num_outputs", size_t),
+                              ("dn_slot_engine_bytes", size_t),
+                              ("dn_slot_name", ctypes.c_char_p),
+                              ("dn_slot_weights_sha256", ctypes.c_char_p),
+                              ("dn_slot_non_finite_outputs", ctypes.c_uint32)]:
+            getattr(lib, name).restype = restype
+            getattr(lib, name).argtypes = [size_t]
+        for name in ("dn_slot_init", "dn_slot_reset"):
+            getattr(lib, name).argtypes = [size_t]
+            getattr(lib, name).restype = None
+        lib.dn_bank_size.restype = size_t
+        lib.dn_allocations.restype = ctypes.c_uint64
+        lib.dn_slot_process.argtypes = [size_t, ctypes.POINTER(ctypes.c_void_p),
+                                        ctypes.c_void_p, size_t]
+        lib.dn_slot_process.restype = None
+        self._lib = lib
+        self.slots = [BankSlot(lib, index) for index in range(lib.dn_bank_size())]
+
+    @property
+    def allocations(self) -> int:
+        """Calls to malloc/calloc/realloc/new made by the library's own code so far."""
+        return int(self._lib.dn_allocations())
+
+
+class BankSlot:
+    """One slot of a NativeBank, used as a NativeEngine is."""
+
+    def __init__(self, lib, index: int) -> None:
+        self._lib, self.index = lib, index
+        self.inputs = lib.dn_slot_num_inputs(index)
+        self.outputs = lib.dn_slot_num_outputs(index)
+        self.engine_bytes = lib.dn_slot_engine_bytes(index)
+        self.name = lib.dn_slot_name(index).decode()
+        self.weights_sha256 = lib.dn_slot_weights_sha256(index).decode()
+        lib.dn_slot_init(index)
+
+    def reset(self) -> None:
+        self._lib.dn_slot_reset(self.index)
+
+    @property
+    def non_finite_outputs(self) -> int:
+        return int(self._lib.dn_slot_non_finite_outputs(self.index))
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(frames, inputs) -> (frames, outputs) float32; state carries over between calls."""
+        pointers, _channels, out = _planar(block, self.inputs, self.outputs)  # kept alive
+        self._lib.dn_slot_process(self.index, pointers, out.ctypes.data, out.shape[0])
+        return out
+
+    def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
+        return render_in_blocks(self.process, self.outputs, inputs, block_size)
+
+
+def _planar(block: np.ndarray, inputs: int, outputs: int):
+    """(channel pointers, the arrays they point into, a zeroed output) for a (frames, inputs)
+    float32 ``block``, as the engines' Process takes them."""
+    block = np.asarray(block, dtype=np.float32)
+    if block.ndim != 2 or block.shape[1] != inputs:
+        raise ValueError(f"expected (frames, {inputs}) input, got shape {block.shape}")
+    channels = [np.ascontiguousarray(block[:, c]) for c in range(inputs)]
+    pointers = (ctypes.c_void_p * inputs)(*[c.ctypes.data for c in channels])
+    return pointers, channels, np.zeros((block.shape[0], outputs), np.float32)
 
 
 # firmware/core/patch_status.h: PatchStatus's fields, in declaration order (all uint32).

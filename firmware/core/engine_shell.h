@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "model_defn.h"
+#include "model_header.h"
 
 // The compile-time switch DAISYNET_ENGINE_BACKEND picks a family's fast backend (the default,
 // what the Daisy apps run) or its CMSIS-DSP one (the readable reference in host_sim's order).

@@ -19,7 +19,7 @@
 #include "arm_math.h"
 #include "gru_activations.h"
 #include "gru_q15.h"
-#include "model_defn.h"
+#include "model_header.h"
 
 namespace daisynet {
 

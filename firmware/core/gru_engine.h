@@ -14,7 +14,7 @@
 #include "engine_shell.h"
 #include "gru_cmsis_backend.h"
 #include "gru_fast_backend.h"
-#include "model_defn.h"
+#include "model_header.h"
 
 namespace daisynet {
 

@@ -38,7 +38,7 @@
 
 #include "gru_activations.h"
 #include "gru_q15.h"
-#include "model_defn.h"
+#include "model_header.h"
 
 namespace daisynet {
 

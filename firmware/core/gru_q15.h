@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "model_defn.h"
+#include "model_header.h"
 
 namespace daisynet::gru {
 

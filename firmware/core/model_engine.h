@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "model_defn.h"
+#include "model_header.h"
 
 #if DAISYNET_MODEL_FAMILY_GRU
 #include "gru_engine.h"

@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "model_defn.h"
+#include "model_header.h"
 #include "patch_status.h"
 #include "model_engine.h"
 

@@ -18,7 +18,7 @@
 #include <type_traits>
 
 #include "engine_shell.h"
-#include "model_defn.h"
+#include "model_header.h"
 #include "wavenet_cmsis_backend.h"
 #include "wavenet_fast_backend.h"
 #include "wavenet_q_backend.h"

@@ -27,7 +27,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "model_defn.h"
+#include "model_header.h"
 #include "wavenet_history.h"
 
 namespace daisynet {

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "model_defn.h"
+#include "model_header.h"
 
 namespace daisynet {
 namespace engine_detail {

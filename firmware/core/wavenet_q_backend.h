@@ -24,7 +24,7 @@
 #include <cstring>
 
 #include "arm_math.h"
-#include "model_defn.h"
+#include "model_header.h"
 #include "wavenet_history.h"
 #include "wavenet_q_kernels.h"
 

@@ -30,7 +30,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "model_defn.h"
+#include "model_header.h"
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__ARM_FEATURE_SAT)
 #include <arm_acle.h>

@@ -22,6 +22,7 @@ ModelEngine<kMaxBlock> engine;
 #endif
 }  // namespace
 
+bool EngineSelect(std::size_t slot) { return slot == 0; }
 void EngineInit() { engine.Init(); }
 
 void EngineProcessPlanar(const float* planar, std::size_t channel_stride, std::size_t first,

@@ -9,6 +9,9 @@ namespace daisynet::emulator {
 
 constexpr std::size_t kMaxBlock = 64;  // the largest block the tests use; the Daisy's is 48
 
+// Picks the model the calls below run: slot `slot` of a bank (bank_unit.cc); a build of one
+// model (engine_unit.cc) has slot 0 only. False for a slot the build does not have.
+bool EngineSelect(std::size_t slot);
 void EngineInit();
 // Frames [first, first + frames) of channel-major input (channel c starts at
 // planar + c * channel_stride) through Process(); out gets frames x outputs, frame-major.

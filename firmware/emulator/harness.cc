@@ -108,13 +108,14 @@ void* __wrap_realloc(void* pointer, std::size_t size) {
 
 int main() {
   char line[512];
-  char* argv[5];
-  if (CommandLine(line, sizeof(line), argv, 5) != 5) {
-    return Fail("usage: harness INPUT OUTPUT BLOCK FRAMES");
+  char* argv[6];
+  if (CommandLine(line, sizeof(line), argv, 6) != 6) {
+    return Fail("usage: harness INPUT OUTPUT BLOCK FRAMES SLOT");
   }
   const std::size_t block = std::strtoul(argv[3], nullptr, 10);
   const std::size_t frames = std::strtoul(argv[4], nullptr, 10);
   if (block < 1 || block > kMaxBlock) return Fail("BLOCK must be 1..64");
+  if (!EngineSelect(std::strtoul(argv[5], nullptr, 10))) return Fail("no such SLOT");
   const std::size_t inputs = EngineInputs();
   const std::size_t outputs = EngineOutputs();
   auto* input = static_cast<float*>(std::malloc(frames * inputs * sizeof(float)));

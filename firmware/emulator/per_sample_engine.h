@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "arm_math.h"
-#include "model_defn.h"
+#include "model_header.h"
 
 namespace daisynet::emulator {
 

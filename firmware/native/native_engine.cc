@@ -2,11 +2,12 @@
 // tests and `daisynet simulate` can run the exact C++ the Daisy runs. Compiled once per
 // model_defn.h by host_sim/native.py.
 //
-// The allocator entry points are wrapped at link time (-Wl,--wrap=...) for this library's
-// objects only, so a test can prove the engine allocates nothing after Init().
+// The allocator entry points are counted (counting_allocator.h), so a test can prove the
+// engine allocates nothing after Init().
 #include <cstddef>
 #include <cstdint>
 
+#include "counting_allocator.h"
 #include "model_engine.h"
 
 namespace {
@@ -14,7 +15,6 @@ namespace {
 constexpr std::size_t kNativeMaxBlock = 64;  // frames per internal block, as a large Daisy block
 
 daisynet::ModelEngine<kNativeMaxBlock> engine;
-std::uint64_t allocations = 0;
 
 }  // namespace
 
@@ -22,33 +22,6 @@ std::uint64_t allocations = 0;
 #define DN_API __attribute__((visibility("default")))
 
 extern "C" {
-
-void* __real_malloc(std::size_t size);
-void* __real_calloc(std::size_t count, std::size_t size);
-void* __real_realloc(void* pointer, std::size_t size);
-void* __wrap_malloc(std::size_t size) {
-  ++allocations;
-  return __real_malloc(size);
-}
-void* __wrap_calloc(std::size_t count, std::size_t size) {
-  ++allocations;
-  return __real_calloc(count, size);
-}
-void* __wrap_realloc(void* pointer, std::size_t size) {
-  ++allocations;
-  return __real_realloc(pointer, size);
-}
-// operator new and new[] (Itanium C++ ABI names), should the core ever use them.
-void* __real__Znwm(std::size_t size);
-void* __real__Znam(std::size_t size);
-void* __wrap__Znwm(std::size_t size) {
-  ++allocations;
-  return __real__Znwm(size);
-}
-void* __wrap__Znam(std::size_t size) {
-  ++allocations;
-  return __real__Znam(size);
-}
 
 DN_API std::size_t dn_num_inputs() { return daisynet::model::kNumInputs; }
 DN_API std::size_t dn_num_outputs() { return daisynet::model::kNumOutputs; }

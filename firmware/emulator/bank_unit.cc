@@ -1,0 +1,42 @@
+// The emulator harness's engine (engine_unit.h) over a model bank: the slots of bank_slots.h,
+// generated with their sources by host_sim/m7.py (host_sim/bank.py), one selected at a time.
+// Each slot's object holds what that model adds to a firmware image.
+#include "bank_slots.h"
+#include "engine_unit.h"
+
+namespace daisynet::emulator {
+
+namespace {
+
+constexpr std::size_t kMaxInputs = 16;  // channel pointers on the stack; the Patch feeds 8
+std::size_t selected = 0;
+
+const daisynet_bank::Slot& Selected() { return *daisynet_bank::kSlots[selected]; }
+
+}  // namespace
+
+bool EngineSelect(std::size_t slot) {
+  if (slot >= daisynet_bank::kBankSize || daisynet_bank::kSlots[slot]->num_inputs > kMaxInputs) {
+    return false;
+  }
+  selected = slot;
+  return true;
+}
+
+void EngineInit() { Selected().init(); }
+
+void EngineProcessPlanar(const float* planar, std::size_t channel_stride, std::size_t first,
+                         float* out, std::size_t frames) {
+  const float* channels[kMaxInputs];
+  for (std::size_t c = 0; c < Selected().num_inputs; ++c) {
+    channels[c] = planar + c * channel_stride + first;
+  }
+  Selected().process(channels, out, frames);
+}
+
+std::size_t EngineInputs() { return Selected().num_inputs; }
+std::size_t EngineOutputs() { return Selected().num_outputs; }
+std::size_t EngineBytes() { return Selected().engine_bytes; }
+std::uint32_t EngineNonFiniteOutputs() { return Selected().non_finite_outputs(); }
+
+}  // namespace daisynet::emulator

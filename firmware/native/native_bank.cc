@@ -1,0 +1,41 @@
+// Host build of a model bank (firmware/core/bank_slot.h) as a shared library for Python
+// (ctypes): the slots' sources and bank_slots.h are generated beside it by host_sim/native.py
+// (host_sim/bank.py), each slot its own translation unit.
+#include <cstddef>
+#include <cstdint>
+
+#include "bank_slots.h"
+#include "counting_allocator.h"
+
+// Only the dn_* functions below are exported; everything else is hidden (see host_sim/native.py).
+#define DN_API __attribute__((visibility("default")))
+
+namespace {
+
+const daisynet_bank::Slot& SlotAt(std::size_t index) { return *daisynet_bank::kSlots[index]; }
+
+}  // namespace
+
+extern "C" {
+
+DN_API std::size_t dn_bank_size() { return daisynet_bank::kBankSize; }
+DN_API std::uint64_t dn_allocations() { return allocations; }
+DN_API std::size_t dn_slot_num_inputs(std::size_t slot) { return SlotAt(slot).num_inputs; }
+DN_API std::size_t dn_slot_num_outputs(std::size_t slot) { return SlotAt(slot).num_outputs; }
+DN_API std::size_t dn_slot_engine_bytes(std::size_t slot) { return SlotAt(slot).engine_bytes; }
+DN_API const char* dn_slot_name(std::size_t slot) { return SlotAt(slot).name; }
+DN_API const char* dn_slot_weights_sha256(std::size_t slot) {
+  return SlotAt(slot).weights_sha256;
+}
+DN_API std::uint32_t dn_slot_non_finite_outputs(std::size_t slot) {
+  return SlotAt(slot).non_finite_outputs();
+}
+DN_API void dn_slot_init(std::size_t slot) { SlotAt(slot).init(); }
+DN_API void dn_slot_reset(std::size_t slot) { SlotAt(slot).reset(); }
+// channels[c] points at `frames` floats of input channel c; out gets frames * outputs floats.
+DN_API void dn_slot_process(std::size_t slot, const float* const* channels, float* out,
+                            std::size_t frames) {
+  SlotAt(slot).process(channels, out, frames);
+}
+
+}  // extern "C"

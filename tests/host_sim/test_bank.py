@@ -1,0 +1,107 @@
+"""A model bank natively: every slot, each compiled in a translation unit of its own with its
+own model_defn.h (host_sim/bank.py, firmware/core/bank_slot_impl.h), computes exactly what its
+model's own engine computes, keeps its own state, and allocates nothing."""
+
+import numpy as np
+import pytest
+
+from daisynet.host_sim.bank import MAX_SLOTS, slot_source, slots_header
+from daisynet.host_sim.m7 import M7Bank, M7Engine
+from daisynet.host_sim.model_defn import Architecture, GruArchitecture, render_header
+from daisynet.host_sim.native import NativeBank, NativeEngine
+from daisynet.host_sim.quantize import (
+    quantize_gru_spec,
+    quantized_header_for,
+    random_gru_spec,
+    random_spec,
+    synthetic_audio,
+)
+
+BLOCK_SIZES = (1, 7, 48)
+
+
+def write(tmp_path, name: str, spec) -> str:
+    header = tmp_path / f"{name}.h"
+    header.write_text(render_header(spec, f"test_bank {name}"))
+    return header
+
+
+@pytest.fixture(scope="module")
+def bank_headers(tmp_path_factory):
+    """Two float32 wavenets of different shapes, a q15 wavenet and a GRU (float and q15 both
+    follow), with 2 or 3 inputs: what the bank must hold side by side."""
+    folder = tmp_path_factory.mktemp("bank")
+    two = ["knob_1", "audio_in_1"]
+    gru = GruArchitecture(2, 8, 1, skip_input=1)
+    _, q15_wavenet, _ = quantized_header_for(Architecture(3, (4, 4), 2), "q15", 3, folder,
+                                             name="q15_wavenet.h")
+    return [write(folder, "wavenet_a", random_spec(Architecture(2, (4, 4, 8), 3), 1, two)),
+            write(folder, "wavenet_b", random_spec(Architecture(3, (6, 6), 2), 2,
+                                                   ["knob_1", "knob_2", "audio_in_1"])),
+            q15_wavenet,
+            write(folder, "gru", random_gru_spec(gru, 4, two)),
+            write(folder, "gru_q15", quantize_gru_spec(random_gru_spec(gru, 5, two)))]
+
+
+@pytest.mark.native
+def test_every_slot_computes_what_its_own_engine_does_bit_for_bit(bank_headers):
+    bank = NativeBank(bank_headers)
+    assert len(bank.slots) == len(bank_headers)
+    for slot, header in zip(bank.slots, bank_headers, strict=True):
+        engine = NativeEngine(header)
+        assert (slot.inputs, slot.outputs, slot.weights_sha256) == (
+            engine.inputs, engine.outputs, engine.weights_sha256)
+        signal = synthetic_audio(1500, slot.inputs, seed=slot.index)
+        for block in BLOCK_SIZES:
+            slot.reset()
+            engine.reset()
+            assert np.array_equal(slot.render(signal, block), engine.render(signal, block)), (
+                f"slot {slot.index} ({header.name}), blocks of {block}")
+
+
+@pytest.mark.native
+def test_slots_keep_their_own_state_and_allocate_nothing_after_init(bank_headers):
+    # The same model twice: interleaved, each slot must go on as if alone.
+    bank = NativeBank([bank_headers[3], bank_headers[3], bank_headers[0]])
+    first, second, other = bank.slots
+    signal = synthetic_audio(960, first.inputs, seed=9)
+    alone = first.render(signal, 48)
+    for slot in bank.slots:
+        slot.reset()
+    allocations = bank.allocations
+    together = []
+    for start in range(0, len(signal), 48):
+        together.append(first.process(signal[start:start + 48]))
+        second.process(signal[::-1][start:start + 48])  # other input, same model
+        other.process(synthetic_audio(48, other.inputs, seed=start))
+    assert np.array_equal(np.concatenate(together), alone)
+    assert bank.allocations == allocations
+    assert first.non_finite_outputs == second.non_finite_outputs == 0
+
+
+@pytest.mark.m7
+@pytest.mark.native
+def test_on_the_m7_every_slot_runs_its_model_exactly_as_an_image_of_it_alone(bank_headers):
+    bank = M7Bank(bank_headers)
+    for index, (slot, header) in enumerate(zip(bank.slots, bank_headers, strict=True)):
+        alone = M7Engine(header)
+        signal = synthetic_audio(300, slot.inputs, seed=index)
+        for block in BLOCK_SIZES:
+            run = slot.run(signal, block)
+            assert np.array_equal(run.outputs, alone.render(signal, block)), (
+                f"slot {index} ({header.name}), blocks of {block}")
+            assert run.allocations == 0
+        # A slot costs what an image of its model alone costs (its engine in .bss, nothing in
+        # .data), plus its Slot record and entry points in flash.
+        assert slot.build.ram_bytes == alone.build.ram_bytes
+        assert alone.build.flash_bytes <= slot.build.flash_bytes <= alone.build.flash_bytes + 256
+    assert bank.build.flash_bytes == (bank.build.shared_flash_bytes
+                                      + sum(slot.build.flash_bytes for slot in bank.slots))
+
+
+def test_the_generated_sources_name_their_maker_and_refuse_an_empty_or_huge_bank():
+    assert slot_source(2, 48, "flash").startswith("// GENERATED FILE, do not edit. Made by: flash")
+    assert "kBankSize = 3" in slots_header(3, "test")
+    for count in (0, MAX_SLOTS + 1):
+        with pytest.raises(ValueError, match=f"1 to {MAX_SLOTS} models, not {count}"):
+            slots_header(count, "test")
