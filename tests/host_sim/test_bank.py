@@ -16,6 +16,7 @@ from daisynet.host_sim.quantize import (
     random_spec,
     synthetic_audio,
 )
+from tests.conftest import require_tool
 
 BLOCK_SIZES = (1, 7, 48)
 
@@ -82,6 +83,8 @@ def test_slots_keep_their_own_state_and_allocate_nothing_after_init(bank_headers
 @pytest.mark.m7
 @pytest.mark.native
 def test_on_the_m7_every_slot_runs_its_model_exactly_as_an_image_of_it_alone(bank_headers):
+    for tool in ("arm-none-eabi-g++", "arm-none-eabi-size", "qemu-system-arm"):
+        require_tool(tool)
     bank = M7Bank(bank_headers)
     for index, (slot, header) in enumerate(zip(bank.slots, bank_headers, strict=True)):
         alone = M7Engine(header)

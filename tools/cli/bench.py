@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import argparse
 
-from daisynet.tools.cli.options import WholeList, add_command, logger, quantized_formats, seconds
+from daisynet.tools.cli.options import (
+    CommandError,
+    WholeList,
+    add_command,
+    logger,
+    quantized_formats,
+    seconds,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from daisynet.host_sim.m7 import MAX_BLOCK
-    from daisynet.tools.measure.bench import DEFAULT_BLOCK_SIZES, DEFAULT_HEADER
+    from daisynet.tools.measure.bench import DEFAULT_BLOCK_SIZES
 
     parser = add_command(subparsers, "bench", run,
                          "instructions per sample and footprint of a model on the emulated "
                          "Cortex-M7")
-    parser.add_argument("header", nargs="?", default=str(DEFAULT_HEADER),
+    parser.add_argument("header", nargs="?",
                         help="model_defn.h (default: the committed firmware/model/model_defn.h)")
+    parser.add_argument("--bank", nargs="+", metavar="HEADER",
+                        help="instead, these models as one bank in one image: each one's "
+                             "flash, RAM and load at the Daisy's block, and the bank's flash "
+                             "against what the inference app leaves for models")
     parser.add_argument("--block-sizes", type=WholeList(1, MAX_BLOCK, MAX_BLOCK),
                         default=DEFAULT_BLOCK_SIZES,
                         help="audio block sizes to measure, 1..64 "
@@ -29,7 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict:
-    from daisynet.tools.measure.bench import bench
+    from daisynet.tools.measure.bench import DEFAULT_HEADER, bench, bench_bank
 
-    return bench(args.header, args.block_sizes, args.seconds, logger(args.json),
-                 formats=args.quantize)
+    if args.bank:
+        if args.header:
+            raise CommandError(f"{args.header}: give a bank's headers after --bank only")
+        return bench_bank(args.bank, args.seconds, logger(args.json))
+    return bench(args.header or DEFAULT_HEADER, args.block_sizes, args.seconds,
+                 logger(args.json), formats=args.quantize)

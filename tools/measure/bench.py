@@ -219,3 +219,57 @@ def bench(header: str | Path, block_sizes: tuple[int, ...], seconds: float,
         "python_realtime_factor": float(_times(python_speed).rstrip("x").replace(",", "")),
         "real_time": real_time,
     }
+
+
+def bench_bank(headers: list[str | Path], seconds: float, log: Callable[[str], None]) -> dict:
+    """A model bank's cost (firmware/core/bank_slot.h) on the emulated Cortex-M7, all
+    ``headers`` in one image: each slot's flash, RAM and instructions per sample at the Daisy's
+    block, the flash the bank takes against what the inference app leaves for models, and the
+    two costliest slots together (what running both, as a crossfade between them does, costs);
+    returns the figures that were printed."""
+    from daisynet.host_sim.daisy_target import model_flash_budget
+    from daisynet.host_sim.m7 import M7Bank
+    from daisynet.training.export import excitation
+
+    specs = [read_header(header) for header in headers]
+    for header, spec in zip(headers, specs, strict=True):
+        if problem := family_refusal("m7", spec.family):
+            raise ValueError(f"{header}: {problem}")
+    target = daisy_target()
+    budget = target.cycles_per_sample(SAMPLE_RATE_HZ)
+    bank = M7Bank(headers)
+    frames = max(PLAN_BLOCK, int(seconds * SAMPLE_RATE_HZ))
+    log(f"bank     {len(headers)} models in one image on the emulated Cortex-M7 (QEMU "
+        f"mps2-an500, -icount shift=0), {frames} frames each at blocks of {PLAN_BLOCK}; load "
+        f"assumes 1 cycle per instruction at {target.clock_mhz:g} MHz")
+    log(f"  slot  {'model':20s} {'format':7s} {'flash B':>8s} {'RAM B':>7s} {'instr/sample':>12s}"
+        f"  load at 48k  inputs")
+    slots = []
+    for index, (spec, slot) in enumerate(zip(specs, bank.slots, strict=True)):
+        rate = spec.sample_rate or SAMPLE_RATE_HZ
+        per_sample = slot.run(excitation(spec.input_names, frames, rate),
+                              PLAN_BLOCK).instructions_per_sample
+        slots.append({"slot": index, "header": str(headers[index]), "model": spec.name,
+                      "format": spec.number_format, "inputs": spec.input_names,
+                      "flash_bytes": slot.build.flash_bytes, "ram_bytes": slot.build.ram_bytes,
+                      "instructions_per_sample": round(per_sample, 1),
+                      "load_at_48000_hz": round(per_sample / budget, 4)})
+        log(f"  {index:4d}  {spec.name[:20]:20s} {spec.number_format:7s} "
+            f"{slot.build.flash_bytes:8,d} {slot.build.ram_bytes:7,d} {per_sample:12,.0f}  "
+            f"{100 * per_sample / budget:10.1f}%  {','.join(spec.input_names)}")
+    room = model_flash_budget()
+    flash = bank.build.flash_bytes
+    log(f"  shared (slot switch, CMSIS kernels the slots call): flash "
+        f"{bank.build.shared_flash_bytes:,} B")
+    log(f"flash    {flash:,} B for the bank, of the {room:,} B the inference app leaves for "
+        + ("models: fits" if flash <= room else f"models: over by {flash - room:,} B"))
+    costliest = sorted(slots, key=lambda row: row["instructions_per_sample"])[-2:]
+    pair = sum(row["instructions_per_sample"] for row in costliest)
+    if len(costliest) == 2:
+        log(f"pair     the two costliest, slots {costliest[1]['slot']} and {costliest[0]['slot']} "
+            f"together (a crossfade between them runs both): {pair:,.0f} instructions/sample, "
+            f"{100 * pair / budget:.0f}% of the {budget:,.0f} cycles per sample at 48 kHz")
+    return {"slots": slots, "shared_flash_bytes": bank.build.shared_flash_bytes,
+            "flash_bytes": flash, "flash_room_bytes": room, "fits_flash": flash <= room,
+            "costliest_pair_instructions_per_sample": round(pair, 1),
+            "cycle_budget_per_sample": budget}
