@@ -137,12 +137,8 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
         raise ValueError("the per_sample baseline runs wavenet models only")
     gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
     size = _tool("arm-none-eabi-size")
-    try:
-        cmsis = cmsis_source_dir()
-    except NativeBuildError as err:
-        raise M7Error(str(err)) from err
-    sources = [*sorted(CORE.glob("*.h")), *sorted(EMULATOR.iterdir())]
-    flags = [*COMMON_FLAGS, *C_FLAGS, *CXX_FLAGS, *ENGINE_LINK_FLAGS, backend_define(backend)]
+    cmsis = _cmsis_for_m7()
+    sources, flags = _engine_image_key(backend)
 
     def build(out_dir: Path) -> None:
         shutil.copyfile(header, out_dir / "model_defn.h")
@@ -167,6 +163,19 @@ def build_firmware(header: str | Path, backend: str = DEFAULT_BACKEND) -> M7Buil
     out_dir = cached_build("m7", [header, *sources], [*flags, cmsis.name], build)
     flash, ram = (int(part) for part in (out_dir / "footprint.txt").read_text().split())
     return M7Build(elf=out_dir / "harness.elf", flash_bytes=flash, ram_bytes=ram)
+
+
+def _cmsis_for_m7() -> Path:
+    try:
+        return cmsis_source_dir()
+    except NativeBuildError as err:
+        raise M7Error(str(err)) from err
+
+
+def _engine_image_key(backend: str) -> tuple[list[Path], list[str]]:
+    """What an engine image's build depends on besides its models: sources and flags."""
+    return ([*sorted(CORE.glob("*.h")), *sorted(EMULATOR.iterdir())],
+            [*COMMON_FLAGS, *C_FLAGS, *CXX_FLAGS, *ENGINE_LINK_FLAGS, backend_define(backend)])
 
 
 def _link_harness(out_dir: Path, includes: list[str], model_objects: list[Path]) -> None:
@@ -213,15 +222,11 @@ def build_bank_firmware(headers: list[str | Path], backend: str = DEFAULT_BACKEN
         if not header.exists():
             raise FileNotFoundError(f"{header}: no such file")
         refuse_unbuildable(header, M7Error)
-    gxx, size = _tool("arm-none-eabi-g++"), _tool("arm-none-eabi-size")
-    gcc = _tool("arm-none-eabi-gcc")
-    try:
-        cmsis = cmsis_source_dir()
-    except NativeBuildError as err:
-        raise M7Error(str(err)) from err
+    gcc, gxx = _tool("arm-none-eabi-gcc"), _tool("arm-none-eabi-g++")
+    size = _tool("arm-none-eabi-size")
+    cmsis = _cmsis_for_m7()
+    sources, flags = _engine_image_key(backend)
     slots = slots_header(len(headers), "host_sim/m7.py build_bank_firmware")
-    sources = [*sorted(CORE.glob("*.h")), *sorted(EMULATOR.iterdir())]
-    flags = [*COMMON_FLAGS, *C_FLAGS, *CXX_FLAGS, *ENGINE_LINK_FLAGS, backend_define(backend)]
 
     def build(out_dir: Path) -> None:
         includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{EMULATOR}", f"-I{cmsis / 'Include'}",
