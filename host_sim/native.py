@@ -347,6 +347,40 @@ class NativeBank:
         """Calls to malloc/calloc/realloc/new made by the library's own code so far."""
         return int(self._lib.dn_allocations())
 
+    def player(self, fade_frames: int) -> BankPlayer:
+        """The bank's player (firmware/core/bank_player.h) over every slot, slot 0 playing,
+        switches crossfaded over ``fade_frames``; every slot is initialised afresh."""
+        return BankPlayer(self._lib, fade_frames, self.slots[0].inputs, self.slots[0].outputs)
+
+
+class BankPlayer:
+    """A NativeBank's player: one slot at a time, ``select`` switching at the next block."""
+
+    def __init__(self, lib, fade_frames: int, inputs: int, outputs: int) -> None:
+        size_t = ctypes.c_size_t
+        lib.dn_player_init.argtypes = lib.dn_player_select.argtypes = [size_t]
+        lib.dn_player_init.restype = lib.dn_player_select.restype = ctypes.c_bool
+        lib.dn_player_active.restype = size_t
+        lib.dn_player_process.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+                                          size_t]
+        lib.dn_player_process.restype = None
+        if not lib.dn_player_init(fade_frames):
+            raise ValueError("the bank's slots differ in inputs or outputs, or the fade is 0")
+        self._lib, self.inputs, self.outputs = lib, inputs, outputs
+
+    def select(self, slot: int) -> bool:
+        return bool(self._lib.dn_player_select(slot))
+
+    @property
+    def active(self) -> int:
+        return int(self._lib.dn_player_active())
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """(frames, inputs) -> (frames, outputs) float32."""
+        pointers, _channels, out = _planar(block, self.inputs, self.outputs)  # kept alive
+        self._lib.dn_player_process(pointers, out.ctypes.data, out.shape[0])
+        return out
+
 
 class BankSlot:
     """One slot of a NativeBank, used as a NativeEngine is."""

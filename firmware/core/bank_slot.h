@@ -9,6 +9,9 @@
 
 namespace daisynet_bank {
 
+// Input channels a bank's code handles per slot (pointer arrays on the stack); the Patch feeds 8.
+inline constexpr std::size_t kMaxSlotInputs = 16;
+
 // One model of the bank: its engine's functions and its header's facts, constant (in flash).
 // Plain function pointers rather than virtual functions: an engine object with a vtable
 // pointer would go to .data, its kilobytes of zeros stored in flash to be copied at start-up,

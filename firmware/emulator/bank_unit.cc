@@ -8,7 +8,6 @@ namespace daisynet::emulator {
 
 namespace {
 
-constexpr std::size_t kMaxInputs = 16;  // channel pointers on the stack; the Patch feeds 8
 std::size_t selected = 0;
 
 const daisynet_bank::Slot& Selected() { return *daisynet_bank::kSlots[selected]; }
@@ -16,7 +15,7 @@ const daisynet_bank::Slot& Selected() { return *daisynet_bank::kSlots[selected];
 }  // namespace
 
 bool EngineSelect(std::size_t slot) {
-  if (slot >= daisynet_bank::kBankSize || daisynet_bank::kSlots[slot]->num_inputs > kMaxInputs) {
+  if (slot >= daisynet_bank::kBankSize || daisynet_bank::kSlots[slot]->num_inputs > daisynet_bank::kMaxSlotInputs) {
     return false;
   }
   selected = slot;
@@ -27,7 +26,7 @@ void EngineInit() { Selected().init(); }
 
 void EngineProcessPlanar(const float* planar, std::size_t channel_stride, std::size_t first,
                          float* out, std::size_t frames) {
-  const float* channels[kMaxInputs];
+  const float* channels[daisynet_bank::kMaxSlotInputs];
   for (std::size_t c = 0; c < Selected().num_inputs; ++c) {
     channels[c] = planar + c * channel_stride + first;
   }

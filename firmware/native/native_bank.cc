@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "bank_player.h"
 #include "bank_slots.h"
 #include "counting_allocator.h"
 
@@ -13,6 +14,10 @@
 namespace {
 
 const daisynet_bank::Slot& SlotAt(std::size_t index) { return *daisynet_bank::kSlots[index]; }
+
+constexpr std::size_t kPlayerMaxFrames = 64;  // frames per crossfade step, as a large Daisy block
+constexpr std::size_t kPlayerMaxOutputs = 4;  // the Patch's audio outputs
+daisynet_bank::Player<kPlayerMaxFrames, kPlayerMaxOutputs> player;
 
 }  // namespace
 
@@ -36,6 +41,16 @@ DN_API void dn_slot_reset(std::size_t slot) { SlotAt(slot).reset(); }
 DN_API void dn_slot_process(std::size_t slot, const float* const* channels, float* out,
                             std::size_t frames) {
   SlotAt(slot).process(channels, out, frames);
+}
+
+// The bank's player (bank_player.h) over every slot.
+DN_API bool dn_player_init(std::size_t fade_frames) {
+  return player.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize, fade_frames);
+}
+DN_API bool dn_player_select(std::size_t slot) { return player.Select(slot); }
+DN_API std::size_t dn_player_active() { return player.active(); }
+DN_API void dn_player_process(const float* const* channels, float* out, std::size_t frames) {
+  player.Process(channels, out, frames);
 }
 
 }  // extern "C"

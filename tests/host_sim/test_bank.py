@@ -108,3 +108,69 @@ def test_the_generated_sources_name_their_maker_and_refuse_an_empty_or_huge_bank
     for count in (0, MAX_SLOTS + 1):
         with pytest.raises(ValueError, match=f"1 to {MAX_SLOTS} models, not {count}"):
             slots_header(count, "test")
+
+
+def _players_bank(bank_headers):
+    """Slots 0 and 1: a wavenet and a GRU of the same inputs (knob_1, audio_in_1)."""
+    return NativeBank([bank_headers[0], bank_headers[3]])
+
+
+@pytest.mark.native
+def test_a_switch_resets_the_new_slot_and_crossfades_to_it_without_a_jump(bank_headers):
+    fade, switch_block = 200, 5
+    bank = _players_bank(bank_headers)
+    player = bank.player(fade)
+    signal = synthetic_audio(48 * 20, 2, seed=11)
+    allocations = bank.allocations
+    played = []
+    for index, start in enumerate(range(0, len(signal), 48)):
+        if index == switch_block:
+            assert player.select(1) and player.active == 0  # from the next block
+        played.append(player.process(signal[start:start + 48]))
+        if index == switch_block:
+            assert player.active == 1 and not player.select(2)
+    played = np.concatenate(played)
+    assert bank.allocations == allocations
+    # What the player must have played: slot 0 alone, then slot 1 from silence at the switch,
+    # the new one's share rising 1/fade .. 1 over the fade.
+    at = 48 * switch_block
+    old = NativeEngine(bank_headers[0]).render(signal, 48)
+    new = np.zeros_like(old)
+    new[at:] = NativeEngine(bank_headers[3]).render(signal[at:], 48)
+    share = np.clip((np.arange(len(signal)) - at + 1) / fade, 0, 1)[:, None]
+    expected = np.where(np.arange(len(signal))[:, None] < at, old, old + share * (new - old))
+    np.testing.assert_allclose(played, expected, atol=1e-6)
+    # No jump: a frame moves at most as far as either model's own output moves, plus the
+    # gap between them spread over the fade; an abrupt switch jumps by the whole gap.
+    steps = np.abs(np.diff(played[at - 1 : at + fade + 1], axis=0))
+    bound = (np.abs(np.diff(old[at - 1 : at + fade + 1], axis=0))
+             + np.abs(np.diff(new[at - 1 : at + fade + 1], axis=0))
+             + np.max(np.abs(new - old)[at : at + fade]) / fade + 1e-6)
+    assert np.all(steps <= bound)
+
+
+@pytest.mark.native
+def test_the_player_refuses_slots_of_other_inputs_and_a_selection_waits_for_the_fade(
+        bank_headers):
+    with pytest.raises(ValueError, match="differ in inputs or outputs"):
+        NativeBank([bank_headers[0], bank_headers[1]]).player(48)  # 2 and 3 inputs
+    player = _players_bank(bank_headers).player(100)
+    signal = synthetic_audio(48, 2, seed=1)
+    assert player.select(1)
+    player.process(signal)  # the fade to slot 1 starts: 48 of its 100 frames
+    assert player.select(0)
+    player.process(signal)
+    assert player.active == 1  # slot 0 waits for the fade's end
+    player.process(signal)  # the fade ends in this block; the switch back comes next
+    player.process(signal)
+    assert player.active == 0
+    # A call longer than the player's 64-frame steps plays what shorter calls play.
+    # (The library holds one player: each player() starts it afresh.)
+    long = synthetic_audio(300, 2, seed=2)
+    whole = _players_bank(bank_headers).player(100)
+    whole.select(1)
+    at_once = whole.process(long)
+    in_blocks = _players_bank(bank_headers).player(100)
+    in_blocks.select(1)
+    blocks = np.concatenate([in_blocks.process(long[i:i + 50]) for i in range(0, 300, 50)])
+    np.testing.assert_array_equal(at_once, blocks)

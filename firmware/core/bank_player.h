@@ -1,0 +1,96 @@
+// Plays a model bank (bank_slot.h) one slot at a time. Selecting another slot takes effect at
+// the next Process(): the new slot starts from silence (Reset) and the output crossfades
+// linearly from the old slot's to the new one's over the fade, both running meanwhile, so a
+// switch never jumps; a selection made during a fade waits for its end. No heap: the old
+// slot's output goes to a buffer held in the object, kMaxFrames at a time.
+#pragma once
+
+#include <cstddef>
+
+#include "bank_slot.h"
+
+namespace daisynet_bank {
+
+template <std::size_t kMaxFrames, std::size_t kMaxOutputs>
+class Player {
+ public:
+  // `slots` (count of them, all with the same inputs and outputs, at most kMaxOutputs) stay
+  // the caller's; every slot is initialised and slot 0 plays. False, and nothing plays, when
+  // the slots differ or there are none.
+  bool Init(const Slot* const* slots, std::size_t count, std::size_t fade_frames) {
+    slots_ = nullptr;
+    if (count == 0 || fade_frames == 0 || slots[0]->num_outputs > kMaxOutputs ||
+        slots[0]->num_inputs > kMaxSlotInputs) {
+      return false;
+    }
+    for (std::size_t i = 1; i < count; ++i) {
+      if (slots[i]->num_inputs != slots[0]->num_inputs ||
+          slots[i]->num_outputs != slots[0]->num_outputs) {
+        return false;
+      }
+    }
+    for (std::size_t i = 0; i < count; ++i) slots[i]->init();
+    slots_ = slots;
+    count_ = count;
+    fade_frames_ = fade_frames;
+    active_ = previous_ = requested_ = 0;
+    fade_done_ = fade_frames;
+    return true;
+  }
+
+  // Asks for slot `slot` from the next Process() (after the fade in progress, if any); false
+  // for a slot the bank does not have.
+  bool Select(std::size_t slot) {
+    if (slots_ == nullptr || slot >= count_) return false;
+    requested_ = slot;
+    return true;
+  }
+
+  std::size_t active() const { return active_; }
+  bool fading() const { return fade_done_ < fade_frames_; }
+
+  // As a slot's process(): inputs[c][i], out[i * outputs + o].
+  void Process(const float* const* inputs, float* out, std::size_t frames) {
+    if (slots_ == nullptr) return;
+    const float* chunk[kMaxSlotInputs];
+    for (std::size_t first = 0; first < frames; first += kMaxFrames) {
+      for (std::size_t c = 0; c < slots_[0]->num_inputs; ++c) chunk[c] = inputs[c] + first;
+      ProcessChunk(chunk, out + first * slots_[0]->num_outputs,
+                   frames - first < kMaxFrames ? frames - first : kMaxFrames);
+    }
+  }
+
+ private:
+  void ProcessChunk(const float* const* inputs, float* out, std::size_t frames) {
+    if (!fading() && requested_ != active_) {
+      previous_ = active_;
+      active_ = requested_;
+      slots_[active_]->reset();
+      fade_done_ = 0;
+    }
+    slots_[active_]->process(inputs, out, frames);
+    if (!fading()) return;
+    slots_[previous_]->process(inputs, faded_, frames);
+    const std::size_t outputs = slots_[active_]->num_outputs;
+    for (std::size_t f = 0; f < frames; ++f) {
+      if (fade_done_ < fade_frames_) ++fade_done_;
+      // The new slot's share, 1 / fade .. 1 over the fade's frames.
+      const float share = static_cast<float>(fade_done_) / static_cast<float>(fade_frames_);
+      for (std::size_t o = 0; o < outputs; ++o) {
+        const float old = faded_[f * outputs + o];
+        out[f * outputs + o] = old + share * (out[f * outputs + o] - old);
+      }
+    }
+  }
+
+  const Slot* const* slots_ = nullptr;
+  std::size_t count_ = 0;
+  std::size_t fade_frames_ = 1;
+  std::size_t active_ = 0;
+  std::size_t previous_ = 0;
+  std::size_t requested_ = 0;
+  std::size_t fade_done_ = 1;  // frames of the fade played; fade_frames_ when not fading
+  float faded_[kMaxFrames * kMaxOutputs] = {};
+};
+
+}  // namespace daisynet_bank
