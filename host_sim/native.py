@@ -306,9 +306,7 @@ class NativeEngine:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """(frames, inputs) -> (frames, outputs) float32; state carries over between calls."""
-        pointers, _channels, out = _planar(block, self.inputs, self.outputs)  # kept alive
-        self._lib.dn_process(pointers, out.ctypes.data, out.shape[0])
-        return out
+        return _run_planar(self._lib.dn_process, block, self.inputs, self.outputs)
 
     def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
@@ -377,9 +375,7 @@ class BankPlayer:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """(frames, inputs) -> (frames, outputs) float32."""
-        pointers, _channels, out = _planar(block, self.inputs, self.outputs)  # kept alive
-        self._lib.dn_player_process(pointers, out.ctypes.data, out.shape[0])
-        return out
+        return _run_planar(self._lib.dn_player_process, block, self.inputs, self.outputs)
 
 
 class BankSlot:
@@ -403,23 +399,24 @@ class BankSlot:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """(frames, inputs) -> (frames, outputs) float32; state carries over between calls."""
-        pointers, _channels, out = _planar(block, self.inputs, self.outputs)  # kept alive
-        self._lib.dn_slot_process(self.index, pointers, out.ctypes.data, out.shape[0])
-        return out
+        return _run_planar(self._lib.dn_slot_process, block, self.inputs, self.outputs,
+                           self.index)
 
     def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
         return render_in_blocks(self.process, self.outputs, inputs, block_size)
 
 
-def _planar(block: np.ndarray, inputs: int, outputs: int):
-    """(channel pointers, the arrays they point into, a zeroed output) for a (frames, inputs)
-    float32 ``block``, as the engines' Process takes them."""
+def _run_planar(process, block: np.ndarray, inputs: int, outputs: int, *leading) -> np.ndarray:
+    """``process(*leading, channels, out, frames)`` on a (frames, inputs) float32 ``block`` as
+    the engines' Process takes it (a pointer per input channel); returns (frames, outputs)."""
     block = np.asarray(block, dtype=np.float32)
     if block.ndim != 2 or block.shape[1] != inputs:
         raise ValueError(f"expected (frames, {inputs}) input, got shape {block.shape}")
     channels = [np.ascontiguousarray(block[:, c]) for c in range(inputs)]
     pointers = (ctypes.c_void_p * inputs)(*[c.ctypes.data for c in channels])
-    return pointers, channels, np.zeros((block.shape[0], outputs), np.float32)
+    out = np.zeros((block.shape[0], outputs), np.float32)
+    process(*leading, pointers, out.ctypes.data, block.shape[0])
+    return out
 
 
 # firmware/core/patch_status.h: PatchStatus's fields, in declaration order (all uint32).
