@@ -4,6 +4,9 @@ that lists the slots for the code that switches between them."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 MAX_SLOTS = 16  # the encoder turns through them; more would not fit the flash anyway
 
 
@@ -43,3 +46,16 @@ def slots_header(count: int, made_by: str) -> str:
             f"inline constexpr std::size_t kBankSize = {count};\n"
             f"inline constexpr const Slot* kSlots[kBankSize] = {{{slots}}};\n\n"
             "}  // namespace daisynet_bank\n")
+
+
+def write_bank_sources(headers: list[Path], out_dir: Path, max_block: int,
+                       made_by: str) -> list[Path]:
+    """Into ``out_dir``: bank_slots.h, and per slot its header's copy and its translation unit
+    (returned, in slot order) for engines of blocks up to ``max_block`` frames."""
+    (out_dir / "bank_slots.h").write_text(slots_header(len(headers), made_by))
+    sources = []
+    for index, header in enumerate(headers):
+        shutil.copyfile(header, out_dir / slot_header_name(index))
+        sources.append(out_dir / slot_source_name(index))
+        sources[-1].write_text(slot_source(index, max_block, made_by))
+    return sources

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.bank import slots_header, write_bank_sources
 from daisynet.host_sim.cache import cached_build
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES, daisy_target
 from daisynet.host_sim.files import write_text
@@ -67,6 +68,7 @@ MAX_BLOCK = 64  # firmware/emulator/engine_unit.h: kMaxBlock
 # the stack, the engine and newlib.
 RAM_FOR_AUDIO_BYTES = 3 * 1024 * 1024
 QEMU_TIMEOUT_SECONDS = 900
+MADE_BY_M7 = "host_sim/m7.py build_bank_firmware"  # in an emulated bank's sources
 
 
 class M7Error(RuntimeError):
@@ -208,13 +210,6 @@ def build_bank_firmware(headers: list[str | Path], backend: str = DEFAULT_BACKEN
                         ) -> M7BankBuild:
     """Cross-compile (or reuse) the emulator harness over a model bank whose slot i runs
     ``headers[i]`` with the engine ``backend`` (fast or cmsis)."""
-    from daisynet.host_sim.bank import (
-        slot_header_name,
-        slot_source,
-        slot_source_name,
-        slots_header,
-    )
-
     if backend not in BACKENDS:
         raise ValueError(f"unknown engine backend {backend!r}; one of {', '.join(BACKENDS)}")
     headers = [Path(header) for header in headers]
@@ -226,12 +221,12 @@ def build_bank_firmware(headers: list[str | Path], backend: str = DEFAULT_BACKEN
     size = _tool("arm-none-eabi-size")
     cmsis = _cmsis_for_m7()
     sources, flags = _engine_image_key(backend)
-    slots = slots_header(len(headers), "host_sim/m7.py build_bank_firmware")
+    slots = slots_header(len(headers), MADE_BY_M7)
 
     def build(out_dir: Path) -> None:
         includes = [f"-I{out_dir}", f"-I{CORE}", f"-I{EMULATOR}", f"-I{cmsis / 'Include'}",
                     f"-I{cmsis / 'PrivateInclude'}"]
-        (out_dir / "bank_slots.h").write_text(slots)
+        slot_sources = write_bank_sources(headers, out_dir, MAX_BLOCK, MADE_BY_M7)
         shared = []
         kernels = sorted({source for header in headers for source in header_cmsis_sources(header)})
         for index, source in enumerate(kernels if backend != "fast" else []):
@@ -243,10 +238,7 @@ def build_bank_firmware(headers: list[str | Path], backend: str = DEFAULT_BACKEN
         _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
                     str(EMULATOR / "bank_unit.cc"), "-o", str(shared[-1])])
         slot_objects = []
-        for index, header in enumerate(headers):
-            shutil.copyfile(header, out_dir / slot_header_name(index))
-            source = out_dir / slot_source_name(index)
-            source.write_text(slot_source(index, MAX_BLOCK, "host_sim/m7.py build_bank_firmware"))
+        for source in slot_sources:
             slot_objects.append(source.with_suffix(".o"))
             _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, backend_define(backend), *includes,
                         "-c", str(source), "-o", str(slot_objects[-1])])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from daisynet.host_sim.bank import slots_header, write_bank_sources
 from daisynet.host_sim.cache import cache_dir, cached_build, fill_atomically
 from daisynet.host_sim.daisy_target import BLOCK_FRAMES
 from daisynet.host_sim.engine import render_in_blocks
@@ -121,6 +122,9 @@ def backend_define(backend: str) -> str:
     return f"-DDAISYNET_ENGINE_BACKEND=DAISYNET_ENGINE_{backend.upper()}"
 
 
+MADE_BY_NATIVE = "host_sim/native.py build_bank_library"  # in a native bank's sources
+
+
 class NativeBuildError(RuntimeError):
     """The compiler or the CMSIS-DSP sources are missing, or the build failed."""
 
@@ -182,29 +186,17 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
 def build_bank_library(headers: list[str | Path], backend: str = DEFAULT_BACKEND) -> Path:
     """Compile (or reuse) the shared library of a model bank (firmware/native/native_bank.cc):
     slot i runs ``headers[i]``'s model with the engine ``backend``; returns its path."""
-    from daisynet.host_sim.bank import (
-        slot_header_name,
-        slot_source,
-        slot_source_name,
-        slots_header,
-    )
-
     headers = [_buildable(header, backend) for header in headers]
-    slots = slots_header(len(headers), "host_sim/native.py build_bank_library")
+    slots = slots_header(len(headers), MADE_BY_NATIVE)
     cmsis = cmsis_source_dir()
     entry = NATIVE / "native_bank.cc"
 
     def build(out_dir: Path) -> None:
         includes = _includes(out_dir, cmsis)
-        (out_dir / "bank_slots.h").write_text(slots)
         sources = sorted({source for header in headers
                           for source in header_cmsis_sources(header)})
         objects = _cmsis_objects(sources, out_dir, includes)
-        for index, header in enumerate(headers):
-            shutil.copyfile(header, out_dir / slot_header_name(index))
-            source = out_dir / slot_source_name(index)
-            source.write_text(slot_source(index, NATIVE_MAX_BLOCK,
-                                          "host_sim/native.py build_bank_library"))
+        for source in write_bank_sources(headers, out_dir, NATIVE_MAX_BLOCK, MADE_BY_NATIVE):
             obj = source.with_suffix(".o")
             _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS,
                   *includes, "-c", str(source), "-o", str(obj)])
