@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up daisynet on a fresh machine, then run one job:
 #   bash tools/setup.sh demo [daisynet demo options]   the end-to-end demo on the built-in data
-#   bash tools/setup.sh test [pytest options]          ruff, then the whole test suite
+#   bash tools/setup.sh test [pytest options]          ruff, then the whole test suite (in parallel)
 # It creates .venv from pyproject.toml (re-installing when pyproject.toml changes) and installs
 # missing Debian packages when run as root (waiting up to DAISYNET_APT_LOCK_WAIT_SECONDS, default
 # 300, for another apt-get to release the package lock); otherwise it prints the apt-get line
@@ -112,6 +112,9 @@ case "$job" in
   demo) exec .venv/bin/daisynet demo "$@" ;;
   test)
     .venv/bin/ruff check .
-    exec .venv/bin/python -m pytest "$@"
+    # One pytest worker per core, up to 4 (each holds its own TensorFlow); a test file stays on
+    # one worker so its module fixtures are built once. `-n 0` after `test` runs in one process.
+    workers=$(nproc 2>/dev/null || echo 1)
+    exec .venv/bin/python -m pytest -n "$((workers < 4 ? workers : 4))" --dist loadfile "$@"
     ;;
 esac
