@@ -19,13 +19,17 @@ def slot_source_name(index: int) -> str:
     return f"slot_{index}.cc"
 
 
-def slot_source(index: int, max_block: int, made_by: str) -> str:
+def slot_source(index: int, max_block: int, made_by: str, engine_section: str = "") -> str:
     """Slot ``index``'s translation unit: its engine in namespace daisynet_slot_INDEX, blocks of
-    at most ``max_block`` frames, described by the constant daisynet_bank::kSlotINDEX."""
+    at most ``max_block`` frames, in the linker section ``engine_section`` if one is given,
+    described by the constant daisynet_bank::kSlotINDEX."""
+    placement = ("#define DAISYNET_BANK_ENGINE_PLACEMENT "
+                 f'__attribute__((section("{engine_section}")))\n' if engine_section else "")
     return (f"// GENERATED FILE, do not edit. Made by: {made_by}\n"
             f"// Slot {index} of a model bank (firmware/core/bank_slot_impl.h).\n"
             f"#define daisynet daisynet_slot_{index}\n"
             f'#define DAISYNET_MODEL_HEADER "{slot_header_name(index)}"\n'
+            f"{placement}"
             '#include "bank_slot_impl.h"\n'
             f"DAISYNET_BANK_SLOT(kSlot{index}, {max_block})\n")
 
@@ -49,13 +53,14 @@ def slots_header(count: int, made_by: str) -> str:
 
 
 def write_bank_sources(headers: list[Path], out_dir: Path, max_block: int,
-                       made_by: str) -> list[Path]:
+                       made_by: str, engine_section: str = "") -> list[Path]:
     """Into ``out_dir``: bank_slots.h, and per slot its header's copy and its translation unit
-    (returned, in slot order) for engines of blocks up to ``max_block`` frames."""
+    (returned, in slot order) for engines of blocks up to ``max_block`` frames, placed in the
+    linker section ``engine_section`` if one is given."""
     (out_dir / "bank_slots.h").write_text(slots_header(len(headers), made_by))
     sources = []
     for index, header in enumerate(headers):
         shutil.copyfile(header, out_dir / slot_header_name(index))
         sources.append(out_dir / slot_source_name(index))
-        sources[-1].write_text(slot_source(index, max_block, made_by))
+        sources[-1].write_text(slot_source(index, max_block, made_by, engine_section))
     return sources

@@ -164,13 +164,13 @@ def _compiler(name: str) -> str:
     return path
 
 
-def build_library(header: str | Path, entry: str = "native_engine.cc",
-                  backend: str = DEFAULT_BACKEND) -> Path:
-    """Compile (or reuse) the shared library of firmware/native/``entry`` for ``header`` with
-    the engine ``backend``; returns its path."""
+def build_library(header: str | Path, backend: str = DEFAULT_BACKEND) -> Path:
+    """Compile (or reuse) the shared library of firmware/native/native_engine.cc for ``header``
+    with the engine ``backend``; returns its path."""
     header = _buildable(header, backend)
     cmsis = cmsis_source_dir()
-    library_name = f"lib{Path(entry).stem}.so"
+    entry = "native_engine.cc"
+    library_name = "libnative_engine.so"
 
     def build(out_dir: Path) -> None:
         shutil.copyfile(header, out_dir / "model_defn.h")
@@ -183,13 +183,16 @@ def build_library(header: str | Path, entry: str = "native_engine.cc",
     return out_dir / library_name
 
 
-def build_bank_library(headers: list[str | Path], backend: str = DEFAULT_BACKEND) -> Path:
-    """Compile (or reuse) the shared library of a model bank (firmware/native/native_bank.cc):
+def build_bank_library(headers: list[str | Path], backend: str = DEFAULT_BACKEND,
+                       entry: str = "native_bank.cc") -> Path:
+    """Compile (or reuse) the shared library of a model bank (firmware/native/``entry``: the
+    bank's slots by themselves, or patch_runner_native.cc, the Patch app's core over them):
     slot i runs ``headers[i]``'s model with the engine ``backend``; returns its path."""
     headers = [_buildable(header, backend) for header in headers]
     slots = slots_header(len(headers), MADE_BY_NATIVE)
     cmsis = cmsis_source_dir()
-    entry = NATIVE / "native_bank.cc"
+    library = f"lib{Path(entry).stem}.so"
+    entry = NATIVE / entry
 
     def build(out_dir: Path) -> None:
         includes = _includes(out_dir, cmsis)
@@ -201,11 +204,11 @@ def build_bank_library(headers: list[str | Path], backend: str = DEFAULT_BACKEND
             _run([_compiler("g++"), *CXX_FLAGS, backend_define(backend), *COMMON_FLAGS,
                   *includes, "-c", str(source), "-o", str(obj)])
             objects.append(obj)
-        _link(backend, includes, [entry, *objects], out_dir / "libnative_bank.so")
+        _link(backend, includes, [entry, *objects], out_dir / library)
 
     out_dir = cached_build("native-bank", [*headers, *_core_sources(), entry],
                            _build_flags(backend, cmsis) + [slots], build)
-    return out_dir / "libnative_bank.so"
+    return out_dir / library
 
 
 def _buildable(header: str | Path, backend: str) -> Path:
@@ -417,13 +420,24 @@ STATUS_FIELDS = ("seconds", "clock_hz", "budget_cycles_per_sample", "cycles_per_
                  "overruns", "callbacks", "non_finite")
 
 
-class NativePatchRunner:
-    """The Patch inference app's core (firmware/core/patch_runner.h) for one model: four audio
-    jacks and four controls in, the model's output out; it computes one Daisy audio block
-    (daisy_target.BLOCK_FRAMES) at a time."""
+# firmware/core/patch_runner.h: BankProblem, in order from 1.
+BANK_PROBLEMS = ("the bank is empty", "a model has too many inputs",
+                 "an input is not named after a Patch jack or control",
+                 "the models' input names differ", "a model has more than one output",
+                 "a model was trained at another sample rate than the Patch's 48 kHz")
 
-    def __init__(self, header: str | Path) -> None:
-        lib = ctypes.CDLL(str(build_library(header, "patch_runner_native.cc")))
+
+class NativePatchRunner:
+    """The Patch inference app's core (firmware/core/patch_runner.h) for a bank of models
+    (``headers``: one or several model_defn.h), slot 0 playing: four audio jacks and four
+    controls in, the playing model's output out; it computes one Daisy audio block
+    (daisy_target.BLOCK_FRAMES) at a time. Every runner of the same headers shares one state;
+    creating one starts it afresh."""
+
+    def __init__(self, headers: str | Path | list[str | Path]) -> None:
+        if isinstance(headers, (str, Path)):
+            headers = [headers]
+        lib = ctypes.CDLL(str(build_bank_library(headers, entry="patch_runner_native.cc")))
         lib.dn_patch_process.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
                                          ctypes.c_void_p, ctypes.c_size_t]
         lib.dn_patch_non_finite_outputs.restype = ctypes.c_uint32
@@ -437,8 +451,34 @@ class NativePatchRunner:
         lib.dn_meter_add.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_size_t]
         lib.dn_meter_end_period.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p]
         lib.dn_format_status.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p]
+        size_t = ctypes.c_size_t
+        lib.dn_patch_select.argtypes = [size_t]
+        lib.dn_patch_select.restype = ctypes.c_bool
+        for name in ("dn_patch_active", "dn_patch_requested", "dn_patch_fade_frames"):
+            getattr(lib, name).restype = size_t
+        lib.dn_allocations.restype = ctypes.c_uint64
         self._lib = lib
-        lib.dn_patch_init()
+        if problem := lib.dn_patch_init():
+            raise ValueError(f"the Patch app cannot play this bank: {BANK_PROBLEMS[problem - 1]}")
+        self.fade_frames = int(lib.dn_patch_fade_frames())
+
+    def select(self, slot: int) -> bool:
+        """Ask for ``slot`` from the next block, as turning the encoder does."""
+        return bool(self._lib.dn_patch_select(slot))
+
+    @property
+    def active(self) -> int:
+        """The slot heard (the new one from the start of a switch's fade)."""
+        return int(self._lib.dn_patch_active())
+
+    @property
+    def requested(self) -> int:
+        return int(self._lib.dn_patch_requested())
+
+    @property
+    def allocations(self) -> int:
+        """Calls to malloc/calloc/realloc/new made by the library's own code so far."""
+        return int(self._lib.dn_allocations())
 
     def process(self, audio_in: np.ndarray, controls: np.ndarray) -> np.ndarray:
         """One audio block: (frames, 4) jacks and 4 control values -> (frames,) output."""

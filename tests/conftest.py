@@ -48,6 +48,12 @@ def audio_like():
     return make
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first: run in parallel (tools/setup.sh test), the minutes-long demo then
+    overlaps the rest instead of starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A test marked native builds C or C++ for this machine: it needs the host compilers."""
     if item.get_closest_marker("native"):

@@ -2,9 +2,12 @@
 // the next Process(): the new slot starts from silence (Reset) and the output crossfades
 // linearly from the old slot's to the new one's over the fade, both running meanwhile, so a
 // switch never jumps; a selection made during a fade waits for its end. No heap: the old
-// slot's output goes to a buffer held in the object, kMaxFrames at a time.
+// slot's output goes to a buffer held in the object, kMaxFrames at a time. Select() may run in
+// the main loop while Process() runs in the audio interrupt (single core): the two share only
+// word-sized atomics.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 #include "bank_slot.h"
@@ -33,7 +36,9 @@ class Player {
     slots_ = slots;
     count_ = count;
     fade_frames_ = fade_frames;
-    active_ = previous_ = requested_ = 0;
+    previous_ = 0;
+    active_.store(0, std::memory_order_relaxed);
+    requested_.store(0, std::memory_order_relaxed);
     fade_done_ = fade_frames;
     return true;
   }
@@ -42,11 +47,13 @@ class Player {
   // for a slot the bank does not have.
   bool Select(std::size_t slot) {
     if (slots_ == nullptr || slot >= count_) return false;
-    requested_ = slot;
+    requested_.store(slot, std::memory_order_relaxed);
     return true;
   }
 
-  std::size_t active() const { return active_; }
+  std::size_t requested() const { return requested_.load(std::memory_order_relaxed); }
+  // The slot heard: the new one from the start of its fade.
+  std::size_t active() const { return active_.load(std::memory_order_relaxed); }
   bool fading() const { return fade_done_ < fade_frames_; }
 
   // As a slot's process(): inputs[c][i], out[i * outputs + o].
@@ -62,16 +69,19 @@ class Player {
 
  private:
   void ProcessChunk(const float* const* inputs, float* out, std::size_t frames) {
-    if (!fading() && requested_ != active_) {
-      previous_ = active_;
-      active_ = requested_;
-      slots_[active_]->reset();
+    std::size_t active = active_.load(std::memory_order_relaxed);
+    const std::size_t requested = requested_.load(std::memory_order_relaxed);
+    if (!fading() && requested != active) {
+      previous_ = active;
+      active = requested;
+      active_.store(active, std::memory_order_relaxed);
+      slots_[active]->reset();
       fade_done_ = 0;
     }
-    slots_[active_]->process(inputs, out, frames);
+    slots_[active]->process(inputs, out, frames);
     if (!fading()) return;
     slots_[previous_]->process(inputs, faded_, frames);
-    const std::size_t outputs = slots_[active_]->num_outputs;
+    const std::size_t outputs = slots_[active]->num_outputs;
     for (std::size_t f = 0; f < frames; ++f) {
       if (fade_done_ < fade_frames_) ++fade_done_;
       // The new slot's share, 1 / fade .. 1 over the fade's frames.
@@ -86,9 +96,9 @@ class Player {
   const Slot* const* slots_ = nullptr;
   std::size_t count_ = 0;
   std::size_t fade_frames_ = 1;
-  std::size_t active_ = 0;
+  std::atomic<std::size_t> active_{0};
   std::size_t previous_ = 0;
-  std::size_t requested_ = 0;
+  std::atomic<std::size_t> requested_{0};
   std::size_t fade_done_ = 1;  // frames of the fade played; fade_frames_ when not fading
   float faded_[kMaxFrames * kMaxOutputs] = {};
 };

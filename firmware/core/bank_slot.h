@@ -29,6 +29,7 @@ struct Slot {
   std::size_t num_inputs;
   const char* const* input_names;
   std::size_t num_outputs;
+  float sample_rate;  // Hz, the rate the model was trained at
   std::size_t engine_bytes;
 };
 

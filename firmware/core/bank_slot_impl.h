@@ -17,11 +17,17 @@
 #include "bank_slot.h"
 #include "model_engine.h"
 
+// Where the slot's engine goes: a build may define it as a section attribute (the Daisy app
+// puts every engine in DTCM).
+#ifndef DAISYNET_BANK_ENGINE_PLACEMENT
+#define DAISYNET_BANK_ENGINE_PLACEMENT
+#endif
+
 // Defines the constant daisynet_bank::Slot `slot`: this translation unit's model, its engine
 // computing blocks of at most max_block frames.
 #define DAISYNET_BANK_SLOT(slot, max_block)                                                  \
   namespace {                                                                               \
-  daisynet::ModelEngine<max_block> bank_slot_engine;                                        \
+  DAISYNET_BANK_ENGINE_PLACEMENT daisynet::ModelEngine<max_block> bank_slot_engine;         \
   }                                                                                         \
   namespace daisynet_bank {                                                                 \
   extern const Slot slot;                                                                   \
@@ -37,6 +43,7 @@
       daisynet::model::kNumInputs,                                                          \
       daisynet::model::kInputNames,                                                         \
       daisynet::model::kNumOutputs,                                                         \
+      daisynet::model::kSampleRate,                                                         \
       sizeof(bank_slot_engine),                                                             \
   };                                                                                        \
   }

@@ -1,108 +1,101 @@
-// The Daisy Patch inference app without the hardware: which jack or knob feeds each model
-// input, and the engine (the CPU meter and the status text are in patch_status.h).
-// firmware/inference/main.cpp only moves plain arrays between DaisyDuino and this class, so
-// everything here is compiled and tested on the host.
-//
-// Model inputs are wired by the names in model_defn.h (kInputNames):
-//   audio_in_1 .. audio_in_4   the Patch's audio inputs, per frame (-2..2: DaisyDuino scales the
-//                              Patch's 24-bit codec by 1 / postgain, postgain 0.5)
-//   knob_1 .. knob_4, cv_1 .. cv_4   control N (knob plus CV, 0..1), held for the audio block
-// A model with any other input name does not compile (static_assert below), and
-// `daisynet flash` refuses it first with the same rule.
+// The Daisy Patch inference app without the hardware: a bank of models (bank_slot.h), one heard
+// at a time, each input fed from the jack or knob its name says (patch_wiring.h), switches
+// crossfaded (bank_player.h). firmware/inference/main.cpp only moves plain arrays between
+// DaisyDuino and this class, so everything here is compiled and tested on the host.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
-#include "model_header.h"
+#include "bank_player.h"
+#include "bank_slot.h"
 #include "patch_status.h"
-#include "model_engine.h"
+#include "patch_wiring.h"
 
 namespace daisynet {
 
-constexpr std::size_t kPatchAudioInputs = 4;
-constexpr std::size_t kPatchControls = 4;
-
-enum class InputSource : std::uint8_t { kAudio, kControl, kUnknown };
-
-struct InputWiring {
-  InputSource source;
-  std::uint8_t index;  // 0-based jack or control number
+// Why a bank cannot play on the Patch (PatchRunner::Init); `daisynet flash` refuses such a
+// bank before building, so on a Daisy these only follow a hand-made build.
+enum class BankProblem : std::uint8_t {
+  kNone,
+  kEmpty,
+  kTooManyInputs,  // more than daisynet_bank::kMaxSlotInputs
+  kUnwiredInput,   // an input name the Patch cannot feed
+  kInputsDiffer,   // a model whose input names differ from the first model's
+  kNotOneOutput,   // the app plays one output on audio out 1
+  kWrongRate,      // a model trained at another sample rate than the Patch runs
 };
 
-namespace patch_detail {
-
-constexpr bool StartsWith(const char* text, const char* prefix, std::size_t* length) {
-  std::size_t i = 0;
-  for (; prefix[i] != '\0'; ++i) {
-    if (text[i] != prefix[i]) return false;
+inline const char* BankProblemText(BankProblem problem) {
+  switch (problem) {
+    case BankProblem::kNone: return "ok";
+    case BankProblem::kEmpty: return "no models";
+    case BankProblem::kTooManyInputs: return "too many inputs";
+    case BankProblem::kUnwiredInput: return "input not on Patch";
+    case BankProblem::kInputsDiffer: return "inputs differ";
+    case BankProblem::kNotOneOutput: return "not one output";
+    case BankProblem::kWrongRate: return "wrong sample rate";
   }
-  *length = i;
-  return true;
-}
-
-// "<prefix>N" with a single digit N in 1..count; returns N - 1, or -1.
-constexpr int NumberedName(const char* name, const char* prefix, std::size_t count) {
-  std::size_t length = 0;
-  if (!StartsWith(name, prefix, &length)) return -1;
-  const char digit = name[length];
-  if (digit < '1' || digit > static_cast<char>('0' + count) || name[length + 1] != '\0') return -1;
-  return digit - '1';
-}
-
-}  // namespace patch_detail
-
-constexpr InputWiring WiringFor(const char* name) {
-  using patch_detail::NumberedName;
-  if (const int jack = NumberedName(name, "audio_in_", kPatchAudioInputs); jack >= 0) {
-    return {InputSource::kAudio, static_cast<std::uint8_t>(jack)};
-  }
-  if (const int knob = NumberedName(name, "knob_", kPatchControls); knob >= 0) {
-    return {InputSource::kControl, static_cast<std::uint8_t>(knob)};
-  }
-  if (const int cv = NumberedName(name, "cv_", kPatchControls); cv >= 0) {
-    return {InputSource::kControl, static_cast<std::uint8_t>(cv)};
-  }
-  return {InputSource::kUnknown, 0};
-}
-
-constexpr bool AllInputsWired() {
-  for (std::size_t i = 0; i < model::kNumInputs; ++i) {
-    if (WiringFor(model::kInputNames[i]).source == InputSource::kUnknown) return false;
-  }
-  return true;
+  return "?";
 }
 
 template <std::size_t kMaxBlock>
 class PatchRunner {
  public:
-  static_assert(AllInputsWired(),
-                "every model input must be named audio_in_1..4, knob_1..4 or cv_1..4 so the "
-                "Patch can feed it");
-  static_assert(model::kNumOutputs == 1, "the Patch app plays one model output on audio out 1");
+  // A switch crossfades over 10 ms at 48 kHz: quick enough to feel immediate, long enough that
+  // the step between two models' outputs becomes a fade rather than a click.
+  static constexpr std::size_t kFadeFrames = 480;
 
-  void Init() {
-    engine_.Init();
-    for (std::size_t i = 0; i < model::kNumInputs; ++i) wiring_[i] = WiringFor(model::kInputNames[i]);
+  // `slots` (count of them) stay the caller's; sample_rate: the Patch's, Hz. On a problem
+  // nothing plays: Process writes silence.
+  BankProblem Init(const daisynet_bank::Slot* const* slots, std::size_t count,
+                   float sample_rate) {
+    problem_ = Check(slots, count, sample_rate);
+    controls_used_ = 0;
+    if (problem_ != BankProblem::kNone) return problem_;
+    inputs_ = slots[0]->num_inputs;
+    for (std::size_t i = 0; i < inputs_; ++i) {
+      wiring_[i] = WiringFor(slots[0]->input_names[i]);
+      if (wiring_[i].source == InputSource::kControl) controls_used_ |= 1u << wiring_[i].index;
+    }
+    slots_ = slots;
+    count_ = count;
+    player_.Init(slots, count, kFadeFrames);
+    return problem_;
   }
 
+  BankProblem problem() const { return problem_; }
+  std::size_t size() const { return problem_ == BankProblem::kNone ? count_ : 0; }
+  const char* name(std::size_t slot) const { return slots_[slot]->name; }
+
+  // Asks for `slot` from the next block (after a fade in progress); false if there is none.
+  bool Select(std::size_t slot) { return problem_ == BankProblem::kNone && player_.Select(slot); }
+  // The slot asked for last, and the one heard (the new one from the start of its fade).
+  std::size_t requested() const { return player_.requested(); }
+  std::size_t active() const { return player_.active(); }
+
   // audio_in[j][i]: frame i of audio input j (4 jacks); controls[c]: control c (0..1) for this
-  // audio block. Writes `frames` model outputs to out; longer blocks than kMaxBlock are split.
+  // audio block. Writes `frames` outputs to out; longer blocks than kMaxBlock are split.
   void Process(const float* const* audio_in, const float* controls, float* out,
                std::size_t frames) {
+    if (problem_ != BankProblem::kNone) {
+      std::memset(out, 0, frames * sizeof(float));
+      return;
+    }
     for (std::size_t done = 0; done < frames; done += kMaxBlock) {
       const std::size_t count = frames - done < kMaxBlock ? frames - done : kMaxBlock;
-      const float* channels[model::kNumInputs];
-      for (std::size_t i = 0; i < model::kNumInputs; ++i) {
-        if (wiring_[i].source == InputSource::kAudio) {
-          channels[i] = audio_in[wiring_[i].index] + done;
-        } else {
-          float* held = held_controls_[i];
-          for (std::size_t f = 0; f < count; ++f) held[f] = controls[wiring_[i].index];
-          channels[i] = held;
+      for (std::size_t c = 0; c < kPatchControls; ++c) {
+        if ((controls_used_ >> c) & 1u) {
+          for (std::size_t f = 0; f < count; ++f) held_controls_[c][f] = controls[c];
         }
       }
-      engine_.Process(channels, out + done, count);
+      const float* channels[daisynet_bank::kMaxSlotInputs];
+      for (std::size_t i = 0; i < inputs_; ++i) {
+        channels[i] = wiring_[i].source == InputSource::kAudio ? audio_in[wiring_[i].index] + done
+                                                               : held_controls_[wiring_[i].index];
+      }
+      player_.Process(channels, out + done, count);
     }
   }
 
@@ -124,14 +117,47 @@ class PatchRunner {
     meter.Add(model_cycles, cycles() - start, frames);
   }
 
-  std::uint32_t non_finite_outputs() const { return engine_.non_finite_outputs(); }
-  static constexpr std::size_t engine_bytes() { return sizeof(ModelEngine<kMaxBlock>); }
+  // Outputs silenced as NaN/inf by every model since start-up (a switch's reset clears the
+  // count of the model switched to).
+  std::uint32_t non_finite_outputs() const {
+    std::uint32_t total = 0;
+    for (std::size_t s = 0; s < size(); ++s) total += slots_[s]->non_finite_outputs();
+    return total;
+  }
 
  private:
-  ModelEngine<kMaxBlock> engine_;
-  InputWiring wiring_[model::kNumInputs] = {};
-  // A control value repeated over the block, for each input (only control inputs use theirs).
-  float held_controls_[model::kNumInputs][kMaxBlock] = {};
+  static BankProblem Check(const daisynet_bank::Slot* const* slots, std::size_t count,
+                           float sample_rate) {
+    if (count == 0) return BankProblem::kEmpty;
+    const daisynet_bank::Slot& first = *slots[0];
+    if (first.num_inputs > daisynet_bank::kMaxSlotInputs) return BankProblem::kTooManyInputs;
+    for (std::size_t i = 0; i < first.num_inputs; ++i) {
+      if (WiringFor(first.input_names[i]).source == InputSource::kUnknown) {
+        return BankProblem::kUnwiredInput;
+      }
+    }
+    for (std::size_t s = 0; s < count; ++s) {
+      if (slots[s]->num_outputs != 1) return BankProblem::kNotOneOutput;
+      if (slots[s]->sample_rate != sample_rate) return BankProblem::kWrongRate;
+      if (slots[s]->num_inputs != first.num_inputs) return BankProblem::kInputsDiffer;
+      for (std::size_t i = 0; i < first.num_inputs; ++i) {
+        if (std::strcmp(slots[s]->input_names[i], first.input_names[i]) != 0) {
+          return BankProblem::kInputsDiffer;
+        }
+      }
+    }
+    return BankProblem::kNone;
+  }
+
+  daisynet_bank::Player<kMaxBlock, 1> player_;
+  const daisynet_bank::Slot* const* slots_ = nullptr;
+  std::size_t count_ = 0;
+  std::size_t inputs_ = 0;
+  BankProblem problem_ = BankProblem::kEmpty;
+  std::uint32_t controls_used_ = 0;  // bit c: some input reads control c
+  InputWiring wiring_[daisynet_bank::kMaxSlotInputs] = {};
+  // Each used control's value repeated over the block.
+  float held_controls_[kPatchControls][kMaxBlock] = {};
 };
 
 }  // namespace daisynet

@@ -1,7 +1,14 @@
 // Daisy Patch inference app (DaisyDuino). Audio in 1 -> model -> audio out 1, the dry input on
 // out 2; knobs/CV 1..4 feed the model's conditioning inputs as model_defn.h names them (see
-// firmware/core/patch_runner.h). The OLED shows the model, CPU load and cycles per sample from
-// the DWT cycle counter; USB serial gets a status line once per second.
+// firmware/core/patch_wiring.h). The app holds a bank of models and plays one at a time: the
+// encoder turns through them, each step switching at once with a 10 ms crossfade (so turning
+// auditions the models as a selector switch would; a fast turn lands on the last one). The
+// OLED shows the playing model, its place in the bank, CPU load and cycles per sample from the
+// DWT cycle counter; USB serial gets a status line once per second naming the playing model.
+//
+// The bank: `daisynet flash inference --model a.h --model b.h ...` stages the bank's sources
+// (bank_slots.h and one translation unit per model, host_sim/bank.py) beside a copy of this
+// file. A plain `pio run` finds no bank_slots.h and plays firmware/model/'s model alone.
 //
 // Thin glue only: everything it calls is in firmware/core and tested on the host and on the
 // emulated Cortex-M7. `daisynet flash inference` builds it with platformio.ini's
@@ -15,9 +22,26 @@
 
 #include "patch_runner.h"
 
+// Every engine in DTCM (zero wait states, never cached; section added by dtcm.ld, see
+// platformio.ini): its histories are read and written every sample. NOLOAD, so not zeroed at
+// start-up: each engine's Init() sets every field before the first callback.
+#define DAISYNET_DTCM __attribute__((section(".dtcm_bss")))
+constexpr size_t kMaxBlock = 48;  // DaisyDuino's default audio block, frames
+
+#if __has_include("bank_slots.h")
+#include "bank_slots.h"
+#else
+#define DAISYNET_BANK_ENGINE_PLACEMENT DAISYNET_DTCM
+#include "bank_slot_impl.h"
+DAISYNET_BANK_SLOT(kOnlyModel, kMaxBlock)
+namespace daisynet_bank {
+inline constexpr std::size_t kBankSize = 1;
+inline constexpr const Slot* kSlots[kBankSize] = {&kOnlyModel};
+}  // namespace daisynet_bank
+#endif
+
 namespace {
 
-constexpr size_t kMaxBlock = 48;  // DaisyDuino's default audio block, frames
 constexpr uint32_t kStatusPeriodMs = 1000;
 // The status line (up to kStatusLineBytes with CR LF) goes into the USB CDC transmit queue in
 // one piece; STM32duino's default queue of 2 x 64 bytes takes at most 127. platformio.ini
@@ -26,8 +50,6 @@ constexpr size_t kStatusLineBytes = 224;
 constexpr size_t kUsbPacketBytes = 64;  // USB full-speed bulk packet
 static_assert(CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER * kUsbPacketBytes > kStatusLineBytes,
               "raise CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER in platformio.ini [env:inference]");
-static_assert(daisynet::model::kSampleRate == 48000.0f,
-              "the app runs the Patch at 48 kHz; train the model at 48 kHz");
 
 DaisyHardware patch;
 // Patch OLED: SSD1309 128x64 on SPI pins clock 8, data 10, cs 7, dc 9, reset 30.
@@ -35,10 +57,8 @@ U8G2_SSD1309_128X64_NONAME2_F_4W_SW_SPI oled(U8G2_R0, 8, 10, 7, 9, 30);
 constexpr uint8_t kOledTileColumns = 16;  // 128 px / 8
 constexpr uint8_t kOledTileRows = 8;      // 64 px / 8
 
-// In DTCM (zero wait states, never cached; section added by dtcm.ld, see platformio.ini): the
-// engine's histories are read and written every sample. NOLOAD, so not zeroed at start-up:
-// runner.Init() sets every field before the first callback.
-__attribute__((section(".dtcm_bss"))) daisynet::PatchRunner<kMaxBlock> runner;
+// Init() sets every field before the first callback.
+DAISYNET_DTCM daisynet::PatchRunner<kMaxBlock> runner;
 daisynet::CpuMeter meter;
 
 // Knob/CV values (0..1) read by loop() and taken by the audio callback. STM32duino's
@@ -81,9 +101,17 @@ void ReadControls() {
 void DrawOled(const daisynet::PatchStatus& status) {
   daisynet::OledLines lines;
   daisynet::FormatOledLines(status, lines);
+  char title[daisynet::kOledLineBytes];
+  if (runner.problem() != daisynet::BankProblem::kNone) {
+    snprintf(title, sizeof title, "silent: %s", daisynet::BankProblemText(runner.problem()));
+  } else {
+    const size_t shown = runner.requested();  // playing within a block and a fade
+    snprintf(title, sizeof title, "%u/%u %s", static_cast<unsigned>(shown + 1),
+             static_cast<unsigned>(runner.size()), runner.name(shown));
+  }
   oled.clearBuffer();
   oled.setFont(u8g2_font_6x10_tf);
-  oled.drawStr(0, 10, daisynet::model::kModelName);
+  oled.drawStr(0, 10, title);
   for (size_t i = 0; i < daisynet::kOledFigureLines; ++i) {
     oled.drawStr(0, static_cast<uint16_t>(26 + 14 * i), lines[i]);
   }
@@ -93,8 +121,10 @@ void DrawOled(const daisynet::PatchStatus& status) {
 // port open but does not read never blocks loop() (Serial.write waits for room).
 void SendStatusLine(const daisynet::PatchStatus& status) {
   char line[kStatusLineBytes];
-  const int length =
-      daisynet::FormatStatusLine(line, sizeof line, daisynet::model::kModelName, status);
+  const char* model = runner.problem() == daisynet::BankProblem::kNone
+                          ? runner.name(runner.active())
+                          : daisynet::BankProblemText(runner.problem());
+  const int length = daisynet::FormatStatusLine(line, sizeof line, model, status);
   if (length <= 0 || static_cast<size_t>(length) + 2 >= sizeof line) return;
   line[length] = '\r';
   line[length + 1] = '\n';
@@ -110,16 +140,32 @@ void setup() {
   patch = DAISY.init(DAISY_PATCH, AUDIO_SR_48K);
   StartCycleCounter();
   meter.Init(SystemCoreClock, static_cast<uint32_t>(DAISY.get_samplerate()));
-  runner.Init();
+  runner.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize, DAISY.get_samplerate());
   ReadControls();
   oled.begin();
   DAISY.begin(AudioCallback);
 }
 
+// One encoder step selects the next or previous model, wrapping around the bank; true when it
+// did.
+bool ReadEncoder() {
+  patch.encoder.Debounce();
+  const int32_t step = patch.encoder.Increment();
+  const size_t size = runner.size();
+  if (step == 0 || size < 2) return false;
+  const size_t from = runner.requested();
+  return runner.Select(step > 0 ? (from + 1) % size : (from + size - 1) % size);
+}
+
 void loop() {
   static uint32_t last_status_ms = 0;
   static uint8_t oled_rows_sent = kOledTileRows;
+  static daisynet::PatchStatus last_status = {};
   ReadControls();
+  if (ReadEncoder()) {  // the new model's name at once, not at the next status period
+    DrawOled(last_status);
+    oled_rows_sent = 0;
+  }
   if (oled_rows_sent < kOledTileRows) {
     oled.updateDisplayArea(0, oled_rows_sent++, kOledTileColumns, 1);
   }
@@ -127,6 +173,7 @@ void loop() {
   if (now - last_status_ms < kStatusPeriodMs) return;
   last_status_ms = now;
   const daisynet::PatchStatus status = meter.EndPeriod(now / 1000, runner.non_finite_outputs());
+  last_status = status;
   SendStatusLine(status);
   DrawOled(status);
   oled_rows_sent = 0;

@@ -1,17 +1,21 @@
 // Host build of the Patch inference app's core (PatchRunner) as a shared library for Python,
-// so tests check the jack/knob wiring and the CPU meter without a Daisy. Compiled once per
-// model_defn.h by host_sim/native.py (NativePatchRunner).
+// so tests check the jack/knob wiring, the model switching and the CPU meter without a Daisy.
+// Compiled once per bank of model_defn.h files by host_sim/native.py (NativePatchRunner), which
+// generates bank_slots.h and the slots' sources beside it (host_sim/bank.py).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 
+#include "bank_slots.h"
+#include "counting_allocator.h"
 #include "patch_runner.h"
 
 namespace {
 
 constexpr std::size_t kDaisyBlock = 48;  // DaisyDuino's default audio block, frames
+constexpr float kPatchSampleRate = 48000.0f;  // the inference app's AUDIO_SR_48K, Hz
 
 daisynet::PatchRunner<kDaisyBlock> runner;
 daisynet::CpuMeter meter;
@@ -22,7 +26,16 @@ daisynet::CpuMeter meter;
 
 extern "C" {
 
-DN_API void dn_patch_init() { runner.Init(); }
+// 0 when the bank plays, else its daisynet::BankProblem.
+DN_API int dn_patch_init() {
+  return static_cast<int>(
+      runner.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize, kPatchSampleRate));
+}
+DN_API bool dn_patch_select(std::size_t slot) { return runner.Select(slot); }
+DN_API std::size_t dn_patch_active() { return runner.active(); }
+DN_API std::size_t dn_patch_requested() { return runner.requested(); }
+DN_API std::size_t dn_patch_fade_frames() { return runner.kFadeFrames; }
+DN_API std::uint64_t dn_allocations() { return allocations; }
 
 // audio_in: 4 pointers to `frames` floats; controls: 4 floats (0..1); out: `frames` floats.
 DN_API void dn_patch_process(const float* const* audio_in, const float* controls, float* out,
@@ -97,7 +110,8 @@ DN_API void dn_meter_end_period(std::uint32_t seconds, std::uint32_t non_finite,
 DN_API int dn_format_status(char* buffer, std::size_t size, const std::uint32_t* fields) {
   daisynet::PatchStatus status;
   std::memcpy(&status, fields, sizeof status);
-  const int length = daisynet::FormatStatusLine(buffer, size, daisynet::model::kModelName, status);
+  const int length =
+      daisynet::FormatStatusLine(buffer, size, runner.name(runner.active()), status);
   daisynet::OledLines lines;
   daisynet::FormatOledLines(status, lines);
   std::size_t used = static_cast<std::size_t>(length);

@@ -21,9 +21,10 @@ pytestmark = pytest.mark.m7
 REPO = Path(__file__).resolve().parents[2]
 
 
-def app_compile_command(app: str, *mode: str) -> list[str]:
-    """arm-none-eabi-g++ compiling ``app``'s main.cpp as the Daisy build does (the app's own -D
-    flags from platformio.ini included) against the API declarations, with ``mode`` flags."""
+def app_compile_command(app: str, *mode: str, source: Path | None = None) -> list[str]:
+    """arm-none-eabi-g++ compiling ``app``'s main.cpp (or ``source``) as the Daisy build does
+    (the app's own -D flags from platformio.ini included) against the API declarations, with
+    ``mode`` flags."""
     compiler = require_tool("arm-none-eabi-g++")
     cmsis = cmsis_source_dir()
     target = daisy_target()
@@ -32,7 +33,7 @@ def app_compile_command(app: str, *mode: str) -> list[str]:
             "-D__GNUC_PYTHON__",
             f"-I{REPO / 'tests' / 'firmware' / 'daisy_api'}", f"-I{REPO / 'firmware' / 'core'}",
             f"-I{REPO / 'firmware' / 'model'}", f"-I{cmsis / 'Include'}",
-            str(REPO / "firmware" / app / "main.cpp")]
+            str(source or REPO / "firmware" / app / "main.cpp")]
 
 
 @pytest.mark.parametrize("app", ["inference", "datalogger"])
@@ -58,6 +59,28 @@ def test_the_inference_app_compiles_with_a_gru_header_unchanged(tmp_path, number
                                                 str(tmp_path / "main.o")),
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_inference_app_compiles_with_a_bank_of_four_models_in_dtcm(tmp_path):
+    """As `daisynet flash inference --model ... x4` stages it: main.cpp beside the bank's
+    generated sources, every slot its own translation unit, its engine in DTCM."""
+    from daisynet.tools.device.flash import stage_inference_sources
+    from tests.firmware.test_patch_runner import patch_bank
+
+    (tmp_path / "models").mkdir()
+    app = stage_inference_sources(patch_bank(tmp_path / "models"), tmp_path / "src")
+    objdump = require_tool("arm-none-eabi-objdump")
+    for source in sorted(app.glob("*.c*")):
+        obj = tmp_path / f"{source.stem}.o"
+        result = subprocess.run(app_compile_command("inference", f"-I{app}", "-c", "-o",
+                                                    str(obj), source=source),
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"{source.name}: {result.stderr}"
+        sections = subprocess.run([objdump, "-h", str(obj)], capture_output=True, text=True,
+                                  check=True).stdout
+        in_dtcm = [line for line in sections.splitlines() if ".dtcm_bss" in line]
+        assert in_dtcm and int(in_dtcm[0].split()[2], 16) > 0, source.name
+    assert len(list(app.glob("slot_*.cc"))) == 4
 
 
 # What reads the ADC: analogRead() and DaisyDuino's callers of it. Its waits time out on

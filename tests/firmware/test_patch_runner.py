@@ -9,7 +9,7 @@ from daisynet.host_sim.daisy_target import daisy_target
 from daisynet.host_sim.engine import Simulator
 from daisynet.host_sim.m7 import status_text_on_m7
 from daisynet.host_sim.model_defn import read_header
-from daisynet.host_sim.native import NativeBuildError, NativePatchRunner
+from daisynet.host_sim.native import NativePatchRunner
 from daisynet.training.export import export
 from tests.conftest import require_tool
 from tests.training.test_export import save_with_metadata
@@ -50,7 +50,7 @@ def test_default_model_takes_knobs_1_2_and_audio_in_1(audio_like):
 
 def test_cv_and_other_jacks_are_wired_by_name(tmp_path, random_wavenet, audio_like):
     model = random_wavenet(2, (4, 4), 2, seed=3)
-    path = save_with_metadata(model, tmp_path / "m", ["cv_3", "audio_in_2"])
+    path = save_with_metadata(model, tmp_path / "m", ["cv_3", "audio_in_2"], sample_rate=48_000)
     spec, header, _ = export(path, tmp_path / "model_defn.h", command="test")
     frames, block = 48 * 10, 96  # longer than the runner's 48-frame block: it splits them
     jacks = audio_like(frames, 4)
@@ -61,11 +61,16 @@ def test_cv_and_other_jacks_are_wired_by_name(tmp_path, random_wavenet, audio_li
     assert np.max(np.abs(out - expected)) <= ENGINE_TOLERANCE
 
 
-def test_a_model_input_the_patch_cannot_feed_does_not_compile(tmp_path, random_wavenet):
+@pytest.mark.parametrize("inputs, sample_rate, problem", [
+    (["knob_1", "pitch"], 48_000, "an input is not named after a Patch jack or control"),
+    (["knob_1", "audio_in_1"], 44_100, "a model was trained at another sample rate"),
+], ids=["unwired-input", "44.1-kHz"])
+def test_a_model_the_patch_cannot_play_is_refused(tmp_path, random_wavenet, inputs, sample_rate,
+                                                  problem):
     model = random_wavenet(2, (2,), 2, seed=0)
-    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "pitch"])
+    path = save_with_metadata(model, tmp_path / "m", inputs, sample_rate=sample_rate)
     _, header, _ = export(path, tmp_path / "model_defn.h", command="test")
-    with pytest.raises(NativeBuildError, match="every model input must be named audio_in_1..4"):
+    with pytest.raises(ValueError, match=f"cannot play this bank: {problem}"):
         NativePatchRunner(header)
 
 
@@ -183,3 +188,116 @@ def test_a_gru_header_runs_in_the_app_core_through_model_engine(tmp_path, audio_
     model_inputs = np.stack([held(knobs, block, frames)[:, 1], jacks[:, 0]], axis=1)
     expected = Simulator(spec).render(model_inputs, block)[:, 0]
     assert np.max(np.abs(out - expected)) <= ENGINE_TOLERANCE
+
+
+# --- a bank of models, the encoder switching between them (issue 23) -------------------------
+
+PATCH_INPUTS = ["knob_1", "knob_2", "audio_in_1"]
+
+
+def patch_bank(folder: Path) -> list[Path]:
+    """Four models the Patch app can hold side by side, all fed by knobs 1 and 2 and audio in 1:
+    two float32 wavenets of different shapes, a q15 wavenet and a float32 GRU."""
+    from daisynet.host_sim.model_defn import Architecture, GruArchitecture, render_header
+    from daisynet.host_sim.quantize import (
+        quantize_spec,
+        random_gru_spec,
+        random_spec,
+        synthetic_audio,
+    )
+
+    calibration = synthetic_audio(4000, 3, seed=9)
+    specs = {
+        "drive": random_spec(Architecture(3, (4, 4, 4, 8), 4), 1, PATCH_INPUTS, name="drive"),
+        "fold": random_spec(Architecture(3, (6, 6), 3), 2, PATCH_INPUTS, name="fold"),
+        "drive_q15": quantize_spec(random_spec(Architecture(3, (4, 4), 2), 3, PATCH_INPUTS,
+                                               name="drive_q15"), "q15", calibration),
+        "filter": random_gru_spec(GruArchitecture(3, 16, 1, skip_input=2), 4, PATCH_INPUTS,
+                                  name="filter"),
+    }
+    headers = []
+    for name, spec in specs.items():
+        headers.append(folder / f"{name}.h")
+        headers[-1].write_text(render_header(spec, f"tests patch_bank {name}"))
+    return headers
+
+
+def render_patch(runner, jacks, knobs, block=48, switches=None):
+    """The runner over (frames, 4) jacks with `knobs` held; `switches` {frame: slot} selects at
+    block starts (as the encoder, read in the main loop between callbacks, does)."""
+    out = []
+    for start in range(0, len(jacks), block):
+        if switches and start in switches:
+            assert runner.select(switches[start])
+        out.append(runner.process(jacks[start:start + block], knobs))
+    return np.concatenate(out)
+
+
+def own_output(header, jacks, knobs, start):
+    """What the model of `header` alone plays from `start` on, from silence (as after a
+    switch's reset)."""
+    from daisynet.host_sim.native import NativeEngine
+
+    frames = len(jacks) - start
+    model_inputs = np.stack([np.full(frames, knobs[0], np.float32),
+                             np.full(frames, knobs[1], np.float32), jacks[start:, 0]], axis=1)
+    engine = NativeEngine(header)
+    engine.reset()
+    return engine.render(model_inputs, 48)[:, 0]
+
+
+def test_the_encoder_switches_models_through_a_crossfade_that_never_jumps(tmp_path):
+    """Bound at a switch: during the fade each output step is at most the larger step of the
+    two models' own outputs plus their difference spread over the fade's frames (linear
+    crossfade); an abrupt switch would step by their whole difference. A 110 Hz tone, whose
+    outputs move little per sample, shows the difference."""
+    headers = patch_bank(tmp_path)
+    runner = NativePatchRunner(headers)
+    fade = runner.fade_frames
+    assert fade == 480  # 10 ms at 48 kHz
+    frames, switch = 48 * 60, 48 * 20
+    jacks = np.zeros((frames, 4), np.float32)
+    jacks[:, 0] = 0.8 * np.sin(2 * np.pi * 110 / 48_000 * np.arange(frames))
+    knobs = np.array([0.3, 0.8, 0.0, 0.0], np.float32)
+    out = render_patch(runner, jacks, knobs, switches={switch: 3})
+    assert runner.active == 3 and runner.allocations == 0
+    old = own_output(headers[0], jacks, knobs, 0)
+    new = np.concatenate([np.zeros(switch, np.float32), own_output(headers[3], jacks, knobs,
+                                                                   switch)])
+    np.testing.assert_allclose(out[:switch], old[:switch], atol=1e-5)
+    np.testing.assert_allclose(out[switch + fade:], new[switch + fade:], atol=1e-5)
+    share = np.clip((np.arange(frames) - switch + 1) / fade, 0, 1)
+    np.testing.assert_allclose(out[switch:switch + fade],
+                               (old + share * (new - old))[switch:switch + fade], atol=1e-5)
+    window = slice(switch, switch + fade)
+    steps = np.abs(np.diff(out))[window]
+    bound = (np.maximum(np.abs(np.diff(old)), np.abs(np.diff(new)))[window]
+             + np.abs(new - old)[window.start + 1:window.stop + 1] / fade + 1e-5)
+    assert np.all(steps <= bound)
+    assert np.abs(new - old)[switch] > 5 * steps.max()  # what an abrupt switch would jump
+
+
+def test_a_fast_turn_lands_on_the_last_model_asked_for(tmp_path, audio_like):
+    headers = patch_bank(tmp_path)
+    runner = NativePatchRunner(headers)
+    jacks = audio_like(48 * 40, 4)
+    knobs = np.array([0.5, 0.5, 0.0, 0.0], np.float32)
+    render_patch(runner, jacks[:480], knobs)
+    for slot in (1, 2, 3, 2):  # four encoder steps within one block
+        assert runner.select(slot)
+    render_patch(runner, jacks[480:960], knobs)  # the fade to slot 2 plays out
+    assert runner.active == 2 and runner.requested == 2
+    assert not runner.select(4) and runner.requested == 2  # no slot 4 in a bank of four
+    line, _ = runner.status_text(STATUS)
+    assert " model=drive_q15 " in line
+
+
+def test_a_bank_whose_models_take_different_inputs_is_refused(tmp_path):
+    from daisynet.host_sim.model_defn import Architecture, render_header
+    from daisynet.host_sim.quantize import random_spec
+
+    headers = patch_bank(tmp_path)[:2]
+    headers[1].write_text(render_header(
+        random_spec(Architecture(3, (4,), 2), 5, ["knob_2", "knob_1", "audio_in_1"]), "test"))
+    with pytest.raises(ValueError, match="cannot play this bank: the models' input names differ"):
+        NativePatchRunner(headers)

@@ -12,8 +12,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                          "build a Daisy Patch app with PlatformIO and upload it (Daisy in DFU "
                          "mode)")
     parser.add_argument("app", choices=["inference", "datalogger"], help="which app to flash")
-    parser.add_argument("--model", help="model_defn.h for the inference app (default: "
-                                        "firmware/model/model_defn.h)")
+    parser.add_argument("--model", action="append",
+                        help="model_defn.h for the inference app (default: "
+                             "firmware/model/model_defn.h); repeat it for a bank of models, "
+                             "which the encoder turns through in the order given")
     parser.add_argument("--force", action="store_true",
                         help="flash a model even when the emulated M7 says it cannot run in "
                              "real time")

@@ -27,9 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--emulate", action="store_true",
                         help="no hardware: run the inference app's callback and meter natively "
                              "on a pseudo-terminal")
-    parser.add_argument("--emulate-model",
+    parser.add_argument("--emulate-model", action="append",
                         help="model_defn.h for --emulate (the default model, "
-                             "firmware/model/model_defn.h)")
+                             "firmware/model/model_defn.h); repeat it for a bank")
+    parser.add_argument("--emulate-switch-every", type=count(0), default=0,
+                        help="with --emulate, turn the encoder one step every N seconds, to the "
+                             "next model of the bank (0: never)")
     parser.add_argument("--emulate-stall-every", type=count(0), default=0,
                         help="with --emulate, make every Nth callback 2 ms slow, to show "
                              "overruns (0: never)")
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             from daisynet.tools.device.emulated_inference import DEFAULT_HEADER, EmulatedInference
 
             with EmulatedInference(args.emulate_model or DEFAULT_HEADER, realtime=True,
-                                   stall_every=args.emulate_stall_every) as device:
+                                   stall_every=args.emulate_stall_every,
+                                   switch_every=args.emulate_switch_every) as device:
                 log(f"emulated inference app on {device.port}: the firmware's callback and "
                     "meter, natively; cycles are host time at the Daisy's clock")
                 summary = monitor(device.port, **options)

@@ -1,8 +1,9 @@
 """The inference app without hardware, for ``daisynet monitor --emulate``.
 
-``EmulatedInference(header)`` runs the firmware's own callback and CPU meter
-(firmware/core/patch_runner.h and patch_status.h, native build through host_sim/native.py) on a
-test signal, in the Daisy's audio blocks at its sample rate, and writes the app's
+``EmulatedInference(headers)`` runs the firmware's own callback and CPU meter over a bank of one
+or more models (firmware/core/patch_runner.h and patch_status.h, native build through
+host_sim/native.py) on a test signal, in the Daisy's audio blocks at its sample rate, turning
+the encoder one step every ``switch_every`` seconds if asked, and writes the app's
 once-per-second USB status line to a pseudo-terminal that pyserial opens like /dev/ttyACM0.
 Cycles are the host's time in cycles of the Daisy's clock: they test the monitor end to end,
 they are not Daisy figures. Tests pass ``model_cycles``: a virtual cycle count per callback, so
@@ -31,16 +32,21 @@ CALLBACKS_PER_STATUS = SAMPLE_RATE_HZ // BLOCK_FRAMES  # one status line per sec
 class EmulatedInference:
     """Context manager: a running emulated inference app; ``port`` is its terminal's path.
 
-    realtime: one status line per wall-clock second, as the Daisy sends them (otherwise as fast
-    as the host computes). stall_every: every that many callbacks, one takes ``stall_ms``
-    longer (0: never), to show overruns. seconds: stop after that many status lines.
-    model_cycles: the model's cycles per callback on a virtual counter (default: host time).
+    headers: the bank, one model_defn.h or several. realtime: one status line per wall-clock
+    second, as the Daisy sends them (otherwise as fast as the host computes). stall_every:
+    every that many callbacks, one takes ``stall_ms`` longer (0: never), to show overruns.
+    switch_every: every that many seconds, the encoder turns one step (0: never). seconds: stop
+    after that many status lines. model_cycles: the model's cycles per callback on a virtual
+    counter (default: host time).
     """
 
-    def __init__(self, header: str | Path = DEFAULT_HEADER, realtime: bool = True,
-                 stall_every: int = 0, stall_ms: float = 2.0, seconds: int | None = None,
+    def __init__(self, headers: str | Path | list[str | Path] = DEFAULT_HEADER,
+                 realtime: bool = True, stall_every: int = 0, stall_ms: float = 2.0,
+                 switch_every: int = 0, seconds: int | None = None,
                  model_cycles: int | None = None) -> None:
-        self.header = Path(header)
+        self.headers = [Path(headers)] if isinstance(headers, (str, Path)) else [
+            Path(header) for header in headers]
+        self.switch_every = switch_every
         self.realtime = realtime
         self.stall_every = stall_every
         self.stall_ns = int(stall_ms * 1e6)
@@ -48,13 +54,13 @@ class EmulatedInference:
         self.model_cycles = model_cycles
         self.port = ""
         self.lines_dropped = 0  # status lines the terminal had no room for (nobody reading)
-        # A header the app cannot build with is one line here, not a compiler's output.
-        unwired = unwired_inputs(read_header(self.header))
-        if unwired:
-            raise ValueError(f"{self.header}: the Patch app cannot feed input(s) "
-                             f"{', '.join(unwired)}; inputs must be named audio_in_1..4, "
-                             "knob_1..4 or cv_1..4")
-        self._runner = NativePatchRunner(self.header)  # builds now, so errors come up front
+        for header in self.headers:  # named in one line here, before anything is built
+            unwired = unwired_inputs(read_header(header))
+            if unwired:
+                raise ValueError(f"{header}: the Patch app cannot feed input(s) "
+                                 f"{', '.join(unwired)}; inputs must be named audio_in_1..4, "
+                                 "knob_1..4 or cv_1..4")
+        self._runner = NativePatchRunner(self.headers)  # builds now, so errors come up front
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._master = self._slave = -1
@@ -93,6 +99,8 @@ class EmulatedInference:
                                 clock_hz, self.stall_ns if stall else 0, self.model_cycles)
                 callback += 1
             second += 1
+            if self.switch_every and second % self.switch_every == 0:
+                runner.select((runner.requested + 1) % len(self.headers))
             if self.realtime:
                 self._stop.wait(max(0.0, started + second - time.monotonic()))
             status = runner.meter_end_period(second, runner.non_finite_outputs)

@@ -1,12 +1,16 @@
 """``daisynet flash``: build a Daisy Patch app with PlatformIO and upload it over USB DFU.
 
-Before PlatformIO starts (its first run downloads the STM32 platform, minutes), everything that
-can be checked here is: the app name, the model header (hash, input names the Patch can feed,
-sample rate, one output), PlatformIO itself and a Daisy in DFU mode on the USB bus.
+The inference app holds a bank of one or more models (`--model` once per model), the encoder
+turning through them. Before PlatformIO starts (its first run downloads the STM32 platform,
+minutes), everything that can be checked here is: the app name, each model header (input names
+the Patch can feed, sample rate, one output), that the bank's models share their inputs, that
+their histories fit the DTCM and their code and weights the flash, that the costliest two run
+together in real time (a switch's crossfade runs both), PlatformIO itself and a Daisy in DFU
+mode on the USB bus.
 
-PlatformIO builds in a temporary folder, with the chosen header staged beside it, and keeps its
-downloaded libraries in the user's cache directory: flashing writes nothing into the checkout,
-and a plain `pio run` there still builds firmware/model/.
+PlatformIO builds in a temporary folder, with the app's main.cpp and the bank's generated sources
+staged there, and keeps its downloaded libraries in the user's cache directory: flashing writes
+nothing into the checkout, and a plain `pio run` there still builds firmware/model/ alone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from daisynet.host_sim.bank import MAX_SLOTS, write_bank_sources
 from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import (
     APP_FLASH_BYTES,
@@ -43,6 +48,8 @@ from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import REPO
 
 APPS = ("inference", "datalogger")
+APP_MAX_BLOCK = 48  # frames: firmware/inference/main.cpp's kMaxBlock, DaisyDuino's block
+MADE_BY_FLASH = "daisynet flash inference (tools/device/flash.py stage_inference_sources)"
 DEFAULT_HEADER = REPO / "firmware" / "model" / "model_defn.h"
 USB_DEVICES = Path("/sys/bus/usb/devices")
 # PlatformIO is stopped when it prints nothing for this long: compiling the largest file takes
@@ -77,7 +84,8 @@ def unwired_inputs(spec) -> list[str]:
 
 
 def check_model(header: Path) -> dict:
-    """Refuse a header the inference app cannot run, with the reason."""
+    """Refuse a header the inference app cannot run, with the reason; its name, inputs, weights'
+    hash and layer history (bytes of DTCM)."""
     if not header.exists():
         raise FlashError(f"{header}: no such model header; make one with `daisynet export "
                          "MODEL.keras -o model_defn.h`")
@@ -105,24 +113,51 @@ def check_model(header: Path) -> dict:
                          f"the Daisy's {DTCM_BYTES:,} B DTCM: train a shorter receptive field "
                          "(smaller --kernel-size or fewer blocks); `daisynet plan` shows what "
                          "fits")
-    model_bytes, measured = model_flash_bytes(header, spec)
+    return {"header": str(header), "model": spec.name, "inputs": spec.input_names,
+            "weights_sha256": spec.weights_sha256(), "history_bytes": history}
+
+
+def check_bank(headers: list[Path]) -> dict:
+    """Refuse, with the sizes, a bank the inference app cannot hold: models it cannot run,
+    inputs that differ between models, layer histories over the DTCM together, or engine code
+    and weights over the flash the app leaves."""
+    models = [check_model(header) for header in headers]
+    first = models[0]
+    for model in models[1:]:
+        if model["inputs"] != first["inputs"]:
+            raise FlashError(
+                f"{model['header']}: inputs {', '.join(model['inputs'])}, but "
+                f"{first['header']} has {', '.join(first['inputs'])}; the models of a bank share "
+                "the Patch's jacks and knobs, so their inputs must be the same, in the same order")
+    history = sum(model["history_bytes"] for model in models)
+    if len(models) > 1 and history > DTCM_BYTES:
+        raise FlashError(f"the bank's layer histories take {history:,} B of RAM together "
+                         f"({sizes(models, 'history_bytes')}), over the Daisy's {DTCM_BYTES:,} "
+                         "B DTCM: leave a model out or train shorter receptive fields")
+    for model, header in zip(models, headers, strict=True):
+        model["flash_bytes"], measured = model_flash_bytes(header, read_header(header))
+    flash = sum(model["flash_bytes"] for model in models)
     budget = model_flash_budget("inference")
-    if model_bytes > budget:
-        parameters = spec.architecture().parameters
-        what = (f"the model takes {model_bytes:,} B of flash (engine code and {parameters:,} "
-                "float32 parameters)" if measured else
-                f"the weights alone take {model_bytes:,} B of flash ({parameters:,} float32 "
-                "parameters)")
+    if flash > budget:
+        parameters = sum(read_header(header).architecture().parameters for header in headers)
+        what = "engine code and" if measured else "weights alone:"
+        taken = (f"the model takes {flash:,} B of flash ({what} {parameters:,} parameters)"
+                 if len(models) == 1 else
+                 f"the bank takes {flash:,} B of flash ({what} {sizes(models, 'flash_bytes')})")
         raise FlashError(
-            f"{header}: {what} but the inference app leaves {budget:,} B of the Daisy's "
-            f"{INTERNAL_FLASH_BYTES // 1024} KiB internal flash (app "
+            f"{headers[0] if len(models) == 1 else 'bank'}: {taken} but the inference app leaves "
+            f"{budget:,} B of the Daisy's {INTERNAL_FLASH_BYTES // 1024} KiB internal flash (app "
             f"{APP_FLASH_BYTES['inference']:,} B as measured on {APP_FLASH_MEASURED_ON}, plus "
-            f"{FLASH_MARGIN_BYTES // 1024} KiB margin): train a smaller model (fewer --filters "
-            "or blocks); `daisynet plan` shows what fits"
-        )
-    return {"model": spec.name, "inputs": spec.input_names, "weights_sha256": spec.weights_sha256(),
-            "model_flash_bytes": model_bytes, "model_flash_measured": measured,
+            f"{FLASH_MARGIN_BYTES // 1024} KiB margin): "
+            + ("train a smaller model (fewer --filters or blocks); `daisynet plan` shows what "
+               "fits" if len(models) == 1 else "leave a model out, or quantize one "
+               "(`daisynet export --quantize q15`)"))
+    return {"models": models, "model_flash_bytes": flash, "model_flash_measured": measured,
             "model_flash_budget_bytes": budget}
+
+
+def sizes(models: list[dict], key: str) -> str:
+    return ", ".join(f"{Path(model['header']).name} {model[key]:,} B" for model in models)
 
 
 def model_flash_bytes(header: Path, spec) -> tuple[int, bool]:
@@ -178,20 +213,22 @@ def check_dfu_device() -> None:
                      "hold BOOT, press and release RESET, release BOOT, then run this again")
 
 
-def platformio_environment(scratch: Path, model_dir: Path | None) -> dict[str, str]:
+def platformio_environment(scratch: Path, app_sources: Path | None) -> dict[str, str]:
     """The environment PlatformIO runs in: build in ``scratch``, libraries in the user's cache
-    directory, and ``model_dir`` (holding model_defn.h) searched before firmware/model/.
+    directory, and, for the inference app, sources from ``app_sources`` (its main.cpp and bank,
+    stage_inference_sources), which is also searched for headers.
 
-    PlatformIO appends $PLATFORMIO_BUILD_FLAGS to platformio.ini's build_flags (its
-    project/config.py), and adds build_flags to the include path before build_src_flags, where
-    `-I firmware/model` is (builder/tools/piobuild.py ProcessProgramDeps runs before piolib.py's
-    ProjectAsLibBuilder): so the staged header wins, and without it firmware/model/ is used.
+    $PLATFORMIO_SRC_DIR replaces platformio.ini's src_dir (project/options.py), and
+    build_src_filter's `+<inference/>` is relative to it. PlatformIO appends
+    $PLATFORMIO_BUILD_FLAGS to platformio.ini's build_flags (its project/config.py): the include
+    path every file is compiled with, the engine headers in firmware/core included.
     """
     environment = dict(os.environ, PLATFORMIO_BUILD_DIR=str(scratch / "build"),
                        PLATFORMIO_WORKSPACE_DIR=str(cache_dir("platformio")))
-    if model_dir is not None:
+    if app_sources is not None:
+        environment["PLATFORMIO_SRC_DIR"] = str(app_sources.parent)
         # SCons splits the flags like a shell; the user's own extra flags still apply after ours.
-        flags = [f"-I {shlex.quote(str(model_dir))}", os.environ.get("PLATFORMIO_BUILD_FLAGS")]
+        flags = [f"-I {shlex.quote(str(app_sources))}", os.environ.get("PLATFORMIO_BUILD_FLAGS")]
         environment["PLATFORMIO_BUILD_FLAGS"] = "\n".join(flag for flag in flags if flag)
     return environment
 
@@ -241,56 +278,80 @@ def _quiet_reason(last_line: str, quiet_limit: float) -> str:
     return f"{said}, so it was stopped; run `pio run -d . -e APP -v` to see where it hangs"
 
 
-def check_real_time(header: Path, force: bool, log: Callable[[str], None]) -> dict | None:
-    """The model's real-time verdict on the emulated Cortex-M7 (None without the toolchain);
-    refuses a model that cannot run in real time unless ``force``."""
+def check_real_time(headers: list[Path], force: bool, log: Callable[[str], None]) -> dict | None:
+    """The bank's real-time verdict on the emulated Cortex-M7 (None without the toolchain): a
+    switch's crossfade runs two models at once, so a bank is judged by its two costliest
+    models together, a single model by itself. Refuses what cannot run unless ``force``."""
     from daisynet.tools.measure.plan import measure_header, real_time_verdict
 
-    spec = read_header(header)
     try:
-        measured = measure_header(header)
+        per_sample = [measure_header(header).instructions_per_sample for header in headers]
     except M7ToolMissingError:
         log("note: no Cortex-M toolchain to measure the model's load; not checked")
         return None
     except M7Error as err:
-        raise FlashError(f"{header}: {err}") from err
-    verdict = real_time_verdict(measured.instructions_per_sample, spec.sample_rate)
+        raise FlashError(str(err)) from err
+    costliest = sorted(range(len(headers)), key=per_sample.__getitem__)[-2:]
+    verdict = real_time_verdict(sum(per_sample[i] for i in costliest), SAMPLE_RATE_HZ)
+    if len(headers) > 1:
+        pair = " and ".join(Path(headers[i]).name for i in reversed(costliest))
+        verdict["message"] = (f"switching between {pair} (the costliest pair: a switch's "
+                              f"crossfade runs both): {verdict['message']}")
+    verdict["instructions_per_sample"] = [round(value, 1) for value in per_sample]
     if verdict["verdict"] == "cannot run" and not force:
-        raise FlashError(f"{header}: {verdict['message']}; train a smaller model (`daisynet "
+        what = headers[0] if len(headers) == 1 else "bank"
+        raise FlashError(f"{what}: {verdict['message']}; train a smaller model (`daisynet "
                          "plan` shows what fits), or pass --force to flash it anyway")
     log(verdict["message"])
     return verdict
 
 
-def flash(app: str, model: str | None, log: Callable[[str], None],
+def stage_inference_sources(headers: list[Path], src_dir: Path) -> Path:
+    """PlatformIO's src_dir for the inference app of bank ``headers``: inference/ holding a copy
+    of firmware/inference/main.cpp and, beside it, the bank's sources (host_sim/bank.py) with
+    every engine in DTCM. Returns inference/, which must be on the include path (the slots'
+    headers are included from firmware/core)."""
+    app = src_dir / "inference"
+    app.mkdir(parents=True)
+    shutil.copyfile(REPO / "firmware" / "inference" / "main.cpp", app / "main.cpp")
+    write_bank_sources(headers, app, APP_MAX_BLOCK, MADE_BY_FLASH, engine_section=".dtcm_bss")
+    return app
+
+
+def flash(app: str, models: list[str] | None, log: Callable[[str], None],
           force: bool = False) -> dict:
     if app not in APPS:
         raise FlashError(f"unknown app {app!r}; choose {' or '.join(APPS)}")
     result: dict = {"app": app}
     if app == "inference":
-        header = Path(model) if model else DEFAULT_HEADER
-        result.update(check_model(header), header=str(header))
+        headers = [Path(model) for model in models] if models else [DEFAULT_HEADER]
+        if len(headers) > MAX_SLOTS:
+            raise FlashError(f"a bank holds at most {MAX_SLOTS} models; {len(headers)} given")
+        result.update(check_bank(headers))
         if not result["model_flash_measured"]:
             log("note: no Cortex-M toolchain (arm-none-eabi-gcc) to measure the model's engine "
                 "code; only its weights were checked against the flash budget")
-        result["real_time"] = check_real_time(header, force, log)
-    elif model:
+        result["real_time"] = check_real_time(headers, force, log)
+    elif models:
         raise FlashError("--model is for the inference app; the datalogger runs no model")
     pio = find_platformio()
     check_dfu_device()
     with tempfile.TemporaryDirectory(prefix="daisynet-flash-") as scratch:
-        model_dir = None
+        sources = None
         if app == "inference":
-            model_dir = Path(scratch) / "model"
-            model_dir.mkdir()
-            shutil.copyfile(header, model_dir / "model_defn.h")
-            log(f"model {result['model']} ({', '.join(result['inputs'])}) -> "
-                f"{model_dir / 'model_defn.h'}")
+            sources = stage_inference_sources(headers, Path(scratch) / "src")
+            for index, model in enumerate(result["models"]):
+                log(f"model {index + 1}/{len(headers)}: {model['model']} "
+                    f"({', '.join(model['inputs'])}) from {model['header']}")
+            log(f"flash {result['model_flash_bytes']:,} B of the "
+                f"{result['model_flash_budget_bytes']:,} B the app leaves for models")
         command = [pio, "run", "-d", str(REPO), "-e", app, "-t", "upload"]
         log(f"running {' '.join(command)}, building in {scratch} (the first build downloads "
             "the STM32 platform)")
-        status = run_platformio(command, log, platformio_environment(Path(scratch), model_dir))
+        status = run_platformio(command, log, platformio_environment(Path(scratch), sources))
     if status != 0:
         raise FlashError(f"PlatformIO failed (exit {status}); its output is above")
-    log(f"flashed {app}; press RESET on the Daisy if it does not restart by itself")
+    log(f"flashed {app}; press RESET on the Daisy if it does not restart by itself"
+        + ("; turn the encoder to change model" if app == "inference" and len(headers) > 1
+           else ""))
     return result

@@ -45,7 +45,7 @@ FIELDS = {
     "nonfinite": ("non_finite", "", int),
 }
 LONGEST_LINE = 1024  # bytes without a newline before the pending text is dropped as garbage
-HEADER = ("     t   cpu %  model %  cycles/sample    p99     max  overruns  nonfinite")
+HEADER = ("     t   cpu %  model %  cycles/sample    p99     max  overruns  nonfinite  model")
 
 
 class MonitorError(Exception):
@@ -107,7 +107,7 @@ def format_row(status: dict) -> str:
     return (f"{status['seconds']:6d}  {status['cpu_percent']:6.1f}  "
             f"{status['model_cpu_percent']:7.1f}  {status['cycles_per_sample']:13,d}  "
             f"{status['p99_cycles_per_sample']:6,d}  {status['max_cycles_per_sample']:6,d}  "
-            f"{status['overruns']:8d}  {status['non_finite']:9d}{flag}")
+            f"{status['overruns']:8d}  {status['non_finite']:9d}  {status['model']}{flag}")
 
 
 @dataclass

@@ -23,17 +23,22 @@ from tests.training.test_export import save_with_metadata
 pytestmark = pytest.mark.m7
 
 # A `pio` that records, as JSON in $FAKE_PIO_CALL, its arguments, the PLATFORMIO_ variables it
-# was given and the header staged for it (read while it runs: the staging folder is temporary);
-# it exits with $FAKE_PIO_STATUS. SCons reads PLATFORMIO_BUILD_FLAGS like a shell: shlex.
+# was given, the files staged for the inference app and the headers of its bank, in slot order
+# (read while it runs: the staging folder is temporary); it exits with $FAKE_PIO_STATUS. SCons
+# reads PLATFORMIO_BUILD_FLAGS like a shell: shlex.
 FAKE_PIO = """#!{python}
 import json, os, shlex, sys
 from pathlib import Path
 flags = shlex.split(os.environ.get("PLATFORMIO_BUILD_FLAGS", ""))
-staged = Path(flags[1]) / "model_defn.h" if flags[:1] == ["-I"] else None
+app = Path(flags[1]) if flags[:1] == ["-I"] else None
+files = sorted(path.name for path in app.iterdir()) if app else []
+slots = sorted((name for name in files if name.endswith("_model_defn.h")),
+               key=lambda name: int(name.split("_")[1]))
 Path(os.environ["FAKE_PIO_CALL"]).write_text(json.dumps({{
     "args": sys.argv[1:],
     "environment": {{k: v for k, v in os.environ.items() if k.startswith("PLATFORMIO_")}},
-    "staged_header": staged.read_text() if staged else None,
+    "staged_files": files,
+    "staged_headers": [(app / name).read_text() for name in slots],
 }}))
 sys.exit(int(os.environ.get("FAKE_PIO_STATUS", "0")))
 """
@@ -71,7 +76,7 @@ def test_flashes_the_default_model(fake_pio, dfu_attached, capsys):
     assert main(["flash", "inference"]) == 0
     call = json.loads(fake_pio.read_text())
     assert call["args"] == ["run", "-d", str(REPO), "-e", "inference", "-t", "upload"]
-    assert call["staged_header"] == flash_module.DEFAULT_HEADER.read_text()
+    assert call["staged_headers"] == [flash_module.DEFAULT_HEADER.read_text()]
     assert "flashed inference" in capsys.readouterr().out
 
 
@@ -87,11 +92,14 @@ def test_the_chosen_header_is_staged_in_a_temporary_build_outside_the_checkout(
     assert main(["flash", "inference", "--model", str(chosen)]) == 0
     assert checkout_files() == before
     call = json.loads(fake_pio.read_text())
-    assert call["staged_header"] == chosen.read_text()
+    assert call["staged_headers"] == [chosen.read_text()]
+    assert call["staged_files"] == ["bank_slots.h", "main.cpp", "slot_0.cc",
+                                    "slot_0_model_defn.h"]
     environment = call["environment"]
     option, staged = shlex.split(environment["PLATFORMIO_BUILD_FLAGS"])
     build = Path(environment["PLATFORMIO_BUILD_DIR"])
-    assert option == "-I" and Path(staged).parent == build.parent  # one temporary folder
+    assert environment["PLATFORMIO_SRC_DIR"] == str(Path(staged).parent)
+    assert option == "-I" and Path(staged).parents[1] == build.parent  # one temporary folder
     assert not build.parent.exists()  # removed once PlatformIO is done
     assert not build.is_relative_to(REPO) and not Path(staged).is_relative_to(REPO)
     # Libraries PlatformIO fetches go to the cache, not to the checkout's .pio/.
@@ -111,9 +119,9 @@ def test_the_datalogger_builds_outside_the_checkout_with_platformio_ini_as_it_is
 def test_the_users_own_platformio_build_flags_still_apply_after_the_staged_header(
         tmp_path, monkeypatch):
     monkeypatch.setenv("PLATFORMIO_BUILD_FLAGS", "-D MY_FLAG=1")
-    environment = flash_module.platformio_environment(tmp_path, tmp_path / "model")
+    environment = flash_module.platformio_environment(tmp_path, tmp_path / "src" / "inference")
     assert environment["PLATFORMIO_BUILD_FLAGS"].split("\n") == [
-        f"-I {tmp_path / 'model'}", "-D MY_FLAG=1"]
+        f"-I {tmp_path / 'src' / 'inference'}", "-D MY_FLAG=1"]
 
 
 def test_platformio_failure_is_reported(fake_pio, dfu_attached, monkeypatch, capsys):
@@ -329,3 +337,69 @@ def test_a_model_that_cannot_run_in_real_time_is_refused_unless_forced(
     assert err.count("\n") == 1 and not fake_pio.exists()
     assert main(["flash", "inference", "--model", str(header), "--force"]) == 0
     assert "CANNOT run in real time" in capsys.readouterr().out and fake_pio.exists()
+
+
+# --- a bank of models (issue 23) ---------------------------------------------------------------
+
+
+def test_a_bank_of_four_is_staged_in_the_order_given(fake_pio, dfu_attached, tmp_path, capsys):
+    require_tool("arm-none-eabi-g++")
+    require_tool("qemu-system-arm")
+    from tests.firmware.test_patch_runner import patch_bank
+
+    headers = patch_bank(tmp_path)
+    argv = ["flash", "inference", "--json"]
+    for header in headers:
+        argv += ["--model", str(header)]
+    assert main(argv) == 0
+    call = json.loads(fake_pio.read_text())
+    assert call["staged_headers"] == [header.read_text() for header in headers]
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert [model["model"] for model in result["models"]] == ["drive", "fold", "drive_q15",
+                                                              "filter"]
+    assert result["model_flash_bytes"] == sum(model["flash_bytes"] for model in result["models"])
+    assert result["model_flash_bytes"] <= result["model_flash_budget_bytes"]
+    assert result["real_time"]["verdict"] == "fits"
+    assert "switching between" in result["real_time"]["message"]
+    assert "model 4/4: filter" in captured.err and "turn the encoder" in captured.err
+
+
+def test_a_bank_whose_models_take_different_inputs_is_refused(fake_pio, dfu_attached, tmp_path,
+                                                              capsys):
+    first = tmp_path / "a.h"
+    first.write_text(render_header(random_spec(Architecture(3, (4,), 2), 1,
+                                               ["knob_1", "knob_2", "audio_in_1"]), "test"))
+    second = tmp_path / "b.h"
+    second.write_text(render_header(random_spec(Architecture(2, (4,), 2), 2,
+                                                ["knob_1", "audio_in_1"]), "test"))
+    assert main(["flash", "inference", "--model", str(first), "--model", str(second)]) == 1
+    err = capsys.readouterr().err
+    assert f"{second}: inputs knob_1, audio_in_1, but {first} has knob_1, knob_2, audio_in_1" \
+        in err and err.count("\n") == 1
+    assert not fake_pio.exists()
+
+
+def test_a_bank_over_the_flash_is_refused_with_each_models_size(fake_pio, dfu_attached, tmp_path,
+                                                               capsys):
+    require_tool("arm-none-eabi-g++")
+    copies = []
+    for number in range(7):  # the default model's code and weights take about 6.5 KB each
+        copies += ["--model", str(tmp_path / f"m{number}.h")]
+        shutil.copyfile(flash_module.DEFAULT_HEADER, copies[-1])
+    assert main(["flash", "inference", *copies]) == 1
+    err = capsys.readouterr().err
+    one, _ = flash_module.model_flash_bytes(flash_module.DEFAULT_HEADER,
+                                            read_header(flash_module.DEFAULT_HEADER))
+    budget = model_flash_budget("inference")
+    assert f"bank: the bank takes {7 * one:,} B of flash (engine code and m0.h {one:,} B, " in err
+    assert f"m6.h {one:,} B) but the inference app leaves {budget:,} B" in err
+    assert "leave a model out" in err and err.count("\n") == 1
+    assert not fake_pio.exists()
+
+
+def test_a_bank_holds_at_most_sixteen_models(fake_pio, dfu_attached, capsys):
+    header = str(flash_module.DEFAULT_HEADER)
+    assert main(["flash", "inference", *["--model", header] * 17]) == 1
+    assert "a bank holds at most 16 models; 17 given" in capsys.readouterr().err
+    assert not fake_pio.exists()

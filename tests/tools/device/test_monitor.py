@@ -203,3 +203,16 @@ def test_a_header_the_app_cannot_build_is_one_line(tmp_path, capsys, model, said
     assert main(["monitor", "--emulate", "--emulate-model", str(header), "--count", "1"]) == 1
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1
+
+
+def test_monitor_emulated_bank_names_each_model_as_the_encoder_turns(tmp_path, capsys,
+                                                                    virtual_cycles):
+    from tests.firmware.test_patch_runner import patch_bank
+
+    argv = ["monitor", "--emulate", "--count", "3", "--emulate-switch-every", "1", "--json"]
+    for header in patch_bank(tmp_path):
+        argv += ["--emulate-model", str(header)]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [line["model"] for line in result["lines"]] == ["drive", "fold", "drive_q15"]
+    assert sum(line["overruns"] for line in result["lines"]) == 0
