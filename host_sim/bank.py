@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-MAX_SLOTS = 16  # the encoder turns through them; more would not fit the flash anyway
+MAX_SLOTS = 16  # firmware/core/bank_slot.h kMaxSlots; more would not fit the flash anyway
 
 
 def slot_header_name(index: int) -> str:

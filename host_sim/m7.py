@@ -314,13 +314,15 @@ def _build_harness(name: str, core_headers: list[str]) -> Path:
     return out_dir / f"{name}.elf"
 
 
-def status_text_on_m7(model_name: str, status: dict[str, int]) -> tuple[str, list[str]]:
-    """The inference app's USB status line and OLED figure lines for a PatchStatus (named as
-    in host_sim.native.STATUS_FIELDS), as the emulated Cortex-M7 formats them with
+def status_text_on_m7(model_name: str, status: dict[str, int],
+                      check: tuple[str, int, int] = ("pass", 0, 0)) -> tuple[str, list[str]]:
+    """The inference app's USB status line and OLED lines (self-check, then figures) for a
+    PatchStatus (named as in host_sim.native.STATUS_FIELDS) and a self-check (verdict, cycles
+    and emulated instructions per sample), as the emulated Cortex-M7 formats them with
     newlib-nano."""
     with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
         printed = run_qemu(_build_harness("status_harness", ["patch_status.h"]),
-                           ["status_harness", model_name,
+                           ["status_harness", model_name, *map(str, check),
                             *(str(status[name]) for name in STATUS_FIELDS)],
                            Path(scratch), "status text")
     status_lines = [line.removeprefix("daisynet-status ") for line in printed.splitlines()
@@ -398,6 +400,26 @@ class M7Engine:
 
     def render(self, inputs: np.ndarray, block_size: int = BLOCK_FRAMES) -> np.ndarray:
         return self.run(inputs, block_size).outputs
+
+    def self_check(self) -> dict:
+        """The boot self-check (firmware/core/self_check.h) of this slot of a bank's image, as
+        the Daisy runs it: verdict "pass", "FAIL" or "none", its largest error, and the
+        instructions per sample of its process() calls."""
+        with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
+            printed = run_qemu(self.build.elf, ["harness", "--self-check", str(self.slot)],
+                               Path(scratch), "self-check")
+        found = re.search(r"^daisynet-m7-check (.*)$", printed, re.M)
+        if not found:
+            said = printed.strip().splitlines()
+            raise M7Error("the emulated self-check failed: " + (said[-1] if said else
+                                                                "no output"))
+        fields = {key: int(value) for key, value in
+                  (pair.split("=") for pair in found.group(1).split())}
+        ticks_per_instruction = fields["calibration_ticks"] / fields["calibration_instructions"]
+        return {"verdict": ("none", "pass", "FAIL")[fields["verdict"]],
+                "max_error": float(np.uint32(fields["max_error_bits"]).view(np.float32)),
+                "instructions_per_sample": round(fields["ticks_per_sample"]
+                                                 / ticks_per_instruction)}
 
     def _qemu(self, work: Path, block_size: int, frames: int) -> str:
         result = run_qemu(self.build.elf, ["harness", "input.f32", "output.f32",

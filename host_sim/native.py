@@ -424,7 +424,8 @@ STATUS_FIELDS = ("seconds", "clock_hz", "budget_cycles_per_sample", "cycles_per_
 BANK_PROBLEMS = ("the bank is empty", "a model has too many inputs",
                  "an input is not named after a Patch jack or control",
                  "the models' input names differ", "a model has more than one output",
-                 "a model was trained at another sample rate than the Patch's 48 kHz")
+                 "a model was trained at another sample rate than the Patch's 48 kHz",
+                 "the bank holds more than 16 models")
 
 
 class NativePatchRunner:
@@ -452,6 +453,8 @@ class NativePatchRunner:
         lib.dn_meter_end_period.argtypes = [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p]
         lib.dn_format_status.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p]
         size_t = ctypes.c_size_t
+        lib.dn_patch_check.argtypes = [size_t, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_void_p]
         lib.dn_patch_select.argtypes = [size_t]
         lib.dn_patch_select.restype = ctypes.c_bool
         for name in ("dn_patch_active", "dn_patch_requested", "dn_patch_fade_frames"):
@@ -461,6 +464,16 @@ class NativePatchRunner:
         if problem := lib.dn_patch_init():
             raise ValueError(f"the Patch app cannot play this bank: {BANK_PROBLEMS[problem - 1]}")
         self.fade_frames = int(lib.dn_patch_fade_frames())
+
+    def check(self, slot: int) -> dict:
+        """Slot ``slot``'s boot self-check (firmware/core/self_check.h): verdict "pass",
+        "FAIL" or "none" (no reference in its header), its largest error, and its cycles per
+        sample (0: the native build does not count cycles)."""
+        verdict, cycles, error = ctypes.c_int(), ctypes.c_uint32(), ctypes.c_float()
+        self._lib.dn_patch_check(slot, ctypes.byref(verdict), ctypes.byref(cycles),
+                                 ctypes.byref(error))
+        return {"verdict": ("none", "pass", "FAIL")[verdict.value],
+                "max_error": float(error.value), "cycles_per_sample": int(cycles.value)}
 
     def select(self, slot: int) -> bool:
         """Ask for ``slot`` from the next block, as turning the encoder does."""
@@ -531,8 +544,9 @@ class NativePatchRunner:
         return {name: int(value) for name, value in zip(STATUS_FIELDS, fields, strict=True)}
 
     def status_text(self, status: dict[str, int]) -> tuple[str, list[str]]:
-        """The firmware's USB status line and OLED figure lines for a PatchStatus."""
-        buffer = ctypes.create_string_buffer(320)
+        """The firmware's USB status line and OLED lines (the playing model's self-check, then
+        the figures) for a PatchStatus."""
+        buffer = ctypes.create_string_buffer(512)
         fields = np.array([status[name] for name in STATUS_FIELDS], np.uint32)
         self._lib.dn_format_status(buffer, len(buffer), fields.ctypes.data)
         status_line, *oled_lines = buffer.value.decode().split("\n")

@@ -4,7 +4,8 @@
 // switch never jumps; a selection made during a fade waits for its end. No heap: the old
 // slot's output goes to a buffer held in the object, kMaxFrames at a time. Select() may run in
 // the main loop while Process() runs in the audio interrupt (single core): the two share only
-// word-sized atomics.
+// word-sized atomics. A muted slot (one that failed its self-check) is not run: it plays
+// silence, and fades to and from it fade to and from silence.
 #pragma once
 
 #include <atomic>
@@ -22,7 +23,8 @@ class Player {
   // the slots differ or there are none.
   bool Init(const Slot* const* slots, std::size_t count, std::size_t fade_frames) {
     slots_ = nullptr;
-    if (count == 0 || fade_frames == 0 || slots[0]->num_outputs > kMaxOutputs ||
+    if (count == 0 || count > kMaxSlots || fade_frames == 0 ||
+        slots[0]->num_outputs > kMaxOutputs ||
         slots[0]->num_inputs > kMaxSlotInputs) {
       return false;
     }
@@ -40,8 +42,15 @@ class Player {
     active_.store(0, std::memory_order_relaxed);
     requested_.store(0, std::memory_order_relaxed);
     fade_done_ = fade_frames;
+    for (bool& muted : muted_) muted = false;
     return true;
   }
+
+  // Silences `slot` from the next Process() on (Init clears every mute).
+  void Mute(std::size_t slot) {
+    if (slot < kMaxSlots) muted_[slot] = true;
+  }
+  bool muted(std::size_t slot) const { return slot < kMaxSlots && muted_[slot]; }
 
   // Asks for slot `slot` from the next Process() (after the fade in progress, if any); false
   // for a slot the bank does not have.
@@ -78,10 +87,10 @@ class Player {
       slots_[active]->reset();
       fade_done_ = 0;
     }
-    slots_[active]->process(inputs, out, frames);
-    if (!fading()) return;
-    slots_[previous_]->process(inputs, faded_, frames);
     const std::size_t outputs = slots_[active]->num_outputs;
+    Run(active, inputs, out, frames);
+    if (!fading()) return;
+    Run(previous_, inputs, faded_, frames);
     for (std::size_t f = 0; f < frames; ++f) {
       if (fade_done_ < fade_frames_) ++fade_done_;
       // The new slot's share, 1 / fade .. 1 over the fade's frames.
@@ -93,6 +102,14 @@ class Player {
     }
   }
 
+  void Run(std::size_t slot, const float* const* inputs, float* out, std::size_t frames) {
+    if (muted_[slot]) {
+      for (std::size_t i = 0; i < frames * slots_[slot]->num_outputs; ++i) out[i] = 0.0f;
+    } else {
+      slots_[slot]->process(inputs, out, frames);
+    }
+  }
+
   const Slot* const* slots_ = nullptr;
   std::size_t count_ = 0;
   std::size_t fade_frames_ = 1;
@@ -100,6 +117,7 @@ class Player {
   std::size_t previous_ = 0;
   std::atomic<std::size_t> requested_{0};
   std::size_t fade_done_ = 1;  // frames of the fade played; fade_frames_ when not fading
+  bool muted_[kMaxSlots] = {};
   float faded_[kMaxFrames * kMaxOutputs] = {};
 };
 

@@ -11,6 +11,8 @@ namespace daisynet_bank {
 
 // Input channels a bank's code handles per slot (pointer arrays on the stack); the Patch feeds 8.
 inline constexpr std::size_t kMaxSlotInputs = 16;
+// Models a bank holds at most (host_sim/bank.py MAX_SLOTS).
+inline constexpr std::size_t kMaxSlots = 16;
 
 // One model of the bank: its engine's functions and its header's facts, constant (in flash).
 // Plain function pointers rather than virtual functions: an engine object with a vtable
@@ -31,6 +33,13 @@ struct Slot {
   std::size_t num_outputs;
   float sample_rate;  // Hz, the rate the model was trained at
   std::size_t engine_bytes;
+  // The boot self-check's reference (model_defn.h kSelfCheck*, self_check.h); check_frames 0:
+  // the header stores none.
+  const float* check_outputs;
+  std::size_t check_frames;
+  std::size_t check_stride;
+  float check_tolerance;
+  std::uint32_t check_instructions_per_sample;
 };
 
 }  // namespace daisynet_bank

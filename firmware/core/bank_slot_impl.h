@@ -45,5 +45,10 @@
       daisynet::model::kNumOutputs,                                                         \
       daisynet::model::kSampleRate,                                                         \
       sizeof(bank_slot_engine),                                                             \
+      daisynet::model::kSelfCheckOutputs,                                                   \
+      daisynet::model::kSelfCheckFrames,                                                    \
+      daisynet::model::kSelfCheckStride,                                                    \
+      daisynet::model::kSelfCheckTolerance,                                                 \
+      daisynet::model::kSelfCheckInstructionsPerSample,                                     \
   };                                                                                        \
   }

@@ -32,7 +32,7 @@ namespace daisynet {
 // host_sim/model_defn/spec.py). A header from before format versions declares none: the
 // using-directive below gives model::kModelDefnFormatVersion the value 0 then (qualified
 // lookup sees it only where the header declares no constant of its own).
-inline constexpr std::uint32_t kSupportedModelDefnFormatVersion = 2;
+inline constexpr std::uint32_t kSupportedModelDefnFormatVersion = 3;
 namespace model_defn_unversioned {
 inline constexpr std::uint32_t kModelDefnFormatVersion = 0;
 }

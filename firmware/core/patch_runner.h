@@ -1,5 +1,6 @@
-// The Daisy Patch inference app without the hardware: a bank of models (bank_slot.h), one heard
-// at a time, each input fed from the jack or knob its name says (patch_wiring.h), switches
+// The Daisy Patch inference app without the hardware: a bank of models (bank_slot.h), each
+// self-checked at start-up (self_check.h; a model that fails stays silent), one heard at a
+// time, each input fed from the jack or knob its name says (patch_wiring.h), switches
 // crossfaded (bank_player.h). firmware/inference/main.cpp only moves plain arrays between
 // DaisyDuino and this class, so everything here is compiled and tested on the host.
 #pragma once
@@ -12,6 +13,7 @@
 #include "bank_slot.h"
 #include "patch_status.h"
 #include "patch_wiring.h"
+#include "self_check.h"
 
 namespace daisynet {
 
@@ -25,6 +27,7 @@ enum class BankProblem : std::uint8_t {
   kInputsDiffer,   // a model whose input names differ from the first model's
   kNotOneOutput,   // the app plays one output on audio out 1
   kWrongRate,      // a model trained at another sample rate than the Patch runs
+  kTooManyModels,  // more than daisynet_bank::kMaxSlots
 };
 
 inline const char* BankProblemText(BankProblem problem) {
@@ -36,6 +39,7 @@ inline const char* BankProblemText(BankProblem problem) {
     case BankProblem::kInputsDiffer: return "inputs differ";
     case BankProblem::kNotOneOutput: return "not one output";
     case BankProblem::kWrongRate: return "wrong sample rate";
+    case BankProblem::kTooManyModels: return "too many models";
   }
   return "?";
 }
@@ -47,10 +51,13 @@ class PatchRunner {
   // the step between two models' outputs becomes a fade rather than a click.
   static constexpr std::size_t kFadeFrames = 480;
 
-  // `slots` (count of them) stay the caller's; sample_rate: the Patch's, Hz. On a problem
-  // nothing plays: Process writes silence.
+  // `slots` (count of them) stay the caller's; sample_rate: the Patch's, Hz. Runs every
+  // model's self-check, timed with `cycles()` (a free-running 32-bit cycle count: DWT->CYCCNT
+  // on the Daisy), and mutes those that fail. On a problem nothing plays: Process writes
+  // silence.
+  template <typename CycleCounter>
   BankProblem Init(const daisynet_bank::Slot* const* slots, std::size_t count,
-                   float sample_rate) {
+                   float sample_rate, CycleCounter&& cycles) {
     problem_ = Check(slots, count, sample_rate);
     controls_used_ = 0;
     if (problem_ != BankProblem::kNone) return problem_;
@@ -62,7 +69,18 @@ class PatchRunner {
     slots_ = slots;
     count_ = count;
     player_.Init(slots, count, kFadeFrames);
+    for (std::size_t s = 0; s < count; ++s) {
+      checks_[s] = daisynet_bank::RunSelfCheck(*slots[s], cycles);
+      if (checks_[s].verdict == daisynet_bank::CheckVerdict::kFail) player_.Mute(s);
+    }
     return problem_;
+  }
+
+  // Slot `slot`'s self-check, as the status line and OLED report it.
+  const daisynet_bank::CheckResult& check(std::size_t slot) const { return checks_[slot]; }
+  CheckStatus check_status(std::size_t slot) const {
+    return {daisynet_bank::CheckVerdictText(checks_[slot].verdict),
+            checks_[slot].cycles_per_sample, slots_[slot]->check_instructions_per_sample};
   }
 
   BankProblem problem() const { return problem_; }
@@ -129,6 +147,7 @@ class PatchRunner {
   static BankProblem Check(const daisynet_bank::Slot* const* slots, std::size_t count,
                            float sample_rate) {
     if (count == 0) return BankProblem::kEmpty;
+    if (count > daisynet_bank::kMaxSlots) return BankProblem::kTooManyModels;
     const daisynet_bank::Slot& first = *slots[0];
     if (first.num_inputs > daisynet_bank::kMaxSlotInputs) return BankProblem::kTooManyInputs;
     for (std::size_t i = 0; i < first.num_inputs; ++i) {
@@ -150,6 +169,7 @@ class PatchRunner {
   }
 
   daisynet_bank::Player<kMaxBlock, 1> player_;
+  daisynet_bank::CheckResult checks_[daisynet_bank::kMaxSlots] = {};
   const daisynet_bank::Slot* const* slots_ = nullptr;
   std::size_t count_ = 0;
   std::size_t inputs_ = 0;

@@ -14,6 +14,15 @@
 
 namespace daisynet {
 
+// A model's boot self-check (self_check.h), as the app reports it: its verdict ("pass",
+// "FAIL", "none"), its measured cycles per sample and the emulated instructions per sample the
+// header stores for the same run.
+struct CheckStatus {
+  const char* verdict;
+  std::uint32_t cycles_per_sample;
+  std::uint32_t emulated_instructions_per_sample;
+};
+
 // One second (one status period) of audio callbacks, as the app reports it. Cycles per sample
 // are a callback's cycles divided by its frames.
 struct PatchStatus {
@@ -152,9 +161,10 @@ inline unsigned long Mhz(std::uint32_t clock_hz) { return (clock_hz + 500000ul) 
 
 // The USB status line, e.g. "daisynet t=12s model=daisynet_wavenet clock=400MHz cpu=51.2%
 // model_cpu=49.5% cycles/sample=4269 model_cycles/sample=4126 p99=4400 max=5600 overruns=0
-// callbacks=1000 nonfinite=0". Returns what snprintf returns. `daisynet monitor` parses it.
+// callbacks=1000 nonfinite=0 check=pass check_cycles/sample=812 emulated_instructions/sample=657"
+// for the model playing. Returns what snprintf returns. `daisynet monitor` parses it.
 inline int FormatStatusLine(char* buffer, std::size_t size, const char* model_name,
-                            const PatchStatus& status) {
+                            const CheckStatus& check, const PatchStatus& status) {
   using status_detail::ToPercent;
   const status_detail::Percent cpu =
       ToPercent(status.cycles_per_sample, status.budget_cycles_per_sample);
@@ -164,7 +174,7 @@ inline int FormatStatusLine(char* buffer, std::size_t size, const char* model_na
       buffer, size,
       "daisynet t=%lus model=%s clock=%luMHz cpu=%lu.%lu%% model_cpu=%lu.%lu%% "
       "cycles/sample=%lu model_cycles/sample=%lu p99=%lu max=%lu overruns=%lu callbacks=%lu "
-      "nonfinite=%lu",
+      "nonfinite=%lu check=%s check_cycles/sample=%lu emulated_instructions/sample=%lu",
       static_cast<unsigned long>(status.seconds), model_name, status_detail::Mhz(status.clock_hz),
       cpu.whole, cpu.tenth, model.whole, model.tenth,
       static_cast<unsigned long>(status.cycles_per_sample),
@@ -172,7 +182,22 @@ inline int FormatStatusLine(char* buffer, std::size_t size, const char* model_na
       static_cast<unsigned long>(status.p99_cycles_per_sample),
       static_cast<unsigned long>(status.max_cycles_per_sample),
       static_cast<unsigned long>(status.overruns), static_cast<unsigned long>(status.callbacks),
-      static_cast<unsigned long>(status.non_finite));
+      static_cast<unsigned long>(status.non_finite), check.verdict,
+      static_cast<unsigned long>(check.cycles_per_sample),
+      static_cast<unsigned long>(check.emulated_instructions_per_sample));
+}
+
+// The OLED's line under the model's name: its self-check, e.g. "pass 812 cyc/smp" (FAIL: the
+// model is silent; none: its header stores no reference).
+inline void FormatOledCheckLine(const CheckStatus& check, char* line, std::size_t size) {
+  if (std::strcmp(check.verdict, "pass") == 0) {
+    std::snprintf(line, size, "pass %lu cyc/smp",
+                  static_cast<unsigned long>(check.cycles_per_sample));
+  } else if (std::strcmp(check.verdict, "FAIL") == 0) {
+    std::snprintf(line, size, "check FAIL: silent");
+  } else {
+    std::snprintf(line, size, "no self-check");
+  }
 }
 
 // The OLED's three lines of figures under the model name. The 6x10 font shows 21 columns on

@@ -3,6 +3,7 @@
 // Each slot's object holds what that model adds to a firmware image.
 #include "bank_slots.h"
 #include "engine_unit.h"
+#include "self_check.h"
 
 namespace daisynet::emulator {
 
@@ -37,5 +38,14 @@ std::size_t EngineInputs() { return Selected().num_inputs; }
 std::size_t EngineOutputs() { return Selected().num_outputs; }
 std::size_t EngineBytes() { return Selected().engine_bytes; }
 std::uint32_t EngineNonFiniteOutputs() { return Selected().non_finite_outputs(); }
+
+bool EngineSelfCheck(std::uint32_t (*cycles)(), int* verdict, std::uint32_t* cycles_per_sample,
+                     float* max_error) {
+  const daisynet_bank::CheckResult result = daisynet_bank::RunSelfCheck(Selected(), cycles);
+  *verdict = static_cast<int>(result.verdict);
+  *cycles_per_sample = result.cycles_per_sample;
+  *max_error = result.max_error;
+  return true;
+}
 
 }  // namespace daisynet::emulator

@@ -38,5 +38,6 @@ std::size_t EngineInputs() { return model::kNumInputs; }
 std::size_t EngineOutputs() { return model::kNumOutputs; }
 std::size_t EngineBytes() { return sizeof(engine); }
 std::uint32_t EngineNonFiniteOutputs() { return engine.non_finite_outputs(); }
+bool EngineSelfCheck(std::uint32_t (*)(), int*, std::uint32_t*, float*) { return false; }
 
 }  // namespace daisynet::emulator

@@ -21,5 +21,9 @@ std::size_t EngineInputs();
 std::size_t EngineOutputs();
 std::size_t EngineBytes();
 std::uint32_t EngineNonFiniteOutputs();
+// The selected slot's boot self-check (firmware/core/self_check.h), timed with `cycles`;
+// verdict as daisynet_bank::CheckVerdict. False in an image of one model, which has no Slot.
+bool EngineSelfCheck(std::uint32_t (*cycles)(), int* verdict, std::uint32_t* cycles_per_sample,
+                     float* max_error);
 
 }  // namespace daisynet::emulator

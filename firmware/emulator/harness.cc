@@ -1,10 +1,13 @@
 // Runs the firmware inference core on QEMU's emulated Cortex-M7 (mps2-an500) and reports what
 // it costs. Driven by host_sim/m7.py; I/O goes through ARM semihosting to the host's files.
 //
-// Command line (semihosting SYS_GET_CMDLINE): harness INPUT OUTPUT BLOCK FRAMES
+// Command line (semihosting SYS_GET_CMDLINE): harness INPUT OUTPUT BLOCK FRAMES SLOT
 //   INPUT   FRAMES x kNumInputs float32, channel-major (all of input 0, then input 1, ...)
 //   OUTPUT  written as FRAMES x kNumOutputs float32, frame-major
 //   BLOCK   frames per Process() call, 1..kMaxBlock, as the Daisy's audio block
+//   SLOT    the bank's model to run (0 in an image of one model)
+// or: harness --self-check SLOT, the slot's boot self-check (a bank's image only), which
+// prints "daisynet-m7-check verdict=N check_ticks=... max_error_bits=0x..." instead.
 // The whole input is read into RAM first, so the timed loop holds only Process() calls.
 // Time is counted with SysTick on the CPU clock: under `qemu -icount shift=0` every guest
 // instruction advances the virtual clock by 1 ns, so ticks convert exactly to instructions.
@@ -106,12 +109,47 @@ void* __wrap_realloc(void* pointer, std::size_t size) {
 }
 }
 
+namespace {
+
+std::uint32_t TicksLow() { return static_cast<std::uint32_t>(Ticks()); }
+
+// The slot's self-check with SysTick ticks as its cycle count; the calibration loop gives the
+// host the ticks per instruction, as for a run.
+int SelfCheck(std::size_t slot) {
+  if (!EngineSelect(slot)) return Fail("no such SLOT");
+  EngineInit();
+  StartTicks();
+  const std::uint64_t calibration_start = Ticks();
+  CountedLoop(kCalibrationIterations);
+  const std::uint64_t calibration_ticks = Ticks() - calibration_start;
+  int verdict = 0;
+  std::uint32_t ticks_per_sample = 0;
+  float max_error = 0.0f;
+  if (!EngineSelfCheck(TicksLow, &verdict, &ticks_per_sample, &max_error)) {
+    return Fail("an image of one model has no self-check: build a bank");
+  }
+  std::uint32_t error_bits;
+  std::memcpy(&error_bits, &max_error, sizeof error_bits);  // newlib-nano prints no floats
+  char calibration_text[21];
+  std::printf("daisynet-m7-check verdict=%d ticks_per_sample=%lu calibration_ticks=%s "
+              "calibration_instructions=%lu max_error_bits=%lu\n",
+              verdict, static_cast<unsigned long>(ticks_per_sample),
+              Decimal(calibration_ticks, calibration_text),
+              static_cast<unsigned long>(2 * kCalibrationIterations),
+              static_cast<unsigned long>(error_bits));
+  return 0;
+}
+
+}  // namespace
+
 int main() {
   char line[512];
   char* argv[6];
-  if (CommandLine(line, sizeof(line), argv, 6) != 6) {
-    return Fail("usage: harness INPUT OUTPUT BLOCK FRAMES SLOT");
+  const int words = CommandLine(line, sizeof(line), argv, 6);
+  if (words == 3 && std::strcmp(argv[1], "--self-check") == 0) {
+    return SelfCheck(std::strtoul(argv[2], nullptr, 10));
   }
+  if (words != 6) return Fail("usage: harness INPUT OUTPUT BLOCK FRAMES SLOT");
   const std::size_t block = std::strtoul(argv[3], nullptr, 10);
   const std::size_t frames = std::strtoul(argv[4], nullptr, 10);
   if (block < 1 || block > kMaxBlock) return Fail("BLOCK must be 1..64");

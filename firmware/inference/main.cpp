@@ -46,7 +46,7 @@ constexpr uint32_t kStatusPeriodMs = 1000;
 // The status line (up to kStatusLineBytes with CR LF) goes into the USB CDC transmit queue in
 // one piece; STM32duino's default queue of 2 x 64 bytes takes at most 127. platformio.ini
 // raises it for this app.
-constexpr size_t kStatusLineBytes = 224;
+constexpr size_t kStatusLineBytes = 320;
 constexpr size_t kUsbPacketBytes = 64;  // USB full-speed bulk packet
 static_assert(CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER * kUsbPacketBytes > kStatusLineBytes,
               "raise CDC_TRANSMIT_QUEUE_BUFFER_PACKET_NUMBER in platformio.ini [env:inference]");
@@ -98,22 +98,28 @@ void ReadControls() {
 
 // Draws the status into the OLED's buffer; loop() sends it one tile row per pass, because
 // sending all 1 KiB over software SPI at once would hold the knob reads for a long time.
+// Five lines of the 6x10 font, 12 px apart: the model's place and name, its self-check, then
+// the figures.
 void DrawOled(const daisynet::PatchStatus& status) {
   daisynet::OledLines lines;
   daisynet::FormatOledLines(status, lines);
   char title[daisynet::kOledLineBytes];
+  char check[daisynet::kOledLineBytes];
   if (runner.problem() != daisynet::BankProblem::kNone) {
     snprintf(title, sizeof title, "silent: %s", daisynet::BankProblemText(runner.problem()));
+    check[0] = '\0';
   } else {
     const size_t shown = runner.requested();  // playing within a block and a fade
     snprintf(title, sizeof title, "%u/%u %s", static_cast<unsigned>(shown + 1),
              static_cast<unsigned>(runner.size()), runner.name(shown));
+    daisynet::FormatOledCheckLine(runner.check_status(shown), check, sizeof check);
   }
   oled.clearBuffer();
   oled.setFont(u8g2_font_6x10_tf);
   oled.drawStr(0, 10, title);
+  oled.drawStr(0, 22, check);
   for (size_t i = 0; i < daisynet::kOledFigureLines; ++i) {
-    oled.drawStr(0, static_cast<uint16_t>(26 + 14 * i), lines[i]);
+    oled.drawStr(0, static_cast<uint16_t>(34 + 12 * i), lines[i]);
   }
 }
 
@@ -121,10 +127,11 @@ void DrawOled(const daisynet::PatchStatus& status) {
 // port open but does not read never blocks loop() (Serial.write waits for room).
 void SendStatusLine(const daisynet::PatchStatus& status) {
   char line[kStatusLineBytes];
-  const char* model = runner.problem() == daisynet::BankProblem::kNone
-                          ? runner.name(runner.active())
-                          : daisynet::BankProblemText(runner.problem());
-  const int length = daisynet::FormatStatusLine(line, sizeof line, model, status);
+  const bool plays = runner.problem() == daisynet::BankProblem::kNone;
+  const size_t active = runner.active();
+  const int length = daisynet::FormatStatusLine(
+      line, sizeof line, plays ? runner.name(active) : daisynet::BankProblemText(runner.problem()),
+      plays ? runner.check_status(active) : daisynet::CheckStatus{"none", 0, 0}, status);
   if (length <= 0 || static_cast<size_t>(length) + 2 >= sizeof line) return;
   line[length] = '\r';
   line[length + 1] = '\n';
@@ -140,7 +147,9 @@ void setup() {
   patch = DAISY.init(DAISY_PATCH, AUDIO_SR_48K);
   StartCycleCounter();
   meter.Init(SystemCoreClock, static_cast<uint32_t>(DAISY.get_samplerate()));
-  runner.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize, DAISY.get_samplerate());
+  // Every model's self-check, before the audio starts (a few milliseconds each).
+  runner.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize, DAISY.get_samplerate(),
+              [] { return DWT->CYCCNT; });
   ReadControls();
   oled.begin();
   DAISY.begin(AudioCallback);

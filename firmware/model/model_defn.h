@@ -11,7 +11,7 @@ namespace daisynet::model {
 // The version of the model_defn.h format this file follows (MODEL_DEFN_FORMAT_VERSION in
 // host_sim/model_defn/spec.py): the engine and daisynet's reader refuse a version they do not
 // know, so a header and an engine from different daisynet versions never meet silently.
-inline constexpr std::uint32_t kModelDefnFormatVersion = 2;
+inline constexpr std::uint32_t kModelDefnFormatVersion = 3;
 inline constexpr char kModelName[] = "daisynet_wavenet";
 // SHA-256 of everything that changes behaviour: each layer's shape (kernel, dilation, in, out,
 // relu as uint32), weights and bias (float32), little-endian, in layer order; then
@@ -219,5 +219,32 @@ inline constexpr LayerDefn kLayers[kNumLayers] = {
 static_assert(kLayers[0].in_channels == kNumInputs, "first layer reads the model inputs");
 static_assert(kLayers[kNumLayers - 1].out_channels == kNumOutputs, "head writes the outputs");
 static_assert(kNumLayers == 2 * kNumBlocks + 1, "two layers per block plus the head");
+
+// The boot self-check (firmware/core/self_check.h): the app runs kSelfCheckFrames
+// frames of the check input (host_sim/self_check.py: a 32-bit xorshift, the same on
+// host and device) through the model at blocks of 48 and compares every
+// kSelfCheckStride-th output with kSelfCheckOutputs, which the same engine code
+// computed on the emulated Cortex-M7 with the Daisy's flags.
+// Tolerance: 1e-5 of the largest reference magnitude (at least 1). The engine's hot
+// loops fix their order of operations in assembly, but the C++ around them may be
+// contracted into fused multiply-adds differently by another compiler version; an
+// x86-64 build of the same engine stays within a quarter of this, while a wrong
+// weight moves the outputs by far more.
+inline constexpr std::size_t kSelfCheckFrames = 1024;
+inline constexpr std::size_t kSelfCheckStride = 32;
+inline constexpr float kSelfCheckTolerance = 1.23694526e-05f;
+// Emulated instructions per sample of the check's run (one cycle each would be this
+// many cycles): the device prints its measured cycles beside it.
+inline constexpr std::uint32_t kSelfCheckInstructionsPerSample = 656;
+// Output o of frame (i + 1) * kSelfCheckStride - 1 at [i * kNumOutputs + o].
+inline constexpr float kSelfCheckOutputs[32] = {
+    -0.0680469796f, 0.232982531f, -0.230126619f, 1.23694527f, -0.0766579881f, 0.79628253f,
+    -0.423025668f, -0.782274127f, -0.603486776f, 0.568401873f, 0.382403463f, -0.706208706f,
+    -0.438516825f, 0.176813439f, -0.812399209f, -0.94262737f, -0.467924625f, -0.611076355f,
+    0.686324775f, 0.161457866f, -0.604092777f, -0.856417418f, 0.292274892f, -0.217495084f,
+    -0.68082422f, -0.701637208f, -0.729244947f, -0.698355496f, -0.799213529f, -0.727646828f,
+    0.799642801f, -0.679199457f,
+};
+static_assert(kSelfCheckFrames / kSelfCheckStride * kNumOutputs == 32, "self-check outputs");
 
 }  // namespace daisynet::model

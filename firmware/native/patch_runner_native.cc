@@ -26,10 +26,21 @@ daisynet::CpuMeter meter;
 
 extern "C" {
 
-// 0 when the bank plays, else its daisynet::BankProblem.
+// 0 when the bank plays, else its daisynet::BankProblem. The self-checks run with a cycle
+// counter that stands still: cycles are the Daisy's (and the emulated M7's) to measure, and the
+// status text stays the same on any host.
 DN_API int dn_patch_init() {
-  return static_cast<int>(
-      runner.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize, kPatchSampleRate));
+  return static_cast<int>(runner.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize,
+                                      kPatchSampleRate, [] { return std::uint32_t{0}; }));
+}
+// Slot `slot`'s self-check: its verdict (daisynet_bank::CheckVerdict), cycles per sample (0
+// here) and largest error.
+DN_API void dn_patch_check(std::size_t slot, int* verdict, std::uint32_t* cycles_per_sample,
+                           float* max_error) {
+  const daisynet_bank::CheckResult& check = runner.check(slot);
+  *verdict = static_cast<int>(check.verdict);
+  *cycles_per_sample = check.cycles_per_sample;
+  *max_error = check.max_error;
 }
 DN_API bool dn_patch_select(std::size_t slot) { return runner.Select(slot); }
 DN_API std::size_t dn_patch_active() { return runner.active(); }
@@ -105,16 +116,23 @@ DN_API void dn_meter_end_period(std::uint32_t seconds, std::uint32_t non_finite,
   std::memcpy(fields, &status, sizeof status);
 }
 
-// The USB status line and the three OLED figure lines for PatchStatus `fields` (declaration
-// order), joined by '\n'; returns the status line's length (snprintf semantics).
+// The USB status line, the OLED's self-check line and its three figure lines for the model
+// playing and PatchStatus `fields` (declaration order), joined by '\n'; returns the status
+// line's length (snprintf semantics).
 DN_API int dn_format_status(char* buffer, std::size_t size, const std::uint32_t* fields) {
   daisynet::PatchStatus status;
   std::memcpy(&status, fields, sizeof status);
+  const daisynet::CheckStatus check = runner.check_status(runner.active());
   const int length =
-      daisynet::FormatStatusLine(buffer, size, runner.name(runner.active()), status);
+      daisynet::FormatStatusLine(buffer, size, runner.name(runner.active()), check, status);
+  char check_line[daisynet::kOledLineBytes];
+  daisynet::FormatOledCheckLine(check, check_line, sizeof check_line);
   daisynet::OledLines lines;
   daisynet::FormatOledLines(status, lines);
   std::size_t used = static_cast<std::size_t>(length);
+  if (used + 1 < size) {
+    used += static_cast<std::size_t>(std::snprintf(buffer + used, size - used, "\n%s", check_line));
+  }
   for (const auto& line : lines) {
     if (used + 1 >= size) break;
     used += static_cast<std::size_t>(std::snprintf(buffer + used, size - used, "\n%s", line));

@@ -27,10 +27,16 @@ from daisynet.host_sim.model_defn.spec import (
     LayerQuant,
     ModelSpec,
     NumberFormat,
+    SelfCheck,
     UnsupportedModelError,
     number_format,
 )
-from daisynet.host_sim.model_defn.writer import golden_path, render_golden, render_header
+from daisynet.host_sim.model_defn.writer import (
+    golden_path,
+    render_golden,
+    render_header,
+    with_self_check,
+)
 
 __all__ = [
     "AnyModelSpec",
@@ -46,6 +52,7 @@ __all__ = [
     "ModelSpec",
     "NumberFormat",
     "QUANTIZED_FORMATS",
+    "SelfCheck",
     "UnsupportedModelError",
     "golden_path",
     "number_format",
@@ -54,4 +61,5 @@ __all__ = [
     "read_header",
     "render_golden",
     "render_header",
+    "with_self_check",
 ]

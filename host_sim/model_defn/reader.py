@@ -24,6 +24,7 @@ from daisynet.host_sim.model_defn.spec import (
     LayerQuant,
     ModelSpec,
     NumberFormat,
+    SelfCheck,
     UnsupportedModelError,
 )
 from daisynet.host_sim.versions import version_problem
@@ -286,12 +287,32 @@ def _read_gru(defs: dict[str, str], path: Path) -> GruSpec:
 
 def read_header(path: str | Path) -> AnyModelSpec:
     """Parse a model_defn.h written by ``daisynet export`` into a validated spec of its
-    family (``ModelSpec`` or ``GruSpec``)."""
+    family (``ModelSpec`` or ``GruSpec``), with its self-check reference if it holds one."""
     path = Path(path)
     defs = _definitions(path)
     _check_format_version(defs, path)
-    if _family(defs, path) == "gru":
-        return _read_gru(defs, path)
+    spec = _read_gru(defs, path) if _family(defs, path) == "gru" else _read_wavenet(defs, path)
+    spec.self_check = _self_check(defs, path, spec.outputs)
+    return spec
+
+
+def _self_check(defs: dict[str, str], path: Path, outputs: int) -> SelfCheck | None:
+    frames = _int(defs, "kSelfCheckFrames", path)
+    if frames == 0:
+        return None
+    stride = _int(defs, "kSelfCheckStride", path)
+    if stride < 1 or frames % stride:
+        raise HeaderError(f"{path}: kSelfCheckFrames {frames} is not a whole number of "
+                          f"kSelfCheckStride {stride}")
+    tolerance = float(_need(defs, "kSelfCheckTolerance", path).rstrip("fF"))
+    return SelfCheck(frames=frames, stride=stride,
+                     outputs=_floats(defs, "kSelfCheckOutputs", path,
+                                     frames // stride * outputs).reshape(-1, outputs),
+                     tolerance=tolerance,
+                     instructions_per_sample=_int(defs, "kSelfCheckInstructionsPerSample", path))
+
+
+def _read_wavenet(defs: dict[str, str], path: Path) -> ModelSpec:
     fmt = _number_format(defs, path)
     rows = _TABLE_ROW.findall(defs["__table__"])
     num_layers = _int(defs, "kNumLayers", path)

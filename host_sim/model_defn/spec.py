@@ -27,8 +27,9 @@ import numpy as np
 
 # The model_defn.h format's version (kModelDefnFormatVersion in every header): raise it when
 # a header changes in a way an older reader or engine would misread, together with
-# kSupportedModelDefnFormatVersion in firmware/core/wavenet_engine.h.
-MODEL_DEFN_FORMAT_VERSION = 2
+# kSupportedModelDefnFormatVersion in firmware/core/engine_shell.h. Version 3 added the boot
+# self-check's reference (kSelfCheck*).
+MODEL_DEFN_FORMAT_VERSION = 3
 
 # Values of kModelFamily (ModelFamily::<value> in model_defn.h), by spec.family.
 MODEL_FAMILIES = {"wavenet": "kWavenet", "gru": "kGru"}
@@ -312,6 +313,21 @@ def _refuse_non_finite(where: str, label: str, values: np.ndarray) -> None:
 
 
 @dataclass
+class SelfCheck:
+    """The boot self-check's reference (host_sim/self_check.py, firmware/core/self_check.h):
+    the model's outputs at every ``stride``-th frame of ``frames`` frames of the check input,
+    computed on the emulated Cortex-M7; the device's may differ by at most ``tolerance`` (0:
+    bit-exact). ``instructions_per_sample``: the emulated run's, for comparison with the
+    device's measured cycles."""
+
+    frames: int
+    stride: int
+    outputs: np.ndarray  # (frames // stride, outputs) float32
+    tolerance: float
+    instructions_per_sample: int
+
+
+@dataclass
 class ModelSpec(_SpecCommon):
     """A wavenet: its conv layers in order, [dilated, 1x1] per block, then the 1x1 head."""
 
@@ -326,6 +342,8 @@ class ModelSpec(_SpecCommon):
     # Quantized specs: weights_sha256 of the float model they were made from (provenance; not
     # part of their own hash).
     float_sha256: str | None = None
+    # The boot self-check's reference, stored by `daisynet export` (None: not computed).
+    self_check: SelfCheck | None = None
 
     @property
     def inputs(self) -> int:
@@ -571,6 +589,8 @@ class GruSpec(_SpecCommon):
     recurrent_quant: GruRecurrentQuant | None = None
     # q15: weights_sha256 of the float32 model this was quantized from (None if unknown)
     float_sha256: str | None = None
+    # The boot self-check's reference, stored by `daisynet export` (None: not computed).
+    self_check: SelfCheck | None = None
 
     @property
     def inputs(self) -> int:

@@ -18,6 +18,7 @@ from daisynet.host_sim.model_defn.spec import (
     AnyModelSpec,
     GruSpec,
     ModelSpec,
+    SelfCheck,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -62,6 +63,55 @@ def _comment(text: str) -> str:
     return escaped[:-1] + "\\x5c" if escaped.endswith("\\") else escaped
 
 
+def with_self_check(header_text: str, check: SelfCheck) -> str:
+    """``header_text`` (a model_defn.h without a self-check reference) holding ``check``;
+    nothing else changes."""
+    empty = _self_check_block(None)
+    if header_text.count(empty) != 1:
+        raise ValueError("the header already holds a self-check reference, or is not one "
+                         "this daisynet writes")
+    return header_text.replace(empty, _self_check_block(check))
+
+
+def _self_check_block(check: SelfCheck | None) -> str:
+    """The kSelfCheck* constants: the boot self-check's reference, or none (frames 0)."""
+    intro = (
+        "// The boot self-check (firmware/core/self_check.h): the app runs kSelfCheckFrames\n"
+        "// frames of the check input (host_sim/self_check.py: a 32-bit xorshift, the same on\n"
+        "// host and device) through the model at blocks of 48 and compares every\n"
+        "// kSelfCheckStride-th output with kSelfCheckOutputs, which the same engine code\n"
+        "// computed on the emulated Cortex-M7 with the Daisy's flags.\n")
+    if check is None:
+        return (intro + "// None was stored (exported without the Cortex-M toolchain): the app "
+                "says \"no check\".\n"
+                "inline constexpr std::size_t kSelfCheckFrames = 0;\n"
+                "inline constexpr std::size_t kSelfCheckStride = 1;\n"
+                "inline constexpr float kSelfCheckTolerance = 0.0f;\n"
+                "inline constexpr std::uint32_t kSelfCheckInstructionsPerSample = 0;\n"
+                "inline constexpr float kSelfCheckOutputs[1] = {0.0f};\n")
+    why = ("// Tolerance 0: integer arithmetic in a fixed order, so the device must match bit for\n"
+           "// bit.\n" if check.tolerance == 0 else
+           "// Tolerance: 1e-5 of the largest reference magnitude (at least 1). The engine's hot\n"
+           "// loops fix their order of operations in assembly, but the C++ around them may be\n"
+           "// contracted into fused multiply-adds differently by another compiler version; an\n"
+           "// x86-64 build of the same engine stays within a quarter of this, while a wrong\n"
+           "// weight moves the outputs by far more.\n")
+    count = check.outputs.size
+    return (intro + why
+            + f"inline constexpr std::size_t kSelfCheckFrames = {check.frames};\n"
+            f"inline constexpr std::size_t kSelfCheckStride = {check.stride};\n"
+            f"inline constexpr float kSelfCheckTolerance = {_c_float(check.tolerance)};\n"
+            "// Emulated instructions per sample of the check's run (one cycle each would be this\n"
+            "// many cycles): the device prints its measured cycles beside it.\n"
+            "inline constexpr std::uint32_t kSelfCheckInstructionsPerSample = "
+            f"{check.instructions_per_sample};\n"
+            f"// Output o of frame (i + 1) * kSelfCheckStride - 1 at [i * kNumOutputs + o].\n"
+            f"inline constexpr float kSelfCheckOutputs[{count}] = {{\n"
+            f"{_c_array(check.outputs)}\n}};\n"
+            f"static_assert(kSelfCheckFrames / kSelfCheckStride * kNumOutputs == {count}, "
+            '"self-check outputs");\n')
+
+
 def _common_fields(spec: AnyModelSpec, command: str) -> dict:
     """The fields every header has, whatever its family."""
     arch = spec.architecture()
@@ -81,6 +131,7 @@ def _common_fields(spec: AnyModelSpec, command: str) -> dict:
         input_names=_c_strings(spec.input_names),
         outputs=spec.outputs,
         output_names=_c_strings(spec.output_names),
+        self_check=_self_check_block(spec.self_check),
     )
 
 

@@ -114,16 +114,18 @@ STATUS = {"seconds": 12, "clock_hz": DAISY_CLOCK_HZ, "budget_cycles_per_sample":
           "callbacks": 1000, "non_finite": 0}
 EXPECTED_STATUS = ("daisynet t=12s model={name} clock=400MHz cpu=51.2% model_cpu=49.5% "
                    "cycles/sample=4269 model_cycles/sample=4126 p99=4400 max=5600 overruns=0 "
-                   "callbacks=1000 nonfinite=0")
+                   "callbacks=1000 nonfinite=0 check={check}")
 EXPECTED_OLED = ["CPU 51.2% @400MHz", "model 49.5% p99 4400", "max 5600 ovr 0 nan 0"]
+# The default model's header stores 656 emulated instructions per sample for its self-check.
+DEFAULT_CHECK = "pass check_cycles/sample=0 emulated_instructions/sample=656"
 
 
 def test_status_text_natively():
     runner = NativePatchRunner(DEFAULT_HEADER)
     name = read_header(DEFAULT_HEADER).name
     line, oled = runner.status_text(STATUS)
-    assert line == EXPECTED_STATUS.format(name=name)
-    assert oled == EXPECTED_OLED
+    assert line == EXPECTED_STATUS.format(name=name, check=DEFAULT_CHECK)
+    assert oled == ["pass 0 cyc/smp", *EXPECTED_OLED]  # the native build counts no cycles
     assert all(len(text) <= 21 for text in oled)  # 6x10 font: 21 columns on the 128-px OLED
 
 
@@ -132,9 +134,13 @@ def test_status_text_under_newlib_nano_on_the_emulated_m7():
     emulated M7 links the same way, so this shows the exact text the Daisy prints."""
     for tool in ("arm-none-eabi-g++", "qemu-system-arm"):
         require_tool(tool)
-    line, oled = status_text_on_m7("daisynet_wavenet", STATUS)
-    assert line == EXPECTED_STATUS.format(name="daisynet_wavenet")
-    assert oled == EXPECTED_OLED
+    line, oled = status_text_on_m7("daisynet_wavenet", STATUS, ("pass", 812, 656))
+    assert line == EXPECTED_STATUS.format(
+        name="daisynet_wavenet",
+        check="pass check_cycles/sample=812 emulated_instructions/sample=656")
+    assert oled == ["pass 812 cyc/smp", *EXPECTED_OLED]
+    _, oled = status_text_on_m7("m", STATUS, ("FAIL", 812, 656))
+    assert oled[0] == "check FAIL: silent"
     # Extremes: an idle period and an overloaded one with the largest counts.
     idle = dict.fromkeys(STATUS, 0) | {"clock_hz": DAISY_CLOCK_HZ, "budget_cycles_per_sample": 8333}
     line, _ = status_text_on_m7("m", idle)
@@ -144,7 +150,7 @@ def test_status_text_under_newlib_nano_on_the_emulated_m7():
                            "non_finite": 7}
     line, oled = status_text_on_m7("m", overloaded)
     assert "t=4000000000s" in line and "cpu=173.4%" in line and "max=4294967295" in line
-    assert oled[2] == "max 4294967295 ovr 1000 nan 7"
+    assert oled[3] == "max 4294967295 ovr 1000 nan 7"
 
 
 def test_the_callback_plays_the_model_and_the_dry_input_and_feeds_the_meter(audio_like):

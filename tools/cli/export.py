@@ -130,7 +130,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
     log(f"wrote {header} ({arch.parameters} parameters, {arch.macs_per_sample} MACs/sample, "
         f"{shape}{', ' + spec.number_format if quantization else ''}"
         f") and {golden}" + (f", {quantization.report_path}" if quantization else ""))
-    from daisynet.host_sim.m7 import M7Error
+    from daisynet.host_sim.m7 import M7Error, M7ToolMissingError
     from daisynet.tools.measure.plan import measure_header, real_time_verdict
 
     if spec.sample_rate != SAMPLE_RATE_HZ:
@@ -139,22 +139,38 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict:
             f"{SAMPLE_RATE_HZ / spec.sample_rate:.3f}x there (flash refuses it); retrain at "
             f"{SAMPLE_RATE_HZ} Hz")
     real_time = None
+    toolchain_missing = False
     try:
         measured = measure_header(header)
         # At the rate the Patch app runs, whatever the model was trained at.
         real_time = real_time_verdict(measured.instructions_per_sample, SAMPLE_RATE_HZ)
         log(real_time["message"])
     except M7Error as err:
+        toolchain_missing = isinstance(err, M7ToolMissingError)
         reason = str(err)
         if reason.startswith("build failed"):  # the compiler's pages, not one line
             kind = spec.number_format if quantization else f"{spec.family} {spec.number_format}"
             reason = (f"the emulated M7 build of this {kind} header failed "
                       f"(`daisynet bench {header}` shows the compiler's message)")
         log(f"real-time check skipped: {reason}")
+    self_check = None
+    if real_time is not None:  # the emulated M7 builds and runs this header
+        from daisynet.host_sim.self_check import add_self_check
+
+        check = add_self_check(header)
+        self_check = {"frames": check.frames, "tolerance": check.tolerance,
+                      "instructions_per_sample": check.instructions_per_sample}
+        log(f"stored the boot self-check's reference: {check.outputs.size} outputs of "
+            f"{check.frames} check frames on the emulated M7, "
+            + ("bit-exact" if check.tolerance == 0 else f"tolerance {check.tolerance:.3g}"))
+    elif toolchain_missing:
+        log("no boot self-check reference stored (computing it needs the Cortex-M toolchain); "
+            "the app will say \"no self-check\" for this model")
     result = {
         "header": str(header),
         "golden": str(golden),
         "real_time": real_time,
+        "self_check": self_check,
         "weights_sha256": spec.weights_sha256(),
         "params": arch.parameters,
         "macs_per_sample": arch.macs_per_sample,

@@ -114,7 +114,8 @@ def check_model(header: Path) -> dict:
                          "(smaller --kernel-size or fewer blocks); `daisynet plan` shows what "
                          "fits")
     return {"header": str(header), "model": spec.name, "inputs": spec.input_names,
-            "weights_sha256": spec.weights_sha256(), "history_bytes": history}
+            "weights_sha256": spec.weights_sha256(), "history_bytes": history,
+            "self_check": spec.self_check is not None}
 
 
 def check_bank(headers: list[Path]) -> dict:
@@ -332,6 +333,11 @@ def flash(app: str, models: list[str] | None, log: Callable[[str], None],
             log("note: no Cortex-M toolchain (arm-none-eabi-gcc) to measure the model's engine "
                 "code; only its weights were checked against the flash budget")
         result["real_time"] = check_real_time(headers, force, log)
+        unchecked = [model["header"] for model in result["models"] if not model["self_check"]]
+        if unchecked:
+            log(f"note: {', '.join(unchecked)} hold no self-check reference, so the app cannot "
+                "prove on the Daisy that they compute what the host did; `daisynet export` "
+                "stores one when the Cortex-M toolchain is installed")
     elif models:
         raise FlashError("--model is for the inference app; the datalogger runs no model")
     pio = find_platformio()

@@ -43,6 +43,9 @@ FIELDS = {
     "overruns": ("overruns", "", int),
     "callbacks": ("callbacks", "", int),
     "nonfinite": ("non_finite", "", int),
+    "check": ("check", "", str),
+    "check_cycles/sample": ("check_cycles_per_sample", "", int),
+    "emulated_instructions/sample": ("emulated_instructions_per_sample", "", int),
 }
 LONGEST_LINE = 1024  # bytes without a newline before the pending text is dropped as garbage
 HEADER = ("     t   cpu %  model %  cycles/sample    p99     max  overruns  nonfinite  model")
@@ -134,7 +137,40 @@ class MonitorSummary:
                                                default=None),
             "overruns": sum(s["overruns"] for s in lines),
             "non_finite": lines[-1]["non_finite"] if lines else None,
+            "self_checks": self_checks(lines),
         }
+
+
+def self_checks(lines: list[dict]) -> dict[str, dict]:
+    """Per model seen playing: its boot self-check's verdict, the cycles per sample the device
+    measured and the emulated instructions per sample the header stores for the same run, and
+    their ratio (cycles per instruction; None without both figures)."""
+    checks = {}
+    for status in lines:
+        cycles = status["check_cycles_per_sample"]
+        emulated = status["emulated_instructions_per_sample"]
+        checks[status["model"]] = {
+            "verdict": status["check"], "cycles_per_sample": cycles,
+            "emulated_instructions_per_sample": emulated,
+            "cycles_per_instruction": round(cycles / emulated, 3) if cycles and emulated
+            else None}
+    return checks
+
+
+def check_text(status: dict) -> str:
+    """One line on the playing model's self-check, e.g. "drive: self-check pass; 812 cycles per
+    sample measured at start-up, 657 emulated instructions per sample: 1.24 cycles per
+    instruction"."""
+    check = self_checks([status])[status["model"]]
+    said = {"pass": "pass", "FAIL": "FAIL (the model is silent)",
+            "none": "none (its header stores no reference: export it again)"}.get(
+                check["verdict"], check["verdict"])
+    text = f"{status['model']}: self-check {said}"
+    if check["cycles_per_instruction"] is not None:
+        text += (f"; {check['cycles_per_sample']:,} cycles per sample measured at start-up, "
+                 f"{check['emulated_instructions_per_sample']:,} emulated instructions per "
+                 f"sample: {check['cycles_per_instruction']:.2f} cycles per instruction")
+    return text
 
 
 def monitor(port: str, duration: float | None = None, count: int | None = None,
@@ -180,6 +216,8 @@ def _read_status_lines(connection: serial.Serial, summary: MonitorSummary,
             if not summary.lines:
                 show(f"{status['model']} at {status['clock_mhz']} MHz on {port}; "
                      "cycles are per sample, over the last second")
+            if not summary.lines or status["model"] != summary.lines[-1]["model"]:
+                show(check_text(status))
                 show(HEADER)
             summary.lines.append(status)
             show(format_row(status))

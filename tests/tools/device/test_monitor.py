@@ -35,13 +35,30 @@ def test_the_parser_reads_what_the_firmware_prints():
         "seconds": 12, "model": "daisynet_wavenet", "clock_mhz": 400, "cpu_percent": 51.2,
         "model_cpu_percent": 49.5, "cycles_per_sample": 4269, "model_cycles_per_sample": 4126,
         "p99_cycles_per_sample": 4400, "max_cycles_per_sample": 5600, "overruns": 0,
-        "callbacks": 1000, "non_finite": 0,
+        "callbacks": 1000, "non_finite": 0, "check": "pass", "check_cycles_per_sample": 0,
+        "emulated_instructions_per_sample": 656,
     }
     # A newer firmware's extra field is ignored; a cut or garbled line is not a status line.
     assert parse_status_line(line + " temperature=41") == parsed
     assert parse_status_line(line[: len(line) // 2]) is None
     assert parse_status_line(line.replace("max=5600", "max=56x0")) is None
     assert parse_status_line("hello") is None
+
+
+def test_the_self_check_is_shown_with_cycles_per_instruction(terminal, write_soon):
+    """The Daisy's measured cycles beside the emulated instructions of the same run: the first
+    real cycles-per-instruction figure."""
+    device, port = terminal
+    line, _ = NativePatchRunner(DEFAULT_HEADER).status_text(STATUS)
+    measured = line.replace("check_cycles/sample=0", "check_cycles/sample=820")
+    write_soon(device, (measured + "\r\n").encode())
+    shown = []
+    summary = monitor(port, count=1, wait=2.0, show=shown.append)
+    assert ("daisynet_wavenet: self-check pass; 820 cycles per sample measured at start-up, "
+            "656 emulated instructions per sample: 1.25 cycles per instruction") in shown
+    assert summary.to_json()["self_checks"] == {"daisynet_wavenet": {
+        "verdict": "pass", "cycles_per_sample": 820, "emulated_instructions_per_sample": 656,
+        "cycles_per_instruction": 1.25}}
 
 
 @pytest.fixture
