@@ -43,7 +43,7 @@ from daisynet.host_sim.daisy_target import (
     model_flash_budget,
 )
 from daisynet.host_sim.engines import family_refusal
-from daisynet.host_sim.m7 import M7Error, M7ToolMissingError, build_firmware
+from daisynet.host_sim.m7 import M7Error, M7ToolMissingError, build_bank_firmware
 from daisynet.host_sim.model_defn import read_header
 from daisynet.host_sim.native import REPO
 
@@ -135,9 +135,10 @@ def check_bank(headers: list[Path]) -> dict:
         raise FlashError(f"the bank's layer histories take {history:,} B of RAM together "
                          f"({sizes(models, 'history_bytes')}), over the Daisy's {DTCM_BYTES:,} "
                          "B DTCM: leave a model out or train shorter receptive fields")
-    for model, header in zip(models, headers, strict=True):
-        model["flash_bytes"], measured = model_flash_bytes(header, read_header(header))
-    flash = sum(model["flash_bytes"] for model in models)
+    per_model, measured = models_flash_bytes(headers)
+    for model, flash_bytes in zip(models, per_model, strict=True):
+        model["flash_bytes"] = flash_bytes
+    flash = sum(per_model)
     budget = model_flash_budget("inference")
     if flash > budget:
         parameters = sum(read_header(header).architecture().parameters for header in headers)
@@ -161,15 +162,16 @@ def sizes(models: list[dict], key: str) -> str:
     return ", ".join(f"{Path(model['header']).name} {model[key]:,} B" for model in models)
 
 
-def model_flash_bytes(header: Path, spec) -> tuple[int, bool]:
-    """(bytes, measured): the model's engine code and weights as the emulated Cortex-M7 build
-    (the Daisy's flags) measures them; without the Cortex-M toolchain, its weights alone."""
+def models_flash_bytes(headers: list[Path]) -> tuple[list[int], bool]:
+    """(bytes per model, measured): each model's engine code, weights and bank slot (its
+    record and self-check reference) as the emulated Cortex-M7 build of the bank (the Daisy's
+    flags) measures them; without the Cortex-M toolchain, the weights alone."""
     try:
-        return build_firmware(header, "fast").flash_bytes, True
+        return [slot.flash_bytes for slot in build_bank_firmware(headers, "fast").slots], True
     except M7ToolMissingError:
-        return spec.weight_flash_bytes(), False
+        return [read_header(header).weight_flash_bytes() for header in headers], False
     except M7Error as err:
-        raise FlashError(f"{header}: {err}") from err
+        raise FlashError(str(err)) from err
 
 
 def usb_ids(root: Path) -> set[tuple[str, str]]:

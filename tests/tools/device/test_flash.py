@@ -12,7 +12,7 @@ import pytest
 
 from daisynet.host_sim.cache import cache_dir
 from daisynet.host_sim.daisy_target import model_flash_budget
-from daisynet.host_sim.model_defn import Architecture, read_header, render_header
+from daisynet.host_sim.model_defn import Architecture, render_header
 from daisynet.host_sim.quantize import random_spec
 from daisynet.tools.cli import main
 from daisynet.tools.device import flash as flash_module
@@ -233,7 +233,7 @@ def test_refuses_weights_that_do_not_fit_the_flash_the_app_leaves(fake_pio, dfu_
 def test_the_default_model_fits_with_room_to_spare():
     require_tool("arm-none-eabi-g++")
     header = flash_module.DEFAULT_HEADER
-    model_bytes, measured = flash_module.model_flash_bytes(header, read_header(header))
+    (model_bytes,), measured = flash_module.models_flash_bytes([header])
     assert measured and model_bytes < model_flash_budget("inference") / 2
     # The budget leaves room for models of several thousand parameters.
     assert model_flash_budget("inference") > 30_000
@@ -284,7 +284,7 @@ def test_without_the_cortex_m_toolchain_flash_says_it_checked_weights_only(
     def no_toolchain(*_):
         raise flash_module.M7ToolMissingError("arm-none-eabi-g++ not found")
 
-    monkeypatch.setattr(flash_module, "build_firmware", no_toolchain)
+    monkeypatch.setattr(flash_module, "build_bank_firmware", no_toolchain)
     assert main(["flash", "inference"]) == 0
     assert "only its weights were checked" in capsys.readouterr().out
 
@@ -295,7 +295,7 @@ def test_a_failed_m7_build_is_not_taken_for_a_missing_toolchain(
     def failed_build(*_):
         raise flash_module.M7Error("build failed: engine_unit.cc: error")
 
-    monkeypatch.setattr(flash_module, "build_firmware", failed_build)
+    monkeypatch.setattr(flash_module, "build_bank_firmware", failed_build)
     assert main(["flash", "inference"]) == 1
     err = capsys.readouterr().err
     assert "build failed: engine_unit.cc: error" in err and err.count("\n") == 1
@@ -308,7 +308,7 @@ def test_a_history_over_the_dtcm_is_refused_before_any_build(fake_pio, dfu_attac
     def no_build(*_):
         raise AssertionError("built a model whose history alone is over the DTCM")
 
-    monkeypatch.setattr(flash_module, "build_firmware", no_build)
+    monkeypatch.setattr(flash_module, "build_bank_firmware", no_build)
     spec = random_spec(Architecture(3, (4,) * 8, 8),
                        input_names=["audio_in_1", "knob_1", "knob_2"])
     header = tmp_path / "model_defn.h"
@@ -384,13 +384,12 @@ def test_a_bank_over_the_flash_is_refused_with_each_models_size(fake_pio, dfu_at
                                                                capsys):
     require_tool("arm-none-eabi-g++")
     copies = []
-    for number in range(7):  # the default model's code and weights take about 6.5 KB each
+    for number in range(7):  # the default model takes about 6.9 KB as a bank slot
         copies += ["--model", str(tmp_path / f"m{number}.h")]
         shutil.copyfile(flash_module.DEFAULT_HEADER, copies[-1])
     assert main(["flash", "inference", *copies]) == 1
     err = capsys.readouterr().err
-    one, _ = flash_module.model_flash_bytes(flash_module.DEFAULT_HEADER,
-                                            read_header(flash_module.DEFAULT_HEADER))
+    (one,), _ = flash_module.models_flash_bytes([flash_module.DEFAULT_HEADER])
     budget = model_flash_budget("inference")
     assert f"bank: the bank takes {7 * one:,} B of flash (engine code and m0.h {one:,} B, " in err
     assert f"m6.h {one:,} B) but the inference app leaves {budget:,} B" in err
