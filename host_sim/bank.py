@@ -34,8 +34,9 @@ def slot_source(index: int, max_block: int, made_by: str, engine_section: str = 
             f"DAISYNET_BANK_SLOT(kSlot{index}, {max_block})\n")
 
 
-def slots_header(count: int, made_by: str) -> str:
-    """bank_slots.h: the bank's ``count`` slots in order (daisynet_bank::kSlots)."""
+def slots_header(count: int, made_by: str, morph_control: int = -1) -> str:
+    """bank_slots.h: the bank's ``count`` slots in order (daisynet_bank::kSlots), and the Patch
+    control (0..3) that morphs between neighbours, -1 for none (daisynet_bank::kMorphControl)."""
     if not 1 <= count <= MAX_SLOTS:
         raise ValueError(f"a bank holds 1 to {MAX_SLOTS} models, not {count}")
     declarations = "".join(f"extern const Slot kSlot{i};\n" for i in range(count))
@@ -48,16 +49,18 @@ def slots_header(count: int, made_by: str) -> str:
             "namespace daisynet_bank {\n\n"
             f"{declarations}\n"
             f"inline constexpr std::size_t kBankSize = {count};\n"
-            f"inline constexpr const Slot* kSlots[kBankSize] = {{{slots}}};\n\n"
+            f"inline constexpr const Slot* kSlots[kBankSize] = {{{slots}}};\n"
+            f"inline constexpr int kMorphControl = {morph_control};\n\n"
             "}  // namespace daisynet_bank\n")
 
 
 def write_bank_sources(headers: list[Path], out_dir: Path, max_block: int,
-                       made_by: str, engine_section: str = "") -> list[Path]:
+                       made_by: str, engine_section: str = "", morph_control: int = -1
+                       ) -> list[Path]:
     """Into ``out_dir``: bank_slots.h, and per slot its header's copy and its translation unit
     (returned, in slot order) for engines of blocks up to ``max_block`` frames, placed in the
-    linker section ``engine_section`` if one is given."""
-    (out_dir / "bank_slots.h").write_text(slots_header(len(headers), made_by))
+    linker section ``engine_section`` if one is given; ``morph_control`` as slots_header's."""
+    (out_dir / "bank_slots.h").write_text(slots_header(len(headers), made_by, morph_control))
     sources = []
     for index, header in enumerate(headers):
         shutil.copyfile(header, out_dir / slot_header_name(index))

@@ -455,6 +455,8 @@ class NativePatchRunner:
         size_t = ctypes.c_size_t
         lib.dn_patch_check.argtypes = [size_t, ctypes.c_void_p, ctypes.c_void_p,
                                         ctypes.c_void_p]
+        lib.dn_patch_set_morph.argtypes = [ctypes.c_int]
+        lib.dn_patch_set_morph.restype = ctypes.c_bool
         lib.dn_patch_select.argtypes = [size_t]
         lib.dn_patch_select.restype = ctypes.c_bool
         for name in ("dn_patch_active", "dn_patch_requested", "dn_patch_fade_frames"):
@@ -474,6 +476,11 @@ class NativePatchRunner:
                                  ctypes.byref(error))
         return {"verdict": ("none", "pass", "FAIL")[verdict.value],
                 "max_error": float(error.value), "cycles_per_sample": int(cycles.value)}
+
+    def set_morph(self, control: int | None) -> bool:
+        """Morph: control ``control`` (0..3; None: off) blends the selected model with the
+        next one (firmware/core/bank_player.h); False if the app refuses it."""
+        return bool(self._lib.dn_patch_set_morph(-1 if control is None else control))
 
     def select(self, slot: int) -> bool:
         """Ask for ``slot`` from the next block, as turning the encoder does."""

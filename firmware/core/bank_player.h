@@ -6,6 +6,12 @@
 // the main loop while Process() runs in the audio interrupt (single core): the two share only
 // word-sized atomics. A muted slot (one that failed its self-check) is not run: it plays
 // silence, and fades to and from it fade to and from silence.
+//
+// Morphing (EnableMorph): the selected slot and the next one (wrapping) both run all the time
+// and the output blends them, share 0 (the selected) .. 1 (the next), set per call and reached
+// linearly over it. A switch then dips instead of crossfading: the blend fades to silence over
+// half the fade, the new pair starts from silence and fades in over the other half, so no more
+// than two slots ever run.
 #pragma once
 
 #include <atomic>
@@ -43,8 +49,22 @@ class Player {
     requested_.store(0, std::memory_order_relaxed);
     fade_done_ = fade_frames;
     for (bool& muted : muted_) muted = false;
+    morph_ = false;
+    share_ = share_target_ = 0.0f;
+    dip_ = Dip::kNone;
+    dip_done_ = 0;
     return true;
   }
+
+  // Morph from the next Process() on (Init turns it off).
+  void EnableMorph() { morph_ = true; }
+  bool morphing() const { return morph_; }
+  // The next slot's share of the blend for the next Process(), 0..1 (clamped).
+  void SetMorphShare(float share) {
+    share_target_ = share > 1.0f ? 1.0f : (share > 0.0f ? share : 0.0f);
+  }
+  // The slot blended with the selected one while morphing.
+  std::size_t neighbour(std::size_t slot) const { return count_ == 0 ? 0 : (slot + 1) % count_; }
 
   // Silences `slot` from the next Process() on (Init clears every mute).
   void Mute(std::size_t slot) {
@@ -63,7 +83,7 @@ class Player {
   std::size_t requested() const { return requested_.load(std::memory_order_relaxed); }
   // The slot heard: the new one from the start of its fade.
   std::size_t active() const { return active_.load(std::memory_order_relaxed); }
-  bool fading() const { return fade_done_ < fade_frames_; }
+  bool fading() const { return morph_ ? dip_ != Dip::kNone : fade_done_ < fade_frames_; }
 
   // As a slot's process(): inputs[c][i], out[i * outputs + o].
   void Process(const float* const* inputs, float* out, std::size_t frames) {
@@ -78,6 +98,10 @@ class Player {
 
  private:
   void ProcessChunk(const float* const* inputs, float* out, std::size_t frames) {
+    if (morph_) {
+      MorphChunk(inputs, out, frames);
+      return;
+    }
     std::size_t active = active_.load(std::memory_order_relaxed);
     const std::size_t requested = requested_.load(std::memory_order_relaxed);
     if (!fading() && requested != active) {
@@ -102,6 +126,47 @@ class Player {
     }
   }
 
+  void MorphChunk(const float* const* inputs, float* out, std::size_t frames) {
+    const std::size_t half = fade_frames_ / 2 > 0 ? fade_frames_ / 2 : 1;
+    std::size_t active = active_.load(std::memory_order_relaxed);
+    const std::size_t requested = requested_.load(std::memory_order_relaxed);
+    if (dip_ == Dip::kNone && requested != active) {
+      dip_ = Dip::kOut;
+      dip_done_ = 0;
+    }
+    if (dip_ == Dip::kOut && dip_done_ >= half) {  // silent now: change the pair
+      previous_ = active;
+      active = requested;
+      active_.store(active, std::memory_order_relaxed);
+      slots_[active]->reset();
+      slots_[neighbour(active)]->reset();
+      dip_ = Dip::kIn;
+      dip_done_ = 0;
+    }
+    const std::size_t next = neighbour(active);
+    const std::size_t outputs = slots_[active]->num_outputs;
+    Run(active, inputs, out, frames);
+    if (next != active) Run(next, inputs, faded_, frames);
+    const float start = share_;
+    const float step = (share_target_ - share_) / static_cast<float>(frames);
+    for (std::size_t f = 0; f < frames; ++f) {
+      const float share = next != active ? start + step * static_cast<float>(f + 1) : 0.0f;
+      float gain = 1.0f;
+      if (dip_ != Dip::kNone) {
+        if (dip_done_ < half) ++dip_done_;
+        const float done = static_cast<float>(dip_done_) / static_cast<float>(half);
+        gain = dip_ == Dip::kOut ? 1.0f - done : done;
+      }
+      for (std::size_t o = 0; o < outputs; ++o) {
+        const float own = out[f * outputs + o];
+        const float blend = next != active ? own + share * (faded_[f * outputs + o] - own) : own;
+        out[f * outputs + o] = gain * blend;
+      }
+    }
+    share_ = share_target_;
+    if (dip_ == Dip::kIn && dip_done_ >= half) dip_ = Dip::kNone;
+  }
+
   void Run(std::size_t slot, const float* const* inputs, float* out, std::size_t frames) {
     if (muted_[slot]) {
       for (std::size_t i = 0; i < frames * slots_[slot]->num_outputs; ++i) out[i] = 0.0f;
@@ -118,6 +183,12 @@ class Player {
   std::atomic<std::size_t> requested_{0};
   std::size_t fade_done_ = 1;  // frames of the fade played; fade_frames_ when not fading
   bool muted_[kMaxSlots] = {};
+  enum class Dip : unsigned char { kNone, kOut, kIn };  // a switch while morphing
+  bool morph_ = false;
+  float share_ = 0.0f;         // the next slot's share at the end of the last call
+  float share_target_ = 0.0f;  // and at the end of the next one
+  Dip dip_ = Dip::kNone;
+  std::size_t dip_done_ = 0;  // frames of the dip's current half played
   float faded_[kMaxFrames * kMaxOutputs] = {};
 };
 

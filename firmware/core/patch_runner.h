@@ -60,6 +60,7 @@ class PatchRunner {
                    float sample_rate, CycleCounter&& cycles) {
     problem_ = Check(slots, count, sample_rate);
     controls_used_ = 0;
+    morph_control_ = -1;
     if (problem_ != BankProblem::kNone) return problem_;
     inputs_ = slots[0]->num_inputs;
     for (std::size_t i = 0; i < inputs_; ++i) {
@@ -75,6 +76,26 @@ class PatchRunner {
     }
     return problem_;
   }
+
+  // Morphing (bank_player.h): control `control` (0..3, one no model input reads) blends the
+  // selected model with the next one of the bank, from 0 (the selected) to 1 (the next); -1
+  // turns it off. False for a control out of range, one the models read, or a bank of one.
+  bool SetMorph(int control) {
+    if (control < 0) {
+      morph_control_ = -1;
+      return true;
+    }
+    if (problem_ != BankProblem::kNone || count_ < 2 ||
+        control >= static_cast<int>(kPatchControls) || ((controls_used_ >> control) & 1u)) {
+      return false;
+    }
+    morph_control_ = control;
+    player_.EnableMorph();
+    return true;
+  }
+  int morph_control() const { return morph_control_; }
+  // The model blended with slot `slot` while morphing.
+  std::size_t neighbour(std::size_t slot) const { return player_.neighbour(slot); }
 
   // Slot `slot`'s self-check, as the status line and OLED report it.
   const daisynet_bank::CheckResult& check(std::size_t slot) const { return checks_[slot]; }
@@ -108,6 +129,7 @@ class PatchRunner {
           for (std::size_t f = 0; f < count; ++f) held_controls_[c][f] = controls[c];
         }
       }
+      if (morph_control_ >= 0) player_.SetMorphShare(controls[morph_control_]);
       const float* channels[daisynet_bank::kMaxSlotInputs];
       for (std::size_t i = 0; i < inputs_; ++i) {
         channels[i] = wiring_[i].source == InputSource::kAudio ? audio_in[wiring_[i].index] + done
@@ -175,6 +197,7 @@ class PatchRunner {
   std::size_t inputs_ = 0;
   BankProblem problem_ = BankProblem::kEmpty;
   std::uint32_t controls_used_ = 0;  // bit c: some input reads control c
+  int morph_control_ = -1;           // the control that blends neighbours, -1: none
   InputWiring wiring_[daisynet_bank::kMaxSlotInputs] = {};
   // Each used control's value repeated over the block.
   float held_controls_[kPatchControls][kMaxBlock] = {};

@@ -6,6 +6,10 @@
 // OLED shows the playing model, its place in the bank, CPU load and cycles per sample from the
 // DWT cycle counter; USB serial gets a status line once per second naming the playing model.
 //
+// With `flash --morph knob_N` (or cv_N, a control no model reads), that control blends the
+// selected model with the next one, both running all the time; the encoder then moves the pair
+// and a switch dips through silence (10 ms) instead of crossfading (bank_player.h).
+//
 // The bank: `daisynet flash inference --model a.h --model b.h ...` stages the bank's sources
 // (bank_slots.h and one translation unit per model, host_sim/bank.py) beside a copy of this
 // file. A plain `pio run` finds no bank_slots.h and plays firmware/model/'s model alone.
@@ -37,6 +41,7 @@ DAISYNET_BANK_SLOT(kOnlyModel, kMaxBlock)
 namespace daisynet_bank {
 inline constexpr std::size_t kBankSize = 1;
 inline constexpr const Slot* kSlots[kBankSize] = {&kOnlyModel};
+inline constexpr int kMorphControl = -1;
 }  // namespace daisynet_bank
 #endif
 
@@ -110,8 +115,14 @@ void DrawOled(const daisynet::PatchStatus& status) {
     check[0] = '\0';
   } else {
     const size_t shown = runner.requested();  // playing within a block and a fade
-    snprintf(title, sizeof title, "%u/%u %s", static_cast<unsigned>(shown + 1),
-             static_cast<unsigned>(runner.size()), runner.name(shown));
+    if (runner.morph_control() >= 0) {  // "1/4 drive~fold": morphing into the next model
+      snprintf(title, sizeof title, "%u/%u %s~%s", static_cast<unsigned>(shown + 1),
+               static_cast<unsigned>(runner.size()), runner.name(shown),
+               runner.name(runner.neighbour(shown)));
+    } else {
+      snprintf(title, sizeof title, "%u/%u %s", static_cast<unsigned>(shown + 1),
+               static_cast<unsigned>(runner.size()), runner.name(shown));
+    }
     daisynet::FormatOledCheckLine(runner.check_status(shown), check, sizeof check);
   }
   oled.clearBuffer();
@@ -150,6 +161,7 @@ void setup() {
   // Every model's self-check, before the audio starts (a few milliseconds each).
   runner.Init(daisynet_bank::kSlots, daisynet_bank::kBankSize, DAISY.get_samplerate(),
               [] { return DWT->CYCCNT; });
+  runner.SetMorph(daisynet_bank::kMorphControl);  // `flash --morph`; -1: off
   ReadControls();
   oled.begin();
   DAISY.begin(AudioCallback);

@@ -43,6 +43,7 @@ DN_API void dn_patch_check(std::size_t slot, int* verdict, std::uint32_t* cycles
   *max_error = check.max_error;
 }
 DN_API bool dn_patch_select(std::size_t slot) { return runner.Select(slot); }
+DN_API bool dn_patch_set_morph(int control) { return runner.SetMorph(control); }
 DN_API std::size_t dn_patch_active() { return runner.active(); }
 DN_API std::size_t dn_patch_requested() { return runner.requested(); }
 DN_API std::size_t dn_patch_fade_frames() { return runner.kFadeFrames; }

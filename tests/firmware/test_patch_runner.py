@@ -307,3 +307,61 @@ def test_a_bank_whose_models_take_different_inputs_is_refused(tmp_path):
         random_spec(Architecture(3, (4,), 2), 5, ["knob_2", "knob_1", "audio_in_1"]), "test"))
     with pytest.raises(ValueError, match="cannot play this bank: the models' input names differ"):
         NativePatchRunner(headers)
+
+
+def test_a_knob_morphs_the_selected_model_into_the_next_without_jumps(tmp_path):
+    """Knob 4 (no model reads it) blends slot 0 with slot 1, both running from start-up; a knob
+    change is spread over the block, so no step exceeds the models' own steps plus their
+    difference over 48 frames."""
+    headers = patch_bank(tmp_path)
+    runner = NativePatchRunner(headers)
+    assert not runner.set_morph(0)  # knob 1 feeds the models
+    assert runner.set_morph(3)
+    frames = 48 * 40
+    jacks = np.zeros((frames, 4), np.float32)
+    jacks[:, 0] = 0.8 * np.sin(2 * np.pi * 110 / 48_000 * np.arange(frames))
+    shares = np.repeat([0.25, 0.25, 1.0, 0.0, 0.6], 8)  # per block
+    out = np.concatenate([runner.process(jacks[b * 48:(b + 1) * 48],
+                                         np.array([0.3, 0.8, 0.0, share], np.float32))
+                          for b, share in enumerate(shares)])
+    assert runner.allocations == 0
+    first = own_output(headers[0], jacks, [0.3, 0.8], 0)
+    second = own_output(headers[1], jacks, [0.3, 0.8], 0)
+    previous = np.concatenate([[0.0], shares[:-1]])
+    ramp = (np.arange(1, 49) / 48)[None, :]
+    share = (previous[:, None] + (shares - previous)[:, None] * ramp).reshape(-1)
+    np.testing.assert_allclose(out, first + share * (second - first), atol=1e-5)
+    steps = np.abs(np.diff(out))
+    bound = (np.maximum(np.abs(np.diff(first)), np.abs(np.diff(second)))
+             + np.abs(second - first)[1:] / 48 + 1e-5)
+    assert np.all(steps <= bound)
+
+
+def test_a_switch_while_morphing_dips_through_silence(tmp_path):
+    """The encoder moves the morphing pair: the old blend fades out over 240 frames, the new
+    pair starts from silence and fades in over 240 more; never more than two models run."""
+    headers = patch_bank(tmp_path)
+    runner = NativePatchRunner(headers)
+    assert runner.set_morph(3)
+    frames, switch, half = 48 * 40, 48 * 10, 240
+    jacks = np.zeros((frames, 4), np.float32)
+    jacks[:, 0] = 0.8 * np.sin(2 * np.pi * 110 / 48_000 * np.arange(frames))
+    knobs = np.array([0.3, 0.8, 0.0, 0.5], np.float32)
+    out = render_patch(runner, jacks, knobs, switches={switch: 2})
+    assert runner.active == 2 and runner.allocations == 0
+    old = 0.5 * (own_output(headers[0], jacks, knobs, 0) + own_output(headers[1], jacks, knobs,
+                                                                       0))
+    new = np.zeros(frames, np.float32)
+    start = switch + half
+    new[start:] = 0.5 * (own_output(headers[2], jacks, knobs, start)
+                         + own_output(headers[3], jacks, knobs, start))
+    gain_out = 1 - np.arange(1, half + 1) / half
+    gain_in = np.arange(1, half + 1) / half
+    np.testing.assert_allclose(out[switch:start], gain_out * old[switch:start], atol=1e-5)
+    np.testing.assert_allclose(out[start:start + half], gain_in * new[start:start + half],
+                               atol=1e-5)
+    np.testing.assert_allclose(out[start + half:], new[start + half:], atol=1e-5)
+    steps = np.abs(np.diff(out))[switch - 1:start + half]
+    largest = max(np.abs(old[switch:start]).max(), np.abs(new[start:start + half]).max())
+    own = np.maximum(np.abs(np.diff(old)), np.abs(np.diff(new)))[switch - 1:start + half]
+    assert np.all(steps <= own + largest / half + 1e-5)

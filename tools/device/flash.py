@@ -309,20 +309,43 @@ def check_real_time(headers: list[Path], force: bool, log: Callable[[str], None]
     return verdict
 
 
-def stage_inference_sources(headers: list[Path], src_dir: Path) -> Path:
+def morph_control(name: str | None, models: list[dict]) -> int:
+    """The Patch control index (0..3) `--morph NAME` names, -1 for none; refuses a name that is
+    not a control, a control the models read (knob_N and cv_N are both control N) and a bank of
+    one model."""
+    if name is None:
+        return -1
+    wiring = re.fullmatch(r"(knob|cv)_([1-4])", name)
+    if not wiring:
+        raise FlashError(f"--morph {name}: name a Patch control, knob_1..4 or cv_1..4")
+    control = int(wiring[2]) - 1
+    if len(models) < 2:
+        raise FlashError("--morph blends neighbouring models of a bank: give --model twice or "
+                         "more")
+    read = [input_name for input_name in models[0]["inputs"]
+            if re.fullmatch(rf"(knob|cv)_{control + 1}", input_name)]
+    if read:
+        raise FlashError(f"--morph {name}: the models read control {control + 1} as "
+                         f"{', '.join(read)}; morph with a control they do not use")
+    return control
+
+
+def stage_inference_sources(headers: list[Path], src_dir: Path, morph: int = -1) -> Path:
     """PlatformIO's src_dir for the inference app of bank ``headers``: inference/ holding a copy
     of firmware/inference/main.cpp and, beside it, the bank's sources (host_sim/bank.py) with
-    every engine in DTCM. Returns inference/, which must be on the include path (the slots'
-    headers are included from firmware/core)."""
+    every engine in DTCM, and control ``morph`` (0..3, -1: none) morphing between neighbours.
+    Returns inference/, which must be on the include path (the slots' headers are included
+    from firmware/core)."""
     app = src_dir / "inference"
     app.mkdir(parents=True)
     shutil.copyfile(REPO / "firmware" / "inference" / "main.cpp", app / "main.cpp")
-    write_bank_sources(headers, app, APP_MAX_BLOCK, MADE_BY_FLASH, engine_section=".dtcm_bss")
+    write_bank_sources(headers, app, APP_MAX_BLOCK, MADE_BY_FLASH, engine_section=".dtcm_bss",
+                       morph_control=morph)
     return app
 
 
 def flash(app: str, models: list[str] | None, log: Callable[[str], None],
-          force: bool = False) -> dict:
+          force: bool = False, morph: str | None = None) -> dict:
     if app not in APPS:
         raise FlashError(f"unknown app {app!r}; choose {' or '.join(APPS)}")
     result: dict = {"app": app}
@@ -331,6 +354,7 @@ def flash(app: str, models: list[str] | None, log: Callable[[str], None],
         if len(headers) > MAX_SLOTS:
             raise FlashError(f"a bank holds at most {MAX_SLOTS} models; {len(headers)} given")
         result.update(check_bank(headers))
+        result["morph_control"] = morph_control(morph, result["models"])
         if not result["model_flash_measured"]:
             log("note: no Cortex-M toolchain (arm-none-eabi-gcc) to measure the model's engine "
                 "code; only its weights were checked against the flash budget")
@@ -340,14 +364,16 @@ def flash(app: str, models: list[str] | None, log: Callable[[str], None],
             log(f"note: {', '.join(unchecked)} hold no self-check reference, so the app cannot "
                 "prove on the Daisy that they compute what the host did; `daisynet export` "
                 "stores one when the Cortex-M toolchain is installed")
-    elif models:
-        raise FlashError("--model is for the inference app; the datalogger runs no model")
+    elif models or morph:
+        raise FlashError(f"{'--model' if models else '--morph'} is for the inference app; the "
+                         "datalogger runs no model")
     pio = find_platformio()
     check_dfu_device()
     with tempfile.TemporaryDirectory(prefix="daisynet-flash-") as scratch:
         sources = None
         if app == "inference":
-            sources = stage_inference_sources(headers, Path(scratch) / "src")
+            sources = stage_inference_sources(headers, Path(scratch) / "src",
+                                              result["morph_control"])
             for index, model in enumerate(result["models"]):
                 log(f"model {index + 1}/{len(headers)}: {model['model']} "
                     f"({', '.join(model['inputs'])}) from {model['header']}")
@@ -361,5 +387,6 @@ def flash(app: str, models: list[str] | None, log: Callable[[str], None],
         raise FlashError(f"PlatformIO failed (exit {status}); its output is above")
     log(f"flashed {app}; press RESET on the Daisy if it does not restart by itself"
         + ("; turn the encoder to change model" if app == "inference" and len(headers) > 1
-           else ""))
+           else "")
+        + (f", {morph} to morph into the next one" if morph else ""))
     return result

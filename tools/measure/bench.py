@@ -269,7 +269,17 @@ def bench_bank(headers: list[str | Path], seconds: float, log: Callable[[str], N
         log(f"pair     the two costliest, slots {costliest[1]['slot']} and {costliest[0]['slot']} "
             f"together (a crossfade between them runs both): {pair:,.0f} instructions/sample, "
             f"{100 * pair / budget:.0f}% of the {budget:,.0f} cycles per sample at 48 kHz")
+    count = len(slots)
+    neighbours = [slots[i]["instructions_per_sample"] + slots[(i + 1) % count][
+        "instructions_per_sample"] for i in range(count)] if count > 1 else []
+    if neighbours:
+        log("morph    with `flash --morph`, each model and the next run together: "
+            + ", ".join(f"{i}+{(i + 1) % count} {value:,.0f}"
+                        for i, value in enumerate(neighbours))
+            + f" instructions/sample; the costliest is {100 * max(neighbours) / budget:.0f}% of "
+            "the cycles at 48 kHz")
     return {"slots": slots, "shared_flash_bytes": bank.build.shared_flash_bytes,
+            "morph_pairs_instructions_per_sample": [round(value, 1) for value in neighbours],
             "flash_bytes": flash, "flash_room_bytes": room, "fits_flash": flash <= room,
             "costliest_pair_instructions_per_sample": round(pair, 1),
             "cycle_budget_per_sample": budget}

@@ -402,3 +402,33 @@ def test_a_bank_holds_at_most_sixteen_models(fake_pio, dfu_attached, capsys):
     assert main(["flash", "inference", *["--model", header] * 17]) == 1
     assert "a bank holds at most 16 models; 17 given" in capsys.readouterr().err
     assert not fake_pio.exists()
+
+
+def test_morph_names_a_control_the_models_do_not_read(fake_pio, dfu_attached, tmp_path, capsys,
+                                                      monkeypatch):
+    require_tool("arm-none-eabi-g++")
+    require_tool("qemu-system-arm")
+    from tests.firmware.test_patch_runner import patch_bank
+
+    headers = [str(header) for header in patch_bank(tmp_path)[:2]]
+    bank = ["--model", headers[0], "--model", headers[1]]
+    staged = {}
+    real_stage = flash_module.stage_inference_sources
+
+    def stage(*args):
+        app = real_stage(*args)
+        staged["slots"] = (app / "bank_slots.h").read_text()
+        return app
+
+    monkeypatch.setattr(flash_module, "stage_inference_sources", stage)
+    assert main(["flash", "inference", *bank, "--morph", "knob_4"]) == 0
+    assert "inline constexpr int kMorphControl = 3;" in staged["slots"]
+    assert "knob_4 to morph into the next one" in capsys.readouterr().out
+    assert main(["flash", "inference", *bank, "--morph", "cv_1"]) == 1
+    assert "the models read control 1 as knob_1; morph with a control they do not use" in \
+        capsys.readouterr().err
+    assert main(["flash", "inference", "--model", headers[0], "--morph", "knob_4"]) == 1
+    assert "give --model twice or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["flash", "inference", *bank, "--morph", "knob_5"])
+    assert exit_info.value.code == 2

@@ -34,7 +34,7 @@ def test_bench_bank_measures_each_slot_and_the_bank_against_the_flash_room(tmp_p
     assert result["flash_bytes"] == (result["shared_flash_bytes"]
                                      + sum(row["flash_bytes"] for row in slots))
     assert result["flash_room_bytes"] == model_flash_budget()
-    assert result["fits_flash"] and said[-2].endswith("models: fits")
+    assert result["fits_flash"] and said[-3].endswith("models: fits")
     # Each slot costs what its model alone costs, but for the call through the Slot record.
     for row, header in ((slots[0], wavenet), (slots[1], gru)):
         alone = M7Engine(header).run(excitation(NAMES, 480, 48_000), PLAN_BLOCK)
@@ -43,7 +43,13 @@ def test_bench_bank_measures_each_slot_and_the_bank_against_the_flash_room(tmp_p
     assert slots[0]["instructions_per_sample"] == slots[2]["instructions_per_sample"]
     assert result["costliest_pair_instructions_per_sample"] == pytest.approx(
         slots[1]["instructions_per_sample"] + slots[0]["instructions_per_sample"])
-    assert said[-1].startswith("pair     the two costliest, slots 1 and ")
+    assert said[-2].startswith("pair     the two costliest, slots 1 and ")
+    # Morphing runs each slot with the next one.
+    per_slot = [row["instructions_per_sample"] for row in slots]
+    assert result["morph_pairs_instructions_per_sample"] == pytest.approx(
+        [per_slot[0] + per_slot[1], per_slot[1] + per_slot[2], per_slot[2] + per_slot[0]])
+    assert said[-1].startswith("morph    with `flash --morph`, each model and the next run "
+                               "together: 0+1 ")
 
 
 def test_bench_takes_a_bank_or_one_header_not_both(capsys):
