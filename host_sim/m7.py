@@ -196,6 +196,7 @@ def _link_harness(out_dir: Path, includes: list[str], model_objects: list[Path])
 @dataclass
 class M7BankBuild:
     elf: Path
+    patch_elf: Path  # the inference app's core over the bank (patch_harness.cc)
     slots: list[M7Build]  # each slot's own footprint (its object), all sharing ``elf``
     # What the bank adds besides its slots: the CMSIS-DSP kernels they call and the switch.
     shared_flash_bytes: int
@@ -243,6 +244,13 @@ def build_bank_firmware(headers: list[str | Path], backend: str = DEFAULT_BACKEN
             _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, backend_define(backend), *includes,
                         "-c", str(source), "-o", str(slot_objects[-1])])
         _link_harness(out_dir, includes, shared + slot_objects)
+        patch_objects = [out_dir / "patch_harness.o", out_dir / "startup.o"]
+        _run_build([gxx, *COMMON_FLAGS, *CXX_FLAGS, *includes, "-c",
+                    str(EMULATOR / "patch_harness.cc"), "-o", str(patch_objects[0])])
+        kernels_objects = [obj for obj in shared if obj.name.startswith("cmsis")]
+        _run_build([gxx, *ARCH_FLAGS, *LINK_FLAGS, "-T", str(EMULATOR / "mps2_an500.ld"),
+                    *map(str, patch_objects + kernels_objects + slot_objects), "-o",
+                    str(out_dir / "patch.elf")])
         footprints = [_footprint(size, shared), *(_footprint(size, [obj]) for obj in slot_objects)]
         write_text(out_dir / "footprint.txt",
                    "".join(f"{flash} {ram}\n" for flash, ram in footprints))
@@ -252,7 +260,8 @@ def build_bank_firmware(headers: list[str | Path], backend: str = DEFAULT_BACKEN
         tuple(int(part) for part in line.split())
         for line in (out_dir / "footprint.txt").read_text().splitlines())
     elf = out_dir / "harness.elf"
-    return M7BankBuild(elf=elf, slots=[M7Build(elf, flash, ram) for flash, ram in per_slot],
+    return M7BankBuild(elf=elf, patch_elf=out_dir / "patch.elf",
+                       slots=[M7Build(elf, flash, ram) for flash, ram in per_slot],
                        shared_flash_bytes=shared_flash, shared_ram_bytes=shared_ram)
 
 
@@ -445,3 +454,28 @@ class M7Bank:
         self.build = build_bank_firmware(headers, backend)
         self.slots = [M7Engine(header, backend, slot_build, index) for index, (header, slot_build)
                       in enumerate(zip(headers, self.build.slots, strict=True))]
+
+    def play(self, blocks: int, switch_block: int, switch_to: int,
+             morph_control: int = -1) -> dict:
+        """The inference app's core (firmware/core/patch_runner.h) playing this bank for
+        ``blocks`` audio blocks of 48 frames, the encoder selecting ``switch_to`` before block
+        ``switch_block``, morphing with control ``morph_control`` held at 0.5 (-1: not); the
+        instructions per sample of the slowest block and on average."""
+        with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
+            printed = run_qemu(self.build.patch_elf,
+                               ["patch_harness", str(blocks), str(switch_block), str(switch_to),
+                                str(morph_control)], Path(scratch), f"{blocks} blocks")
+        found = re.search(r"^daisynet-m7-patch (.*)$", printed, re.M)
+        if not found:
+            said = printed.strip().splitlines()
+            raise M7Error("the emulated app core failed: " + (said[-1] if said else
+                                                              "no output"))
+        fields = {key: int(value) for key, value in
+                  (pair.split("=") for pair in found.group(1).split())}
+        per_instruction = fields["calibration_ticks"] / fields["calibration_instructions"]
+        frames = 48
+        return {"problem": fields["problem"],
+                "max_instructions_per_sample": fields["max_block_ticks"] / per_instruction
+                / frames,
+                "mean_instructions_per_sample": fields["total_ticks"] / per_instruction
+                / (frames * fields["blocks"])}

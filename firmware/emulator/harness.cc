@@ -21,64 +21,13 @@
 
 #include "engine_unit.h"
 #include "semihosting.h"
+#include "ticks.h"
 
 namespace {
 
 using namespace daisynet::emulator;
 
-volatile std::uint32_t systick_wraps = 0;
 volatile std::uint32_t allocations = 0;
-
-// SysTick registers (ARMv7-M architecture reference manual, B3.3).
-struct SysTickRegisters {
-  volatile std::uint32_t ctrl;
-  volatile std::uint32_t load;
-  volatile std::uint32_t val;
-  volatile std::uint32_t calib;
-};
-SysTickRegisters& systick = *reinterpret_cast<SysTickRegisters*>(0xE000E010u);
-constexpr std::uint32_t kSysTickReload = 0x00FFFFFFu;  // the 24-bit maximum
-constexpr std::uint32_t kSysTickEnable = 1u << 0;
-constexpr std::uint32_t kSysTickInterrupt = 1u << 1;
-constexpr std::uint32_t kSysTickCpuClock = 1u << 2;
-
-void StartTicks() {
-  systick.load = kSysTickReload;
-  systick.val = 0;
-  systick.ctrl = kSysTickEnable | kSysTickInterrupt | kSysTickCpuClock;
-  // Writing VAL clears it to 0; the first tick reloads it. Until then it reads as a wrap.
-  while (systick.val == 0) {
-  }
-}
-
-// CPU-clock ticks since StartTicks(). SysTick counts down and wraps every 2^24 ticks; the
-// interrupt counts wraps, and re-reading until the count is stable covers a wrap in between.
-std::uint64_t Ticks() {
-  std::uint32_t wraps;
-  std::uint32_t value;
-  do {
-    wraps = systick_wraps;
-    value = systick.val;
-  } while (wraps != systick_wraps);
-  return static_cast<std::uint64_t>(wraps) * (kSysTickReload + 1ull) + (kSysTickReload - value);
-}
-
-// Executes exactly 2 * iterations instructions (subs + bne per turn).
-void CountedLoop(std::uint32_t iterations) {
-  __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(iterations) : : "cc");
-}
-constexpr std::uint32_t kCalibrationIterations = 1000000;
-
-// Decimal text of a 64-bit count: newlib-nano's printf (as linked on the Daisy) has no %llu.
-const char* Decimal(std::uint64_t value, char (&text)[21]) {
-  char* end = text + sizeof(text) - 1;
-  *end = '\0';
-  do {
-    *--end = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  return end;
-}
 
 int Fail(const char* message) {
   std::printf("daisynet-m7 error: %s\n", message);
@@ -88,7 +37,6 @@ int Fail(const char* message) {
 }  // namespace
 
 extern "C" {
-void SysTick_Handler() { systick_wraps = systick_wraps + 1; }
 
 // Every allocator entry point is wrapped at link time; the count proves the audio path
 // allocates nothing (reading files before the timed loop does allocate, so only the loop counts).

@@ -365,3 +365,28 @@ def test_a_switch_while_morphing_dips_through_silence(tmp_path):
     largest = max(np.abs(old[switch:start]).max(), np.abs(new[start:start + half]).max())
     own = np.maximum(np.abs(np.diff(old)), np.abs(np.diff(new)))[switch - 1:start + half]
     assert np.all(steps <= own + largest / half + 1e-5)
+
+
+def test_on_the_emulated_m7_the_costliest_switch_and_a_morph_fit_48_khz(tmp_path):
+    """The app's core over the four-model bank on the emulated Cortex-M7, block by block: a
+    switch from the first wavenet to the GRU (the costliest pair) runs both through the fade,
+    and morphing runs a pair all the time; the slowest block stays within plan's 80% of the
+    Daisy's cycles at 48 kHz (one cycle per instruction assumed), so no callback overruns."""
+    for tool in ("arm-none-eabi-g++", "arm-none-eabi-size", "qemu-system-arm"):
+        require_tool(tool)
+    from daisynet.host_sim.m7 import M7Bank
+    from daisynet.host_sim.quantize import synthetic_audio
+    from daisynet.tools.measure.plan import SAFETY_MARGIN
+
+    bank = M7Bank(patch_bank(tmp_path))
+    alone = [slot.run(synthetic_audio(480, 3, seed=1), 48).instructions_per_sample
+             for slot in bank.slots]
+    budget = SAFETY_MARGIN * daisy_target().cycles_per_sample(48_000)
+    switch = bank.play(60, 20, 3)
+    morph = bank.play(60, 20, 2, morph_control=3)
+    assert switch["problem"] == morph["problem"] == 0
+    assert switch["max_instructions_per_sample"] >= 0.95 * (alone[0] + alone[3])
+    assert morph["mean_instructions_per_sample"] >= 0.95 * min(
+        alone[i] + alone[(i + 1) % 4] for i in range(4))
+    for played in (switch, morph):
+        assert played["max_instructions_per_sample"] <= budget, played
