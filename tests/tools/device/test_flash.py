@@ -321,16 +321,18 @@ def test_a_history_over_the_dtcm_is_refused_before_any_build(fake_pio, dfu_attac
 
 
 def test_a_model_that_cannot_run_in_real_time_is_refused_unless_forced(
-        fake_pio, dfu_attached, tmp_path, random_wavenet, capsys):
-    """Issue 10 finding 18, issue 11: two wide blocks, about 7,400 MACs per sample, need more
-    than the Daisy's cycles at 48 kHz (about 9,000 emulated instructions per sample of 8,333),
-    while their code and weights still fit the flash (about 36,000 B of 39,796)."""
+        fake_pio, dfu_attached, tmp_path, capsys):
+    """Issue 10 finding 18, issue 11: a GRU of 40 units needs more than the Daisy's cycles at
+    48 kHz (about 9,200 emulated instructions per sample of 8,333), while its code and weights
+    still fit the flash (about 23,200 B of 35,421)."""
+    from daisynet.host_sim.model_defn import GruArchitecture
+    from daisynet.host_sim.quantize import random_gru_spec
+
     require_tool("arm-none-eabi-g++")
     require_tool("qemu-system-arm")
-    model = random_wavenet(4, (42, 42), 2)
-    path = save_with_metadata(model, tmp_path / "m", ["knob_1", "knob_2", "audio_in_1",
-                                                      "audio_in_2"], sample_rate=48_000)
-    _, header, _ = export(path, tmp_path / "model_defn.h", command="test")
+    header = tmp_path / "model_defn.h"
+    header.write_text(render_header(random_gru_spec(GruArchitecture(2, 40, 1, skip_input=1), 3,
+                                                    ["knob_1", "audio_in_1"]), "test"))
     assert main(["flash", "inference", "--model", str(header)]) == 1
     err = capsys.readouterr().err
     assert "CANNOT run in real time on the Daisy" in err and "--force" in err
