@@ -414,17 +414,9 @@ class M7Engine:
         """The boot self-check (firmware/core/self_check.h) of this slot of a bank's image, as
         the Daisy runs it: verdict "pass", "FAIL" or "none", its largest error, and the
         instructions per sample of its process() calls."""
-        with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
-            printed = run_qemu(self.build.elf, ["harness", "--self-check", str(self.slot)],
-                               Path(scratch), "self-check")
-        found = re.search(r"^daisynet-m7-check (.*)$", printed, re.M)
-        if not found:
-            said = printed.strip().splitlines()
-            raise M7Error("the emulated self-check failed: " + (said[-1] if said else
-                                                                "no output"))
-        fields = {key: int(value) for key, value in
-                  (pair.split("=") for pair in found.group(1).split())}
-        ticks_per_instruction = fields["calibration_ticks"] / fields["calibration_instructions"]
+        fields, ticks_per_instruction = _harness_result(
+            self.build.elf, ["harness", "--self-check", str(self.slot)], "daisynet-m7-check",
+            "self-check")
         return {"verdict": ("none", "pass", "FAIL")[fields["verdict"]],
                 "max_error": float(np.uint32(fields["max_error_bits"]).view(np.float32)),
                 "instructions_per_sample": round(fields["ticks_per_sample"]
@@ -461,21 +453,28 @@ class M7Bank:
         ``blocks`` audio blocks of 48 frames, the encoder selecting ``switch_to`` before block
         ``switch_block``, morphing with control ``morph_control`` held at 0.5 (-1: not); the
         instructions per sample of the slowest block and on average."""
-        with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
-            printed = run_qemu(self.build.patch_elf,
-                               ["patch_harness", str(blocks), str(switch_block), str(switch_to),
-                                str(morph_control)], Path(scratch), f"{blocks} blocks")
-        found = re.search(r"^daisynet-m7-patch (.*)$", printed, re.M)
-        if not found:
-            said = printed.strip().splitlines()
-            raise M7Error("the emulated app core failed: " + (said[-1] if said else
-                                                              "no output"))
-        fields = {key: int(value) for key, value in
-                  (pair.split("=") for pair in found.group(1).split())}
-        per_instruction = fields["calibration_ticks"] / fields["calibration_instructions"]
+        fields, per_instruction = _harness_result(
+            self.build.patch_elf, ["patch_harness", str(blocks), str(switch_block),
+                                   str(switch_to), str(morph_control)], "daisynet-m7-patch",
+            f"{blocks} blocks of the app core")
         frames = 48
         return {"problem": fields["problem"],
                 "max_instructions_per_sample": fields["max_block_ticks"] / per_instruction
                 / frames,
                 "mean_instructions_per_sample": fields["total_ticks"] / per_instruction
                 / (frames * fields["blocks"])}
+
+
+def _harness_result(elf: Path, words: list[str], tag: str, what: str
+                    ) -> tuple[dict[str, int], float]:
+    """Run ``elf`` with the command line ``words``; the whole numbers of its "TAG key=value ..."
+    line, and the SysTick ticks per instruction its calibration loop measured."""
+    with tempfile.TemporaryDirectory(prefix="daisynet-m7-") as scratch:
+        printed = run_qemu(elf, words, Path(scratch), what)
+    found = re.search(rf"^{tag} (.*)$", printed, re.M)
+    if not found:
+        said = printed.strip().splitlines()
+        raise M7Error(f"the emulated {what} failed: " + (said[-1] if said else "no output"))
+    fields = {key: int(value) for key, value in
+              (pair.split("=") for pair in found.group(1).split())}
+    return fields, fields["calibration_ticks"] / fields["calibration_instructions"]
