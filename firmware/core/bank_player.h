@@ -7,7 +7,7 @@
 // word-sized atomics. A muted slot (one that failed its self-check) is not run: it plays
 // silence, and fades to and from it fade to and from silence.
 //
-// Morphing (EnableMorph): the selected slot and the next one (wrapping) both run all the time
+// Morphing (SetMorph): the selected slot and the next one (wrapping) both run all the time
 // and the output blends them, share 0 (the selected) .. 1 (the next), set per call and reached
 // linearly over it. A switch then dips instead of crossfading: the blend fades to silence over
 // half the fade, the new pair starts from silence and fades in over the other half, so no more
@@ -56,8 +56,12 @@ class Player {
     return true;
   }
 
-  // Morph from the next Process() on (Init turns it off).
-  void EnableMorph() { morph_ = true; }
+  // Morph, or not, from the next Process() on (Init turns it off). Turning it off mid-dip
+  // lets the switch finish as a crossfade from silence.
+  void SetMorph(bool morph) {
+    morph_ = morph;
+    dip_ = Dip::kNone;
+  }
   bool morphing() const { return morph_; }
   // The next slot's share of the blend for the next Process(), 0..1 (clamped).
   void SetMorphShare(float share) {

@@ -83,6 +83,7 @@ class PatchRunner {
   bool SetMorph(int control) {
     if (control < 0) {
       morph_control_ = -1;
+      player_.SetMorph(false);
       return true;
     }
     if (problem_ != BankProblem::kNone || count_ < 2 ||
@@ -90,7 +91,7 @@ class PatchRunner {
       return false;
     }
     morph_control_ = control;
-    player_.EnableMorph();
+    player_.SetMorph(true);
     return true;
   }
   int morph_control() const { return morph_control_; }

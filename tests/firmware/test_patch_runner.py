@@ -335,6 +335,11 @@ def test_a_knob_morphs_the_selected_model_into_the_next_without_jumps(tmp_path):
     bound = (np.maximum(np.abs(np.diff(first)), np.abs(np.diff(second)))
              + np.abs(second - first)[1:] / 48 + 1e-5)
     assert np.all(steps <= bound)
+    # Morphing off again: the selected model alone.
+    assert runner.set_morph(None)
+    tail = runner.process(jacks[-48:], np.array([0.3, 0.8, 0.0, 1.0], np.float32))
+    alone = own_output(headers[0], np.concatenate([jacks, jacks[-48:]]), [0.3, 0.8], 0)
+    np.testing.assert_allclose(tail, alone[-48:], atol=1e-5)
 
 
 def test_a_switch_while_morphing_dips_through_silence(tmp_path):
